@@ -1,0 +1,66 @@
+"""Internal payload layouts passed between the engine's stages."""
+from amaranth.lib import data
+
+from .descriptor import DESC_BYTES, Status
+
+CODE_WIDTH = 4
+assert max(Status) < 2 ** CODE_WIDTH
+
+
+def channel_bits(channels):
+    """Width of a channel number (at least one bit)."""
+    return max(1, (channels - 1).bit_length())
+
+
+def descriptor_entry(channels):
+    """A fetched descriptor, as the front-end hands it to the legalizer."""
+    return data.StructLayout({
+        "ch": channel_bits(channels),
+        "src": 64,
+        "dst": 64,
+        "len": 32,
+        "flags": 32,
+        "completion": 64,
+        "fetch_error": 1,   # the descriptor read returned SLVERR/DECERR
+    })
+
+
+def read_request():
+    """One AXI read burst to issue: address and AxLEN (beats - 1)."""
+    return data.StructLayout({"addr": 64, "len": 8})
+
+
+def write_job(channels):
+    """One entry of the write side's in-order job queue.
+
+    kind DATA: write ``beats`` buffered beats to ``addr``; ``last`` closes the
+    descriptor. kind END: closes the descriptor without data, with ``code``
+    (an error found before or while issuing; ``record`` says whether a
+    completion record can be written).
+    """
+    return data.StructLayout({
+        "end": 1,
+        "ch": channel_bits(channels),
+        "addr": 64,
+        "beats": 9,
+        "last": 1,
+        "irq": 1,
+        "completion": 64,
+        "code": CODE_WIDTH,
+        "record": 1,
+    })
+
+
+def retirement(channels):
+    """A finished descriptor, ready for its completion record and retirement."""
+    return data.StructLayout({
+        "ch": channel_bits(channels),
+        "completion": 64,
+        "code": CODE_WIDTH,
+        "bytes": 32,
+        "irq": 1,
+        "record": 1,
+    })
+
+
+DESC_BITS = DESC_BYTES * 8

@@ -1,0 +1,162 @@
+"""Back-end entry: checks each descriptor and splits it into legal bursts."""
+from amaranth import Module, Signal, Mux
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .descriptor import FLAG_FENCE, FLAG_INTERRUPT, RECORD_BYTES, Status
+from .layouts import descriptor_entry, read_request, write_job
+from .params import AXI_BOUNDARY_BYTES
+
+
+class BurstLegalizer(wiring.Component):
+    """Turns descriptors into paired read and write bursts.
+
+    A burst is cut at ``burst_beats_max`` and wherever source or destination
+    crosses a 4 KiB boundary, so read and write burst of a pair have the same
+    length. Each issued read (``ar``, AXI ID 0) is queued as a DATA job for the
+    write side (``job``) in the same cycle; a read is issued only when the
+    buffer has room for all its beats (``buffer_free``) and ``reads_free``.
+
+    Checked before any burst: a failed descriptor fetch, a misaligned record
+    address (both: END without record), zero length, misaligned src/dst/len
+    (END with record). ``faulted`` pulses the channel of such a descriptor.
+    A descriptor of a stopped channel (``stop``) is dropped (``dropped``
+    pulses) if none of it was issued, else closed with an ABORTED END. A FENCE
+    descriptor waits for ``backend_idle``.
+    """
+
+    def __init__(self, params):
+        self.params = params
+        n = params.channels
+        super().__init__({
+            "desc": In(stream.Signature(descriptor_entry(n))),
+            "stop": In(n),
+            "backend_idle": In(1),
+            "buffer_free": In(range(params.buffer_depth + 1)),
+            "reads_free": In(1),
+            "ar": Out(stream.Signature(read_request())),
+            "job": Out(stream.Signature(write_job(n))),
+            "dropped": Out(n),
+            "faulted": Out(n),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        n = p.channels
+        beat_bytes = p.beat_bytes
+        beat_shift = beat_bytes.bit_length() - 1
+        misaligned = beat_bytes - 1
+
+        active = Signal()
+        issued_any = Signal()
+        cur = Signal(descriptor_entry(n))
+        remaining = Signal(32)
+        m.d.comb += self.idle.eq(~active)
+
+        def pulse(vector, ch):
+            for c in range(n):
+                with m.If(ch == c):
+                    m.d.comb += vector[c].eq(1)
+
+        def push_end(entry, code, record):
+            m.d.comb += [
+                self.job.valid.eq(1),
+                self.job.payload.end.eq(1),
+                self.job.payload.ch.eq(entry.ch),
+                self.job.payload.completion.eq(entry.completion),
+                self.job.payload.irq.eq((entry.flags & FLAG_INTERRUPT) != 0),
+                self.job.payload.code.eq(code),
+                self.job.payload.record.eq(record),
+            ]
+
+        # Take a new descriptor and check it.
+        d = self.desc.payload
+        stopped = Signal()
+        m.d.comb += stopped.eq((self.stop >> d.ch)[0])
+        with m.If(~active & self.job.ready):
+            m.d.comb += self.desc.ready.eq(1)
+            with m.If(self.desc.valid):
+                with m.If(stopped):
+                    pulse(self.dropped, d.ch)
+                with m.Elif(d.fetch_error):
+                    push_end(d, Status.DESC_READ_ERROR, 0)
+                    pulse(self.faulted, d.ch)
+                with m.Elif(d.completion[:RECORD_BYTES.bit_length() - 1] != 0):
+                    push_end(d, Status.RECORD_MISALIGNED, 0)
+                    pulse(self.faulted, d.ch)
+                with m.Elif(d.len == 0):
+                    push_end(d, Status.ZERO_LENGTH, 1)
+                    pulse(self.faulted, d.ch)
+                with m.Elif((d.src & misaligned) != 0):
+                    push_end(d, Status.SRC_MISALIGNED, 1)
+                    pulse(self.faulted, d.ch)
+                with m.Elif((d.dst & misaligned) != 0):
+                    push_end(d, Status.DST_MISALIGNED, 1)
+                    pulse(self.faulted, d.ch)
+                with m.Elif((d.len & misaligned) != 0):
+                    push_end(d, Status.LEN_MISALIGNED, 1)
+                    pulse(self.faulted, d.ch)
+                with m.Else():
+                    m.d.sync += [
+                        active.eq(1),
+                        issued_any.eq(0),
+                        cur.eq(d),
+                        remaining.eq(d.len),
+                    ]
+
+        # Issue the bursts of the active descriptor, one per cycle.
+        boundary = AXI_BOUNDARY_BYTES
+        to_src_boundary = boundary - cur.src[:12]
+        to_dst_boundary = boundary - cur.dst[:12]
+        burst_bytes = Signal(range(boundary + 1))
+        to_boundary = Signal(range(boundary + 1))
+        limit = Signal(range(boundary + 1))
+        max_burst_bytes = p.burst_beats_max * beat_bytes
+        m.d.comb += [
+            to_boundary.eq(Mux(to_src_boundary < to_dst_boundary,
+                               to_src_boundary, to_dst_boundary)),
+            limit.eq(Mux(to_boundary < max_burst_bytes, to_boundary, max_burst_bytes)),
+            burst_bytes.eq(Mux(remaining < limit, remaining, limit)),
+        ]
+        beats = burst_bytes >> beat_shift
+        last = remaining == burst_bytes
+        cur_stopped = (self.stop >> cur.ch)[0]
+        fenced = ((cur.flags & FLAG_FENCE) != 0) & ~issued_any & ~self.backend_idle
+
+        with m.If(active):
+            with m.If(cur_stopped):
+                with m.If(issued_any):
+                    with m.If(self.job.ready):
+                        push_end(cur, Status.ABORTED, 1)
+                        m.d.sync += active.eq(0)
+                with m.Else():
+                    pulse(self.dropped, cur.ch)
+                    m.d.sync += active.eq(0)
+            with m.Elif(~fenced & self.reads_free & (self.buffer_free >= beats)
+                        & self.job.ready):
+                m.d.comb += [
+                    self.ar.valid.eq(1),
+                    self.ar.payload.addr.eq(cur.src),
+                    self.ar.payload.len.eq(beats - 1),
+                ]
+                with m.If(self.ar.ready):
+                    m.d.comb += [
+                        self.job.valid.eq(1),
+                        self.job.payload.ch.eq(cur.ch),
+                        self.job.payload.addr.eq(cur.dst),
+                        self.job.payload.beats.eq(beats),
+                        self.job.payload.last.eq(last),
+                        self.job.payload.irq.eq((cur.flags & FLAG_INTERRUPT) != 0),
+                        self.job.payload.completion.eq(cur.completion),
+                    ]
+                    m.d.sync += [
+                        cur.src.eq(cur.src + burst_bytes),
+                        cur.dst.eq(cur.dst + burst_bytes),
+                        remaining.eq(remaining - burst_bytes),
+                        issued_any.eq(1),
+                    ]
+                    with m.If(last):
+                        m.d.sync += active.eq(0)
+        return m

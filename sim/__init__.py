@@ -1,0 +1,1 @@
+"""Simulation harness: memory model, AXI4 slave model, and the pysim/Icarus backends."""

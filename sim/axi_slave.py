@@ -1,0 +1,362 @@
+"""Cycle-level AXI4 slave serving a :class:`sim.memory.Memory`; pure Python.
+
+Both simulators drive this one model through thin adapters, so they see the
+same slave. Contract of :meth:`AxiSlaveModel.step`, called once per rising
+clock edge:
+
+* Cycles are numbered by edge: the first call is edge 1, and "cycle n" is the
+  clock period that ends with edge n (handshakes of cycle n happen at edge n).
+* Arguments: what the master drove during cycle n -- ``ar``/``aw`` are
+  ``(id, addr, len, size, burst)`` tuples and ``w`` a ``(data, strb, last)``
+  tuple, or None when the channel's VALID was low; ``rready``/``bready`` are
+  only looked at when the model presented RVALID/BVALID in cycle n.
+* A handshake happened when VALID and the model's own READY of cycle n were
+  both high (likewise RVALID/BVALID with the master's RREADY/BREADY).
+* Returns the :data:`OUTPUTS` tuple to drive during cycle n+1. The same tuple
+  object comes back while nothing changes, so an adapter can skip writing
+  with ``if outputs is not previous``.
+
+Timing: an AR accepted at cycle t presents its first R beat in cycle
+t+read_latency; beats of a burst and of successive bursts follow back to back
+in acceptance order. A write's B is presented write_latency cycles after the
+later of its AW and its last W beat; B's come in order. R data is read from
+memory when the burst's first beat is presented; write data is applied when
+the burst is complete (last W beat and AW both accepted).
+"""
+from collections import deque
+
+import numpy as np
+
+from hw.axi import BURST_INCR, RESP_DECERR, RESP_OKAY, RESP_SLVERR
+
+#: Order of the values returned by :meth:`AxiSlaveModel.step` (AXI signal names).
+OUTPUTS = ("arready", "awready", "wready",
+           "rvalid", "rid", "rdata", "rresp", "rlast",
+           "bvalid", "bid", "bresp")
+
+#: Backpressure decisions repeat with this period (a prime, so they do not line
+#: up with power-of-two traffic patterns). They depend only on seed and cycle,
+#: so skipping idle cycles never changes them.
+BACKPRESSURE_PERIOD = 65521
+
+_RESP_NAMES = {"SLVERR": RESP_SLVERR, "DECERR": RESP_DECERR}
+_ACCESSES = ("read", "write", "rw")
+_AR, _AW, _W, _R, _B = range(5)   # rows of the backpressure table
+
+
+class AxiProtocolError(Exception):
+    """The master broke an AXI4 rule (or used a feature the model does not support)."""
+
+
+def _parse_region(region):
+    try:
+        start, end, access, resp = region
+    except (TypeError, ValueError):
+        raise ValueError(f"error region {region!r} is not a (start, end, access, resp) "
+                         f"tuple") from None
+    resp = _RESP_NAMES.get(resp, resp)
+    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
+        raise ValueError(f"error region {region!r}: need integer 0 <= start < end "
+                         f"(end is exclusive)")
+    if access not in _ACCESSES:
+        raise ValueError(f"error region {region!r}: access must be one of {_ACCESSES}")
+    if resp not in (RESP_SLVERR, RESP_DECERR):
+        raise ValueError(f"error region {region!r}: resp must be SLVERR or DECERR "
+                         f"({RESP_SLVERR} or {RESP_DECERR})")
+    return start, end, access, resp
+
+
+class AxiSlaveModel:
+    """AXI4 slave with pipelined latency, random backpressure and error regions.
+
+    memory         -- the :class:`~sim.memory.Memory` served.
+    data_width     -- data bus width in bits (power of two, 8..1024); only
+                      full-width INCR bursts are accepted.
+    id_width       -- AXI ID width in bits (1..32).
+    read_latency   -- cycles from AR handshake to first R beat (>= 1).
+    write_latency  -- cycles from a complete write burst to its B (>= 1).
+    backpressure   -- probability (0 <= p < 1) that in a given cycle each of
+                      ARREADY/AWREADY/WREADY is low and a new RVALID/BVALID is
+                      withheld, independently per channel.
+    seed           -- seed of the backpressure pattern.
+    error_regions  -- (start, end, access, resp) with end exclusive, access
+                      "read"/"write"/"rw", resp SLVERR/DECERR (int or name).
+    record         -- keep the handshake logs (``ar_log``, ``aw_log``: (cycle,
+                      id, addr, len); ``w_log``: (cycle, index of the AW)).
+                      May be switched at any time.
+    """
+
+    def __init__(self, memory, *, data_width, id_width=1, read_latency=1, write_latency=1,
+                 backpressure=0.0, seed=0, error_regions=(), record=True):
+        if not (isinstance(data_width, int) and 8 <= data_width <= 1024
+                and data_width & (data_width - 1) == 0):
+            raise ValueError(f"data_width={data_width!r}: expected a power of two in 8..1024")
+        if not (isinstance(id_width, int) and 1 <= id_width <= 32):
+            raise ValueError(f"id_width={id_width!r}: expected 1..32")
+        for name, value in (("read_latency", read_latency), ("write_latency", write_latency)):
+            if not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"{name}={value!r}: expected an int >= 1 (cycles; the "
+                                 f"model's outputs are registered)")
+        if not (isinstance(backpressure, (int, float)) and 0 <= backpressure < 1):
+            raise ValueError(f"backpressure={backpressure!r}: expected a probability "
+                             f"0 <= p < 1")
+        self.memory = memory
+        self.data_width = data_width
+        self.id_width = id_width
+        self.beat_bytes = data_width // 8
+        self.read_latency = read_latency
+        self.write_latency = write_latency
+        self.backpressure = backpressure
+        self.seed = seed
+        self.error_regions = tuple(_parse_region(r) for r in error_regions)
+        self._read_regions = tuple((s, e, resp) for s, e, access, resp in self.error_regions
+                                   if access != "write")
+        self._write_regions = tuple((s, e, resp) for s, e, access, resp in self.error_regions
+                                    if access != "read")
+        self._size_code = self.beat_bytes.bit_length() - 1
+        self._full_strb = (1 << self.beat_bytes) - 1
+
+        self.record = record
+        self.ar_log = []
+        self.aw_log = []
+        self.w_log = []
+
+        if backpressure:
+            rows = np.random.default_rng(seed).random((5, BACKPRESSURE_PERIOD)) < backpressure
+            self._stall = [row.tolist() for row in rows]
+        else:
+            self._stall = None
+
+        self.cycle = 0
+        # Master payloads offered while our READY was low: they must be held.
+        self._ar_hold = self._aw_hold = self._w_hold = None
+        # Read side: accepted bursts (first_cycle, id, addr, len) and the one in progress.
+        self._rq = deque()
+        self._rbuf = None           # bytes of the burst being returned, or None
+        self._rresps = None         # per-beat RRESP, or None when all OKAY
+        self._rid = self._rlen = self._rbeat = 0
+        # Write side: AWs waiting for their data, W data waiting for its AW.
+        self._aws = deque()         # (id, addr, len)
+        self._wcur = []             # (data, strb) beats of the W burst in progress
+        self._wdone = deque()       # complete W bursts whose AW has not come yet
+        self._w_index = 0           # index of the AW the next W beat belongs to
+        self._aw_count = 0
+        self._bq = deque()          # (first_cycle, id, resp)
+
+        k = 1 % BACKPRESSURE_PERIOD
+        stall = self._stall
+        self.outputs = (0 if stall and stall[_AR][k] else 1,
+                        0 if stall and stall[_AW][k] else 1,
+                        0 if stall and stall[_W][k] else 1,
+                        0, 0, 0, RESP_OKAY, 0,
+                        0, 0, RESP_OKAY)
+
+    def busy(self):
+        """Whether an accepted transaction has not completed yet."""
+        return bool(self._rq or self._rbuf is not None or self._bq
+                    or self._aws or self._wdone or self._wcur)
+
+    def step(self, ar, aw, w, rready, bready):
+        """Advance one clock edge; see the module docstring for the contract."""
+        n = self.cycle = self.cycle + 1
+        if (ar is None and aw is None and w is None and self._stall is None
+                and self._rbuf is None and not (self._rq or self._bq or self._aws
+                                                or self._wdone or self._wcur)):
+            return self.outputs     # idle: READYs high, no VALIDs, nothing to do
+
+        (arready, awready, wready, rvalid, rid, rdata, rresp, rlast,
+         bvalid, bid, bresp) = self.outputs
+
+        if self._ar_hold is not None and ar != self._ar_hold:
+            raise self._hold_error("AR", self._ar_hold, ar)
+        if ar is not None:
+            if arready:
+                self._ar_hold = None
+                self._accept_ar(ar)
+            else:
+                self._ar_hold = ar
+        if rvalid and rready:
+            if self._rbeat == self._rlen:
+                self._rbuf = None
+            else:
+                self._rbeat += 1
+        if self._aw_hold is not None and aw != self._aw_hold:
+            raise self._hold_error("AW", self._aw_hold, aw)
+        if aw is not None:
+            if awready:
+                self._aw_hold = None
+                self._accept_aw(aw)
+            else:
+                self._aw_hold = aw
+        if self._w_hold is not None and w != self._w_hold:
+            raise self._hold_error("W", self._w_hold, w)
+        if w is not None:
+            if wready:
+                self._w_hold = None
+                self._accept_w(w)
+            else:
+                self._w_hold = w
+        if bvalid and bready:
+            self._bq.popleft()
+
+        # Outputs for cycle m = n + 1.
+        m = n + 1
+        stall = self._stall
+        k = m % BACKPRESSURE_PERIOD
+        if not (rvalid and not rready):
+            rvalid = 0
+            if self._rbuf is None and self._rq and self._rq[0][0] <= m:
+                self._start_read(self._rq.popleft())
+            if self._rbuf is not None and not (stall and stall[_R][k]):
+                rvalid = 1
+                i = self._rbeat
+                beat = self.beat_bytes
+                rid = self._rid
+                rdata = int.from_bytes(self._rbuf[i * beat:(i + 1) * beat], "little")
+                rresp = self._rresps[i] if self._rresps else RESP_OKAY
+                rlast = 1 if i == self._rlen else 0
+        if not (bvalid and not bready):
+            bvalid = 0
+            bq = self._bq
+            if bq and bq[0][0] <= m and not (stall and stall[_B][k]):
+                bvalid = 1
+                _, bid, bresp = bq[0]
+        if stall:
+            arready = 0 if stall[_AR][k] else 1
+            awready = 0 if stall[_AW][k] else 1
+            wready = 0 if stall[_W][k] else 1
+
+        outputs = (arready, awready, wready, rvalid, rid, rdata, rresp, rlast,
+                   bvalid, bid, bresp)
+        if outputs != self.outputs:
+            self.outputs = outputs
+        return self.outputs
+
+    def _error(self, message):
+        return AxiProtocolError(f"AXI protocol error at cycle {self.cycle}: {message}")
+
+    def _hold_error(self, channel, held, now):
+        if now is None:
+            return self._error(f"{channel}VALID dropped before {channel}READY "
+                               f"(payload was {held})")
+        return self._error(f"{channel} payload changed while {channel}VALID was high and "
+                           f"{channel}READY low: {held} -> {now}")
+
+    def _check_burst(self, channel, addr, length, size, burst):
+        beat = self.beat_bytes
+        if size != self._size_code:
+            raise self._error(f"{channel}SIZE={size} ({1 << size} bytes) but only full-width "
+                              f"beats of {beat} bytes (SIZE={self._size_code}) are supported")
+        if burst != BURST_INCR:
+            raise self._error(f"{channel}BURST={burst}: only INCR ({BURST_INCR}) bursts "
+                              f"are supported")
+        if addr % beat:
+            raise self._error(f"{channel}ADDR={addr:#x} is not aligned to the {beat}-byte "
+                              f"beat size")
+        if (addr & 4095) + (length + 1) * beat > 4096:
+            raise self._error(f"{channel} burst at {addr:#x} of {length + 1} beats x {beat} "
+                              f"bytes crosses a 4 KiB boundary")
+
+    def _accept_ar(self, ar):
+        arid, addr, length, size, burst = ar
+        self._check_burst("AR", addr, length, size, burst)
+        if self.record:
+            self.ar_log.append((self.cycle, arid, addr, length))
+        self._rq.append((self.cycle + self.read_latency, arid, addr, length))
+
+    def _start_read(self, entry):
+        _, self._rid, addr, self._rlen = entry
+        self._rbeat = 0
+        beat = self.beat_bytes
+        nbytes = (self._rlen + 1) * beat
+        memory = self.memory
+        clean = memory.contains(addr, nbytes) and not any(
+            addr < end and start < addr + nbytes for start, end, _ in self._read_regions)
+        if clean:
+            offset = addr - memory.base
+            self._rbuf = memory.data[offset:offset + nbytes].tobytes()
+            self._rresps = None
+            return
+        chunks, resps = [], []
+        for a in range(addr, addr + nbytes, beat):
+            resp = RESP_OKAY
+            if not memory.contains(a, beat):
+                resp = RESP_DECERR
+            else:
+                for start, end, region_resp in self._read_regions:
+                    if a < end and start < a + beat:
+                        resp = region_resp
+                        break
+            chunks.append(memory.read(a, beat) if resp == RESP_OKAY else bytes(beat))
+            resps.append(resp)
+        self._rbuf = b"".join(chunks)
+        self._rresps = resps
+
+    def _accept_aw(self, aw):
+        awid, addr, length, size, burst = aw
+        self._check_burst("AW", addr, length, size, burst)
+        index = self._aw_count
+        self._aw_count += 1
+        if self.record:
+            self.aw_log.append((self.cycle, awid, addr, length))
+        if self._wdone:
+            beats = self._wdone.popleft()
+            if len(beats) != length + 1:
+                raise self._error(f"W burst {index} had WLAST on beat {len(beats) - 1} but "
+                                  f"its AWLEN={length} asks for {length + 1} beats")
+            self._finish_write(awid, addr, beats)
+        else:
+            if not self._aws and len(self._wcur) > length:
+                raise self._error(f"W burst {index} has {len(self._wcur)} beats without "
+                                  f"WLAST but its AWLEN={length} asks for {length + 1}")
+            self._aws.append((awid, addr, length))
+
+    def _accept_w(self, w):
+        data, strb, last = w
+        if self.record:
+            self.w_log.append((self.cycle, self._w_index))
+        beats = self._wcur
+        beats.append((data, strb))
+        if self._aws:
+            awid, addr, length = self._aws[0]
+            if bool(last) != (len(beats) == length + 1):
+                raise self._error(f"W burst {self._w_index}: WLAST={int(bool(last))} on beat "
+                                  f"{len(beats) - 1} but AWLEN={length}")
+            if last:
+                self._aws.popleft()
+                self._finish_write(awid, addr, beats)
+        elif last:
+            self._wdone.append(beats)
+        elif len(beats) == 256:
+            raise self._error(f"W burst {self._w_index} has 256 beats without WLAST")
+        if last:
+            self._wcur = []
+            self._w_index += 1
+
+    def _finish_write(self, awid, addr, beats):
+        self._bq.append((self.cycle + self.write_latency, awid, self._write(addr, beats)))
+
+    def _write(self, addr, beats):
+        """Apply one complete write burst; returns its BRESP."""
+        beat = self.beat_bytes
+        nbytes = len(beats) * beat
+        memory = self.memory
+        if not memory.contains(addr, nbytes):
+            return RESP_DECERR
+        for start, end, resp in self._write_regions:
+            if addr < end and start < addr + nbytes:
+                return resp
+        offset = addr - memory.base
+        payload = np.frombuffer(b"".join(data.to_bytes(beat, "little") for data, _ in beats),
+                                dtype=np.uint8)
+        target = memory.data[offset:offset + nbytes]
+        if all(strb == self._full_strb for _, strb in beats):
+            target[:] = payload
+        else:
+            strb_bytes = (beat + 7) // 8
+            mask = np.concatenate([
+                np.unpackbits(np.frombuffer(strb.to_bytes(strb_bytes, "little"), np.uint8),
+                              bitorder="little")[:beat]
+                for _, strb in beats]).astype(bool)
+            np.copyto(target, payload, where=mask)
+        return RESP_OKAY

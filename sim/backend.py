@@ -1,0 +1,158 @@
+"""What a scenario sees of the simulated device, on either simulator.
+
+A *scenario* is an importable ``async def name(dev, **kwargs)`` returning a
+JSON-serialisable result; it is named "package.module:function" so that the
+cocotb process can import it too. It does its own memory setup and checks
+inside the simulation, raises on failure, and returns a summary.
+
+Timing contract (identical on both backends): ``dev.cycle`` counts rising
+clock edges since reset was released (0 at scenario start); the scenario
+resumes right after an edge, with the AXI slave model already stepped for that
+edge. ``dev.irq`` is the IRQ level during the cycle that ended at that edge.
+AXI4-Lite accesses follow cocotbext-axi's AxiLiteMaster timing: VALIDs rise
+after the next edge, RREADY/BREADY are high from edge 1 on, and the call
+returns at the edge of the R/B handshake.
+"""
+import abc
+import importlib
+import inspect
+
+from hw.axi import RESP_OKAY
+from sim.axi_slave import AxiSlaveModel
+from sim.memory import Memory
+
+#: An AXI4-Lite access with no response within this many cycles fails.
+MMIO_TIMEOUT_CYCLES = 10_000
+#: ``progress(cycle)`` is called about this often (in cycles).
+PROGRESS_INTERVAL = 10_000
+#: AxPROT of every AXI4-Lite access: non-secure data, AxiLiteMaster's default.
+AXIL_PROT = 0b010
+
+_MEMORY_DEFAULTS = {"read_latency": 1, "write_latency": 1, "backpressure": 0.0, "seed": 0,
+                    "error_regions": ()}
+
+
+class ScenarioError(RuntimeError):
+    """The scenario, or the simulation under it, failed; the message says why."""
+
+
+class MmioError(RuntimeError):
+    """An AXI4-Lite access got a non-OKAY response."""
+
+
+def load_scenario(name):
+    """The async function named "package.module:function"."""
+    module_name, sep, function_name = name.partition(":")
+    if not sep or not module_name or not function_name:
+        raise ValueError(f"scenario {name!r} is not of the form 'package.module:function'")
+    module = importlib.import_module(module_name)
+    function = getattr(module, function_name, None)
+    if function is None:
+        raise AttributeError(f"scenario {name!r}: module {module_name!r} has no "
+                             f"{function_name!r}")
+    if not inspect.iscoroutinefunction(function):
+        raise TypeError(f"scenario {name!r} is not an async function")
+    return function
+
+
+def dut_bus_widths(dut):
+    """(data_width, id_width) of the DUT's m_axi port, checking its interface."""
+    for member in ("s_axil", "m_axi", "irq"):
+        if not hasattr(dut, member):
+            raise TypeError(f"DUT {dut!r} has no {member!r}: expected members s_axil (AXI4-Lite "
+                            f"slave), m_axi (AXI4 master) and irq")
+    return len(dut.m_axi.wdata), len(dut.m_axi.arid)
+
+
+def build_memory(memory_config, *, data_width, id_width):
+    """(Memory, AxiSlaveModel) from a JSON-friendly memory_config dict.
+
+    Keys: base, size (required); read_latency, write_latency, backpressure,
+    seed, error_regions (see :class:`~sim.axi_slave.AxiSlaveModel`).
+    """
+    unknown = set(memory_config) - {"base", "size", *_MEMORY_DEFAULTS}
+    missing = {"base", "size"} - set(memory_config)
+    if unknown or missing:
+        raise ValueError(f"memory_config: unknown keys {sorted(unknown)}, missing keys "
+                         f"{sorted(missing)}")
+    config = {**_MEMORY_DEFAULTS, **memory_config}
+    memory = Memory(config["base"], config["size"])
+    axi = AxiSlaveModel(memory, data_width=data_width, id_width=id_width,
+                        read_latency=config["read_latency"],
+                        write_latency=config["write_latency"],
+                        backpressure=config["backpressure"], seed=config["seed"],
+                        error_regions=[tuple(r) for r in config["error_regions"]])
+    return memory, axi
+
+
+def check_mmio(addr, value=0):
+    """Raise ValueError unless addr is a 4-byte aligned 12-bit address and value a u32."""
+    if not (isinstance(addr, int) and 0 <= addr < 4096 and addr % 4 == 0):
+        raise ValueError(f"MMIO address {addr!r} is not a 4-byte aligned address below 0x1000")
+    if not (isinstance(value, int) and 0 <= value < 1 << 32):
+        raise ValueError(f"MMIO value {value!r} is not a 32-bit unsigned int")
+
+
+def check_response(kind, addr, resp):
+    """Raise MmioError unless the AXI4-Lite response resp is OKAY."""
+    if resp != RESP_OKAY:
+        raise MmioError(f"MMIO {kind} at {addr:#05x} got response {resp} (not OKAY)")
+
+
+class Device(abc.ABC):
+    """The DUT as a scenario sees it (see the module docstring for timing).
+
+    memory -- the :class:`~sim.memory.Memory` behind m_axi.
+    axi    -- the :class:`~sim.axi_slave.AxiSlaveModel` serving it (with its logs).
+    params -- the dict the caller passed to the backend.
+    """
+
+    def __init__(self, memory, axi, params):
+        self.memory = memory
+        self.axi = axi
+        self.params = params
+
+    @property
+    @abc.abstractmethod
+    def cycle(self):
+        """Rising clock edges since reset release."""
+
+    @property
+    @abc.abstractmethod
+    def irq(self):
+        """IRQ level (bool) during the cycle that ended at the latest edge."""
+
+    @abc.abstractmethod
+    async def mmio_write(self, addr, value):
+        """Write a 32-bit register; raises MmioError on a non-OKAY response."""
+
+    @abc.abstractmethod
+    async def mmio_read(self, addr):
+        """Read a 32-bit register; raises MmioError on a non-OKAY response."""
+
+    async def wait_cycles(self, n):
+        """Let n clock edges pass (n >= 0)."""
+        if not (isinstance(n, int) and n >= 0):
+            raise ValueError(f"wait_cycles({n!r}): expected an int >= 0")
+        if n:
+            await self._edges(n)
+
+    @abc.abstractmethod
+    async def _edges(self, n):
+        """Let n >= 1 clock edges pass."""
+
+    @abc.abstractmethod
+    async def wait_irq(self, timeout_cycles):
+        """Wait until irq is seen high; False if not within timeout_cycles edges."""
+
+    async def wait_until(self, predicate, timeout_cycles, poll_cycles=16):
+        """Poll predicate() every poll_cycles edges; TimeoutError after timeout_cycles."""
+        if poll_cycles < 1:
+            raise ValueError(f"poll_cycles={poll_cycles!r} must be >= 1")
+        start = self.cycle
+        while not predicate():
+            waited = self.cycle - start
+            if waited >= timeout_cycles:
+                raise TimeoutError(f"wait_until: {getattr(predicate, '__name__', predicate)} "
+                                   f"still false after {waited} cycles (at cycle {self.cycle})")
+            await self.wait_cycles(min(poll_cycles, timeout_cycles - waited))

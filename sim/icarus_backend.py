@@ -1,0 +1,190 @@
+"""Run a scenario against an Amaranth DUT exported to Verilog, in Icarus under cocotb.
+
+The DUT is converted with amaranth.back.verilog (toplevel ``foliodma_dut``)
+and compiled once per distinct Verilog text into build/icarus/<hash>/. Each
+run executes :mod:`sim.cocotb_entry` in a fresh test directory; the scenario,
+its kwargs, the memory config and the result file path travel as JSON in the
+FOLIODMA_COCOTB_RUN environment variable, the result comes back as JSON.
+"""
+import concurrent.futures
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from amaranth.back import verilog
+from cocotb_tools.runner import get_results, get_runner
+
+from sim.backend import ScenarioError, build_memory, dut_bus_widths, load_scenario
+
+ENV_VAR = "FOLIODMA_COCOTB_RUN"
+TOPLEVEL = "foliodma_dut"
+#: Clock period in ns under the build's 1ns/1ps timescale.
+CLOCK_PERIOD_NS = 2
+#: Rising edges with reset asserted before the scenario starts.
+RESET_CYCLES = 5
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BUILD_ROOT = REPO_ROOT / "build" / "icarus"
+_PROGRESS_POLL_SECONDS = 0.2
+
+# Extra toplevel that dumps the DUT when run with +waves=<file>. Verilog-2005:
+# cocotb's own dump module needs SystemVerilog, which the -g2005 build lacks.
+_DUMP_TOP = "foliodma_waves"
+_DUMP_MODULE = f"""\
+module {_DUMP_TOP};
+  reg [8*1024-1:0] path;
+  initial if ($value$plusargs("waves=%s", path)) begin
+    $dumpfile(path);
+    $dumpvars(0, {TOPLEVEL});
+  end
+endmodule
+"""
+
+
+class IcarusNotFoundError(RuntimeError):
+    """Icarus Verilog (iverilog/vvp) is not installed."""
+
+
+def _check_icarus():
+    missing = [tool for tool in ("iverilog", "vvp") if shutil.which(tool) is None]
+    if missing:
+        raise IcarusNotFoundError(
+            f"{' and '.join(missing)} not found on PATH: the Icarus backend needs Icarus "
+            f"Verilog 11 or newer (Debian/Ubuntu package 'iverilog': apt-get install iverilog)")
+
+
+def _build(verilog_text, waves):
+    """Directory holding sim.vvp for this Verilog, compiling it unless cached."""
+    key = hashlib.sha256(f"{verilog_text}\n// waves={waves}".encode()).hexdigest()[:16]
+    target = BUILD_ROOT / key
+    if (target / "sim.vvp").exists():
+        return target
+    BUILD_ROOT.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=BUILD_ROOT))
+    try:
+        sources = [staging / f"{TOPLEVEL}.v"]
+        sources[0].write_text(verilog_text)
+        build_args = ["-g2005"]
+        if waves:
+            sources.append(staging / f"{_DUMP_TOP}.v")
+            sources[1].write_text(_DUMP_MODULE)
+            build_args += ["-s", _DUMP_TOP]
+        get_runner("icarus").build(sources=sources, hdl_toplevel=TOPLEVEL,
+                                   build_args=build_args, build_dir=staging, always=True,
+                                   timescale=("1ns", "1ps"))
+        with contextlib.suppress(OSError):   # a concurrent build may have won the race
+            os.rename(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _import_root(module_name):
+    """The sys.path entry from which module_name (already imported) was loaded."""
+    path = Path(sys.modules[module_name].__file__).resolve()
+    return path.parents[module_name.count(".") + (path.name == "__init__.py")]
+
+
+@contextlib.contextmanager
+def _on_sys_path(paths):
+    """Prepend absolute paths to sys.path: the cocotb runner passes it as PYTHONPATH."""
+    added = [str(p) for p in dict.fromkeys(paths) if str(p) not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for entry in added:
+            sys.path.remove(entry)
+
+
+def _run_cocotb(build_dir, run_dir, config, waves):
+    """Run sim.cocotb_entry with the JSON config; returns the results XML path.
+
+    Never raises SystemExit (which the runner uses under pytest on failures).
+    """
+    results_xml = run_dir / "results.xml"
+    try:
+        get_runner("icarus").test(
+            test_module="sim.cocotb_entry", hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
+            build_dir=build_dir,
+            test_dir=run_dir, results_xml=str(results_xml),
+            extra_env={ENV_VAR: config}, waves=bool(waves),
+            plusargs=[f"+waves={waves}"] if waves else [])
+    except SystemExit:
+        pass    # under pytest the runner exits on failures; the XML tells us what happened
+    return results_xml
+
+
+def run_icarus(dut, scenario, kwargs, *, memory_config, params=None, progress=None, vcd=None):
+    """Run scenario ("package.module:function") with kwargs against dut in Icarus.
+
+    Same arguments and result as :func:`sim.pysim_backend.run_pysim`, except
+    that the waveform (``vcd``) is written in FST format, so its path must end
+    in ".fst". kwargs, params and memory_config must be JSON-serialisable.
+    Raises IcarusNotFoundError without Icarus, ScenarioError if the run failed.
+    """
+    _check_icarus()
+    if vcd is not None and Path(vcd).suffix != ".fst":
+        raise ValueError(f"waveform path {vcd!r}: Icarus under cocotb writes FST, give a path "
+                         f"ending in .fst")
+    load_scenario(scenario)     # fail early, and import it to locate its root
+    data_width, id_width = dut_bus_widths(dut)
+    build_memory(memory_config, data_width=data_width, id_width=id_width)   # validate early
+    build_dir = _build(verilog.convert(dut, name=TOPLEVEL, emit_src=False), vcd is not None)
+
+    run_dir = Path(tempfile.mkdtemp(prefix="foliodma-icarus-"))
+    try:
+        try:
+            config = json.dumps({
+                "scenario": scenario, "kwargs": kwargs, "memory": memory_config,
+                "params": {} if params is None else params,
+                "data_width": data_width, "id_width": id_width,
+                "result_file": str(run_dir / "result.json"),
+                "progress_file": str(run_dir / "progress") if progress else None})
+        except TypeError as error:
+            raise TypeError(f"kwargs, params and memory_config must be JSON-serialisable to "
+                            f"reach the cocotb process: {error}") from None
+        waves = str(Path(vcd).resolve()) if vcd is not None else None
+        roots = [REPO_ROOT, _import_root(scenario.partition(":")[0])]
+        with _on_sys_path(roots), concurrent.futures.ThreadPoolExecutor(1) as pool:
+            future = pool.submit(_run_cocotb, build_dir, run_dir, config, waves)
+            reported = None
+            while True:
+                try:
+                    results_xml = future.result(timeout=_PROGRESS_POLL_SECONDS)
+                    break
+                except concurrent.futures.TimeoutError:
+                    if progress is not None:
+                        with contextlib.suppress(OSError, ValueError):
+                            cycle = int((run_dir / "progress").read_text())
+                            if cycle != reported:
+                                reported = cycle
+                                progress(cycle)
+        return _collect(scenario, run_dir / "result.json", results_xml)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _collect(scenario, result_file, results_xml):
+    """The scenario's result from the run's files, or ScenarioError with its error."""
+    try:
+        outcome = json.loads(result_file.read_text())
+    except (OSError, ValueError):
+        outcome = {"error": "the simulation ended without writing a result (see the cocotb "
+                            "output above)"}
+    try:
+        _, failed = get_results(results_xml)
+    except RuntimeError as error:   # no results XML: the simulator itself failed
+        failed = 1
+        outcome.setdefault("error", str(error))
+    if failed or "error" in outcome:
+        message = outcome.get("error", "the cocotb test failed (see its output above)")
+        trace = outcome.get("traceback")
+        raise ScenarioError(f"icarus: scenario {scenario} failed: {message}"
+                            + (f"\n--- traceback in the cocotb process ---\n{trace}"
+                               if trace else ""))
+    return outcome["result"]

@@ -1,0 +1,58 @@
+"""Byte-exact backing store of the simulated bus memory."""
+import numpy as np
+
+
+class MemoryAccessError(IndexError):
+    """An access falls (partly) outside the memory's address range."""
+
+
+class Memory:
+    """Bytes of bus addresses [base, base+size), zero-initialised.
+
+    ``data`` is the numpy uint8 array itself (index = address - base); the AXI
+    slave model works on it directly for speed.
+    """
+
+    def __init__(self, base, size):
+        if not isinstance(base, int) or not isinstance(size, int):
+            raise TypeError(f"Memory base and size must be ints, not {base!r} and {size!r}")
+        if base < 0 or size <= 0 or base + size > 1 << 64:
+            raise ValueError(f"Memory [{base:#x}, +{size:#x}) is not a non-empty range "
+                             f"of the 64-bit address space")
+        self.base = base
+        self.size = size
+        self.data = np.zeros(size, dtype=np.uint8)
+
+    def __repr__(self):
+        return f"Memory(base={self.base:#x}, size={self.size:#x})"
+
+    def contains(self, addr, n):
+        """Whether all of [addr, addr+n) lies inside the memory."""
+        return n >= 0 and self.base <= addr and addr + n <= self.base + self.size
+
+    def _offset(self, addr, n):
+        if not self.contains(addr, n):
+            raise MemoryAccessError(
+                f"access of {n} bytes at {addr:#x} is outside memory "
+                f"[{self.base:#x}, {self.base + self.size:#x})")
+        return addr - self.base
+
+    def read(self, addr, n):
+        """The n bytes at addr."""
+        offset = self._offset(addr, n)
+        return self.data[offset:offset + n].tobytes()
+
+    def write(self, addr, data):
+        """Store the bytes of data (bytes-like) at addr."""
+        data = bytes(data)
+        offset = self._offset(addr, len(data))
+        self.data[offset:offset + len(data)] = np.frombuffer(data, dtype=np.uint8)
+
+    def fill_random(self, addr, n, rng):
+        """Fill [addr, addr+n) with bytes from the numpy Generator rng; returns them."""
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, not {type(rng).__name__}")
+        offset = self._offset(addr, n)
+        values = rng.integers(0, 256, size=n, dtype=np.uint8)
+        self.data[offset:offset + n] = values
+        return values.tobytes()

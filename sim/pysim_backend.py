@@ -1,0 +1,193 @@
+"""Run a scenario against an Amaranth DUT in Amaranth's Python simulator (pysim).
+
+Two testbenches share the simulation: a background one serving m_axi from the
+AxiSlaveModel (added first, so it runs first at every edge), and the scenario
+with the AXI4-Lite master. Timing follows the contract in :mod:`sim.backend`.
+"""
+import contextlib
+import json
+
+from amaranth import C, Cat, Mux
+from amaranth.sim import Simulator
+
+from sim.axi_slave import OUTPUTS
+from sim.backend import (AXIL_PROT, MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
+                         ScenarioError, build_memory, check_mmio, check_response,
+                         dut_bus_widths, load_scenario)
+
+#: Clock period in seconds (only cycles matter; this sets the VCD time scale).
+CLOCK_PERIOD = 1e-9
+
+
+class _PysimDevice(Device):
+    """Device on pysim; ``_cycle``/``_irq`` are kept current by the m_axi server."""
+
+    def __init__(self, dut, memory, axi, params):
+        super().__init__(memory, axi, params)
+        self._bus = dut.s_axil
+        self._ctx = None            # the scenario testbench's context
+        self._cycle = 0
+        self._irq = False
+
+    @property
+    def cycle(self):
+        return self._cycle
+
+    @property
+    def irq(self):
+        return self._irq
+
+    async def mmio_write(self, addr, value):
+        check_mmio(addr, value)
+        ctx, bus = self._ctx, self._bus
+        await ctx.tick()
+        ctx.set(bus.awaddr, addr)
+        ctx.set(bus.awprot, AXIL_PROT)
+        ctx.set(bus.awvalid, 1)
+        ctx.set(bus.wdata, value)
+        ctx.set(bus.wstrb, 0xF)
+        ctx.set(bus.wvalid, 1)
+        aw_pending = w_pending = True
+        tick = ctx.tick().sample(bus.awready, bus.wready, bus.bvalid, bus.bresp)
+        for _ in range(MMIO_TIMEOUT_CYCLES):
+            _, _, awready, wready, bvalid, bresp = await tick
+            if aw_pending and awready:
+                aw_pending = False
+                ctx.set(bus.awvalid, 0)
+            if w_pending and wready:
+                w_pending = False
+                ctx.set(bus.wvalid, 0)
+            if bvalid:
+                check_response("write", addr, bresp)
+                return
+        raise TimeoutError(f"MMIO write to {addr:#05x}: no response within "
+                           f"{MMIO_TIMEOUT_CYCLES} cycles")
+
+    async def mmio_read(self, addr):
+        check_mmio(addr)
+        ctx, bus = self._ctx, self._bus
+        await ctx.tick()
+        ctx.set(bus.araddr, addr)
+        ctx.set(bus.arprot, AXIL_PROT)
+        ctx.set(bus.arvalid, 1)
+        ar_pending = True
+        tick = ctx.tick().sample(bus.arready, bus.rvalid, bus.rdata, bus.rresp)
+        for _ in range(MMIO_TIMEOUT_CYCLES):
+            _, _, arready, rvalid, rdata, rresp = await tick
+            if ar_pending and arready:
+                ar_pending = False
+                ctx.set(bus.arvalid, 0)
+            if rvalid:
+                check_response("read", addr, rresp)
+                return rdata
+        raise TimeoutError(f"MMIO read of {addr:#05x}: no response within "
+                           f"{MMIO_TIMEOUT_CYCLES} cycles")
+
+    async def _edges(self, n):
+        tick = self._ctx.tick()
+        for _ in range(n):      # not tick().repeat(): it warns if a failure abandons it
+            await tick
+
+    async def wait_irq(self, timeout_cycles):
+        for _ in range(timeout_cycles):
+            if self._irq:
+                return True
+            await self._ctx.tick()
+        return self._irq
+
+
+def _m_axi_server(dut, axi, device, progress):
+    """Background testbench: one sample per edge, writes only changed outputs.
+
+    Each address/data channel is sampled as Mux(VALID, Cat(1, payload), 0):
+    pysim then evaluates the payload only when VALID is high, and 0 means idle.
+    RREADY, BREADY and irq come as bits 0, 1, 2 of one more value.
+    """
+    m = dut.m_axi
+    id_width, addr_width, data_width = len(m.arid), len(m.araddr), len(m.wdata)
+    id_mask, addr_mask = (1 << id_width) - 1, (1 << addr_width) - 1
+    data_mask, strb_mask = (1 << data_width) - 1, (1 << data_width // 8) - 1
+    strb_shift = data_width // 8
+    inputs = (Mux(m.arvalid, Cat(C(1, 1), m.arid, m.araddr, m.arlen, m.arsize, m.arburst), 0),
+              Mux(m.awvalid, Cat(C(1, 1), m.awid, m.awaddr, m.awlen, m.awsize, m.awburst), 0),
+              Mux(m.wvalid, Cat(C(1, 1), m.wdata, m.wstrb, m.wlast), 0),
+              Cat(m.rready, m.bready, dut.irq))
+    outputs = tuple(getattr(m, name) for name in OUTPUTS)
+    s_axil = dut.s_axil
+
+    def address(bits):
+        """(id, addr, len, size, burst) from Cat(1, id, addr, len, size, burst)."""
+        bits >>= 1
+        ident = bits & id_mask
+        bits >>= id_width
+        addr = bits & addr_mask
+        bits >>= addr_width
+        return ident, addr, bits & 0xFF, (bits >> 8) & 0b111, bits >> 11
+
+    async def serve(ctx):
+        step = axi.step
+        previous = axi.outputs
+        for signal, value in zip(outputs, previous):
+            ctx.set(signal, value)
+        async for _, _, ar, aw, w, flags in ctx.tick().sample(*inputs):
+            if w:
+                w >>= 1
+                w = (w & data_mask, (w >> data_width) & strb_mask,
+                     w >> (data_width + strb_shift))
+            else:
+                w = None
+            current = step(address(ar) if ar else None, address(aw) if aw else None, w,
+                           flags & 1, flags & 2)
+            cycle = device._cycle = axi.cycle
+            device._irq = flags > 3
+            if current is not previous:
+                for signal, new, old in zip(outputs, current, previous):
+                    if new != old:
+                        ctx.set(signal, new)
+                previous = current
+            if cycle == 1:      # AxiLiteMaster's R/B sinks become ready after edge 1
+                ctx.set(s_axil.rready, 1)
+                ctx.set(s_axil.bready, 1)
+            if progress is not None and cycle % PROGRESS_INTERVAL == 0:
+                progress(cycle)
+
+    return serve
+
+
+def run_pysim(dut, scenario, kwargs, *, memory_config, params=None, progress=None, vcd=None):
+    """Run scenario ("package.module:function") with kwargs against dut in pysim.
+
+    memory_config -- see :func:`sim.backend.build_memory`.
+    params        -- any dict, visible to the scenario as ``dev.params``.
+    progress      -- called with the cycle number every PROGRESS_INTERVAL cycles.
+    vcd           -- path of a VCD file to write.
+    kwargs and params go through a JSON round trip, as on the way to Icarus, and
+    so does the result. Raises ScenarioError carrying the exception of the
+    scenario (or of the AXI model), or if the result is not JSON-serialisable.
+    """
+    function = load_scenario(scenario)
+    data_width, id_width = dut_bus_widths(dut)
+    memory, axi = build_memory(memory_config, data_width=data_width, id_width=id_width)
+    # The same JSON round trip as on the way to cocotb, so both backends see equal inputs.
+    kwargs, params = json.loads(json.dumps([kwargs, {} if params is None else params]))
+    device = _PysimDevice(dut, memory, axi, params)
+    outcome = {}
+
+    async def run_scenario(ctx):
+        device._ctx = ctx
+        outcome["result"] = await function(device, **kwargs)
+
+    sim = Simulator(dut)
+    sim.add_clock(CLOCK_PERIOD)
+    sim.add_testbench(_m_axi_server(dut, axi, device, progress), background=True)
+    sim.add_testbench(run_scenario)
+    with sim.write_vcd(str(vcd)) if vcd else contextlib.nullcontext():
+        try:
+            sim.run()
+        except Exception as error:
+            raise ScenarioError(f"pysim: scenario {scenario} failed at cycle {device.cycle}: "
+                                f"{type(error).__name__}: {error}") from error
+    try:
+        return json.loads(json.dumps(outcome["result"]))
+    except TypeError as error:
+        raise ScenarioError(f"pysim: scenario {scenario} failed: TypeError: {error}") from error
