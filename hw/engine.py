@@ -261,12 +261,12 @@ class DmaEngine(wiring.Component):
                 "wr_wait": writer.write_wait[c],
             }
             for name in COUNTERS:
-                width = 32 if name == "descs" else 64
-                counter = Signal(width, name=f"ch{c}_{name}")
-                m.d.sync += counter.eq(counter + increments[name])
-                if width == 32:
-                    m.d.comb += reg(f"{chan}.{name}", "count").value.eq(counter)
+                # Count straight into the register block's inputs: no extra logic
+                # between counter and register.
+                if name == "descs":
+                    counter = reg(f"{chan}.descs", "count").value
                 else:
-                    m.d.comb += [reg(f"{chan}.{name}_lo", "count").value.eq(counter[:32]),
-                                 reg(f"{chan}.{name}_hi", "count").value.eq(counter[32:])]
+                    counter = Cat(reg(f"{chan}.{name}_lo", "count").value,
+                                  reg(f"{chan}.{name}_hi", "count").value)
+                m.d.sync += counter.eq(counter + increments[name])
         return m

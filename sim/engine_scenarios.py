@@ -142,6 +142,7 @@ def stream_metrics(axi, jobs, doorbell_cycle):
         "max_descriptor_gap_cycles": max(gaps, default=0),
         "first_data_w_cycle": data_w[0],
         "last_data_w_cycle": data_w[-1],
+        "last_w_cycle": w_cycles[-1],
     }
 
 
@@ -149,4 +150,5 @@ async def bench_batch(dev, *, jobs, seed=0, ring_size=2048):
     """copy_batch, then the throughput figures of :func:`stream_metrics`."""
     times = await copy_batch(dev, jobs=jobs, seed=seed, ring_size=ring_size)
     # The doorbell write is issued at doorbell_start; the first channel's is the one timed.
-    return {**times, **stream_metrics(dev.axi, jobs, times["doorbell_start"])}
+    return {**times, **stream_metrics(dev.axi, jobs, times["doorbell_start"]),
+            "end_cycle": dev.cycle}

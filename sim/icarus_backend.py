@@ -112,7 +112,7 @@ def _run_cocotb(build_dir, run_dir, config, waves):
             test_module="sim.cocotb_entry", hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
             build_dir=build_dir,
             test_dir=run_dir, results_xml=str(results_xml),
-            extra_env={ENV_VAR: config}, waves=bool(waves),
+            extra_env={ENV_VAR: config}, waves=bool(waves), log_file=run_dir / "sim.log",
             plusargs=[f"+waves={waves}"] if waves else [])
     except SystemExit:
         pass    # under pytest the runner exits on failures; the XML tells us what happened
@@ -164,25 +164,36 @@ def run_icarus(dut, scenario, kwargs, *, memory_config, params=None, progress=No
                             if cycle != reported:
                                 reported = cycle
                                 progress(cycle)
-        return _collect(scenario, run_dir / "result.json", results_xml)
+        return _collect(scenario, run_dir / "result.json", results_xml, run_dir / "sim.log")
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _collect(scenario, result_file, results_xml):
-    """The scenario's result from the run's files, or ScenarioError with its error."""
+def _log_tail(log_file, lines=40):
+    try:
+        return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no simulator log)"
+
+
+def _collect(scenario, result_file, results_xml, log_file):
+    """The scenario's result from the run's files, or ScenarioError with its error.
+
+    The simulator's output goes to log_file; its tail is shown only on failure.
+    """
     try:
         outcome = json.loads(result_file.read_text())
     except (OSError, ValueError):
-        outcome = {"error": "the simulation ended without writing a result (see the cocotb "
-                            "output above)"}
+        outcome = {"error": "the simulation ended without writing a result; simulator log "
+                            "tail:\n" + _log_tail(log_file)}
     try:
         _, failed = get_results(results_xml)
     except RuntimeError as error:   # no results XML: the simulator itself failed
         failed = 1
         outcome.setdefault("error", str(error))
     if failed or "error" in outcome:
-        message = outcome.get("error", "the cocotb test failed (see its output above)")
+        message = outcome.get("error", "the cocotb test failed; simulator log tail:\n"
+                              + _log_tail(log_file))
         trace = outcome.get("traceback")
         raise ScenarioError(f"icarus: scenario {scenario} failed: {message}"
                             + (f"\n--- traceback in the cocotb process ---\n{trace}"

@@ -1,0 +1,58 @@
+"""``foliodma bench``: one folio batch through the engine, measured."""
+import time
+
+from hw.engine import DmaEngine
+from sim.engine_scenarios import folio_jobs, jobs_extent, memory_config
+
+BACKENDS = ("pysim", "icarus")
+
+
+def _runner(backend):
+    if backend == "pysim":
+        from sim.pysim_backend import run_pysim
+        return run_pysim
+    from sim.icarus_backend import run_icarus
+    return run_icarus
+
+
+def run_bench(params, *, backend, folios, folio_size, read_latency, write_latency,
+              backpressure=0.0, seed=0, progress=None, vcd=None):
+    """Copy `folios` folios of `folio_size` bytes on one backend; returns the figures.
+
+    cycles      -- the sustained copy: first to last data W beat, inclusive;
+    total_cycles -- doorbell write to the last completion record's W beat.
+    efficiency  -- bytes per cycle over the bus peak (one full beat per cycle).
+    """
+    jobs = folio_jobs(folios, folio_size, params.channels)
+    config = memory_config(jobs_extent(jobs), read_latency=read_latency,
+                           write_latency=write_latency, backpressure=backpressure, seed=seed)
+    started = time.perf_counter()
+    result = _runner(backend)(DmaEngine(params), "sim.engine_scenarios:bench_batch",
+                              {"jobs": jobs, "seed": seed}, memory_config=config,
+                              progress=progress, vcd=vcd)
+    wall = time.perf_counter() - started
+    nbytes = folios * folio_size
+    cycles = result["window_cycles"]
+    total = result["last_w_cycle"] - result["doorbell_start"] + 1
+    peak = params.peak_bytes_per_cycle
+    return {
+        "backend": backend,
+        "folios": folios,
+        "folio_bytes": folio_size,
+        "bytes": nbytes,
+        "cycles": cycles,
+        "bytes_per_cycle": nbytes / cycles,
+        "peak_bytes_per_cycle": peak,
+        "efficiency": nbytes / cycles / peak,
+        "total_cycles": total,
+        "efficiency_total": nbytes / total / peak,
+        "doorbell_to_first_ar_cycles": result["doorbell_to_first_ar_cycles"],
+        "max_descriptor_gap_cycles": result["max_descriptor_gap_cycles"],
+        "read_latency": read_latency,
+        "write_latency": write_latency,
+        "backpressure": backpressure,
+        "simulated_cycles": result["end_cycle"],
+        "wall_seconds": wall,
+        "cycles_per_second": result["end_cycle"] / wall,
+        "params": params.as_dict(),
+    }
