@@ -11,7 +11,8 @@ def _runner(backend):
     if backend == "pysim":
         from sim.pysim_backend import run_pysim
         return run_pysim
-    from sim.icarus_backend import run_icarus
+    from sim.icarus_backend import require_icarus, run_icarus
+    require_icarus()
     return run_icarus
 
 
@@ -26,8 +27,9 @@ def run_bench(params, *, backend, folios, folio_size, read_latency, write_latenc
     jobs = folio_jobs(folios, folio_size, params.channels)
     config = memory_config(jobs_extent(jobs), read_latency=read_latency,
                            write_latency=write_latency, backpressure=backpressure, seed=seed)
+    run = _runner(backend)
     started = time.perf_counter()
-    result = _runner(backend)(DmaEngine(params), "sim.engine_scenarios:bench_batch",
+    result = run(DmaEngine(params), "sim.engine_scenarios:bench_batch",
                               {"jobs": jobs, "seed": seed}, memory_config=config,
                               progress=progress, vcd=vcd)
     wall = time.perf_counter() - started

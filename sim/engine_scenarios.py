@@ -152,3 +152,14 @@ async def bench_batch(dev, *, jobs, seed=0, ring_size=2048):
     # The doorbell write is issued at doorbell_start; the first channel's is the one timed.
     return {**times, **stream_metrics(dev.axi, jobs, times["doorbell_start"]),
             "end_cycle": dev.cycle}
+
+
+async def read_identity(dev):
+    """ID, VERSION and the capability fields, as software sees them."""
+    io = EngineIO(dev)
+    result = {"id": await io.read("id"), "version": await io.read("version")}
+    for path in ("caps0", "caps1", "caps2"):
+        register = io.regmap.register(path)
+        word = await io.read(path)
+        result.update({name: field.extract(word) for name, field in register.fields.items()})
+    return result

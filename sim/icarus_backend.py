@@ -49,7 +49,7 @@ class IcarusNotFoundError(RuntimeError):
     """Icarus Verilog (iverilog/vvp) is not installed."""
 
 
-def _check_icarus():
+def require_icarus():
     missing = [tool for tool in ("iverilog", "vvp") if shutil.which(tool) is None]
     if missing:
         raise IcarusNotFoundError(
@@ -127,7 +127,7 @@ def run_icarus(dut, scenario, kwargs, *, memory_config, params=None, progress=No
     in ".fst". kwargs, params and memory_config must be JSON-serialisable.
     Raises IcarusNotFoundError without Icarus, ScenarioError if the run failed.
     """
-    _check_icarus()
+    require_icarus()
     if vcd is not None and Path(vcd).suffix != ".fst":
         raise ValueError(f"waveform path {vcd!r}: Icarus under cocotb writes FST, give a path "
                          f"ending in .fst")

@@ -1,0 +1,26 @@
+"""ID, VERSION and capability registers report the build, on both simulators."""
+import pytest
+
+from hw.engine import DmaEngine
+from hw.params import EngineParams
+from sim.engine_scenarios import MEM_BASE
+
+
+@pytest.mark.parametrize("backend", ["pysim", "icarus"])
+def test_capabilities_report_build_parameters(backend):
+    if backend == "pysim":
+        from sim.pysim_backend import run_pysim as run
+    else:
+        from sim.icarus_backend import run_icarus as run
+    params = EngineParams(data_width=128, channels=3, max_burst=32, outstanding_reads=5,
+                          outstanding_writes=6, buffer_depth=256, prefetch_depth=2)
+    result = run(DmaEngine(params), "sim.engine_scenarios:read_identity", {},
+                 memory_config={"base": MEM_BASE, "size": 4096})
+    assert result["id"] == 0x46444D41       # "FDMA"
+    assert result["version"] == 1
+    assert result == {
+        "id": result["id"], "version": result["version"],
+        "beat_bytes_log2": 4, "channels": 3, "max_burst": 32,
+        "outstanding_reads": 5, "outstanding_writes": 6, "prefetch_depth": 2,
+        "buffer_depth": 256,
+    }
