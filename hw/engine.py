@@ -22,7 +22,9 @@ class DmaEngine(wiring.Component):
     """Multi-channel scatter-gather memory-to-memory DMA engine.
 
     Ports: ``s_axil`` (AXI4-Lite slave, registers of ``hw/regs.rdl``),
-    ``m_axi`` (AXI4 master shared by all channels), ``irq`` (level).
+    ``m_axi`` (AXI4 master shared by all channels), ``irq`` (level), ``idle``
+    (no channel has work, nothing is in flight and no coalescing timer runs:
+    nothing changes until a register is written; usable for clock gating).
 
     Each channel owns a descriptor ring in memory; writing its TAIL register
     submits every descriptor up to it. The front-end (:class:`DescriptorFetcher`)
@@ -30,7 +32,10 @@ class DmaEngine(wiring.Component):
     (:class:`BurstLegalizer`, a read/write buffer and :class:`WritePort`) copies
     them with many bursts in flight and writes a completion record for each.
     On an error a channel halts at the failing descriptor (HEAD stays there)
-    with the code in STATUS until software sets CTRL.reset, which, once the
+    with the code in STATUS; later descriptors of the channel get no record
+    (except after RECORD_WRITE_ERROR, found only when the record's write is
+    answered: records of descriptors finished meanwhile may already be
+    written). The channel stays halted until software sets CTRL.reset, which, once the
     channel's work has drained, zeroes HEAD, TAIL and the error. CTRL.abort
     stops a channel after the bursts already issued complete.
     """
@@ -44,6 +49,7 @@ class DmaEngine(wiring.Component):
                                        data_width=params.data_width,
                                        id_width=AXI_ID_WIDTH)),
             "irq": Out(1),
+            "idle": Out(1),
         })
 
     def elaborate(self, platform):
@@ -173,6 +179,8 @@ class DmaEngine(wiring.Component):
         threshold = Mux(coal_count == 0, 1, coal_count)
 
         # --- Per-channel state ---
+        channel_idle = Signal(n)
+        m.d.comb += self.idle.eq(channel_idle.all())
         for c in range(n):
             chan = f"chan[{c}]"
             base = Cat(reg(f"{chan}.ring_base_lo", "addr").value,
@@ -206,7 +214,10 @@ class DmaEngine(wiring.Component):
                 reg(f"{chan}.status", "code").value.eq(code),
             ]
             busy = (inflight != 0) | ((fetcher.fetch_ptr[c] != tail) & ~stop)
-            m.d.comb += reg(f"{chan}.status", "busy").value.eq(busy)
+            m.d.comb += [
+                reg(f"{chan}.status", "busy").value.eq(busy),
+                channel_idle[c].eq(~busy & (timer == 0) & ~resetting & ~aborting),
+            ]
 
             with m.If(tail_port.wstb):
                 m.d.sync += tail.eq(tail_port.wdata)

@@ -46,7 +46,12 @@ class _CocotbDevice(Device):
 
     @property
     def cycle(self):
-        return (get_sim_time("step") - self._start) // self._period
+        return (get_sim_time("step") - self._start) // self._period + self.skipped_cycles
+
+    @property
+    def dut_idle(self):
+        idle = getattr(self._dut, "idle", None)
+        return idle is not None and bool(idle.value)
 
     @property
     def irq(self):

@@ -28,6 +28,7 @@ class _PysimDevice(Device):
         self._ctx = None            # the scenario testbench's context
         self._cycle = 0
         self._irq = False
+        self._idle = False
 
     @property
     def cycle(self):
@@ -36,6 +37,13 @@ class _PysimDevice(Device):
     @property
     def irq(self):
         return self._irq
+
+    @property
+    def dut_idle(self):
+        return self._idle
+
+    def _skipped(self, n):
+        self._cycle += n
 
     async def mmio_write(self, addr, value):
         check_mmio(addr, value)
@@ -101,7 +109,8 @@ def _m_axi_server(dut, axi, device, progress):
 
     Each address/data channel is sampled as Mux(VALID, Cat(1, payload), 0):
     pysim then evaluates the payload only when VALID is high, and 0 means idle.
-    RREADY, BREADY and irq come as bits 0, 1, 2 of one more value.
+    RREADY, BREADY, irq and idle come as bits 0..3 of one more value (idle is
+    0 for a DUT without an ``idle`` output).
     """
     m = dut.m_axi
     id_width, addr_width, data_width = len(m.arid), len(m.araddr), len(m.wdata)
@@ -111,7 +120,7 @@ def _m_axi_server(dut, axi, device, progress):
     inputs = (Mux(m.arvalid, Cat(C(1, 1), m.arid, m.araddr, m.arlen, m.arsize, m.arburst), 0),
               Mux(m.awvalid, Cat(C(1, 1), m.awid, m.awaddr, m.awlen, m.awsize, m.awburst), 0),
               Mux(m.wvalid, Cat(C(1, 1), m.wdata, m.wstrb, m.wlast), 0),
-              Cat(m.rready, m.bready, dut.irq))
+              Cat(m.rready, m.bready, dut.irq, getattr(dut, "idle", C(0, 1))))
     outputs = tuple(getattr(m, name) for name in OUTPUTS)
     s_axil = dut.s_axil
 
@@ -139,7 +148,8 @@ def _m_axi_server(dut, axi, device, progress):
             current = step(address(ar) if ar else None, address(aw) if aw else None, w,
                            flags & 1, flags & 2)
             cycle = device._cycle = axi.cycle
-            device._irq = flags > 3
+            device._irq = bool(flags & 4)
+            device._idle = bool(flags & 8)
             if current is not previous:
                 for signal, new, old in zip(outputs, current, previous):
                     if new != old:

@@ -1,0 +1,151 @@
+"""The host platform the driver runs on: one simulated timeline for CPU and RTL.
+
+:class:`HostPort` implements :class:`sw_driver.port.Port` on top of a
+simulated device (:class:`sim.backend.Device`, on either back-end). Simulated
+time is the engine's clock: ``engine_mhz`` turns cycles into nanoseconds, and
+CPU time (from :class:`sim.costs.CostTable`) advances the same clock, so the
+RTL runs while the CPU works. With idle skipping, time in which the engine
+is idle and nothing is armed is counted, not simulated.
+"""
+import math
+
+from sim.costs import CostTable
+from sw_driver.port import Op, Port
+
+#: While waiting for an interrupt, how often (in cycles) the line is looked at.
+IRQ_CHECK_CYCLES = 16
+
+
+class HostPort(Port):
+    """The CPU side: MMIO, CPU time, copies, interrupts, memory, coherent allocations.
+
+    dev         -- the simulated device (memory behind it, engine registers).
+    costs       -- the cost table (default: :class:`CostTable` defaults).
+    engine_mhz  -- engine clock; one cycle is 1000/engine_mhz ns.
+    cpu_ghz     -- CPU clock, for reporting in CPU cycles.
+    idle_skip   -- skip idle time instead of simulating it.
+    coherent    -- (base, size) of the memory the driver may allocate from.
+    numa_nodes  -- (start, end, node) ranges for the CPU copy cost; other
+                   addresses are node 0.
+
+    ``time_ns`` splits elapsed time into "cpu" (driver operations and MMIO),
+    "copy" (CPU copies) and "wait" (busy-polling and sleeping on interrupts).
+    """
+
+    def __init__(self, dev, *, costs=None, engine_mhz=1000.0, cpu_ghz=2.0, idle_skip=True,
+                 coherent, numa_nodes=()):
+        if engine_mhz <= 0 or cpu_ghz <= 0:
+            raise ValueError(f"clock frequencies must be positive (engine_mhz={engine_mhz}, "
+                             f"cpu_ghz={cpu_ghz})")
+        self.dev = dev
+        self.costs = costs if costs is not None else CostTable()
+        self.cycle_ns = 1000.0 / engine_mhz
+        self.cpu_ghz = cpu_ghz
+        dev.idle_skip = idle_skip
+        self._origin = dev.cycle
+        self._owed_ns = 0.0             # CPU time not yet turned into whole cycles
+        self.time_ns = {"cpu": 0.0, "copy": 0.0, "wait": 0.0}
+        self._coherent_next, self._coherent_end = coherent[0], coherent[0] + coherent[1]
+        self._numa = tuple(numa_nodes)
+
+    # --- time ---
+    @property
+    def now_ns(self):
+        return (self.dev.cycle - self._origin) * self.cycle_ns
+
+    def ns_to_cpu_cycles(self, ns):
+        return ns * self.cpu_ghz
+
+    async def _spend(self, ns, category):
+        """Let ns of simulated time pass, charged to category."""
+        self.time_ns[category] += ns
+        self._owed_ns += ns
+        cycles = math.floor(self._owed_ns / self.cycle_ns)
+        if cycles:
+            self._owed_ns -= cycles * self.cycle_ns
+            await self.dev.wait_cycles(cycles)
+
+    async def _charge_rest(self, started_ns, cost_ns, category):
+        """After an access that took simulated time, spend what its cost adds."""
+        elapsed = self.now_ns - started_ns
+        self.time_ns[category] += elapsed
+        if cost_ns > elapsed:
+            await self._spend(cost_ns - elapsed, category)
+
+    # --- device ---
+    async def mmio_read(self, offset):
+        started = self.now_ns
+        value = await self.dev.mmio_read(offset)
+        await self._charge_rest(started, self.costs.mmio_read_ns, "cpu")
+        return value
+
+    async def mmio_write(self, offset, value):
+        started = self.now_ns
+        await self.dev.mmio_write(offset, value)
+        await self._charge_rest(started, self.costs.mmio_write_ns, "cpu")
+
+    async def wait_for_irq(self, timeout_ns):
+        started = self.now_ns
+        while not self.dev.irq:
+            remaining = timeout_ns - (self.now_ns - started)
+            if remaining <= 0:
+                return False
+            if self.dev.idle_skip and self.dev.quiescent():
+                # Nothing is left to raise it: the timeout passes.
+                await self._spend(remaining, "wait")
+                return False
+            await self._spend(min(remaining, IRQ_CHECK_CYCLES * self.cycle_ns), "wait")
+        await self._spend(self.costs.irq_delivery_ns, "wait")
+        return True
+
+    async def poll(self, condition, timeout_ns):
+        started = self.now_ns
+        poll_ns = self.costs.op_ns(Op.POLL_ITERATION)
+        while not condition():
+            remaining = timeout_ns - (self.now_ns - started)
+            if remaining <= 0:
+                return False
+            if self.dev.idle_skip and self.dev.quiescent():
+                # The device writes nothing more: the condition stays false.
+                await self._spend(remaining, "wait")
+                return condition()
+            await self._spend(poll_ns, "wait")
+        return True
+
+    # --- CPU ---
+    async def cpu(self, op, count=1):
+        await self._spend(self.costs.op_ns(op) * count, "cpu")
+
+    def node_of(self, addr):
+        for start, end, node in self._numa:
+            if start <= addr < end:
+                return node
+        return 0
+
+    async def cpu_copy(self, dst, src, nbytes):
+        self.dev.memory.write(dst, self.dev.memory.read(src, nbytes))
+        await self._spend(self.costs.copy_ns(nbytes, self.node_of(src), self.node_of(dst)),
+                          "copy")
+
+    # --- memory ---
+    def mem_read(self, addr, nbytes):
+        return self.dev.memory.read(addr, nbytes)
+
+    def mem_write(self, addr, data):
+        self.dev.memory.write(addr, data)
+
+    def alloc_coherent(self, nbytes, align=64):
+        addr = -(-self._coherent_next // align) * align
+        if addr + nbytes > self._coherent_end:
+            raise MemoryError(f"coherent memory exhausted: {nbytes} bytes requested, "
+                              f"{self._coherent_end - addr} left")
+        self._coherent_next = addr + nbytes
+        return addr
+
+    def iommu_map(self, addr, nbytes):
+        # Identity: the IOMMU that restricts the engine to mapped pages comes with
+        # the memory-system model; the map and unmap costs are charged already.
+        return addr
+
+    def iommu_unmap(self, bus_addr, nbytes):
+        pass

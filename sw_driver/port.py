@@ -1,0 +1,98 @@
+"""What the driver sees of the platform: the device, memory, CPU time, interrupts.
+
+A :class:`Port` is implemented once per simulation (``sim.host``) on top of
+either back-end; the driver runs unchanged on both. Time is simulated
+nanoseconds on one timeline shared with the RTL: while the CPU spends time,
+the engine runs.
+
+The CPU's costs are not the driver's business: it names the kernel operation
+it performs (:class:`Op`) and the platform charges its cost from the cost
+table, so that every cost lives in one documented place.
+"""
+import abc
+import enum
+
+
+class Op(enum.Enum):
+    """Kernel operations whose CPU cost the platform charges (see sim.costs)."""
+    DMA_MAP_PAGE = "dma_map_page"              # map one page for DMA (IOMMU entry)
+    DMA_UNMAP_PAGE = "dma_unmap_page"          # unmap it (IOMMU entry + IOTLB invalidation)
+    DMA_MAP_SGTABLE = "dma_map_sgtable"        # per call, plus DMA_MAP_SG_ENTRY per entry
+    DMA_MAP_SG_ENTRY = "dma_map_sg_entry"
+    DMA_UNMAP_SGTABLE = "dma_unmap_sgtable"    # per call, plus DMA_UNMAP_SG_ENTRY per entry
+    DMA_UNMAP_SG_ENTRY = "dma_unmap_sg_entry"
+    SG_ALLOC_ENTRY = "sg_alloc_entry"          # building one scatterlist entry
+    CHAN_REQUEST = "chan_request"              # dma_request_chan
+    CHAN_RELEASE = "chan_release"              # dma_release_channel
+    PREP_MEMCPY = "prep_memcpy"                # device_prep_dma_memcpy: allocate a tx descriptor
+    DESC_STORE = "desc_store"                  # write one hardware descriptor into the ring
+    TX_SUBMIT = "tx_submit"                    # cookie assignment, queueing
+    ISSUE_PENDING = "issue_pending"            # software part (the doorbell is an MMIO write)
+    TX_STATUS = "tx_status"                    # one status check (cookie compare, record read)
+    POLL_ITERATION = "poll_iteration"          # one busy-poll loop turn (cpu_relax)
+    TERMINATE_SYNC = "terminate_sync"          # dmaengine_terminate_sync software part
+    IRQ_HANDLER = "irq_handler"                # hard-irq entry/exit
+    CALLBACK = "callback"                      # running one completion callback
+    WAKEUP = "wakeup"                          # wake the waiter of a completion
+    FOLIO_METADATA = "folio_metadata"          # per-folio bookkeeping around a copy
+
+
+class Port(abc.ABC):
+    """The platform as the driver sees it. All times in simulated ns."""
+
+    @property
+    @abc.abstractmethod
+    def now_ns(self):
+        """Current simulated time."""
+
+    @abc.abstractmethod
+    async def mmio_read(self, offset):
+        """Read a 32-bit device register (a non-posted round trip)."""
+
+    @abc.abstractmethod
+    async def mmio_write(self, offset, value):
+        """Write a 32-bit device register (posted)."""
+
+    @abc.abstractmethod
+    async def cpu(self, op, count=1):
+        """The CPU performs ``op`` ``count`` times; returns when that time has passed."""
+
+    @abc.abstractmethod
+    async def cpu_copy(self, dst, src, nbytes):
+        """The CPU copies nbytes of memory (memcpy), taking the time it costs."""
+
+    @abc.abstractmethod
+    async def wait_for_irq(self, timeout_ns):
+        """Sleep until the device interrupt is delivered; False on timeout.
+
+        The delivery latency is charged here; the handler's own work is the
+        driver's (it charges Op.IRQ_HANDLER and the rest).
+        """
+
+    @abc.abstractmethod
+    async def poll(self, condition, timeout_ns):
+        """Busy-poll: Op.POLL_ITERATION per turn until condition(); False on timeout."""
+
+    @abc.abstractmethod
+    def mem_read(self, addr, nbytes):
+        """CPU load from system memory (its cost is part of the op that does it)."""
+
+    @abc.abstractmethod
+    def mem_write(self, addr, data):
+        """CPU store to system memory (its cost is part of the op that does it)."""
+
+    @abc.abstractmethod
+    def alloc_coherent(self, nbytes, align=64):
+        """Bus address of nbytes of coherent DMA memory (rings, completion records)."""
+
+    @abc.abstractmethod
+    def iommu_map(self, addr, nbytes):
+        """Make [addr, addr+nbytes) reachable by the device; returns its bus address.
+
+        No time passes: the caller charges the map operation it performs
+        (Op.DMA_MAP_PAGE or Op.DMA_MAP_SG_ENTRY).
+        """
+
+    @abc.abstractmethod
+    def iommu_unmap(self, bus_addr, nbytes):
+        """Remove a mapping made by iommu_map (the caller charges the unmap op)."""
