@@ -213,23 +213,26 @@ class DmaEngine(wiring.Component):
                 reg(f"{chan}.status", "halted").value.eq(halted),
                 reg(f"{chan}.status", "code").value.eq(code),
             ]
-            busy = (inflight != 0) | ((fetcher.fetch_ptr[c] != tail) & ~stop)
+            busy = ((inflight != 0) | ((fetcher.fetch_ptr[c] != tail) & ~stop)
+                    | resetting | aborting)
             m.d.comb += [
                 reg(f"{chan}.status", "busy").value.eq(busy),
-                channel_idle[c].eq(~busy & (timer == 0) & ~resetting & ~aborting),
+                channel_idle[c].eq(~busy & (timer == 0)),
             ]
 
             with m.If(tail_port.wstb):
                 m.d.sync += tail.eq(tail_port.wdata)
-            ok = retire_ok & mine
-            failed = retire_failed & mine
+            # After a failure the channel stays at the failing descriptor: a later
+            # one whose record was already under way retires without counting.
+            ok = retire_ok & mine & ~halted
+            failed = retire_failed & mine & ~halted
             with m.If(ok):
                 m.d.sync += head.eq(Mux(head + 1 == size, 0, head + 1))
             with m.If(failed):
                 m.d.sync += [halted.eq(1), code.eq(retire.code)]
                 m.d.comb += set_error[c].eq(1)
             m.d.sync += inflight.eq(inflight + fetcher.issued[c] - legalizer.dropped[c]
-                                    - writer.dropped[c] - (ok | failed))
+                                    - writer.dropped[c] - (writer.retire.valid & mine))
 
             # Stop issuing on an error, an abort or a reset; complete them once drained.
             with m.If(legalizer.faulted[c] | writer.stop[c]):
@@ -249,19 +252,17 @@ class DmaEngine(wiring.Component):
                 m.d.comb += [fetcher.clear[c].eq(1), writer.clear[c].eq(1)]
 
             # Interrupt coalescing: by count, and by a timer from the first unsignalled one.
+            counted = ok & retire.irq
+            expired = timer == 1
             with m.If(timer != 0):
                 m.d.sync += timer.eq(timer - 1)
-                with m.If(timer == 1):
-                    m.d.sync += pending.eq(0)
-                    m.d.comb += set_done[c].eq(1)
-            with m.If(ok & retire.irq):
-                with m.If(pending + 1 >= threshold):
-                    m.d.sync += [pending.eq(0), timer.eq(0)]
-                    m.d.comb += set_done[c].eq(1)
-                with m.Else():
-                    m.d.sync += pending.eq(pending + 1)
-                    with m.If(pending == 0):
-                        m.d.sync += timer.eq(coal_timer)
+            with m.If(expired | (counted & (pending + 1 >= threshold))):
+                m.d.sync += [pending.eq(0), timer.eq(0)]
+                m.d.comb += set_done[c].eq(1)
+            with m.Elif(counted):
+                m.d.sync += pending.eq(pending + 1)
+                with m.If(pending == 0):
+                    m.d.sync += timer.eq(coal_timer)
 
             # --- Performance counters ---
             increments = {

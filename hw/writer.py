@@ -271,6 +271,10 @@ class WritePort(wiring.Component):
                 ]
                 with m.If(self.b.payload.resp != RESP_OKAY):
                     m.d.comb += self.retire.payload.code.eq(Status.RECORD_WRITE_ERROR)
+                    for c in range(n):
+                        with m.If(retire_head.ch == c):
+                            m.d.comb += self.stop[c].eq(1)
+                            m.d.sync += failed[c].eq(1)
 
         m.d.comb += self.idle.eq(~streaming & ~self.job.valid & ~done_q.r_rdy
                                  & ~record_q.r_rdy & ~retire_q.r_rdy & ~self.aw.valid)

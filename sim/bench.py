@@ -58,3 +58,46 @@ def run_bench(params, *, backend, folios, folio_size, read_latency, write_latenc
         "cycles_per_second": result["end_cycle"] / wall,
         "params": params.as_dict(),
     }
+
+
+def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latency,
+                     write_latency, engine_mhz, cpu_ghz, idle_skip=True, v1_double_copy=False,
+                     backpressure=0.0, seed=0, progress=None, vcd=None):
+    """Copy a folio batch through the driver stack (or the CPU: driver "none").
+
+    copy_cycles_per_page -- CPU cycles from the start to the end of the batch
+                            copy, per 4 KiB page (the seed's folio_copy measure);
+    driver_cpu_ns / cpu_copy_ns / wait_ns -- the CPU's time in driver code and
+                            MMIO, in CPU copies, and busy-polling or asleep;
+    device_busy_ns       -- channel-busy time, summed over the engine's channels.
+    """
+    from sim.driver_bench import batch_layout
+    _, _, extent = batch_layout(folios, folio_size)
+    config = memory_config(extent, read_latency=read_latency, write_latency=write_latency,
+                           backpressure=backpressure, seed=seed)
+    run = _runner(backend)
+    kwargs = {"driver": driver, "folios": folios, "folio_size": folio_size,
+              "nr_dma_chan": params.channels, "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
+              "idle_skip": idle_skip, "v1_double_copy": v1_double_copy, "seed": seed}
+    started = time.perf_counter()
+    result = run(DmaEngine(params), "sim.driver_bench:driver_batch", kwargs,
+                 memory_config=config, progress=progress, vcd=vcd)
+    wall = time.perf_counter() - started
+    nbytes = folios * folio_size
+    row = {
+        "backend": backend, "folios": folios, "folio_bytes": folio_size, "bytes": nbytes,
+        **result,
+        "simulated_ns": result["elapsed_ns"],
+        "idle_skip": idle_skip,
+        "v1_double_copy": v1_double_copy,
+        "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
+        "read_latency": read_latency, "write_latency": write_latency,
+        "wall_seconds": wall,
+        "params": params.as_dict(),
+    }
+    if "window_cycles" in result:
+        cycles = result["window_cycles"]
+        row.update(cycles=cycles, bytes_per_cycle=nbytes / cycles,
+                   peak_bytes_per_cycle=params.peak_bytes_per_cycle,
+                   efficiency=nbytes / cycles / params.peak_bytes_per_cycle)
+    return row

@@ -144,7 +144,27 @@ class Progress:
             sys.stderr.flush()
 
 
+DRIVER_COLUMNS = (
+    ("backend", "backend", "{}"),
+    ("driver", "driver", "{}"),
+    ("folios", "folios", "{}"),
+    ("folio", "folio_size", "{}"),
+    ("copy cycles/page", "copy_cycles_per_page", "{:.0f}"),
+    ("copy GB/s", "copy_gbps", "{:.3f}"),
+    ("driver CPU us", "driver_cpu_us", "{:.1f}"),
+    ("CPU copy us", "cpu_copy_us", "{:.1f}"),
+    ("wait us", "wait_us", "{:.1f}"),
+    ("device busy us", "device_busy_us", "{:.1f}"),
+    ("idle skip", "idle_skip", "{}"),
+    ("sim cycles", "end_cycle", "{}"),
+    ("skipped", "skipped_cycles", "{}"),
+    ("wall s", "wall_seconds", "{:.1f}"),
+)
+
+
 def cmd_bench(args):
+    if args.driver is not None:
+        return cmd_driver_bench(args)
     from sim.bench import BACKENDS, run_bench
     params = engine_params(args)
     if args.folio_size % params.beat_bytes:
@@ -176,6 +196,54 @@ def cmd_bench(args):
     print(format_table(rows, BENCH_COLUMNS))
     print("cycles: first to last data write beat (sustained copy); total cycles: doorbell "
           "to last completion record")
+
+
+def cmd_driver_bench(args):
+    from sim.bench import BACKENDS, run_driver_bench
+    params = engine_params(args)
+    if args.folio_size % 4096:
+        raise UsageError(f"--folio-size {args.folio_size}: folios are whole 4 KiB pages")
+    if args.engine_mhz <= 0 or args.cpu_ghz <= 0:
+        raise UsageError("--engine-mhz and --cpu-ghz must be positive")
+    backends = BACKENDS if args.backend == "both" else (args.backend,)
+    read_latency = args.read_latency if args.read_latency is not None else args.latency
+    write_latency = args.write_latency if args.write_latency is not None else args.latency
+    skips = (True, False) if args.compare_idle_skip else (not args.no_idle_skip,)
+    rows = []
+    for backend in backends:
+        for idle_skip in skips:
+            progress = Progress(f"bench {backend} {args.driver}", enabled=not args.quiet)
+            row = run_driver_bench(
+                params, backend=backend, driver=args.driver, folios=args.folios,
+                folio_size=args.folio_size, read_latency=read_latency,
+                write_latency=write_latency, engine_mhz=args.engine_mhz, cpu_ghz=args.cpu_ghz,
+                idle_skip=idle_skip, v1_double_copy=args.v1_double_copy,
+                backpressure=args.backpressure, seed=args.seed, progress=progress,
+                vcd=args.vcd)
+            progress.done()
+            rows.append(row)
+    if args.json:
+        print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
+        return
+    for row in rows:
+        row["folio_size"] = human_size(row["folio_bytes"])
+        for key in ("driver_cpu", "cpu_copy", "wait", "device_busy"):
+            row[f"{key}_us"] = row[f"{key}_ns"] / 1000
+    p = params
+    print(f"engine: {p.data_width}-bit at {args.engine_mhz:g} MHz, {p.channels} channel(s); "
+          f"CPU {args.cpu_ghz:g} GHz; memory latency {read_latency}/{write_latency} cycles"
+          + ("; v1 with the extra CPU copy" if args.v1_double_copy else ""))
+    print(format_table(rows, DRIVER_COLUMNS))
+    print("copy cycles/page: CPU cycles for the whole batch copy per 4 KiB page (the seed's "
+          "folio_copy); device busy: channel-busy time summed over channels")
+    row = rows[0]
+    print(f"\nwhere the time goes ({row['backend']}, {row['driver']}), CPU cycles per page:")
+    items = [(name, ns * args.cpu_ghz) for name, ns in row["breakdown_ns_per_page"].items()]
+    print(format_table([{"what": name, "cycles": cycles,
+                         "share": cycles / row["copy_cycles_per_page"]}
+                        for name, cycles in items],
+                       (("what", "what", "{}"), ("cycles/page", "cycles", "{:.0f}"),
+                        ("share", "share", "{:.1%}"))))
 
 
 def cmd_regs(args):
@@ -229,6 +297,24 @@ def build_parser():
     bench.add_argument("--seed", type=non_negative_int, default=0,
                        help="seed of the data and the backpressure (default 0)")
     add_engine_options(bench)
+    host = bench.add_argument_group("driver and host (with --driver)")
+    host.add_argument("--driver", choices=("v1", "v2", "v3", "none"),
+                      help="copy through the driver stack: dcbm strategy v1 (per page, "
+                           "polled), v2 (per folio, interrupt each), v3 (scatter-gather per "
+                           "channel), or none (the CPU copies); without it the engine is "
+                           "driven directly and measured alone")
+    host.add_argument("--engine-mhz", type=float, default=1000.0,
+                      help="engine clock in MHz: turns cycles into ns (default %(default)g)")
+    host.add_argument("--cpu-ghz", type=float, default=2.0,
+                      help="CPU clock in GHz, for CPU cycles per page (default %(default)g, "
+                           "as in the seed)")
+    host.add_argument("--v1-double-copy", action="store_true",
+                      help="v1: also run the CPU copy after a successful DMA, as the posted "
+                           "code reads")
+    host.add_argument("--no-idle-skip", action="store_true",
+                      help="simulate idle engine time cycle by cycle instead of skipping it")
+    host.add_argument("--compare-idle-skip", action="store_true",
+                      help="run with and without idle skipping and show both")
     bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
     bench.add_argument("--vcd", type=Path,
                        help="write a waveform (pysim: VCD; icarus: the path must end in .fst)")

@@ -45,6 +45,9 @@ class HostPort(Port):
         self._origin = dev.cycle
         self._owed_ns = 0.0             # CPU time not yet turned into whole cycles
         self.time_ns = {"cpu": 0.0, "copy": 0.0, "wait": 0.0}
+        #: Time by what it was spent on: Op values, "mmio_read", "mmio_write",
+        #: "cpu_copy", "irq_wait", "poll".
+        self.breakdown_ns = {}
         self._coherent_next, self._coherent_end = coherent[0], coherent[0] + coherent[1]
         self._numa = tuple(numa_nodes)
 
@@ -56,33 +59,38 @@ class HostPort(Port):
     def ns_to_cpu_cycles(self, ns):
         return ns * self.cpu_ghz
 
-    async def _spend(self, ns, category):
-        """Let ns of simulated time pass, charged to category."""
+    def _book(self, what, ns):
+        self.breakdown_ns[what] = self.breakdown_ns.get(what, 0.0) + ns
+
+    async def _spend(self, ns, category, what):
+        """Let ns of simulated time pass, charged to category and to what."""
         self.time_ns[category] += ns
+        self._book(what, ns)
         self._owed_ns += ns
         cycles = math.floor(self._owed_ns / self.cycle_ns)
         if cycles:
             self._owed_ns -= cycles * self.cycle_ns
             await self.dev.wait_cycles(cycles)
 
-    async def _charge_rest(self, started_ns, cost_ns, category):
+    async def _charge_rest(self, started_ns, cost_ns, category, what):
         """After an access that took simulated time, spend what its cost adds."""
         elapsed = self.now_ns - started_ns
         self.time_ns[category] += elapsed
+        self._book(what, elapsed)
         if cost_ns > elapsed:
-            await self._spend(cost_ns - elapsed, category)
+            await self._spend(cost_ns - elapsed, category, what)
 
     # --- device ---
     async def mmio_read(self, offset):
         started = self.now_ns
         value = await self.dev.mmio_read(offset)
-        await self._charge_rest(started, self.costs.mmio_read_ns, "cpu")
+        await self._charge_rest(started, self.costs.mmio_read_ns, "cpu", "mmio_read")
         return value
 
     async def mmio_write(self, offset, value):
         started = self.now_ns
         await self.dev.mmio_write(offset, value)
-        await self._charge_rest(started, self.costs.mmio_write_ns, "cpu")
+        await self._charge_rest(started, self.costs.mmio_write_ns, "cpu", "mmio_write")
 
     async def wait_for_irq(self, timeout_ns):
         started = self.now_ns
@@ -92,29 +100,30 @@ class HostPort(Port):
                 return False
             if self.dev.idle_skip and self.dev.quiescent():
                 # Nothing is left to raise it: the timeout passes.
-                await self._spend(remaining, "wait")
+                await self._spend(remaining, "wait", "irq_wait")
                 return False
-            await self._spend(min(remaining, IRQ_CHECK_CYCLES * self.cycle_ns), "wait")
-        await self._spend(self.costs.irq_delivery_ns, "wait")
+            await self._spend(min(remaining, IRQ_CHECK_CYCLES * self.cycle_ns), "wait",
+                              "irq_wait")
+        await self._spend(self.costs.irq_delivery_ns, "wait", "irq_delivery")
         return True
 
-    async def poll(self, condition, timeout_ns):
+    async def poll(self, condition, timeout_ns, ops=(Op.POLL_ITERATION,)):
         started = self.now_ns
-        poll_ns = self.costs.op_ns(Op.POLL_ITERATION)
+        poll_ns = sum(self.costs.op_ns(op) for op in ops)
         while not condition():
             remaining = timeout_ns - (self.now_ns - started)
             if remaining <= 0:
                 return False
             if self.dev.idle_skip and self.dev.quiescent():
                 # The device writes nothing more: the condition stays false.
-                await self._spend(remaining, "wait")
+                await self._spend(remaining, "wait", "poll")
                 return condition()
-            await self._spend(poll_ns, "wait")
+            await self._spend(poll_ns, "wait", "poll")
         return True
 
     # --- CPU ---
     async def cpu(self, op, count=1):
-        await self._spend(self.costs.op_ns(op) * count, "cpu")
+        await self._spend(self.costs.op_ns(op) * count, "cpu", op.value)
 
     def node_of(self, addr):
         for start, end, node in self._numa:
@@ -125,7 +134,7 @@ class HostPort(Port):
     async def cpu_copy(self, dst, src, nbytes):
         self.dev.memory.write(dst, self.dev.memory.read(src, nbytes))
         await self._spend(self.costs.copy_ns(nbytes, self.node_of(src), self.node_of(dst)),
-                          "copy")
+                          "copy", "cpu_copy")
 
     # --- memory ---
     def mem_read(self, addr, nbytes):

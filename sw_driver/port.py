@@ -70,8 +70,11 @@ class Port(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def poll(self, condition, timeout_ns):
-        """Busy-poll: Op.POLL_ITERATION per turn until condition(); False on timeout."""
+    async def poll(self, condition, timeout_ns, ops=(Op.POLL_ITERATION,)):
+        """Busy-poll until condition(), charging ``ops`` per turn; False on timeout.
+
+        condition() may only look at memory the device writes.
+        """
 
     @abc.abstractmethod
     def mem_read(self, addr, nbytes):

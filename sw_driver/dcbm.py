@@ -1,0 +1,370 @@
+"""dcbm, the DMA core batch migrator, and the offload hook of the migration core.
+
+The hook (migrate_copy_offload.h): a :class:`Migrator` has a name, a
+can_migrate(dst, src) check and a batch copy callback; start_offloading /
+stop_offloading swap it in and out. The migration core copies a batch with
+:func:`migrate_folios_content`: the registered migrator first, then the CPU
+for every folio whose content it did not copy.
+
+:class:`Dcbm` is the migrator over a dmaengine device, with the copy strategy
+of each posted version selectable by name:
+
+v1  page by page, serially: map both pages, prep, submit, dma_sync_wait (busy
+    poll, 5 s), terminate_sync, unmap; a page the DMA fails is copied by the
+    CPU. Folios bigger than a page are refused. ``v1_double_copy`` follows the
+    posted code into its fallback label after success: the CPU copies the
+    whole list again.
+v2  folios dealt round-robin over up to nr_dma_chan channels; one mapping per
+    folio side and one descriptor per folio, each with an interrupt and a
+    callback counting completions; issue_pending per channel, one
+    wait_for_completion; a folio the DMA fails is copied by the CPU.
+v3  min(nr_dma_chan, folios, 16) channels, folios split evenly; per channel a
+    source and a destination scatter-gather table, each mapped once, one
+    descriptor per entry, only the last with interrupt and callback; one
+    wait_for_completion_timeout (10 s) per channel. On error: terminate_sync,
+    unmap, release, and report per folio what was not copied.
+
+Every strategy checks each transaction's status after waiting, so it stays
+right when descriptors complete out of order or a middle one fails.
+"""
+import abc
+from dataclasses import dataclass, field
+
+from .dma_mapping import (dma_map_page, dma_map_sgtable, dma_unmap_page, dma_unmap_sgtable,
+                          sg_alloc_table, sg_set_folio)
+from .dmaengine import (DMA_CTRL_ACK, DMA_PREP_INTERRUPT, DMA_SYNC_WAIT_TIMEOUT_NS, Completion,
+                        DmaEngineError, DmaStatus, NoDmaChannelError, dma_async_is_tx_complete,
+                        dma_async_issue_pending, dma_release_channel, dma_request_chan,
+                        dma_sync_wait, dmaengine_prep_dma_memcpy, dmaengine_submit,
+                        dmaengine_terminate_sync)
+from .folio import PAGE_SIZE
+from .folios_copy import check_folio_lists, folio_copy, folios_copy
+
+#: Most channels dcbm uses for one batch (the nr_dma_chan knob's limit).
+MAX_DMA_CHAN = 16
+#: v3's wait per channel (10000 ms).
+V3_COMPLETION_TIMEOUT_NS = 10_000_000_000
+STRATEGIES = ("v1", "v2", "v3")
+
+
+class Migrator(abc.ABC):
+    """A batch copy offload the migration core can use (struct migrator)."""
+
+    name = "migrator"
+
+    @abc.abstractmethod
+    def can_migrate(self, dst, src):
+        """Whether the content of folio src may be offloaded into dst."""
+
+    @abc.abstractmethod
+    async def migrate_folios(self, dst_list, src_list):
+        """Copy the batch; per folio, whether its content was copied."""
+
+
+_migrator = None
+
+
+def start_offloading(migrator):
+    """Make migrator the batch copy offload (replacing any other)."""
+    global _migrator
+    _migrator = migrator
+
+
+def stop_offloading(migrator):
+    """Remove migrator; the CPU copies again."""
+    global _migrator
+    if _migrator is not migrator:
+        raise ValueError(f"stop_offloading: {migrator.name} is not the registered migrator")
+    _migrator = None
+
+
+async def migrate_folios_copy(dst_list, src_list):
+    """The migration core's offload call: per folio, whether the registered migrator
+    copied its content (all False with none registered, False where it refused)."""
+    check_folio_lists(dst_list, src_list)
+    copied = [False] * len(src_list)
+    migrator = _migrator
+    if migrator is None:
+        return copied
+    picked = [i for i, (dst, src) in enumerate(zip(dst_list, src_list))
+              if migrator.can_migrate(dst, src)]
+    if picked:
+        results = await migrator.migrate_folios([dst_list[i] for i in picked],
+                                                [src_list[i] for i in picked])
+        for i, ok in zip(picked, results, strict=True):
+            copied[i] = ok
+    return copied
+
+
+async def migrate_folios_content(port, dst_list, src_list):
+    """Copy a batch's contents as the migration core does: offload, then the CPU for
+    each folio the offload did not copy. Returns per folio whether the offload did."""
+    copied = await migrate_folios_copy(dst_list, src_list)
+    for dst, src, ok in zip(dst_list, src_list, copied):
+        if not ok:
+            await folio_copy(port, dst, src)
+    return copied
+
+
+def split_evenly(count, parts):
+    """(start, end) of parts consecutive runs covering range(count), sizes within 1."""
+    size, extra = divmod(count, parts)
+    start = 0
+    for part in range(parts):
+        end = start + size + (part < extra)
+        yield start, end
+        start = end
+
+
+@dataclass
+class _ChanWork:
+    """v3: one channel's share of the batch."""
+    chan: object
+    start: int
+    end: int
+    src_sgt: object = None
+    dst_sgt: object = None
+    done: Completion = None
+    cookies: list = field(default_factory=list)
+
+
+class _Countdown:
+    """v2: completes ``done`` when ``expected`` callbacks have run."""
+
+    def __init__(self, done):
+        self.done = done
+        self.expected = 0
+        self.seen = 0
+
+    def callback(self):
+        self.seen += 1
+        if self.seen == self.expected:
+            self.done.complete()
+
+
+class Dcbm(Migrator):
+    """The DMA core batch migrator over one dmaengine device.
+
+    strategy        -- "v1", "v2" or "v3" (see the module docstring).
+    nr_dma_chan     -- channels v2 and v3 use at most (1..16).
+    v1_double_copy  -- v1: the CPU copies the whole list again after the DMA pass.
+    folios_migrated, folios_failures -- folios the DMA copied / failed to copy.
+
+    ``set_offloading`` is the ``offloading`` knob. Channels v2 and v3 request
+    per batch; if fewer are free than wanted they use those they got.
+    """
+
+    name = "dcbm"
+
+    def __init__(self, dma_dev, strategy="v3", nr_dma_chan=1, v1_double_copy=False):
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown dcbm strategy {strategy!r}: expected one of {STRATEGIES}")
+        self.dma_dev = dma_dev
+        self.port = dma_dev.port
+        self.strategy = strategy
+        self.nr_dma_chan = nr_dma_chan
+        self.v1_double_copy = v1_double_copy
+        self.folios_migrated = 0
+        self.folios_failures = 0
+        self.offloading = False
+        self._v1_chan = None
+        self._copy = {"v1": self._copy_v1, "v2": self._copy_v2, "v3": self._copy_v3}[strategy]
+
+    @property
+    def nr_dma_chan(self):
+        return self._nr_dma_chan
+
+    @nr_dma_chan.setter
+    def nr_dma_chan(self, value):
+        if not 1 <= value <= MAX_DMA_CHAN:
+            raise ValueError(f"nr_dma_chan={value}: expected 1..{MAX_DMA_CHAN}")
+        self._nr_dma_chan = value
+
+    async def set_offloading(self, enable):
+        """1: register with the migration core (v1 first takes its one channel);
+        0: unregister (v1 gives the channel back)."""
+        if enable == self.offloading:
+            return
+        if enable:
+            if self.strategy == "v1":
+                self._v1_chan = await dma_request_chan(self.dma_dev)
+            start_offloading(self)
+        else:
+            stop_offloading(self)
+            if self._v1_chan is not None:
+                await dma_release_channel(self._v1_chan)
+                self._v1_chan = None
+        self.offloading = enable
+
+    def can_migrate(self, dst, src):
+        """Same-size folios; v1 also refuses anything bigger than a page."""
+        if dst.size != src.size:
+            return False
+        return self.strategy != "v1" or src.size <= PAGE_SIZE
+
+    async def migrate_folios(self, dst_list, src_list):
+        check_folio_lists(dst_list, src_list)
+        if not src_list:
+            return []
+        return await self._copy(dst_list, src_list)
+
+    def _account(self, dma_copied):
+        if dma_copied:
+            self.folios_migrated += 1
+        else:
+            self.folios_failures += 1
+
+    async def _request_chans(self, count):
+        """Up to count channels (fewer if fewer are free)."""
+        chans = []
+        try:
+            while len(chans) < count:
+                chans.append(await dma_request_chan(self.dma_dev))
+        except NoDmaChannelError:
+            pass
+        return chans
+
+    # --- v1 ---
+
+    async def _copy_v1(self, dst_list, src_list):
+        if self._v1_chan is None:
+            raise DmaEngineError("dcbm v1 copies only while offloading (it holds no channel)")
+        for dst, src in zip(dst_list, src_list):
+            ok = await self._dma_page_copy_sync(self._v1_chan, dst, src)
+            self._account(ok)
+            if not ok:
+                await folio_copy(self.port, dst, src)
+        if self.v1_double_copy:
+            await folios_copy(self.port, dst_list, src_list)
+        return [True] * len(src_list)
+
+    async def _dma_page_copy_sync(self, chan, dst, src):
+        """v1's copy of one page: whether the DMA copied it."""
+        port = self.port
+        src_dma = await dma_map_page(port, src.address, src.size)
+        dst_dma = await dma_map_page(port, dst.address, dst.size)
+        status = DmaStatus.ERROR
+        tx = await dmaengine_prep_dma_memcpy(chan, dst_dma, src_dma, src.size, DMA_CTRL_ACK)
+        if tx is not None:
+            cookie = await dmaengine_submit(tx)
+            status = await dma_sync_wait(chan, cookie, DMA_SYNC_WAIT_TIMEOUT_NS)
+            await dmaengine_terminate_sync(chan)
+        await dma_unmap_page(port, dst_dma, dst.size)
+        await dma_unmap_page(port, src_dma, src.size)
+        return status is DmaStatus.COMPLETE
+
+    # --- v2 ---
+
+    async def _copy_v2(self, dst_list, src_list):
+        port = self.port
+        chans = await self._request_chans(self.nr_dma_chan)
+        if not chans:
+            for dst, src in zip(dst_list, src_list):
+                self._account(False)
+                await folio_copy(port, dst, src)
+            return [True] * len(src_list)
+        countdown = _Countdown(Completion(port))
+        jobs = []          # (chan, cookie or None, dst, src, dst_dma, src_dma)
+        for i, (dst, src) in enumerate(zip(dst_list, src_list)):
+            chan = chans[i % len(chans)]
+            src_dma = await dma_map_page(port, src.address, src.size)
+            dst_dma = await dma_map_page(port, dst.address, dst.size)
+            tx = await dmaengine_prep_dma_memcpy(chan, dst_dma, src_dma, src.size,
+                                                 DMA_PREP_INTERRUPT | DMA_CTRL_ACK)
+            cookie = None
+            if tx is not None:
+                tx.callback = countdown.callback
+                cookie = await dmaengine_submit(tx)
+                countdown.expected += 1
+            jobs.append((chan, cookie, dst, src, dst_dma, src_dma))
+        for chan in chans:
+            await dma_async_issue_pending(chan)
+        if countdown.expected:
+            await countdown.done.wait_for_completion()
+        for chan, cookie, dst, src, dst_dma, src_dma in jobs:
+            ok = cookie is not None and \
+                await dma_async_is_tx_complete(chan, cookie) is DmaStatus.COMPLETE
+            await dma_unmap_page(port, dst_dma, dst.size)
+            await dma_unmap_page(port, src_dma, src.size)
+            self._account(ok)
+            if not ok:
+                await folio_copy(port, dst, src)
+        for chan in chans:
+            await dma_release_channel(chan)
+        return [True] * len(src_list)
+
+    # --- v3 ---
+
+    async def _copy_v3(self, dst_list, src_list):
+        port = self.port
+        count = len(src_list)
+        chans = await self._request_chans(min(self.nr_dma_chan, count, MAX_DMA_CHAN))
+        if not chans:
+            self.folios_failures += count
+            return [False] * count
+        works = [_ChanWork(chan, start, end)
+                 for chan, (start, end) in zip(chans, split_evenly(count, len(chans)))]
+        prepared = await self._v3_prep_all(works, dst_list, src_list)
+        if prepared:
+            for work in works:
+                await dma_async_issue_pending(work.chan)
+        waited = prepared and await self._v3_wait(works)
+        if not waited:
+            await self._v3_terminate(works)
+        copied = [False] * count
+        for work in works:
+            for i, cookie in zip(range(work.start, work.end), work.cookies):
+                copied[i] = await dma_async_is_tx_complete(work.chan, cookie) is DmaStatus.COMPLETE
+        if waited and not all(copied):
+            await self._v3_terminate(works)
+        for work in works:
+            if work.src_sgt is not None:
+                await dma_unmap_sgtable(port, work.src_sgt)
+                await dma_unmap_sgtable(port, work.dst_sgt)
+            await dma_release_channel(work.chan)
+        migrated = sum(copied)
+        self.folios_migrated += migrated
+        self.folios_failures += count - migrated
+        return copied
+
+    async def _v3_prep_all(self, works, dst_list, src_list):
+        """Prepare every channel's share; False as soon as a prep is refused."""
+        for work in works:
+            if not await self._v3_prep(work, dst_list, src_list):
+                return False
+        return True
+
+    async def _v3_wait(self, works):
+        """Wait for each channel's last descriptor; False on the first timeout."""
+        for work in works:
+            if not await work.done.wait_for_completion_timeout(V3_COMPLETION_TIMEOUT_NS):
+                return False
+        return True
+
+    async def _v3_prep(self, work, dst_list, src_list):
+        """Build, map and submit one channel's share; False if a prep was refused."""
+        port = self.port
+        nents = work.end - work.start
+        work.src_sgt = await sg_alloc_table(port, nents)
+        work.dst_sgt = await sg_alloc_table(port, nents)
+        for k, i in enumerate(range(work.start, work.end)):
+            sg_set_folio(work.src_sgt.sgl[k], src_list[i])
+            sg_set_folio(work.dst_sgt.sgl[k], dst_list[i])
+        await dma_map_sgtable(port, work.src_sgt)
+        await dma_map_sgtable(port, work.dst_sgt)
+        work.done = Completion(port)
+        for k, (src_sg, dst_sg) in enumerate(zip(work.src_sgt.sgl, work.dst_sgt.sgl)):
+            last = k == nents - 1
+            flags = DMA_CTRL_ACK | (DMA_PREP_INTERRUPT if last else 0)
+            tx = await dmaengine_prep_dma_memcpy(work.chan, dst_sg.dma_address,
+                                                 src_sg.dma_address, src_sg.length, flags)
+            if tx is None:
+                return False
+            if last:
+                tx.callback = work.done.complete
+            work.cookies.append(await dmaengine_submit(tx))
+        return True
+
+    async def _v3_terminate(self, works):
+        for work in works:
+            await dmaengine_terminate_sync(work.chan)

@@ -1,0 +1,325 @@
+"""The driver stack's pure pieces, on a fake platform without the RTL.
+
+Cookies and result mapping, folio and knob checks, the offload hook, and the
+dcbm strategies over a fake provider that finishes transactions in reverse
+order (newest first, one per interrupt), which the posted v3 would misread as
+"all done" when the last descriptor's callback runs.
+"""
+import asyncio
+from collections import Counter
+
+import pytest
+
+from hw.descriptor import Status
+from sw_driver import dcbm as dcbm_module
+from sw_driver.dcbm import Dcbm, Migrator, migrate_folios_content, split_evenly
+from sw_driver.dmaengine import (DMA_MIN_COOKIE, NOERROR, Completion, DmaAsyncTxDescriptor,
+                                 DmaChan, DmaDevice, DmaEngineError, DmaengineResult, DmaStatus,
+                                 DmaTransResult, dma_cookie_assign, dma_cookie_complete,
+                                 dma_cookie_outstanding, dma_cookie_status,
+                                 dma_request_chan, dma_sync_wait, dmaengine_desc_callback_invoke,
+                                 dmaengine_prep_dma_memcpy, dmaengine_submit, request_irq)
+from sw_driver.folio import PAGE_SIZE, Folio
+from sw_driver.foliodma import RESULT_OF_STATUS
+from sw_driver.port import Op, Port
+
+#: The fake IOMMU maps CPU address a to bus address a + BUS_OFFSET.
+BUS_OFFSET = 1 << 40
+
+
+class FakePort(Port):
+    """A platform with a bytearray memory, 1 ns per CPU operation and scripted interrupts."""
+
+    def __init__(self, size=1 << 20):
+        self.t = 0
+        self.memory = bytearray(size)
+        self.ops = Counter()
+        self.irq_pending = 0
+        self.mapped = Counter()
+
+    @property
+    def now_ns(self):
+        return self.t
+
+    async def mmio_read(self, offset):
+        raise AssertionError("the fake platform has no registers")
+
+    async def mmio_write(self, offset, value):
+        raise AssertionError("the fake platform has no registers")
+
+    async def cpu(self, op, count=1):
+        self.ops[op] += count
+        self.t += count
+
+    async def cpu_copy(self, dst, src, nbytes):
+        self.ops["cpu_copy"] += 1
+        self.memory[dst:dst + nbytes] = self.memory[src:src + nbytes]
+
+    async def wait_for_irq(self, timeout_ns):
+        if self.irq_pending:
+            self.irq_pending -= 1
+            self.t += 1
+            return True
+        self.t += timeout_ns
+        return False
+
+    async def poll(self, condition, timeout_ns, ops=(Op.POLL_ITERATION,)):
+        if condition():
+            return True
+        self.t += timeout_ns
+        return False
+
+    def mem_read(self, addr, nbytes):
+        return bytes(self.memory[addr:addr + nbytes])
+
+    def mem_write(self, addr, data):
+        self.memory[addr:addr + len(data)] = data
+
+    def alloc_coherent(self, nbytes, align=64):
+        raise AssertionError("not used")
+
+    def iommu_map(self, addr, nbytes):
+        self.mapped[addr] += 1
+        return addr + BUS_OFFSET
+
+    def iommu_unmap(self, bus_addr, nbytes):
+        self.mapped[bus_addr - BUS_OFFSET] -= 1
+
+
+class ReverseDevice(DmaDevice):
+    """A provider that finishes the newest issued transaction first, one per interrupt.
+
+    A transaction whose source address is in ``fail_src`` fails READ_FAILED.
+    """
+
+    def __init__(self, port, channels=2, fail_src=()):
+        super().__init__(port, [], copy_align=3)
+        self.channels = [DmaChan(self, n) for n in range(channels)]
+        for chan in self.channels:
+            chan.submitted, chan.issued = [], []
+        self.fail_src = set(fail_src)
+        request_irq(port, self.irq_handler)
+
+    async def device_prep_dma_memcpy(self, chan, dst, src, length, flags):
+        await self.port.cpu(Op.PREP_MEMCPY)
+        tx = DmaAsyncTxDescriptor(chan, flags)
+        tx.dst, tx.src, tx.len = dst, src, length
+        return tx
+
+    async def device_tx_submit(self, tx):
+        tx.chan.submitted.append(tx)
+        return dma_cookie_assign(tx)
+
+    async def device_issue_pending(self, chan):
+        chan.issued += chan.submitted
+        chan.submitted.clear()
+        self.port.irq_pending = 1
+
+    async def device_tx_status(self, chan, cookie):
+        return dma_cookie_status(chan, cookie)
+
+    def device_completion_pending(self, chan):
+        return False
+
+    async def device_terminate_all(self, chan):
+        for tx in chan.issued + chan.submitted:
+            dma_cookie_complete(tx, DmaengineResult(DmaTransResult.ABORTED, tx.len))
+            await dmaengine_desc_callback_invoke(tx)
+        chan.issued.clear()
+        chan.submitted.clear()
+
+    async def device_synchronize(self, chan):
+        pass
+
+    async def irq_handler(self):
+        for chan in self.channels:
+            if chan.issued:
+                tx = chan.issued.pop()
+                src = tx.src - BUS_OFFSET
+                if src in self.fail_src:
+                    result = DmaengineResult(DmaTransResult.READ_FAILED, tx.len)
+                else:
+                    dst = tx.dst - BUS_OFFSET
+                    self.port.memory[dst:dst + tx.len] = self.port.memory[src:src + tx.len]
+                    result = NOERROR
+                dma_cookie_complete(tx, result)
+                await dmaengine_desc_callback_invoke(tx)
+        if any(chan.issued for chan in self.channels):
+            self.port.irq_pending = 1
+
+
+def _batch(port, sizes):
+    """Source folios filled with distinct bytes, zeroed destinations after them."""
+    src, dst, addr = [], [], 0
+    for n, size in enumerate(sizes):
+        src.append(Folio(addr, size))
+        port.memory[addr:addr + size] = bytes([n + 1]) * size
+        addr += size
+    for size in sizes:
+        dst.append(Folio(addr, size))
+        addr += size
+    return dst, src
+
+
+def _check(port, dst, src):
+    for d, s in zip(dst, src):
+        assert port.mem_read(d.address, d.size) == port.mem_read(s.address, s.size)
+    assert not +port.mapped, "mappings left behind"
+
+
+# --------------------------------------------------------------------------
+# Cookies and results
+# --------------------------------------------------------------------------
+
+def test_cookies_increase_and_completion_is_tracked_per_cookie():
+    chan = DmaChan(device=None, chan_id=0)
+    txs = [DmaAsyncTxDescriptor(chan, 0) for _ in range(4)]
+    cookies = [dma_cookie_assign(tx) for tx in txs]
+    assert cookies == [DMA_MIN_COOKIE + 1 + n for n in range(4)]
+    assert dma_cookie_outstanding(chan)
+    failure = DmaengineResult(DmaTransResult.WRITE_FAILED, 64)
+    dma_cookie_complete(txs[3], NOERROR)         # out of order: the last one first
+    dma_cookie_complete(txs[1], failure)
+    statuses = [dma_cookie_status(chan, cookie)[0] for cookie in cookies]
+    assert statuses == [DmaStatus.IN_PROGRESS, DmaStatus.ERROR, DmaStatus.IN_PROGRESS,
+                        DmaStatus.COMPLETE]
+    assert dma_cookie_status(chan, cookies[1]) == (DmaStatus.ERROR, failure)
+    assert chan.completed_cookie == DMA_MIN_COOKIE
+    dma_cookie_complete(txs[0], NOERROR)
+    dma_cookie_complete(txs[2], NOERROR)
+    assert chan.completed_cookie == cookies[-1] and not dma_cookie_outstanding(chan)
+    assert dma_cookie_status(chan, cookies[1])[0] is DmaStatus.ERROR
+    with pytest.raises(DmaEngineError, match="completed twice"):
+        dma_cookie_complete(txs[2], NOERROR)
+    with pytest.raises(ValueError, match="never assigned"):
+        dma_cookie_status(chan, cookies[-1] + 1)
+
+
+def test_every_failure_code_maps_to_a_result():
+    failures = set(Status) - {Status.NOT_DONE, Status.SUCCESS}
+    assert set(RESULT_OF_STATUS) == failures
+    assert RESULT_OF_STATUS[Status.READ_DECERR] is DmaTransResult.READ_FAILED
+    assert RESULT_OF_STATUS[Status.WRITE_SLVERR] is DmaTransResult.WRITE_FAILED
+    assert RESULT_OF_STATUS[Status.ABORTED] is DmaTransResult.ABORTED
+
+
+# --------------------------------------------------------------------------
+# Folios, knobs and the offload hook
+# --------------------------------------------------------------------------
+
+def test_folio_and_knob_checks():
+    with pytest.raises(ValueError, match="power-of-two"):
+        Folio(0, 3 * PAGE_SIZE)
+    with pytest.raises(ValueError, match="page aligned"):
+        Folio(100, PAGE_SIZE)
+    device = ReverseDevice(FakePort())
+    with pytest.raises(ValueError, match="unknown dcbm strategy"):
+        Dcbm(device, "v4")
+    with pytest.raises(ValueError, match="nr_dma_chan=17"):
+        Dcbm(device, "v3", nr_dma_chan=17)
+    page, huge = Folio(0, PAGE_SIZE), Folio(0, 512 * PAGE_SIZE)
+    assert not Dcbm(device, "v1").can_migrate(huge, huge)
+    assert Dcbm(device, "v3").can_migrate(huge, huge)
+    assert not Dcbm(device, "v3").can_migrate(page, huge)
+
+
+def test_split_evenly():
+    assert list(split_evenly(10, 4)) == [(0, 3), (3, 6), (6, 8), (8, 10)]
+    assert list(split_evenly(3, 3)) == [(0, 1), (1, 2), (2, 3)]
+
+
+class _HalfMigrator(Migrator):
+    """Accepts every other folio and copies nothing: the core must copy all of them."""
+    name = "half"
+
+    def __init__(self):
+        self.offered = 0
+
+    def can_migrate(self, dst, src):
+        self.offered += 1
+        return self.offered % 2 == 1
+
+    async def migrate_folios(self, dst_list, src_list):
+        return [False] * len(src_list)
+
+
+def test_the_core_copies_with_the_cpu_what_the_migrator_did_not():
+    port = FakePort()
+    dst, src = _batch(port, [PAGE_SIZE] * 4)
+    migrator = _HalfMigrator()
+    dcbm_module.start_offloading(migrator)
+    try:
+        copied = asyncio.run(migrate_folios_content(port, dst, src))
+    finally:
+        dcbm_module.stop_offloading(migrator)
+    assert copied == [False] * 4 and port.ops["cpu_copy"] == 4
+    _check(port, dst, src)
+    with pytest.raises(ValueError, match="not the registered migrator"):
+        dcbm_module.stop_offloading(migrator)
+
+
+# --------------------------------------------------------------------------
+# Completions, dma_sync_wait, and out-of-order completion under dcbm
+# --------------------------------------------------------------------------
+
+def test_wait_for_completion_runs_the_irq_handlers_and_times_out():
+    port = FakePort()
+    done = Completion(port)
+    calls = []
+
+    async def handler():
+        calls.append(port.t)
+        if len(calls) == 2:
+            done.complete()
+    request_irq(port, handler)
+    port.irq_pending = 1
+
+    async def scenario():
+        first = await done.wait_for_completion_timeout(1000)     # one irq, not done
+        port.irq_pending = 1
+        second = await done.wait_for_completion_timeout(1000)
+        return first, second
+    first, second = asyncio.run(scenario())
+    assert first == 0 and len(calls) == 2 and 0 < second <= 1000
+    assert port.ops[Op.WAKEUP] == 1
+
+
+def test_dma_sync_wait_times_out_with_dma_error():
+    port = FakePort()
+    device = ReverseDevice(port)
+
+    async def scenario():
+        chan = await dma_request_chan(device)
+        tx = await dmaengine_prep_dma_memcpy(chan, 0, 0, 64, 0)
+        cookie = await dmaengine_submit(tx)
+        return await dma_sync_wait(chan, cookie, timeout_ns=5000)
+    assert asyncio.run(scenario()) is DmaStatus.ERROR
+    assert port.t >= 5000
+
+
+@pytest.mark.parametrize("strategy", ["v2", "v3"])
+def test_out_of_order_completion_is_caught_by_per_transaction_checks(strategy):
+    port = FakePort()
+    sizes = [PAGE_SIZE, 2 * PAGE_SIZE, PAGE_SIZE, 4 * PAGE_SIZE, PAGE_SIZE]
+    dst, src = _batch(port, sizes)
+    device = ReverseDevice(port, channels=1, fail_src=[src[1].address])
+    migrator = Dcbm(device, strategy, nr_dma_chan=1)
+
+    async def scenario():
+        await migrator.set_offloading(True)
+        try:
+            return await migrate_folios_content(port, dst, src)
+        finally:
+            await migrator.set_offloading(False)
+    copied = asyncio.run(scenario())
+    _check(port, dst, src)
+    if strategy == "v3":
+        # The last descriptor finished first and woke the waiter: only it was copied
+        # by the DMA; the per-transaction check hands the others to the CPU.
+        assert copied == [False, False, False, False, True]
+        assert (migrator.folios_migrated, migrator.folios_failures) == (1, 4)
+    else:
+        # v2 counts every callback: it waits for all, and copies the failed one itself.
+        assert copied == [True] * 5
+        assert (migrator.folios_migrated, migrator.folios_failures) == (4, 1)
+        assert port.ops["cpu_copy"] == 1
