@@ -1,4 +1,5 @@
 """The pysim and Icarus backends run the same scenario with cycle-identical results."""
+
 import shutil
 
 import pytest
@@ -13,8 +14,6 @@ BASE = 0x1_0000_0000
 SRC, DST = BASE + 0x1000, BASE + 0x8000
 SCENARIOS = stand_in_dut.__name__
 
-needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None,
-                                  reason="Icarus Verilog (iverilog) is not installed")
 
 
 def run_both(scenario, kwargs, memory_config):
@@ -24,7 +23,6 @@ def run_both(scenario, kwargs, memory_config):
             run_icarus(stand_in_dut.StandInCopier(), name, kwargs, memory_config=memory_config))
 
 
-@needs_icarus
 @pytest.mark.parametrize("memory_config", [
     {"base": BASE, "size": 0x1_0000, "read_latency": 5, "write_latency": 3},
     {"base": BASE, "size": 0x1_0000, "read_latency": 2, "write_latency": 9,
@@ -44,7 +42,6 @@ def test_copy_is_cycle_identical(memory_config):
         assert pysim["irq_at"] == pysim["copied_at"] + memory_config["write_latency"] + 1
 
 
-@needs_icarus
 def test_error_region_reported_identically():
     memory_config = {"base": BASE, "size": 0x1_0000,
                      "error_regions": [[DST + 0x20, DST + 0x28, "write", "SLVERR"]]}
@@ -54,7 +51,6 @@ def test_error_region_reported_identically():
     assert pysim["status"] == 0b10 | RESP_SLVERR << 4
 
 
-@needs_icarus
 @pytest.mark.parametrize("run", [run_pysim, run_icarus])
 @pytest.mark.parametrize("scenario, kwargs, message", [
     ("failing_scenario", {"message": "deliberate failure 42"},

@@ -10,7 +10,6 @@ of the AXI handshake logs), so the backends must agree cycle for cycle.
 import hashlib
 import json
 import os
-import shutil
 
 import pytest
 
@@ -40,8 +39,6 @@ FAST = {}
 SLOW = {"read_latency": 4, "write_latency": 3, "backpressure": 0.3, "seed": 11}
 LATENT = {"read_latency": 7, "write_latency": 5}
 
-needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None,
-                                  reason="Icarus Verilog (iverilog) is not installed")
 
 
 # --------------------------------------------------------------------------
@@ -101,7 +98,7 @@ class Sim:
                  f"            {self.other} {theirs}")
 
 
-@pytest.fixture(params=["pysim", pytest.param("icarus", marks=needs_icarus)])
+@pytest.fixture(params=["pysim", "icarus"])
 def sim(request, shared_results):
     return Sim(request.param, request, shared_results)
 

@@ -11,7 +11,6 @@ side, from the same layout the scenario uses): a read error on one folio's
 source, a write error on one's destination, or a descriptor read error on one
 ring slot.
 """
-import shutil
 
 import numpy as np
 import pytest
@@ -39,9 +38,6 @@ GUARD_BYTE = 0xA5
 PARAMS = EngineParams(channels=4)
 TIMING = {"read_latency": 20, "write_latency": 20}
 
-needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None,
-                                  reason="Icarus Verilog (iverilog) is not installed")
-ICARUS = pytest.param("icarus", marks=needs_icarus)
 
 
 # --------------------------------------------------------------------------
@@ -295,13 +291,12 @@ async def terminate_mid_batch(dev, *, count, size):
 # Tests
 # --------------------------------------------------------------------------
 
-@pytest.fixture(params=["pysim"])
+@pytest.fixture(params=["pysim", "icarus"])
 def backend(request):
-    """The simulator a scenario runs on (tests add "icarus" with indirect parametrization)."""
+    """The simulator a scenario runs on: every driver test runs on both."""
     return request.param
 
 
-@pytest.mark.parametrize("backend", ["pysim", ICARUS], indirect=True)
 def test_probe_reads_caps_programs_rings_and_limits_channels(backend):
     result = run(backend, "probe_and_channels", {"ring_entries": 32}, data_bytes=64 * KiB)
     assert result["channels"] == PARAMS.channels
@@ -327,7 +322,6 @@ def test_random_batch_is_copied_by_dma(backend, strategy, nr_dma_chan):
     assert result["failed"] == {} and result["time_ns"]["copy"] == 0
 
 
-@pytest.mark.parametrize("backend", ["pysim", ICARUS], indirect=True)
 def test_v3_batch_with_a_2mib_folio(backend):
     sizes = [4 * KiB, 2 * MiB, 16 * KiB, 4 * KiB, 64 * KiB]
     result = run(backend, "migrate_batch", {"strategy": "v3", "sizes": sizes, "nr_dma_chan": 2},
