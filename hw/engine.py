@@ -1,6 +1,6 @@
 """The scatter-gather DMA copy engine: top level."""
 from amaranth import Cat, Module, Signal, Mux
-from amaranth.lib import data, fifo, wiring
+from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
 from .axi import AXI4LiteSignature, AXI4Signature, BURST_INCR
