@@ -1,0 +1,671 @@
+"""Cost to userspace after a migration: a cache model of the seed's access loop.
+
+Matthew Wilcox's review of the DMA-offload RFC: "When the CPU does the copy, the
+data is now cache-hot in that CPU's cache. When the DMA engine does the copy,
+it's not cache-hot in any CPU." The seed's second table (Shivank Garg,
+2024-06-25) then measured, in cycles per page, a read loop that loads one long
+per 64-byte line of every page::
+
+    before = rdtsc();
+    for (i = 0; i < num_pages; i++)
+        for (j = 0; j < page_size; j += 64)
+            junk += *(long *)(pages[i] + j);
+    after = rdtsc();
+
+over pages on the remote node just after clflush (``uncached_access``), over the
+same pages after a previous pass (``cached_access``) and over the pages just
+after ``move_pages()`` brought them to the local node (``post_move_access``).
+This module computes those three columns from one set of constants.
+
+The model, per run of the loop over ``pages`` pages of ``page_size`` bytes
+(``n = pages * page_size / LINE_BYTES`` lines, one load each)::
+
+    cycles = MEASUREMENT_OVERHEAD + latency(first line)
+             + (n - 1) * mean per-line streaming cost
+             + pages * TLB cost per page
+
+* **Where each line is found** comes from LRU stack distances (exact for a
+  fully associative LRU cache): a line hits a cache of C lines iff fewer than C
+  distinct lines were touched since its last use. For the destination line at
+  position p of n after a *CPU copy* (read src, write dst, page by page) and a
+  same-order read scan, the distance is 2(n-1-p) + p, so ``min(n, C - n + 1)``
+  lines hit (all when n <= C/2, none when n >= C). After a *previous read pass*
+  or a *DMA copy that allocates in the LLC* the distance is n - 1 for every
+  line: all hit iff n <= C (DMA allocation is further capped by the LLC share
+  DMA may use). A *DMA copy without LLC allocation* or a clflush leaves every
+  line in memory only.
+* **Per-line streaming cost** of a level is fixed for caches (loop issue for
+  L1, the 32 B/cycle port for L2, achieved L3 bandwidth) and Little's law for
+  misses: latency / lines in flight (with the hardware prefetchers on, the
+  number of lines a core keeps in flight, derived from the seed; off, the
+  core's L1D miss buffers). A line held in another CCX's or the other socket's
+  cache is a miss with a cache-to-cache latency.
+* **Who touches**: the toucher's own L1/L2 count only for ``same_core``; on the
+  copier's CCX (``same_ccx``) the L3 serves; ``other_ccx`` and ``other_socket``
+  pay a cache-to-cache transfer for lines still cached and DRAM for the rest
+  (remote DRAM for ``other_socket``: the pages were migrated to the copier's
+  node).
+* **TLB**: migration replaced every PTE and flushed the TLBs, so after a move
+  every page needs a page walk; otherwise a page costs nothing (L1 DTLB hit),
+  an L2 DTLB hit, or a walk, by how many pages the run touches.
+
+Every constant is a module constant below, with its source; ``docs/cache.md``
+holds the same table with the reasoning and the model-vs-seed errors. Two
+constants are derived from the seed (one cell each), all others are public
+facts or estimates; nothing is fitted per row.
+
+Units: CPU cycles at the seed's 2 GHz (the seed's rdtsc counts are taken as core
+cycles at 2 GHz, as in ``sim/costs.py``), ns for latencies, bytes for sizes.
+"""
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+# --------------------------------------------------------------------------------
+# Constants. Kinds as in sim/costs.py: a public fact/measurement, derived from the
+# seed's tables, or a first-principles estimate. docs/cache.md repeats them all.
+# --------------------------------------------------------------------------------
+MEASURED = "measured"
+SEED = "seed-derived"
+ESTIMATE = "estimate"
+KINDS = (MEASURED, SEED, ESTIMATE)
+
+# Seed machine: AMD Zen 3 EPYC (7003 "Milan"), 2 sockets, cpuinfo_cur_freq 2 GHz.
+CORE_GHZ = 2.0
+# x86 cache line; also the stride of the seed's loop (one load per line).
+LINE_BYTES = 64
+# THP was off in the seed: every folio is one 4 KiB page.
+PAGE_BYTES = 4096
+# Zen 3 core: 32 KiB L1D, 512 KiB private L2 (unchanged since Zen 1).
+L1_BYTES = 32 * 1024
+L2_BYTES = 512 * 1024
+# Zen 3 CCX = CCD: up to 8 cores sharing one 32 MiB L3 (was 2 x 16 MiB in Zen 2).
+LLC_BYTES_PER_CCX = 32 * 1024 * 1024
+CORES_PER_CCX = 8
+# "2-sockets, 32 cores": the CCX count per socket depends on the SKU; 4 is assumed.
+# Only the "random" toucher (chance of sharing the copier's CCX) uses it.
+CCX_PER_SOCKET = 4
+SOCKETS = 2
+# Zen 3 data TLBs: 64-entry L1 DTLB, 2048-entry L2 DTLB.
+L1_DTLB_ENTRIES = 64
+L2_DTLB_ENTRIES = 2048
+# Load-to-use latencies in core cycles (L1, L2 as in every Zen; L3 of Zen 3).
+L1_LATENCY_CYCLES = 4.0
+L2_LATENCY_CYCLES = 12.0
+LLC_LATENCY_CYCLES = 46.0
+# DRAM and cache-to-cache latencies from a core, ns.
+LOCAL_DRAM_NS = 115.0
+REMOTE_DRAM_NS = 200.0
+CROSS_CCX_NS = 110.0
+CROSS_SOCKET_CACHE_NS = 210.0
+# Sequential streaming cost per 64 B line served by a cache level, cycles.
+L1_LINE_CYCLES = 1.0
+L2_LINE_CYCLES = 2.0
+LLC_LINE_CYCLES = 64 / 24          # 2.667: ~24 B/cycle achieved of the 32 B/cycle L3 port
+# Lines a core keeps in flight without prefetchers: its L1D miss buffers.
+MLP_DEMAND = 24.0
+# TLB costs per page, cycles.
+TLB_L2_HIT_CYCLES = 7.0
+PAGE_WALK_CYCLES = 25.0
+# DMA writes into the LLC ("DDIO"-like): off on Zen 3; the share of the LLC it may use.
+DMA_ALLOCATES_IN_LLC = False
+DMA_LLC_FRACTION = 2 / 11
+
+# ---- The seed's second table (cycles per page, mean of its runs) ------------------
+# Rows "4KB/2MB/512MB/1GB" are workloads of 1, 512, 131072, 262144 4 KiB pages.
+SEED_ROWS = {"4KB": 1, "2MB": 512, "512MB": 131072, "1GB": 262144}
+SEED_MODES = ("generic", "offload_disabled", "offload_enabled")
+SEED_COLUMNS = ("uncached_access", "cached_access", "post_move_access")
+SEED_TABLE2 = {
+    "generic": {
+        "4KB": (1269.40, 383.00, 420.40),
+        "2MB": (793.46, 208.59, 181.34),
+        "512MB": (656.43, 801.93, 402.37),
+        "1GB": (627.85, 776.01, 384.24),
+    },
+    "offload_disabled": {
+        "4KB": (1265.20, 385.40, 407.80),
+        "2MB": (794.05, 208.65, 177.48),
+        "512MB": (658.23, 777.34, 403.48),
+        "1GB": (628.85, 750.85, 387.79),
+    },
+    "offload_enabled": {
+        "4KB": (1277.80, 405.20, 427.60),
+        "2MB": (799.36, 208.79, 183.21),
+        "512MB": (649.93, 814.10, 403.43),
+        "1GB": (629.03, 731.16, 385.08),
+    },
+}
+
+# ---- The two seed-derived constants (one cell each, Generic Kernel) -----------------
+# Fixed cost of one timed run (rdtsc pair, loop entry/exit mispredictions, the first
+# accesses to the pages[] array...): the 4KB cached_access cell minus its data part,
+# one L1-resident page = L1 latency + 63 further lines at the L1 streaming cost.
+MEASUREMENT_OVERHEAD_CYCLES = (SEED_TABLE2["generic"]["4KB"][1]
+                               - (L1_LATENCY_CYCLES + 63 * L1_LINE_CYCLES))      # 316.0
+
+
+def _derive_mlp_prefetch():
+    """Lines in flight with prefetchers on, from the 1GB post_move_access cell.
+
+    That run reads 262144 freshly migrated local pages, far more than the LLC
+    (every line from local DRAM) and the TLB (a walk per page), so
+    seed * pages = overhead + latency + (n - 1) * L / MLP + pages * walk.
+    """
+    pages = SEED_ROWS["1GB"]
+    n = pages * PAGE_BYTES // LINE_BYTES
+    local = LOCAL_DRAM_NS * CORE_GHZ
+    total = SEED_TABLE2["generic"]["1GB"][2] * pages
+    per_line = (total - MEASUREMENT_OVERHEAD_CYCLES - local - pages * PAGE_WALK_CYCLES) / (n - 1)
+    return local / per_line
+
+
+MLP_PREFETCH = _derive_mlp_prefetch()                                             # 40.98
+
+
+@dataclass(frozen=True)
+class Constant:
+    value: object
+    unit: str
+    kind: str
+    source: str
+
+
+#: Every constant of the model, by module name, with its unit, kind and source.
+#: docs/cache.md lists the same names and values (a test keeps them in step).
+CONSTANTS = {
+    "CORE_GHZ": Constant(CORE_GHZ, "GHz", MEASURED,
+        "Seed: 'cpuinfo_cur_freq: 2 GHz', DVFS performance; the seed's rdtsc counts are read "
+        "as core cycles at this clock (as sim/costs.py does)"),
+    "LINE_BYTES": Constant(LINE_BYTES, "bytes", MEASURED,
+        "x86 cache line; the seed's loop strides 64 bytes, one load per line"),
+    "PAGE_BYTES": Constant(PAGE_BYTES, "bytes", MEASURED,
+        "Seed: THP disabled, so every migrated folio is a 4 KiB page"),
+    "L1_BYTES": Constant(L1_BYTES, "bytes", MEASURED,
+        "Zen 3 L1D 32 KiB per core (AMD; unchanged since Zen 1, Chips and Cheese 'Deep "
+        "Diving Zen 3 V-Cache' 2022-01-21)"),
+    "L2_BYTES": Constant(L2_BYTES, "bytes", MEASURED,
+        "Zen 3 private L2 512 KiB per core (AMD; AnandTech Milan review p.4)"),
+    "LLC_BYTES_PER_CCX": Constant(LLC_BYTES_PER_CCX, "bytes", MEASURED,
+        "Zen 3: one 32 MiB L3 per CCD shared by its 8 cores (AnandTech, 'AMD 3rd Gen EPYC "
+        "Milan Review', p.4 'Topology, Memory Subsystem & Latency', 2021-03-15)"),
+    "CORES_PER_CCX": Constant(CORES_PER_CCX, "cores", MEASURED,
+        "Zen 3 CCX = CCD of up to 8 cores (AnandTech Milan review p.4); SKUs may enable fewer"),
+    "CCX_PER_SOCKET": Constant(CCX_PER_SOCKET, "CCX", ESTIMATE,
+        "Seed: '2-sockets, 32 cores'; SKU unknown, 4 CCDs per socket assumed; used only by "
+        "the 'random' toucher"),
+    "SOCKETS": Constant(SOCKETS, "sockets", MEASURED, "Seed: 2 sockets, one NUMA node each"),
+    "L1_DTLB_ENTRIES": Constant(L1_DTLB_ENTRIES, "entries", MEASURED,
+        "Zen 3 L1 DTLB: 64 entries (Chips and Cheese, 'Deep Diving Zen 3 V-Cache')"),
+    "L2_DTLB_ENTRIES": Constant(L2_DTLB_ENTRIES, "entries", MEASURED,
+        "Zen 3 L2 DTLB: 2048 entries (AMD Zen 3 documentation)"),
+    "L1_LATENCY_CYCLES": Constant(L1_LATENCY_CYCLES, "cycles", MEASURED,
+        "4 cycles, every Zen (AnandTech Rome review 'Memory Subsystem: Latency'; Chips and "
+        "Cheese: same L1/L2 in all Zen generations)"),
+    "L2_LATENCY_CYCLES": Constant(L2_LATENCY_CYCLES, "cycles", MEASURED,
+        "12 cycles (AnandTech Rome review latency table; same L2 in Zen 3)"),
+    "LLC_LATENCY_CYCLES": Constant(LLC_LATENCY_CYCLES, "cycles", MEASURED,
+        "~46 cycles: Zen 2's L3 (~34-39) + the 7-8 cycles the unified 32 MiB CCX L3 added "
+        "(Chips and Cheese, 'Deep Diving Zen 3 V-Cache')"),
+    "LOCAL_DRAM_NS": Constant(LOCAL_DRAM_NS, "ns", ESTIMATE,
+        "Zen 2/3 EPYC NPS1 DRAM load-to-use ~110-122 ns from a core (AnandTech Rome review: "
+        "122 ns full random at 128 MB, TLB misses included); sim/memory_system.py's 100 ns "
+        "seen from the I/O die + ~15 ns CCD-IOD hop"),
+    "REMOTE_DRAM_NS": Constant(REMOTE_DRAM_NS, "ns", ESTIMATE,
+        "Local + the xGMI socket hop both ways (~85-90 ns): ~200 ns, as in "
+        "sim/memory_system.py; the seed's remote/local read streams (627.85/384.24 = 1.63) "
+        "agree"),
+    "CROSS_CCX_NS": Constant(CROSS_CCX_NS, "ns", ESTIMATE,
+        "Read of a line held in another CCX's L3, same socket: request to the home on the "
+        "I/O die, probe-filter hit, probe of the owning CCD, data back ~ DRAM latency; "
+        "Milan's inter-CCD core-to-core bounce is ~80-110 ns (AnandTech Milan review p.4)"),
+    "CROSS_SOCKET_CACHE_NS": Constant(CROSS_SOCKET_CACHE_NS, "ns", ESTIMATE,
+        "Read from the other socket of a line cached in a CCX there: remote DRAM path with "
+        "a probe instead of the DRAM access: ~200-220 ns"),
+    "L1_LINE_CYCLES": Constant(L1_LINE_CYCLES, "cycles/line", ESTIMATE,
+        "Loop issue bound: ~4 instructions per iteration (load-add, index add, fused "
+        "compare-branch) at about one taken branch per cycle"),
+    "L2_LINE_CYCLES": Constant(L2_LINE_CYCLES, "cycles/line", MEASURED,
+        "64 B over the 32 B/cycle L2-to-L1 path (AMD Zen 3)"),
+    "LLC_LINE_CYCLES": Constant(LLC_LINE_CYCLES, "cycles/line", ESTIMATE,
+        "64 B at ~24 B/cycle, about 75% of the 32 B/cycle L3-to-L2 port a single core "
+        "achieves on a sequential read = 2.667"),
+    "MLP_DEMAND": Constant(MLP_DEMAND, "lines", ESTIMATE,
+        "Prefetchers off: misses in flight limited by the L1D miss buffers, ~22-24 in "
+        "Zen 2/3 class cores"),
+    "MLP_PREFETCH": Constant(MLP_PREFETCH, "lines", SEED,
+        "Little's law on the seed's 1GB post_move_access (Generic Kernel, 384.24 cycles/page, "
+        "local DRAM, a walk per page): 64 B x 40.98 / 115 ns = 22.8 GB/s per core"),
+    "TLB_L2_HIT_CYCLES": Constant(TLB_L2_HIT_CYCLES, "cycles/page", ESTIMATE,
+        "L1 DTLB miss that hits the L2 DTLB: ~7 cycles once per page (latency steps in "
+        "4 KiB-page latency plots of Zen 3)"),
+    "PAGE_WALK_CYCLES": Constant(PAGE_WALK_CYCLES, "cycles/page", ESTIMATE,
+        "Walk with page-walk-cache hits for the upper levels and the PTE line in L2 "
+        "(~12) + walker ~10, partly overlapped (Zen 3 has 6 walkers, AnandTech Zen 3 "
+        "deep dive): ~25 exposed per page"),
+    "MEASUREMENT_OVERHEAD_CYCLES": Constant(MEASUREMENT_OVERHEAD_CYCLES, "cycles/run", SEED,
+        "Seed 4KB cached_access (Generic) 383.00 minus one L1-resident page "
+        "(4 + 63 x 1.0) = 316: rdtsc pair, loop entry/exit mispredictions, first touch of "
+        "the pages[] array; paid once per timed run"),
+    "DMA_ALLOCATES_IN_LLC": Constant(DMA_ALLOCATES_IN_LLC, "bool", ESTIMATE,
+        "Zen 3 documents no DDIO-like allocation of DMA writes: a DMA write goes to memory "
+        "and invalidates cached copies"),
+    "DMA_LLC_FRACTION": Constant(DMA_LLC_FRACTION, "fraction", MEASURED,
+        "When DMA writes allocate (Intel DDIO): 2 of the 11 LLC ways by default (Farshin et "
+        "al., 'Reexamining Direct Cache Access...', USENIX ATC 2020)"),
+}
+
+COPIERS = ("cpu", "dma", "dma_then_cpu")
+TOUCHERS = ("same_core", "same_ccx", "other_ccx", "other_socket", "random")
+NODES = ("local", "remote")
+
+
+class CacheModelError(ValueError):
+    """A bad argument to the cache model."""
+
+
+def _constant_field(name):
+    c = CONSTANTS[name]
+    return field(default=c.value, metadata={"constant": name, "unit": c.unit,
+                                            "kind": c.kind, "source": c.source})
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The machine, all defaults from the module constants (the seed's Zen 3 EPYC)."""
+
+    core_ghz: float = _constant_field("CORE_GHZ")
+    line_bytes: int = _constant_field("LINE_BYTES")
+    l1_bytes: int = _constant_field("L1_BYTES")
+    l2_bytes: int = _constant_field("L2_BYTES")
+    llc_bytes_per_ccx: int = _constant_field("LLC_BYTES_PER_CCX")
+    cores_per_ccx: int = _constant_field("CORES_PER_CCX")
+    ccx_per_socket: int = _constant_field("CCX_PER_SOCKET")
+    sockets: int = _constant_field("SOCKETS")
+    l1_dtlb_entries: int = _constant_field("L1_DTLB_ENTRIES")
+    l2_dtlb_entries: int = _constant_field("L2_DTLB_ENTRIES")
+    l1_latency_cycles: float = _constant_field("L1_LATENCY_CYCLES")
+    l2_latency_cycles: float = _constant_field("L2_LATENCY_CYCLES")
+    llc_latency_cycles: float = _constant_field("LLC_LATENCY_CYCLES")
+    local_dram_ns: float = _constant_field("LOCAL_DRAM_NS")
+    remote_dram_ns: float = _constant_field("REMOTE_DRAM_NS")
+    cross_ccx_ns: float = _constant_field("CROSS_CCX_NS")
+    cross_socket_cache_ns: float = _constant_field("CROSS_SOCKET_CACHE_NS")
+    l1_line_cycles: float = _constant_field("L1_LINE_CYCLES")
+    l2_line_cycles: float = _constant_field("L2_LINE_CYCLES")
+    llc_line_cycles: float = _constant_field("LLC_LINE_CYCLES")
+    mlp_demand: float = _constant_field("MLP_DEMAND")
+    mlp_prefetch: float = _constant_field("MLP_PREFETCH")
+    tlb_l2_hit_cycles: float = _constant_field("TLB_L2_HIT_CYCLES")
+    page_walk_cycles: float = _constant_field("PAGE_WALK_CYCLES")
+    measurement_overhead_cycles: float = _constant_field("MEASUREMENT_OVERHEAD_CYCLES")
+    dma_allocates_in_llc: bool = _constant_field("DMA_ALLOCATES_IN_LLC")
+    dma_llc_fraction: float = _constant_field("DMA_LLC_FRACTION")
+    #: Hardware prefetchers on (the seed's main runs); off uses ``mlp_demand``.
+    prefetch: bool = True
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.type in ("bool", bool):
+                if not isinstance(v, bool):
+                    raise CacheModelError(f"{f.name}={v!r}: expected True or False")
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise CacheModelError(f"{f.name}={v!r}: expected a finite number")
+            if f.name in ("dma_llc_fraction",):
+                if not 0 < v <= 1:
+                    raise CacheModelError(f"{f.name}={v!r}: expected 0 < fraction <= 1")
+            elif v <= 0:
+                raise CacheModelError(f"{f.name}={v!r}: expected a positive value")
+        if not (self.l1_bytes < self.l2_bytes < self.llc_bytes_per_ccx):
+            raise CacheModelError("cache sizes must grow: l1_bytes < l2_bytes < llc_bytes_per_ccx")
+        for name in ("l1_bytes", "l2_bytes", "llc_bytes_per_ccx"):
+            if getattr(self, name) % self.line_bytes:
+                raise CacheModelError(f"{name} must be a multiple of line_bytes")
+
+    def replace(self, **changes):
+        """A copy with some fields changed (unknown names are refused)."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise CacheModelError(f"unknown platform field(s): {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    # ---- derived quantities ---------------------------------------------------------
+    def lines(self, nbytes):
+        return nbytes // self.line_bytes
+
+    @property
+    def mlp(self):
+        """Lines a core keeps in flight on a miss stream."""
+        return self.mlp_prefetch if self.prefetch else self.mlp_demand
+
+    def miss_line_cycles(self, latency_ns):
+        """Streaming cost per line of misses with ``latency_ns`` (Little's law)."""
+        return latency_ns * self.core_ghz / self.mlp
+
+
+DEFAULT_PLATFORM = Platform()
+
+
+@dataclass(frozen=True)
+class AccessCost:
+    """One timed run of the seed's loop, with where the lines came from."""
+
+    pages: int
+    page_size: int
+    lines: int
+    #: {source: lines served}: l1, l2, llc, cross_ccx, cross_socket, local_dram, remote_dram
+    served: dict
+    first_line_from: str
+    fixed_cycles: float          # measurement overhead + first line's latency
+    line_cycles: float           # (lines - 1) x mean streaming cost
+    tlb_cycles: float            # pages x per-page TLB cost
+    total_cycles: float
+
+    @property
+    def cycles_per_page(self):
+        return self.total_cycles / self.pages
+
+    def fraction(self, source):
+        return self.served.get(source, 0) / self.lines
+
+
+def _resident_after_copy(n, c):
+    """Lines (of n) that hit a C-line LRU cache in a scan after a CPU copy (src + dst)."""
+    return max(0, min(n, c - n + 1))
+
+
+def _resident_after_scan(n, c):
+    """Lines (of n) that hit after a single stream over them (previous pass, or DMA into the LLC)."""
+    return n if n <= c else 0
+
+
+class CacheModel:
+    """The seed's access loop on a :class:`Platform`.
+
+    ``copier``: ``"cpu"`` (folio_copy on the migrating CPU), ``"dma"`` (the engine
+    writes the destination; lines land in the migrating CPU's CCX L3 only when DMA
+    writes allocate in the LLC), or ``"dma_then_cpu"`` (the RFC v1 dcbm driver as
+    posted: after its DMA loop ``folios_copy_dma`` falls into its ``fail:`` label
+    and copies the whole list again on the CPU).
+    ``toucher``: where the reading CPU sits relative to the migrating CPU (the
+    copier, or the CPU that drove the DMA): ``same_core`` (the seed: ``move_pages``
+    copies in the caller's context), ``same_ccx``, ``other_ccx``, ``other_socket``,
+    or ``random`` (a uniformly random core of the machine: the expectation).
+    """
+
+    def __init__(self, platform=DEFAULT_PLATFORM):
+        if not isinstance(platform, Platform):
+            raise CacheModelError(f"platform must be a sim.cache.Platform, got {platform!r}")
+        self.platform = platform
+
+    # ---- argument checks ----------------------------------------------------------
+    def _check(self, pages, page_size):
+        p = self.platform
+        if isinstance(pages, bool) or not isinstance(pages, int) or pages < 1:
+            raise CacheModelError(f"pages={pages!r}: expected an int >= 1")
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < p.line_bytes \
+                or page_size % p.line_bytes:
+            raise CacheModelError(f"page_size={page_size!r}: expected a multiple of "
+                                  f"{p.line_bytes} bytes")
+
+    @staticmethod
+    def _choice(name, value, allowed):
+        if value not in allowed:
+            raise CacheModelError(f"{name}={value!r}: expected one of {', '.join(allowed)}")
+
+    # ---- building blocks ---------------------------------------------------------------
+    def _tlb_per_page(self, pages, flushed):
+        p = self.platform
+        if flushed or pages > p.l2_dtlb_entries:
+            return p.page_walk_cycles
+        if pages > p.l1_dtlb_entries:
+            return p.tlb_l2_hit_cycles
+        return 0.0
+
+    def _source_costs(self, source):
+        """(latency cycles, streaming cycles per line) of a source."""
+        p = self.platform
+        if source == "l1":
+            return p.l1_latency_cycles, p.l1_line_cycles
+        if source == "l2":
+            return p.l2_latency_cycles, p.l2_line_cycles
+        if source == "llc":
+            return p.llc_latency_cycles, p.llc_line_cycles
+        ns = {"cross_ccx": p.cross_ccx_ns, "cross_socket": p.cross_socket_cache_ns,
+              "local_dram": p.local_dram_ns, "remote_dram": p.remote_dram_ns}[source]
+        return ns * p.core_ghz, p.miss_line_cycles(ns)
+
+    def _run(self, pages, page_size, levels, resident, miss_source, tlb_per_page):
+        """Cost of one run; ``levels`` = [(source, capacity in lines)] nearest first,
+        ``resident(n, c)`` = lines of n that hit a cache of c lines; lines resident
+        in no level come from ``miss_source``."""
+        p = self.platform
+        n = pages * page_size // p.line_bytes
+        served, prev, first = {}, 0, None
+        for source, cap in levels:
+            hits = resident(n, cap)
+            if hits - prev > 0:
+                served[source] = hits - prev
+            if first is None and hits == n:
+                first = source
+            prev = max(prev, hits)
+        if n - prev > 0:
+            served[miss_source] = served.get(miss_source, 0) + n - prev
+        if first is None:
+            first = miss_source
+        mean = sum(k * self._source_costs(s)[1] for s, k in served.items()) / n
+        fixed = p.measurement_overhead_cycles + self._source_costs(first)[0]
+        line_cycles = (n - 1) * mean
+        tlb = pages * tlb_per_page
+        return AccessCost(pages=pages, page_size=page_size, lines=n, served=served,
+                          first_line_from=first, fixed_cycles=fixed, line_cycles=line_cycles,
+                          tlb_cycles=tlb, total_cycles=fixed + line_cycles + tlb)
+
+    def _own_levels(self, llc_lines=None):
+        p = self.platform
+        return [("l1", p.lines(p.l1_bytes)), ("l2", p.lines(p.l2_bytes)),
+                ("llc", p.lines(p.llc_bytes_per_ccx) if llc_lines is None else llc_lines)]
+
+    # ---- the seed's three columns -------------------------------------------------------
+    def uncached_access(self, pages, page_size=PAGE_BYTES, node="remote"):
+        """Run over pages just clflushed (every line from DRAM; TLB still warm)."""
+        self._check(pages, page_size)
+        self._choice("node", node, NODES)
+        return self._run(pages, page_size, [], _resident_after_scan, f"{node}_dram",
+                         self._tlb_per_page(pages, flushed=False))
+
+    def cached_access(self, pages, page_size=PAGE_BYTES, node="remote"):
+        """Run over pages the same core has just read in full (a previous pass)."""
+        self._check(pages, page_size)
+        self._choice("node", node, NODES)
+        return self._run(pages, page_size, self._own_levels(), _resident_after_scan,
+                         f"{node}_dram", self._tlb_per_page(pages, flushed=False))
+
+    def post_move_access(self, pages, page_size=PAGE_BYTES, copier="cpu",
+                         dma_allocates_in_llc=None, toucher="same_core"):
+        """Run over pages just migrated to the migrating CPU's node."""
+        self._check(pages, page_size)
+        self._choice("copier", copier, COPIERS)
+        self._choice("toucher", toucher, TOUCHERS)
+        if toucher == "random":
+            return self._random_toucher(pages, page_size, copier, dma_allocates_in_llc)
+        p = self.platform
+        alloc = p.dma_allocates_in_llc if dma_allocates_in_llc is None else dma_allocates_in_llc
+        if not isinstance(alloc, bool):
+            raise CacheModelError(f"dma_allocates_in_llc={alloc!r}: expected True, False or None")
+        llc = p.lines(p.llc_bytes_per_ccx)
+        if copier in ("cpu", "dma_then_cpu"):
+            # The CPU wrote the destination last: src + dst streamed through its caches.
+            resident = _resident_after_copy
+            own = self._own_levels()
+        elif alloc:
+            # DMA writes allocated in the migrating CPU's CCX L3, in its DMA share only;
+            # they survive the scan iff the whole destination fits the LLC.
+            share = int(llc * p.dma_llc_fraction)
+
+            def resident(n, c):
+                return min(n, share) if n <= c else 0
+            own = [("llc", llc)]
+        else:
+            resident, own = _resident_after_scan, []         # memory only
+        tlb = self._tlb_per_page(pages, flushed=True)
+        if toucher == "same_core":
+            levels, miss = own, "local_dram"
+        elif toucher == "same_ccx":
+            # The copier's L1/L2 lines are reached through the CCX, at L3 cost.
+            levels, miss = [("llc", c) for s, c in own if s == "llc"], "local_dram"
+        elif toucher == "other_ccx":
+            levels, miss = [("cross_ccx", c) for s, c in own if s == "llc"], "local_dram"
+        else:
+            levels, miss = [("cross_socket", c) for s, c in own if s == "llc"], "remote_dram"
+        return self._run(pages, page_size, levels, resident, miss, tlb)
+
+    def _random_toucher(self, pages, page_size, copier, alloc):
+        p = self.platform
+        cores = p.cores_per_ccx * p.ccx_per_socket * p.sockets
+        weights = {
+            "same_core": 1 / cores,
+            "same_ccx": (p.cores_per_ccx - 1) / cores,
+            "other_ccx": p.cores_per_ccx * (p.ccx_per_socket - 1) / cores,
+            "other_socket": p.cores_per_ccx * p.ccx_per_socket * (p.sockets - 1) / cores,
+        }
+        runs = {t: self.post_move_access(pages, page_size, copier, alloc, t) for t in weights}
+        served = {}
+        for t, r in runs.items():
+            for s, k in r.served.items():
+                served[s] = served.get(s, 0) + weights[t] * k
+
+        def avg(attr):
+            return sum(weights[t] * getattr(r, attr) for t, r in runs.items())
+        return AccessCost(pages=pages, page_size=page_size, lines=runs["same_core"].lines,
+                          served=served, first_line_from="mixed",
+                          fixed_cycles=avg("fixed_cycles"), line_cycles=avg("line_cycles"),
+                          tlb_cycles=avg("tlb_cycles"), total_cycles=avg("total_cycles"))
+
+    # ---- cycles per page (the seed's unit) ---------------------------------------------
+    def uncached_access_cycles_per_page(self, pages, page_size=PAGE_BYTES, node="remote"):
+        return self.uncached_access(pages, page_size, node).cycles_per_page
+
+    def cached_access_cycles_per_page(self, pages, page_size=PAGE_BYTES, node="remote"):
+        return self.cached_access(pages, page_size, node).cycles_per_page
+
+    def post_move_access_cycles_per_page(self, pages, page_size=PAGE_BYTES, copier="cpu",
+                                         dma_allocates_in_llc=None, toucher="same_core"):
+        return self.post_move_access(pages, page_size, copier, dma_allocates_in_llc,
+                                     toucher).cycles_per_page
+
+    # ---- where DMA's cold cache matters ---------------------------------------------------
+    def hot_limit_bytes(self, copier="cpu", dma_allocates_in_llc=None):
+        """Largest workload whose destination is still entirely cache-resident for a
+        toucher on the migrating CPU's CCX (0: never)."""
+        p = self.platform
+        llc = p.lines(p.llc_bytes_per_ccx)
+        if copier in ("cpu", "dma_then_cpu"):
+            return (llc + 1) // 2 * p.line_bytes
+        alloc = p.dma_allocates_in_llc if dma_allocates_in_llc is None else dma_allocates_in_llc
+        return int(llc * p.dma_llc_fraction) * p.line_bytes if alloc else 0
+
+    def dma_penalty(self, pages, page_size=PAGE_BYTES, toucher="same_core",
+                    dma_allocates_in_llc=None):
+        """post_move_access with a DMA copy / with a CPU copy (1.0: the copy agent does
+        not matter to userspace)."""
+        return (self.post_move_access_cycles_per_page(pages, page_size, "dma",
+                                                      dma_allocates_in_llc, toucher)
+                / self.post_move_access_cycles_per_page(pages, page_size, "cpu", None, toucher))
+
+
+#: The seed's "offload enabled" rows, read two ways: the v1 driver as posted (the CPU
+#: copies every page again after the DMA) and as intended (DMA only).
+DMA_READINGS = {"as_posted": "dma_then_cpu", "dma_only": "dma"}
+
+
+def seed_comparison(model=None, dma_reading="as_posted"):
+    """Model vs the seed's second table: one dict per (mode, row, column).
+
+    Modes map to copiers: Generic Kernel and offload-disabled copy on the CPU;
+    offload-enabled is ``DMA_READINGS[dma_reading]``. The toucher is the caller's
+    own core (``move_pages`` copies in the caller's context). ``error`` is
+    (model - seed) / seed.
+    """
+    model = CacheModel() if model is None else model
+    if dma_reading not in DMA_READINGS:
+        raise CacheModelError(f"dma_reading={dma_reading!r}: expected one of "
+                              f"{', '.join(DMA_READINGS)}")
+    copiers = {"generic": "cpu", "offload_disabled": "cpu",
+               "offload_enabled": DMA_READINGS[dma_reading]}
+    out = []
+    for mode in SEED_MODES:
+        for row, pages in SEED_ROWS.items():
+            values = {
+                "uncached_access": model.uncached_access_cycles_per_page(pages),
+                "cached_access": model.cached_access_cycles_per_page(pages),
+                "post_move_access": model.post_move_access_cycles_per_page(
+                    pages, copier=copiers[mode], toucher="same_core"),
+            }
+            for i, column in enumerate(SEED_COLUMNS):
+                seed = SEED_TABLE2[mode][row][i]
+                out.append({"mode": mode, "row": row, "pages": pages, "column": column,
+                            "seed": seed, "model": values[column],
+                            "error": (values[column] - seed) / seed})
+    return out
+
+
+def format_seed_comparison(rows=None):
+    """The comparison as a Markdown table (seed / model / error per column)."""
+    rows = seed_comparison() if rows is None else rows
+    by = {}
+    for r in rows:
+        by.setdefault((r["mode"], r["row"]), {})[r["column"]] = r
+    head = "| mode | row | " + " | ".join(f"{c} seed / model / err" for c in SEED_COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (2 + len(SEED_COLUMNS))]
+    for (mode, row), cols in by.items():
+        cells = [f"{cols[c]['seed']:.1f} / {cols[c]['model']:.1f} / {cols[c]['error']:+.1%}"
+                 for c in SEED_COLUMNS]
+        lines.append(f"| {mode} | {row} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def cold_cache_sweep(sizes=None, touchers=("same_core", "other_ccx", "other_socket"),
+                     model=None):
+    """post_move_access cycles/page by workload size for CPU copy, DMA copy, and DMA
+    copy that allocates in the LLC: [{bytes, toucher, cpu, dma, dma_llc}]."""
+    model = CacheModel() if model is None else model
+    if sizes is None:
+        sizes = [4 << 10, 64 << 10, 1 << 20, 2 << 20, 8 << 20, 16 << 20, 24 << 20,
+                 32 << 20, 64 << 20, 1 << 30]
+    out = []
+    for nbytes in sizes:
+        pages = max(1, nbytes // PAGE_BYTES)
+        for t in touchers:
+            out.append({"bytes": nbytes, "toucher": t,
+                        "cpu": model.post_move_access_cycles_per_page(pages, copier="cpu", toucher=t),
+                        "dma": model.post_move_access_cycles_per_page(
+                            pages, copier="dma", dma_allocates_in_llc=False, toucher=t),
+                        "dma_llc": model.post_move_access_cycles_per_page(
+                            pages, copier="dma", dma_allocates_in_llc=True, toucher=t)})
+    return out
+
+
+def _size(n):
+    for unit, k in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= k and n % k == 0:
+            return f"{n // k} {unit}"
+    return f"{n} B"
+
+
+def main():
+    print("Seed table 2 vs model, DMA rows read as posted (CPU re-copies after the DMA):")
+    print(format_seed_comparison())
+    print("\nSame, DMA rows read as DMA only (no CPU re-copy):")
+    print(format_seed_comparison(seed_comparison(dma_reading="dma_only")))
+    print("\npost_move_access cycles/page: CPU copy / DMA copy / DMA allocating in LLC")
+    for r in cold_cache_sweep():
+        print(f"  {_size(r['bytes']):>8} {r['toucher']:<13} {r['cpu']:8.1f} {r['dma']:8.1f} "
+              f"{r['dma_llc']:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
