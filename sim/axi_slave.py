@@ -22,12 +22,21 @@ in acceptance order. A write's B is presented write_latency cycles after the
 later of its AW and its last W beat; B's come in order. R data is read from
 memory when the burst's first beat is presented; write data is applied when
 the burst is complete (last W beat and AW both accepted).
+
+With a :class:`~sim.memory_system.MemorySystem`, the latencies are those of
+the node the burst's address falls in, and each node's read and write
+bandwidth (shared by all bursts) paces the R beats and WREADY; see
+:mod:`sim.memory_system`. With the :class:`~sim.iommu.Iommu` enabled, a burst
+to a page that is not mapped gets DECERR (zero read data; nothing written),
+decided when its AR or AW is accepted.
 """
 from collections import deque
 
 import numpy as np
 
 from hw.axi import BURST_INCR, RESP_DECERR, RESP_OKAY, RESP_SLVERR
+from sim.iommu import Iommu
+from sim.memory_system import MemorySystem
 
 #: Order of the values returned by :meth:`AxiSlaveModel.step` (AXI signal names).
 OUTPUTS = ("arready", "awready", "wready",
@@ -73,8 +82,8 @@ class AxiSlaveModel:
     data_width     -- data bus width in bits (power of two, 8..1024); only
                       full-width INCR bursts are accepted.
     id_width       -- AXI ID width in bits (1..32).
-    read_latency   -- cycles from AR handshake to first R beat (>= 1).
-    write_latency  -- cycles from a complete write burst to its B (>= 1).
+    read_latency   -- cycles from AR handshake to first R beat (>= 1; default 1).
+    write_latency  -- cycles from a complete write burst to its B (>= 1; default 1).
     backpressure   -- probability (0 <= p < 1) that in a given cycle each of
                       ARREADY/AWREADY/WREADY is low and a new RVALID/BVALID is
                       withheld, independently per channel.
@@ -82,17 +91,34 @@ class AxiSlaveModel:
     error_regions  -- (start, end, access, resp) with end exclusive, access
                       "read"/"write"/"rw", resp SLVERR/DECERR (int or name).
     record         -- keep the handshake logs (``ar_log``, ``aw_log``: (cycle,
-                      id, addr, len); ``w_log``: (cycle, index of the AW)).
-                      May be switched at any time.
+                      id, addr, len); ``w_log``: (cycle, index of the AW);
+                      ``r_log``: (cycle, index of the AR) per R beat; ``b_log``:
+                      (cycle, index of the AW) per B). May be switched at any time.
+    memory_system  -- a :class:`~sim.memory_system.MemorySystem` (or its config
+                      dict): per-node latency and bandwidth, instead of
+                      read_latency/write_latency (give one or the other).
+    iommu          -- the :class:`~sim.iommu.Iommu` in front of the memory
+                      (default: a new one, disabled).
     """
 
-    def __init__(self, memory, *, data_width, id_width=1, read_latency=1, write_latency=1,
-                 backpressure=0.0, seed=0, error_regions=(), record=True):
+    def __init__(self, memory, *, data_width, id_width=1, read_latency=None,
+                 write_latency=None, backpressure=0.0, seed=0, error_regions=(), record=True,
+                 memory_system=None, iommu=None):
         if not (isinstance(data_width, int) and 8 <= data_width <= 1024
                 and data_width & (data_width - 1) == 0):
             raise ValueError(f"data_width={data_width!r}: expected a power of two in 8..1024")
         if not (isinstance(id_width, int) and 1 <= id_width <= 32):
             raise ValueError(f"id_width={id_width!r}: expected 1..32")
+        if memory_system is not None:
+            memory_system = MemorySystem.from_config(memory_system)
+            given = [name for name, value in (("read_latency", read_latency),
+                                              ("write_latency", write_latency))
+                     if value is not None]
+            if given:
+                raise ValueError(f"{' and '.join(given)} given with a memory_system: the "
+                                 f"latencies are the memory system's nodes'")
+        read_latency = 1 if read_latency is None else read_latency
+        write_latency = 1 if write_latency is None else write_latency
         for name, value in (("read_latency", read_latency), ("write_latency", write_latency)):
             if not (isinstance(value, int) and value >= 1):
                 raise ValueError(f"{name}={value!r}: expected an int >= 1 (cycles; the "
@@ -120,6 +146,41 @@ class AxiSlaveModel:
         self.ar_log = []
         self.aw_log = []
         self.w_log = []
+        self.r_log = []
+        self.b_log = []
+
+        self.iommu = Iommu() if iommu is None else iommu
+        self.memory_system = memory_system
+        self._nodes = None
+        if memory_system is not None:
+            if memory_system.write_buffer_bytes < self.beat_bytes:
+                raise ValueError(f"memory_system write_buffer_bytes="
+                                 f"{memory_system.write_buffer_bytes} is less than one beat "
+                                 f"({self.beat_bytes} bytes)")
+            # Per node: (read latency, (p, beat*q) or None, write latency, (p, beat*q,
+            # buffer*q - beat*q) or None), times in units of 1/p cycle. A node that
+            # moves at least a beat per cycle never limits the one R or W channel:
+            # no pacing (None), so the timing is that of the flat model.
+            nodes = []
+            for timing in memory_system.timings:
+                read = write = None
+                if timing.read_rate is not None:
+                    p, q = timing.read_rate
+                    if p < self.beat_bytes * q:
+                        read = (p, self.beat_bytes * q)
+                if timing.write_rate is not None:
+                    p, q = timing.write_rate
+                    if p < self.beat_bytes * q:
+                        write = (p, self.beat_bytes * q,
+                                 (memory_system.write_buffer_bytes - self.beat_bytes) * q)
+                nodes.append((timing.read_latency, read, timing.write_latency, write))
+            self._nodes = tuple(nodes)
+            self._node_index = memory_system.node_index
+            self._r_free = [0] * len(nodes)     # per node: when its reads are all served
+            self._w_free = [0] * len(nodes)     # per node: when its write buffer is drained
+            self._w_paced = any(write is not None for *_, write in nodes)
+        else:
+            self._w_paced = False
 
         if backpressure:
             rows = np.random.default_rng(seed).random((5, BACKPRESSURE_PERIOD)) < backpressure
@@ -130,18 +191,23 @@ class AxiSlaveModel:
         self.cycle = 0
         # Master payloads offered while our READY was low: they must be held.
         self._ar_hold = self._aw_hold = self._w_hold = None
-        # Read side: accepted bursts (first_cycle, id, addr, len) and the one in progress.
+        # Read side: accepted bursts (first_cycle, id, addr, len, AR index, pacing,
+        # fault) and the one in progress.
         self._rq = deque()
         self._rbuf = None           # bytes of the burst being returned, or None
         self._rresps = None         # per-beat RRESP, or None when all OKAY
         self._rid = self._rlen = self._rbeat = 0
+        self._rindex = 0            # AR index of the burst being returned
+        self._rpace = None          # (base, beat units, p, latency), when node-paced
+        self._rnext = 0             # first cycle the next R beat may be presented
+        self._ar_count = 0
         # Write side: AWs waiting for their data, W data waiting for its AW.
-        self._aws = deque()         # (id, addr, len)
+        self._aws = deque()         # (id, addr, len, AW index, node or None, latency, fault)
         self._wcur = []             # (data, strb) beats of the W burst in progress
         self._wdone = deque()       # complete W bursts whose AW has not come yet
         self._w_index = 0           # index of the AW the next W beat belongs to
         self._aw_count = 0
-        self._bq = deque()          # (first_cycle, id, resp)
+        self._bq = deque()          # (first_cycle, id, resp, AW index)
 
         k = 1 % BACKPRESSURE_PERIOD
         stall = self._stall
@@ -182,10 +248,15 @@ class AxiSlaveModel:
             else:
                 self._ar_hold = ar
         if rvalid and rready:
+            if self.record:
+                self.r_log.append((n, self._rindex))
             if self._rbeat == self._rlen:
                 self._rbuf = None
             else:
-                self._rbeat += 1
+                i = self._rbeat = self._rbeat + 1
+                pace = self._rpace
+                if pace is not None:
+                    self._rnext = (pace[0] + i * pace[1]) // pace[2] + pace[3]
         if self._aw_hold is not None and aw != self._aw_hold:
             raise self._hold_error("AW", self._aw_hold, aw)
         if aw is not None:
@@ -203,7 +274,9 @@ class AxiSlaveModel:
             else:
                 self._w_hold = w
         if bvalid and bready:
-            self._bq.popleft()
+            done = self._bq.popleft()
+            if self.record:
+                self.b_log.append((n, done[3]))
 
         # Outputs for cycle m = n + 1.
         m = n + 1
@@ -213,7 +286,7 @@ class AxiSlaveModel:
             rvalid = 0
             if self._rbuf is None and self._rq and self._rq[0][0] <= m:
                 self._start_read(self._rq.popleft())
-            if self._rbuf is not None and not (stall and stall[_R][k]):
+            if self._rbuf is not None and self._rnext <= m and not (stall and stall[_R][k]):
                 rvalid = 1
                 i = self._rbeat
                 beat = self.beat_bytes
@@ -226,11 +299,19 @@ class AxiSlaveModel:
             bq = self._bq
             if bq and bq[0][0] <= m and not (stall and stall[_B][k]):
                 bvalid = 1
-                _, bid, bresp = bq[0]
+                _, bid, bresp, _ = bq[0]
         if stall:
             arready = 0 if stall[_AR][k] else 1
             awready = 0 if stall[_AW][k] else 1
             wready = 0 if stall[_W][k] else 1
+        elif self._w_paced:
+            wready = 1
+        if self._w_paced and wready and self._aws:
+            node = self._aws[0][4]
+            if node is not None:
+                p, _, room = self._nodes[node][3]
+                if self._w_free[node] - m * p > room:
+                    wready = 0      # the node's write buffer is full
 
         outputs = (arready, awready, wready, rvalid, rid, rdata, rresp, rlast,
                    bvalid, bid, bresp)
@@ -266,15 +347,40 @@ class AxiSlaveModel:
     def _accept_ar(self, ar):
         arid, addr, length, size, burst = ar
         self._check_burst("AR", addr, length, size, burst)
+        cycle = self.cycle
+        index = self._ar_count
+        self._ar_count += 1
         if self.record:
-            self.ar_log.append((self.cycle, arid, addr, length))
-        self._rq.append((self.cycle + self.read_latency, arid, addr, length))
+            self.ar_log.append((cycle, arid, addr, length))
+        fault = not self.iommu.allows(addr)
+        if fault:
+            self.iommu.faults.append((cycle, "read", addr, arid))
+        if self._nodes is None:
+            self._rq.append((cycle + self.read_latency, arid, addr, length, index, None, fault))
+            return
+        node = self._node_index(addr)
+        latency, rate = self._nodes[node][:2]
+        pace = None
+        if rate is not None and not fault:
+            # The node serves this burst's bytes from max(now, its free time) on; beat i
+            # is ready (latency after) the cycle its last byte was served in.
+            p, beat_units = rate
+            start = max(self._r_free[node], cycle * p)
+            self._r_free[node] = start + (length + 1) * beat_units
+            pace = (start + beat_units - 1, beat_units, p, latency)
+        self._rq.append((cycle + latency, arid, addr, length, index, pace, fault))
 
     def _start_read(self, entry):
-        _, self._rid, addr, self._rlen = entry
+        first, self._rid, addr, self._rlen, self._rindex, pace, fault = entry
         self._rbeat = 0
+        self._rpace = pace
+        self._rnext = first if pace is None else (pace[0] // pace[2] + pace[3])
         beat = self.beat_bytes
         nbytes = (self._rlen + 1) * beat
+        if fault:       # IO page fault: no data, DECERR on every beat
+            self._rbuf = bytes(nbytes)
+            self._rresps = [RESP_DECERR] * (self._rlen + 1)
+            return
         memory = self.memory
         clean = memory.contains(addr, nbytes) and not any(
             addr < end and start < addr + nbytes for start, end, _ in self._read_regions)
@@ -298,6 +404,11 @@ class AxiSlaveModel:
         self._rbuf = b"".join(chunks)
         self._rresps = resps
 
+    def _charge_write(self, node, beats):
+        """Put beats of write data into the node's write buffer at this cycle."""
+        p, beat_units, _ = self._nodes[node][3]
+        self._w_free[node] = max(self._w_free[node], self.cycle * p) + beats * beat_units
+
     def _accept_aw(self, aw):
         awid, addr, length, size, burst = aw
         self._check_burst("AW", addr, length, size, burst)
@@ -305,17 +416,32 @@ class AxiSlaveModel:
         self._aw_count += 1
         if self.record:
             self.aw_log.append((self.cycle, awid, addr, length))
+        fault = not self.iommu.allows(addr)
+        if fault:
+            self.iommu.faults.append((self.cycle, "write", addr, awid))
+        node = None             # the node whose write bandwidth paces this burst
+        latency = self.write_latency
+        if self._nodes is not None:
+            where = self._node_index(addr)
+            latency, paced = self._nodes[where][2:]
+            if paced is not None and not fault:
+                node = where
         if self._wdone:
             beats = self._wdone.popleft()
             if len(beats) != length + 1:
                 raise self._error(f"W burst {index} had WLAST on beat {len(beats) - 1} but "
                                   f"its AWLEN={length} asks for {length + 1} beats")
-            self._finish_write(awid, addr, beats)
+            if node is not None:
+                self._charge_write(node, len(beats))
+            self._finish_write(awid, addr, beats, index, node, latency, fault)
         else:
-            if not self._aws and len(self._wcur) > length:
-                raise self._error(f"W burst {index} has {len(self._wcur)} beats without "
-                                  f"WLAST but its AWLEN={length} asks for {length + 1}")
-            self._aws.append((awid, addr, length))
+            if not self._aws:
+                if len(self._wcur) > length:
+                    raise self._error(f"W burst {index} has {len(self._wcur)} beats without "
+                                      f"WLAST but its AWLEN={length} asks for {length + 1}")
+                if node is not None and self._wcur:
+                    self._charge_write(node, len(self._wcur))   # beats that came first
+            self._aws.append((awid, addr, length, index, node, latency, fault))
 
     def _accept_w(self, w):
         data, strb, last = w
@@ -324,13 +450,15 @@ class AxiSlaveModel:
         beats = self._wcur
         beats.append((data, strb))
         if self._aws:
-            awid, addr, length = self._aws[0]
+            awid, addr, length, index, node, latency, fault = self._aws[0]
             if bool(last) != (len(beats) == length + 1):
                 raise self._error(f"W burst {self._w_index}: WLAST={int(bool(last))} on beat "
                                   f"{len(beats) - 1} but AWLEN={length}")
+            if node is not None:
+                self._charge_write(node, 1)
             if last:
                 self._aws.popleft()
-                self._finish_write(awid, addr, beats)
+                self._finish_write(awid, addr, beats, index, node, latency, fault)
         elif last:
             self._wdone.append(beats)
         elif len(beats) == 256:
@@ -339,8 +467,14 @@ class AxiSlaveModel:
             self._wcur = []
             self._w_index += 1
 
-    def _finish_write(self, awid, addr, beats):
-        self._bq.append((self.cycle + self.write_latency, awid, self._write(addr, beats)))
+    def _finish_write(self, awid, addr, beats, index, node, latency, fault):
+        resp = RESP_DECERR if fault else self._write(addr, beats)
+        ready = self.cycle + latency
+        if node is not None:
+            # B once the burst's last byte has drained from the node's write buffer.
+            p = self._nodes[node][3][0]
+            ready = max(ready, (self._w_free[node] - 1) // p + latency)
+        self._bq.append((ready, awid, resp, index))
 
     def _write(self, addr, beats):
         """Apply one complete write burst; returns its BRESP."""

@@ -19,6 +19,7 @@ import inspect
 
 from hw.axi import RESP_OKAY
 from sim.axi_slave import AxiSlaveModel
+from sim.iommu import Iommu
 from sim.memory import Memory
 
 #: An AXI4-Lite access with no response within this many cycles fails.
@@ -31,7 +32,7 @@ PROGRESS_INTERVAL = 10_000
 AXIL_PROT = 0b010
 
 _MEMORY_DEFAULTS = {"read_latency": 1, "write_latency": 1, "backpressure": 0.0, "seed": 0,
-                    "error_regions": ()}
+                    "error_regions": (), "memory_system": None, "iommu": None}
 
 
 class ScenarioError(RuntimeError):
@@ -70,7 +71,11 @@ def build_memory(memory_config, *, data_width, id_width):
     """(Memory, AxiSlaveModel) from a JSON-friendly memory_config dict.
 
     Keys: base, size (required); read_latency, write_latency, backpressure,
-    seed, error_regions (see :class:`~sim.axi_slave.AxiSlaveModel`).
+    seed, error_regions (see :class:`~sim.axi_slave.AxiSlaveModel`);
+    memory_system: a :meth:`sim.memory_system.MemorySystem.to_config` dict
+    (per-node latency and bandwidth; then read_latency/write_latency must be
+    left out); iommu: true, false or null (see :mod:`sim.iommu`; null: off
+    for the engine alone, on under a :class:`~sim.host.HostPort`).
     """
     unknown = set(memory_config) - {"base", "size", *_MEMORY_DEFAULTS}
     missing = {"base", "size"} - set(memory_config)
@@ -78,12 +83,21 @@ def build_memory(memory_config, *, data_width, id_width):
         raise ValueError(f"memory_config: unknown keys {sorted(unknown)}, missing keys "
                          f"{sorted(missing)}")
     config = {**_MEMORY_DEFAULTS, **memory_config}
+    latencies = {}
+    if config["memory_system"] is None:
+        latencies = {"read_latency": config["read_latency"],
+                     "write_latency": config["write_latency"]}
+    else:
+        flat = sorted({"read_latency", "write_latency"} & set(memory_config))
+        if flat:
+            raise ValueError(f"memory_config: {flat} given with a memory_system (the "
+                             f"latencies are the memory system's nodes')")
     memory = Memory(config["base"], config["size"])
     axi = AxiSlaveModel(memory, data_width=data_width, id_width=id_width,
-                        read_latency=config["read_latency"],
-                        write_latency=config["write_latency"],
                         backpressure=config["backpressure"], seed=config["seed"],
-                        error_regions=[tuple(r) for r in config["error_regions"]])
+                        error_regions=[tuple(r) for r in config["error_regions"]],
+                        memory_system=config["memory_system"],
+                        iommu=Iommu(config["iommu"]), **latencies)
     return memory, axi
 
 

@@ -27,13 +27,16 @@ class HostPort(Port):
     coherent    -- (base, size) of the memory the driver may allocate from.
     numa_nodes  -- (start, end, node) ranges for the CPU copy cost; other
                    addresses are node 0.
+    iommu       -- enforce the IOMMU (:mod:`sim.iommu`): the engine reaches only
+                   what iommu_map mapped and the coherent allocations. Default:
+                   on, unless the memory_config says ``"iommu": false``.
 
     ``time_ns`` splits elapsed time into "cpu" (driver operations and MMIO),
     "copy" (CPU copies) and "wait" (busy-polling and sleeping on interrupts).
     """
 
     def __init__(self, dev, *, costs=None, engine_mhz=1000.0, cpu_ghz=2.0, idle_skip=True,
-                 coherent, numa_nodes=()):
+                 coherent, numa_nodes=(), iommu=None):
         if engine_mhz <= 0 or cpu_ghz <= 0:
             raise ValueError(f"clock frequencies must be positive (engine_mhz={engine_mhz}, "
                              f"cpu_ghz={cpu_ghz})")
@@ -50,6 +53,10 @@ class HostPort(Port):
         self.breakdown_ns = {}
         self._coherent_next, self._coherent_end = coherent[0], coherent[0] + coherent[1]
         self._numa = tuple(numa_nodes)
+        #: The device's IOMMU (``dev.axi.iommu``); mappings are made through it.
+        self.iommu = dev.axi.iommu
+        self.iommu.enabled = (self.iommu.configured is not False) if iommu is None \
+            else bool(iommu)
 
     # --- time ---
     @property
@@ -149,12 +156,12 @@ class HostPort(Port):
             raise MemoryError(f"coherent memory exhausted: {nbytes} bytes requested, "
                               f"{self._coherent_end - addr} left")
         self._coherent_next = addr + nbytes
-        return addr
+        return self.iommu.map(addr, nbytes)     # as dma_alloc_coherent does
 
     def iommu_map(self, addr, nbytes):
-        # Identity: the IOMMU that restricts the engine to mapped pages comes with
-        # the memory-system model; the map and unmap costs are charged already.
-        return addr
+        # Identity IOVA (sim.iommu): the bus address is addr; what the IOMMU adds is
+        # that only mapped pages are reachable. The caller charges the map's cost.
+        return self.iommu.map(addr, nbytes)
 
     def iommu_unmap(self, bus_addr, nbytes):
-        pass
+        self.iommu.unmap(bus_addr, nbytes)

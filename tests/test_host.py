@@ -14,7 +14,8 @@ PARAMS = EngineParams(data_width=64)
 
 async def timeline(dev, *, idle_skip):
     """Copy, then idle CPU time, then an interrupt wait that times out."""
-    port = HostPort(dev, engine_mhz=500, idle_skip=idle_skip,
+    # The engine is programmed directly with physical addresses: no IOMMU.
+    port = HostPort(dev, engine_mhz=500, idle_skip=idle_skip, iommu=False,
                     coherent=(MEM_BASE + (1 << 20), 1 << 16))
     io = EngineIO(dev)
     await io.setup_channel(0, MEM_BASE, 16)

@@ -110,6 +110,16 @@ class _Batch:
     def numa_nodes(self):
         return [(self.src[0].address, self.src[-1].address + self.src[-1].size, 1)]
 
+    def map(self, port):
+        """Map every folio for the device, as a dmaengine client does (identity IOVA:
+        the bus addresses are the folios' addresses); the guard pages stay unmapped."""
+        for folio in self.src + self.dst:
+            assert port.iommu_map(folio.address, folio.size) == folio.address
+
+    def unmap(self, port):
+        for folio in self.src + self.dst:
+            port.iommu_unmap(folio.address, folio.size)
+
     def check(self):
         """Every destination equals its source; sources and guard pages are untouched."""
         memory, guard = self.dev.memory, bytes([GUARD_BYTE]) * PAGE_SIZE
@@ -213,6 +223,7 @@ async def migrate_batch(dev, *, strategy, sizes, seed=0, nr_dma_chan=1, ring_ent
     await foliodma_remove(dma)
     return {"offload_copied": copied, "folios_migrated": migrator.folios_migrated,
             "folios_failures": migrator.folios_failures, "failed": _failures(dma),
+            "iommu": [port.iommu.enabled, len(port.iommu.faults), port.iommu.mapped_pages],
             "elapsed_ns": elapsed, "time_ns": port.time_ns, "cycles": dev.cycle}
 
 
@@ -223,6 +234,7 @@ async def ring_transactions(dev, *, count, size, mode, ring_entries):
     The ring may be smaller than the batch. Returns each transaction's result."""
     batch = _Batch(dev, [size] * count, seed=count)
     port, dma = await _probe(dev, ring_entries)
+    batch.map(port)
     chan = await dma_request_chan(dma)
     assert chan.ring == MEM_BASE, "the test's error regions assume ring 0 at MEM_BASE"
     done = Completion(port)
@@ -256,6 +268,8 @@ async def ring_transactions(dev, *, count, size, mode, ring_entries):
     after = await _copy_once_more(dev, chan, batch)
     await dma_release_channel(chan)
     await foliodma_remove(dma)
+    batch.unmap(port)
+    assert not port.iommu.faults, f"IO page faults: {port.iommu.faults}"
     return {"results": [_result(tx) for tx in txs], "statuses": statuses, "after": after}
 
 
@@ -264,6 +278,7 @@ async def terminate_mid_batch(dev, *, count, size):
     the first has finished: the finished ones complete, all others end ABORTED."""
     batch = _Batch(dev, [size] * (count + 2), seed=1)
     port, dma = await _probe(dev)
+    batch.map(port)
     chan = await dma_request_chan(dma)
     callbacks = []
     txs = []
@@ -284,6 +299,8 @@ async def terminate_mid_batch(dev, *, count, size):
     after = await _copy_once_more(dev, chan, batch)
     await dma_release_channel(chan)
     await foliodma_remove(dma)
+    batch.unmap(port)
+    assert not port.iommu.faults, f"IO page faults: {port.iommu.faults}"
     return {"results": [_result(tx) for tx in txs], "statuses": statuses, "after": after}
 
 
@@ -319,6 +336,9 @@ def test_random_batch_is_copied_by_dma(backend, strategy, nr_dma_chan):
                  data_bytes=layout(sizes)[2])
     assert result["offload_copied"] == [True] * len(sizes)
     assert result["folios_migrated"] == len(sizes) and result["folios_failures"] == 0
+    # The IOMMU was on, nothing faulted, and only the coherent pages stay mapped.
+    enabled, faults, mapped = result["iommu"]
+    assert enabled and faults == 0 and 0 < mapped <= 4
     assert result["failed"] == {} and result["time_ns"]["copy"] == 0
 
 

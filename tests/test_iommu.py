@@ -1,0 +1,178 @@
+"""The IOMMU in front of the engine: only what the driver mapped is reachable.
+
+Unit tests drive the IOMMU and the AXI slave model directly; the scenario
+("tests.test_iommu:iommu_copies") runs the real engine behind a HostPort
+(which turns the IOMMU on) and checks the completion status of copies whose
+source or destination is not mapped, and that nothing outside the mapped
+pages changed.
+"""
+import numpy as np
+import pytest
+
+from hw.axi import RESP_DECERR, RESP_OKAY
+from hw.descriptor import DESC_BYTES, Status
+from hw.engine import DmaEngine
+from hw.params import EngineParams
+from sim.axi_slave import AxiSlaveModel
+from sim.backend import build_memory
+from sim.engine_io import EngineIO
+from sim.engine_scenarios import DATA, MEM_BASE, memory_config
+from sim.host import HostPort
+from sim.iommu import PAGE_BYTES, Iommu, IommuError
+from sim.memory import Memory
+from tests.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
+
+SCENARIOS = "tests.test_iommu"
+PARAMS = EngineParams(channels=4)
+PAGE = PAGE_BYTES
+
+
+# --------------------------------------------------------------------------
+# The IOMMU and the model alone
+# --------------------------------------------------------------------------
+
+def test_pages_are_counted_and_unmap_must_match_a_map():
+    iommu = Iommu(True)
+    assert iommu.map(0x10_0000 + 0x800, 0x1000) == 0x10_0800      # identity IOVA
+    assert iommu.mapped_pages == 2                                  # it spans two pages
+    iommu.map(0x10_1000, 64)                                        # shares the second
+    assert iommu.allows(0x10_0000) and iommu.allows(0x10_1FC0, 64)
+    assert not iommu.allows(0x10_2000) and not iommu.allows(0xF_F000)
+    iommu.unmap(0x10_0800, 0x1000)
+    assert not iommu.allows(0x10_0000) and iommu.allows(0x10_1000)
+    with pytest.raises(IommuError, match="no such mapping"):
+        iommu.unmap(0x10_0800, 0x1000)
+    with pytest.raises(IommuError, match="no such mapping"):
+        iommu.unmap(0x10_1000, 128)                 # not the size that was mapped
+    iommu.unmap(0x10_1000, 64)
+    assert iommu.mapped_pages == 0 and iommu.mappings() == {}
+    with pytest.raises(IommuError):
+        iommu.map(0x1000, 0)
+    iommu.enabled = False
+    assert iommu.allows(0x10_0000)                  # off: everything reachable
+    with pytest.raises(ValueError, match="iommu="):
+        Iommu("yes")
+
+
+def test_the_model_refuses_unmapped_pages_with_decerr():
+    memory = Memory(BASE, 0x10_0000)
+    iommu = Iommu(True)
+    model = AxiSlaveModel(memory, data_width=64, read_latency=3, write_latency=2,
+                          iommu=iommu)
+    secret = random_bytes(4 * BEAT, 1)
+    memory.write(BASE + PAGE, secret)
+    iommu.map(BASE, PAGE)
+    master = ScriptedMaster(model)
+    master.read(BASE + PAGE, 4, id=1)                          # not mapped
+    master.write(BASE + 2 * PAGE, random_bytes(2 * BEAT, 2))   # not mapped
+    master.write(BASE, random_bytes(2 * BEAT, 3), at=3)        # mapped
+    master.run(30)
+    # Zero data and DECERR on every beat, with the flat model's timing.
+    assert [(r[0], r[2], r[3]) for r in master.r] == [(4 + i, 0, RESP_DECERR) for i in range(4)]
+    assert master.b == [(2 + 2, 0, RESP_DECERR), (4 + 2, 0, RESP_OKAY)]
+    assert memory.read(BASE + 2 * PAGE, 2 * BEAT) == bytes(2 * BEAT)
+    assert memory.read(BASE, 2 * BEAT) == random_bytes(2 * BEAT, 3)
+    assert iommu.faults == [(1, "read", BASE + PAGE, 1), (1, "write", BASE + 2 * PAGE, 0)]
+
+
+def test_memory_config_switches_it():
+    for setting, enabled in ((None, False), (True, True), (False, False)):
+        config = {"base": BASE, "size": PAGE} | ({} if setting is None else {"iommu": setting})
+        _, axi = build_memory(config, data_width=64, id_width=1)
+        assert axi.iommu.configured is setting and axi.iommu.enabled is enabled
+
+
+# --------------------------------------------------------------------------
+# The engine behind a HostPort
+# --------------------------------------------------------------------------
+
+COHERENT = (MEM_BASE, DATA - MEM_BASE)
+SIZE = 2 * PAGE
+GUARD = b"\xa5"
+
+
+async def iommu_copies(dev):
+    """Four copies on four channels, set up through the host port (IOMMU on):
+    mapped -> SUCCESS; unmapped source -> READ_DECERR; unmapped destination ->
+    WRITE_DECERR; mapped, copied, unmapped and posted again -> READ_DECERR. Nothing
+    outside the mapped pages may change (the whole memory image is compared)."""
+    port = HostPort(dev, coherent=COHERENT)
+    iommu = port.iommu
+    io = EngineIO(dev)
+    rng = np.random.default_rng(7)
+    src = [DATA + n * 4 * SIZE for n in range(4)]
+    dst = [s + 2 * SIZE for s in src]
+    sources = [dev.memory.fill_random(s, SIZE, rng) for s in src]
+    for d in dst:
+        dev.memory.write(d, GUARD * SIZE)
+    records = port.alloc_coherent(4 * 64, align=64)
+    for ch in range(4):
+        await io.setup_channel(ch, port.alloc_coherent(16 * DESC_BYTES, align=DESC_BYTES), 16)
+    mapped = {0: (True, True), 1: (False, True), 2: (True, False), 3: (True, True)}
+    for ch, (map_src, map_dst) in mapped.items():
+        if map_src:
+            port.iommu_map(src[ch], SIZE)
+        if map_dst:
+            port.iommu_map(dst[ch], SIZE)
+
+    async def copy(ch):
+        record = records + 64 * ch
+        io.post(ch, src[ch], dst[ch], SIZE, 0, record)
+        await io.doorbell(ch)
+        await dev.wait_until(lambda: io.record(record)[0] != Status.NOT_DONE, 100_000)
+        return io.record(record)
+
+    def image_outside_mapped():
+        data = dev.memory.data.copy()
+        for page in range(dev.memory.base // PAGE, (dev.memory.base + dev.memory.size) // PAGE):
+            if iommu.is_mapped(page * PAGE, PAGE):
+                data[page * PAGE - dev.memory.base:(page + 1) * PAGE - dev.memory.base] = 0
+        return data
+
+    before = image_outside_mapped()
+    outcome = {}
+    for ch in range(4):
+        status, nbytes = await copy(ch)
+        outcome[ch] = [status.name, nbytes]
+    assert dev.memory.read(dst[0], SIZE) == sources[0]
+    assert dev.memory.read(dst[3], SIZE) == sources[3]
+    # Source unmapped: the engine read zeros with DECERR; the (mapped) destination may
+    # hold them, nothing else changed.
+    assert np.array_equal(image_outside_mapped(), before), "a write outside mapped pages"
+    assert dev.memory.read(dst[2], SIZE) == GUARD * SIZE
+    # Unmap channel 3's buffers: the same copy fails again and writes nothing.
+    port.iommu_unmap(src[3], SIZE)
+    port.iommu_unmap(dst[3], SIZE)
+    dev.memory.write(dst[3], GUARD * SIZE)
+    await io.reset_channel(3)
+    status, nbytes = await copy(3)
+    outcome["3 after unmap"] = [status.name, nbytes]
+    assert dev.memory.read(dst[3], SIZE) == GUARD * SIZE
+    faults = sorted({(kind, addr) for _, kind, addr, _ in iommu.faults})
+    return {"outcome": outcome, "enabled": iommu.enabled,
+            "faults": [[kind, addr - DATA] for kind, addr in faults],
+            "mapped_pages": iommu.mapped_pages, "cycle": dev.cycle,
+            "ar": len(dev.axi.ar_log), "aw": len(dev.axi.aw_log)}
+
+
+def test_unmapped_source_or_destination_fails_through_the_engine_on_both_backends():
+    from sim.icarus_backend import run_icarus
+    from sim.pysim_backend import run_pysim
+    config = memory_config(1 << 20, read_latency=20, write_latency=20)
+    pysim, icarus = (run(DmaEngine(PARAMS), f"{SCENARIOS}:iommu_copies", {},
+                         memory_config=config, params=PARAMS.as_dict())
+                     for run in (run_pysim, run_icarus))
+    assert pysim == icarus
+    assert pysim["enabled"]
+    assert pysim["outcome"] == {"0": ["SUCCESS", SIZE], "1": ["READ_DECERR", 0],
+                                "2": ["WRITE_DECERR", 0], "3": ["SUCCESS", SIZE],
+                                "3 after unmap": ["READ_DECERR", 0]}
+    # One IO page fault per 4 KiB burst tried: channel 1's source, channel 2's
+    # destination, and channel 3's source and destination after the unmap.
+    src, dst = (lambda ch: ch * 4 * SIZE), (lambda ch: ch * 4 * SIZE + 2 * SIZE)
+    pages = lambda base: [base, base + PAGE]        # noqa: E731
+    assert pysim["faults"] == sorted(
+        [["read", a] for a in pages(src(1)) + pages(src(3))]
+        + [["write", a] for a in pages(dst(2)) + pages(dst(3))])
+    # Still mapped: rings and records (1 page), channel 0 (4), 1's dst and 2's src (2 + 2).
+    assert pysim["mapped_pages"] == 1 + 4 + 2 + 2
