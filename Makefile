@@ -1,5 +1,5 @@
 # foliodma: two commands on a fresh Debian/Ubuntu machine with Python 3.11+.
-#   make demo   set up .venv and run the main job (Amaranth's simulator only)
+#   make demo   set up .venv and run the main job, foliodma migrate (Amaranth's simulator only)
 #   make test   set up .venv (and Icarus Verilog) and run the whole suite
 
 PYTHON ?= python3
@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench icarus regs clean
+.PHONY: demo test bench reproduce icarus regs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "foliodma needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: $(STAMP)
-	$(BIN)/foliodma bench
+	$(BIN)/foliodma migrate
 
 # Icarus Verilog 11 from the distribution; installed when missing and we may.
 icarus:
@@ -36,6 +36,10 @@ test: $(STAMP) icarus
 bench: $(STAMP) icarus
 	$(BIN)/foliodma bench --backend both --data-width 256 --folio-size 4K --folios 512 --channels 1 --latency 200
 	$(BIN)/foliodma bench --backend both --data-width 256 --folio-size 2M --folios 4 --channels 1 --latency 200
+
+# Every row of the seed's tables, model vs measured (a few minutes; Icarus is faster).
+reproduce: $(STAMP) icarus
+	$(BIN)/foliodma reproduce --backend icarus
 
 regs: $(STAMP)
 	$(BIN)/foliodma regs --out docs

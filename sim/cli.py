@@ -246,6 +246,144 @@ def cmd_driver_bench(args):
                         ("share", "share", "{:.1%}"))))
 
 
+def workload_size(text):
+    """A --workload value: one of the seed's rows (4K, 2M, 256M, 1G) or any size."""
+    from sim.migrate import WORKLOADS
+    return WORKLOADS.get(text.strip().upper().removesuffix("B").removesuffix("I"),
+                         None) or parse_size(text)
+
+
+def index_list(text):
+    try:
+        values = [int(part, 0) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of folio "
+                                         f"indices") from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: folio indices are >= 0")
+    return values
+
+
+def _pm(mean, sd, fmt):
+    return f"{fmt.format(mean)} ± {fmt.format(sd)}"
+
+
+def migrate_table(rows):
+    out = []
+    for row in rows:
+        pma = row["post_move_access_cycles_per_page"]
+        integrity = row["integrity"]
+        out.append({
+            "mode": row["mode"] + (f" ({row['driver']})" if row["driver"] else ""),
+            "flow": row["flow"],
+            "mp": _pm(row["migrate_pages_cycles_per_page"],
+                      row["migrate_pages_cycles_per_page_sd"], "{:.0f}"),
+            "fc": _pm(row["folio_copy_cycles_per_page"],
+                      row["folio_copy_cycles_per_page_sd"], "{:.0f}"),
+            "F": _pm(row["F"], row["F_sd"], "{:.4f}"),
+            "gbps": f"{row['copy_gbps']:.2f}",
+            "pma": "n/a" if pma is None else f"{pma:.0f}",
+            "batches": f"{row['simulated_batches']} + {row['extrapolated_batches']}",
+            "integrity": (f"ok ({integrity['migrated']} moved, {integrity['kept_at_source']} "
+                          f"kept)" if integrity["ok"] else "FAILED"),
+            "wall": f"{row['wall_seconds']:.1f}",
+        })
+    return format_table(out, (
+        ("mode", "mode", "{}"), ("flow", "flow", "{}"),
+        ("migrate_pages cycles/page", "mp", "{}"), ("folio_copy cycles/page", "fc", "{}"),
+        ("F", "F", "{}"), ("copy GB/s", "gbps", "{}"),
+        ("post_move_access cycles/page", "pma", "{}"),
+        ("batches simulated + extrapolated", "batches", "{}"),
+        ("integrity", "integrity", "{}"), ("wall s", "wall", "{}")))
+
+
+def cmd_migrate(args):
+    from sim.migrate import MigrateError, MigrateRequest, run_request
+    params = engine_params(args)
+    if args.engine_mhz <= 0 or args.cpu_ghz <= 0:
+        raise UsageError("--engine-mhz and --cpu-ghz must be positive")
+    modes = args.copy or ["cpu", "batch-cpu", "dma"]
+    rows = []
+    for mode in dict.fromkeys(modes):
+        flow = None if mode == "cpu" else args.flow
+        request = MigrateRequest(
+            mode=mode, workload_bytes=args.workload, folio_bytes=args.folio_size, flow=flow,
+            driver=args.driver, from_node=args.from_node, to_node=args.to_node,
+            max_batch_pages=args.max_batch_pages, remote_cpus=args.remote_cpus,
+            mappings=args.mappings, full=args.full,
+            dma_fail=tuple(args.inject_dma_fail or ()), poison=tuple(args.inject_poison or ()),
+            repeat=args.repeat, seed=args.seed, backend=args.backend, params=params,
+            engine_mhz=args.engine_mhz, cpu_ghz=args.cpu_ghz, latency_ns=args.latency,
+            v1_double_copy=args.v1_double_copy, idle_skip=not args.no_idle_skip,
+            vcd=args.vcd if mode == "dma" else None)
+        progress = Progress(f"migrate {mode} {args.backend}",
+                            enabled=not args.quiet and mode == "dma")
+        try:
+            row = run_request(request, progress=progress)
+        except MigrateError as error:
+            raise UsageError(str(error)) from None
+        finally:
+            progress.done()
+        rows.append(row)
+    failed = [row for row in rows if not row["integrity"]["ok"]]
+    if args.json:
+        print(json.dumps({"rows": rows}, indent=2))
+    else:
+        row = rows[0]
+        folio = human_size(row["folio_bytes"]) if row["folio_bytes"] else "mixed"
+        print(f"migrate_pages(): {human_size(row['workload_bytes'])} = {row['folios']} x "
+              f"{folio} folios, node {args.from_node} -> node {args.to_node}, batches of <= "
+              f"{args.max_batch_pages} pages ({row['batches']} batches), {args.remote_cpus} "
+              f"remote CPU(s) in the TLB shootdown")
+        if "dma" in modes:
+            p = params
+            print(f"dma: dcbm {args.driver}, {p.channels} channel(s); engine {p.data_width}-bit "
+                  f"at {args.engine_mhz:g} MHz on {args.backend}; CPU {args.cpu_ghz:g} GHz")
+        print(migrate_table(rows))
+        print("\nas the seed prints it (cycles per page, mean ± SD):")
+        for row in rows:
+            pma = row["post_move_access_cycles_per_page"]
+            print(f"  {row['mode'] + (' ' + row['driver'] if row['driver'] else ''):12s} "
+                  f"{human_size(row['workload_bytes'])}B:: "
+                  f"migrate_pages:{row['migrate_pages_cycles_per_page']:.2f}"
+                  f"±{row['migrate_pages_cycles_per_page_sd']:.2f}  "
+                  f"folio_copy:{row['folio_copy_cycles_per_page']:.2f}"
+                  f"±{row['folio_copy_cycles_per_page_sd']:.2f}  "
+                  f"F:{row['F']:.4f}±{row['F_sd']:.4f}"
+                  + ("" if pma is None else f"  post_move_access:{pma:.2f}"))
+        print()
+        print(f"mean ± SD over {args.repeat} runs (seeded per-run noise on each category of "
+              f"simulated time; see sim/migrate.py). F = copy / migrate_pages time. "
+              f"batches: simulated cycle-accurately + extrapolated (proven repeated).")
+        if all(row["post_move_access_cycles_per_page"] is None for row in rows):
+            print("post_move_access: not computed (the cache model, sim/cache.py, covers pages "
+                  "moved to node 0, the migrating CPU's).")
+        else:
+            print("post_move_access: the seed's read loop over the moved pages right after the "
+                  "move, on the migrating CPU (cache model, sim/cache.py).")
+        print("integrity: checked for every simulated folio: at its destination, identical "
+              "and mapped there, or intact and mapped at its source; nothing lost, nothing "
+              "duplicated.")
+    for row in failed:
+        print(f"foliodma: integrity check FAILED ({row['mode']}): "
+              + "; ".join(row["integrity"]["errors"]), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_reproduce(args):
+    from sim.reproduce import print_report, run_all, to_json
+    def progress(key):
+        sys.stderr.write(f"reproduce: {' '.join(str(k) for k in key)} done\n")
+    report = run_all(backend=args.backend, repeat=args.repeat, seed=args.seed, jobs=args.jobs,
+                     progress=None if args.quiet else progress,
+                     v1_double_copy=args.v1_double_copy)
+    if args.json:
+        print(to_json(report))
+    else:
+        print_report(report)
+    return 0 if report["integrity_ok"] else 1
+
+
 def cmd_regs(args):
     from hw.docs import write_c_header, write_markdown
     args.out.mkdir(parents=True, exist_ok=True)
@@ -321,6 +459,96 @@ def build_parser():
     bench.add_argument("--quiet", action="store_true", help="no progress on stderr")
     bench.set_defaults(func=cmd_bench)
 
+    mig = commands.add_parser(
+        "migrate", help="migrate_pages() of a workload: CPU (upstream) vs CPU (batched) vs DMA",
+        description="Runs the migration core (unmap, batched TLB flush, move; per-folio CPU "
+                    "fallback and undo) over a folio list from one node to another, with the "
+                    "CPU copy of the upstream and batched flows and the DMA copy through the "
+                    "dcbm driver on the engine RTL, and prints the seed's measures: "
+                    "migrate_pages and folio_copy cycles per page, F, copy GB/s. Every run "
+                    "ends with an integrity check of every simulated folio.")
+    mig.add_argument("--workload", type=workload_size, default=2 << 20,
+                     help="total bytes: 4K, 2M, 256M, 1G (the seed's rows) or any size "
+                          "(default 2M: 512 x 4 KiB)")
+    mig.add_argument("--folio-size", type=parse_size, default=4096,
+                     help="bytes per folio, a power-of-two number of pages up to 2M "
+                          "(default 4K)")
+    mig.add_argument("--copy", choices=("cpu", "batch-cpu", "dma"), action="append",
+                     help="mode, repeatable (default: all three): cpu = upstream per-folio "
+                          "flow; batch-cpu = batched flow, CPU copy; dma = batched flow, "
+                          "dcbm on the RTL")
+    mig.add_argument("--flow", choices=("batched", "early-copy"), default="batched",
+                     help="move flow of batch-cpu and dma: the RFC's (metadata, batch copy, "
+                          "restore) or v4+'s early-copy (batch copy right after the TLB "
+                          "flush) (default %(default)s)")
+    mig.add_argument("--driver", choices=("v1", "v2", "v3"), default="v3",
+                     help="dcbm strategy for dma (default %(default)s)")
+    mig.add_argument("--from-node", type=int, choices=(0, 1), default=1,
+                     help="source node (default 1: the remote socket)")
+    mig.add_argument("--to-node", type=int, choices=(0, 1), default=0,
+                     help="target node (default 0: the migrating CPU's)")
+    mig.add_argument("--max-batch-pages", type=positive_int, default=512,
+                     help="NR_MAX_BATCHED_MIGRATION: base pages per batch (default 512)")
+    mig.add_argument("--remote-cpus", type=non_negative_int, default=0,
+                     help="other CPUs each batch's TLB shootdown interrupts (default 0: a "
+                          "single-threaded test program)")
+    mig.add_argument("--mappings", type=positive_int, default=1,
+                     help="mappings of every folio (processes sharing it; default 1)")
+    mig.add_argument("--backend", choices=("pysim", "icarus"), default="pysim",
+                     help="simulator of the engine RTL for dma (default pysim)")
+    mig.add_argument("--repeat", type=positive_int, default=10,
+                     help="runs for mean ± SD (default %(default)s)")
+    mig.add_argument("--seed", type=non_negative_int, default=0,
+                     help="seed of the data and the per-run noise (default 0)")
+    mig.add_argument("--full", action="store_true",
+                     help="simulate every batch (no extrapolation of repeated batches)")
+    mig.add_argument("--inject-dma-fail", type=index_list, metavar="I,J,...",
+                     help="folios whose DMA copy fails (source reads get SLVERR); the CPU "
+                          "copies them")
+    mig.add_argument("--inject-poison", type=index_list, metavar="I,J,...",
+                     help="folios whose source is poisoned: DMA and CPU copy fail; they are "
+                          "undone and stay at their source")
+    add_engine_options(mig)
+    mhost = mig.add_argument_group("host")
+    mhost.add_argument("--engine-mhz", type=float, default=1000.0,
+                       help="engine clock in MHz (default %(default)g)")
+    mhost.add_argument("--cpu-ghz", type=float, default=2.0,
+                       help="CPU clock in GHz (default %(default)g, as in the seed)")
+    mhost.add_argument("--latency", type=float, metavar="NS",
+                       help="one flat memory latency in ns for the engine instead of the "
+                            "NUMA memory system's per-node latencies")
+    mhost.add_argument("--v1-double-copy", action="store_true",
+                       help="dcbm v1: also run the CPU copy after the DMA, as the posted code "
+                            "reads")
+    mhost.add_argument("--no-idle-skip", action="store_true",
+                       help="simulate idle engine time cycle by cycle")
+    mig.add_argument("--json", action="store_true",
+                     help="print one JSON object with a 'rows' list")
+    mig.add_argument("--vcd", type=Path,
+                     help="waveform of the dma run (pysim: VCD; icarus: path ending in .fst)")
+    mig.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    mig.set_defaults(func=cmd_migrate)
+
+    rep = commands.add_parser(
+        "reproduce", help="every row of the seed's tables: model vs measured, with errors",
+        description="Runs all workloads (4KB, 2MB, 256MB, 1GB) in all three modes (the DMA "
+                    "rows with dcbm v1, as the seed measured), the post_move_access column "
+                    "and the later posting's calibration points, and prints model vs "
+                    "measured with the error of each cell and the largest error per column.")
+    rep.add_argument("--backend", choices=("pysim", "icarus"), default="pysim",
+                     help="simulator of the engine RTL (default pysim; icarus is faster)")
+    rep.add_argument("--jobs", type=positive_int, default=2,
+                     help="DMA simulations run in parallel (default %(default)s)")
+    rep.add_argument("--repeat", type=positive_int, default=10,
+                     help="runs for mean ± SD (default %(default)s)")
+    rep.add_argument("--seed", type=non_negative_int, default=0, help="noise seed (default 0)")
+    rep.add_argument("--v1-double-copy", action="store_true",
+                     help="the DMA rows with dcbm v1's extra CPU copy of every page (the "
+                          "posted code read literally)")
+    rep.add_argument("--json", action="store_true", help="print the report as JSON")
+    rep.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    rep.set_defaults(func=cmd_reproduce)
+
     regs = commands.add_parser("regs", help="write the C header and Markdown register "
                                             "reference generated from hw/regs.rdl")
     regs.add_argument("--out", type=Path, default=Path("build/regs"),
@@ -340,7 +568,7 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)
     except UsageError as error:
         print(f"foliodma: error: {error}", file=sys.stderr)
         return 2
@@ -351,7 +579,7 @@ def main(argv=None):
             print(f"foliodma: error: {error}", file=sys.stderr)
             return 1
         raise
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 Every CPU cost the platform charges comes from here: the kernel operations the
 driver names (:class:`sw_driver.port.Op`), MMIO register reads and writes,
-interrupt delivery, and CPU copies between NUMA nodes. Each default carries its
+interrupt delivery, CPU copies between NUMA nodes, and the migration core's
+steps (``sim/migrate.py``: unmap, TLB shootdown, move, cold start, the LLC
+and its run-to-run noise). Each default carries its
 source in the field's metadata (``source``) and whether it is a public
 measurement, derived from the seed's measured tables, or an estimate
 (``kind``). ``docs/costs.md`` presents the table with the reasoning and
@@ -12,11 +14,14 @@ Rules the defaults follow (see docs/costs.md):
 
 * each value is justified on its own (public measurement, datasheet, or a
   first-principles estimate with the arithmetic shown);
-* only the CPU copy bandwidth is derived from the seed (its ``folio_copy`` and
-  access-cost columns); nothing is fitted to the seed's DMA rows, whose
-  reproduction is an *outcome* of the model, not an input.
+* only the CPU copy bandwidth and the migration core's constants are derived
+  from the seed, from its CPU rows only (``folio_copy``, access costs; the
+  migration core's by ``sim/calibrate.py``, which prints the fit); nothing is
+  fitted to the seed's DMA rows, whose reproduction is an *outcome* of the
+  model, not an input.
 
-Units: nanoseconds, and bytes per nanosecond (= GB/s) for copy bandwidth. The
+Units: nanoseconds, and bytes per nanosecond (= GB/s) for copy bandwidth; the
+LLC size in bytes and the noise as a ratio (relative SD). The
 model's CPU clock (2 GHz by default) is a parameter elsewhere; the seed's
 cycle counts are converted at the seed machine's measured 2 GHz.
 
@@ -49,6 +54,40 @@ READ_LOCAL_CYCLES = 384.24
 # Copy = read stream + write stream (additive, calibrated exactly at 1 -> 0):
 WRITE_LOCAL_CYCLES = COPY_1_0_CYCLES - READ_REMOTE_CYCLES                 # 182.19
 WRITE_REMOTE_CYCLES = WRITE_LOCAL_CYCLES * READ_REMOTE_CYCLES / READ_LOCAL_CYCLES  # 297.70
+
+
+# --- Migration core (mm/migrate.c): values fitted by sim/calibrate.py --------------
+# Fitted to the seed's CPU rows only (table 1, "Generic Kernel" and "Offload
+# disabled"; never its DMA rows). `python -m sim.calibrate` prints the fit, its
+# residuals and these values; tests/test_calibrate.py keeps them in step.
+#
+# First-principles estimates (ns) of the per-folio steps of migrate_pages() for a
+# 4 KiB anonymous folio mapped once (arithmetic in docs/costs.md). With 4 KiB folios
+# only their sum is visible in the seed, so the fit scales all of them by one factor.
+CORE_STEP_ESTIMATES_NS = {
+    "unmap_folio_ns": 400.0,
+    "unmap_mapping_ns": 250.0,
+    "unmap_pte_ns": 100.0,
+    "move_folio_ns": 300.0,
+    "restore_mapping_ns": 250.0,
+    "restore_pte_ns": 100.0,
+    "putback_folio_ns": 300.0,
+}
+CORE_STEP_SCALE = 0.8526            # fitted: the seed's non-copy time per 4 KiB folio
+COLD_ROUTINE_NS = 816.3             # fitted: the 4KB rows' extra over 512+ page calls
+COLD_COPY_NS = 142.3                # fitted: the 4KB rows' copy against the 2MB rows'
+LLC_COPY_CYCLES = 512.12            # fitted: 2MB rows' folio_copy (source in the LLC)
+COPY_WRITEBACK_CYCLES = 85.50       # fitted: batched copy minus per-folio copy, 256MB/1GB
+JITTER_CORE = 0.0284                # fitted: RMS relative SD of migrate_pages, 2MB..1GB rows
+JITTER_COPY = 0.1174                # fitted: RMS relative SD of folio_copy, 2MB..1GB rows
+JITTER_COLD = 0.2086                # fitted: RMS relative SD of migrate_pages, 4KB rows
+# Zen 3 EPYC (Milan): 32 MiB of L3 per CCD, shared by its 8 cores (AMD EPYC 7003
+# product brief / PPR); the copying CPU's LLC.
+LLC_BYTES = 32 << 20
+
+
+def _core(name):
+    return round(CORE_STEP_ESTIMATES_NS[name] * CORE_STEP_SCALE, 2)
 
 
 def _bw(cycles_per_page):
@@ -221,6 +260,113 @@ class CostTable:
         "= 925.55 cycles/page -> 8.85 GB/s",
         unit="bytes/ns")
 
+    # ---- CPU copy with the source still in the copying CPU's LLC ----------------
+    llc_copy_bw_0: float = _cost(
+        _bw(LLC_COPY_CYCLES), SEED,
+        "Fitted (sim/calibrate.py) to seed table 1's 2MB rows, folio_copy, Generic Kernel "
+        f"493.84 and Offload disabled 533.34 cycles/page: {LLC_COPY_CYCLES} cycles/page with "
+        "the source lines still in the LLC after the test program wrote them, to node 0",
+        unit="bytes/ns")
+    llc_copy_bw_1: float = _cost(
+        _bw(LLC_COPY_CYCLES - WRITE_LOCAL_CYCLES + WRITE_REMOTE_CYCLES), SEED,
+        f"LLC read ({LLC_COPY_CYCLES} - 182.19 write-local) + write-remote 297.70 = "
+        f"{LLC_COPY_CYCLES - WRITE_LOCAL_CYCLES + WRITE_REMOTE_CYCLES:.2f} cycles/page, to "
+        "node 1",
+        unit="bytes/ns")
+    llc_bytes: float = _cost(
+        float(LLC_BYTES), MEASURED,
+        "AMD EPYC 7003 (Zen 3 Milan): 32 MiB L3 per CCD, shared by the CCD's 8 cores "
+        "(AMD EPYC 7003 series product brief; Zen 3 PPR): the copying CPU's last-level cache",
+        unit="bytes")
+    copy_writeback_ns: float = _cost(
+        round(COPY_WRITEBACK_CYCLES / SEED_GHZ, 2), SEED,
+        "Fitted (sim/calibrate.py): per 4 KiB page of a batched (back-to-back) CPU copy whose "
+        "footprint exceeds the LLC, the dirty destination lines of the previous copies are "
+        "written back while it runs; seed Offload disabled minus Generic Kernel folio_copy, "
+        f"256MB and 1GB rows: {COPY_WRITEBACK_CYCLES} cycles/page")
+
+    # ---- Migration core: per call, per batch (TLB shootdown) ------------------------
+    migrate_call_ns: float = _cost(
+        200.0, ESTIMATE,
+        "Estimate: migrate_pages() entry/exit without its folios: list splits into batches, "
+        "retry-pass bookkeeping, stats and trace points, ~400 cycles")
+    cold_routine_ns: float = _cost(
+        COLD_ROUTINE_NS, SEED,
+        "Fitted (sim/calibrate.py) to seed table 1's 4KB rows (one page per call) against the "
+        "512+ page rows: the first run in a call of each distinct kernel routine misses its "
+        f"code and data in the caches; {COLD_ROUTINE_NS} ns per routine")
+    cold_copy_ns: float = _cost(
+        COLD_COPY_NS, SEED,
+        "Fitted (sim/calibrate.py): the first CPU copy of a call (copy routine, struct page "
+        "and direct-map lines cold); seed 4KB folio_copy (794, 799.60) against the 2MB rows' "
+        f"LLC-resident copy: {COLD_COPY_NS} ns")
+    tlb_flush_local_ns: float = _cost(
+        300.0, ESTIMATE,
+        "Estimate: try_to_unmap_flush() on the local CPU: arch_tlbbatch_flush -> full flush "
+        "of the non-global TLB entries (INVPCID/CR3 write ~100-200 cycles) + flush_tlb_info "
+        "setup, cpumask walk and the refill misses of the entries it dropped, ~600 cycles")
+    tlb_ipi_ns: float = _cost(
+        2000.0, ESTIMATE,
+        "Estimate: a shootdown with at least one remote CPU: smp_call_function_many_cond "
+        "sends the IPIs (x2APIC ICR writes) and waits for every ack; the first remote CPU "
+        "costs interrupt delivery ~0.5-1 us (see irq_delivery_ns) + its entry, flush and "
+        "exit ~0.5 us + the ack's cache-line transfer back (cross-socket ~0.2 us)")
+    tlb_ipi_cpu_ns: float = _cost(
+        150.0, ESTIMATE,
+        "Estimate: each further remote CPU: one more ICR write and csd setup ~50 ns + its ack "
+        "line ~100 ns; the remote flushes themselves run in parallel")
+
+    # ---- Migration core: per folio, per mapping, per page-table entry ---------------
+    unmap_folio_ns: float = _cost(
+        _core("unmap_folio_ns"), SEED,
+        f"Estimate 400 ns x fitted scale {CORE_STEP_SCALE} (sim/calibrate.py): "
+        "migrate_folio_unmap(): allocate the destination folio on the target node (pcp list ~250 ns), trylock, "
+        "refcount and anon_vma get ~100, list moves ~50")
+    unmap_mapping_ns: float = _cost(
+        _core("unmap_mapping_ns"), SEED,
+        f"Estimate 250 ns x {CORE_STEP_SCALE}: try_to_migrate(), per mapping (VMA): anon_vma "
+        "read lock, interval-tree lookup, page_vma_mapped_walk down to the PTE and its lock")
+    unmap_pte_ns: float = _cost(
+        _core("unmap_pte_ns"), SEED,
+        f"Estimate 100 ns x {CORE_STEP_SCALE}: per page-table entry: get-and-clear, "
+        "dirty/young transfer, install the migration entry, rmap and refcount drop, add to the TLB flush batch")
+    move_folio_ns: float = _cost(
+        _core("move_folio_ns"), SEED,
+        f"Estimate 300 ns x {CORE_STEP_SCALE}: move_to_new_folio() without the copy: "
+        "refcount freeze, __folio_migrate_mapping, folio_migrate_flags (flags, memcg ~100, NUMA stats)")
+    restore_mapping_ns: float = _cost(
+        _core("restore_mapping_ns"), SEED,
+        f"Estimate 250 ns x {CORE_STEP_SCALE}: remove_migration_ptes(), per mapping: rmap walk "
+        "again to the PTE and its lock, as unmap_mapping")
+    restore_pte_ns: float = _cost(
+        _core("restore_pte_ns"), SEED,
+        f"Estimate 100 ns x {CORE_STEP_SCALE}: per entry: build the PTE, set_pte_at, rmap add, "
+        "update_mmu_cache")
+    putback_folio_ns: float = _cost(
+        _core("putback_folio_ns"), SEED,
+        f"Estimate 300 ns x {CORE_STEP_SCALE}: migrate_folio_done() and friends: unlock both, "
+        "LRU add of the destination (per-CPU batch), free the source (pcp ~100), counters, list moves")
+
+    # ---- Run-to-run variation (seeded noise; sim/migrate.py applies it per run) -----
+    jitter_core: float = _cost(
+        JITTER_CORE, SEED,
+        "Fitted (sim/calibrate.py): RMS of the relative SDs of migrate_pages in seed table "
+        "1's 2MB, 256MB and 1GB CPU rows (2.7, 4.3, 1.5, 2.4, 3.6, 1.2 %): per-run factor "
+        "on kernel software time", unit="ratio")
+    jitter_copy: float = _cost(
+        JITTER_COPY, SEED,
+        "Fitted (sim/calibrate.py): RMS of the relative SDs of folio_copy in the same rows "
+        "(5.7, 21.1, 7.5, 7.1, 14.6, 5.6 %): per-run factor on CPU copy time", unit="ratio")
+    jitter_cold: float = _cost(
+        JITTER_COLD, SEED,
+        "Fitted (sim/calibrate.py): RMS of the relative SDs of migrate_pages in the 4KB CPU "
+        "rows (24.0, 17.1 %): per-run factor on cold-start time", unit="ratio")
+    jitter_device: float = _cost(
+        0.02, ESTIMATE,
+        "Estimate: per-run factor on time spent waiting for the device: DRAM latency "
+        "varies by a few percent with refresh, bank conflicts and other traffic",
+        unit="ratio")
+
     def __post_init__(self):
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
@@ -263,6 +409,24 @@ class CostTable:
         if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
             raise CostError(f"nbytes={nbytes!r}: must be an int >= 0")
         return nbytes / self.copy_bw(src_node, dst_node)
+
+    def llc_copy_ns(self, nbytes, dst_node):
+        """CPU copy of ``nbytes`` whose source lines are still in the copying CPU's LLC
+        (the source node does not matter), to ``dst_node``, in ns."""
+        if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
+            raise CostError(f"nbytes={nbytes!r}: must be an int >= 0")
+        name = f"llc_copy_bw_{dst_node}"
+        if not isinstance(dst_node, int) or not hasattr(self, name):
+            raise CostError(f"no LLC copy bandwidth to node {dst_node!r} (known: 0, 1)")
+        return nbytes / getattr(self, name)
+
+    def tlb_flush_ns(self, remote_cpus):
+        """One batched TLB shootdown (try_to_unmap_flush) with ``remote_cpus`` other
+        CPUs to interrupt, in ns."""
+        if isinstance(remote_cpus, bool) or not isinstance(remote_cpus, int) or remote_cpus < 0:
+            raise CostError(f"remote_cpus={remote_cpus!r}: must be an int >= 0")
+        ipi = self.tlb_ipi_ns + (remote_cpus - 1) * self.tlb_ipi_cpu_ns if remote_cpus else 0.0
+        return self.tlb_flush_local_ns + ipi
 
     @classmethod
     def node_pairs(cls):

@@ -34,14 +34,54 @@ def test_every_field_has_a_source_note():
         assert info["source"].strip(), info["name"]
         assert len(info["source"]) > 30, info["name"]      # a citation or some arithmetic
         assert info["kind"] in KINDS, info["name"]
-        assert info["unit"] in ("ns", "bytes/ns"), info["name"]
+        assert info["unit"] in ("ns", "bytes/ns", "bytes", "ratio"), info["name"]
 
 
-def test_nothing_but_ops_platform_and_copy_fields():
+MIGRATION_CORE_FIELDS = {
+    "llc_copy_bw_0", "llc_copy_bw_1", "llc_bytes", "copy_writeback_ns",
+    "migrate_call_ns", "cold_routine_ns", "cold_copy_ns",
+    "tlb_flush_local_ns", "tlb_ipi_ns", "tlb_ipi_cpu_ns",
+    "unmap_folio_ns", "unmap_mapping_ns", "unmap_pte_ns", "move_folio_ns",
+    "restore_mapping_ns", "restore_pte_ns", "putback_folio_ns",
+    "jitter_core", "jitter_copy", "jitter_cold", "jitter_device",
+}
+
+
+def test_nothing_but_ops_platform_copy_and_migration_core_fields():
     op_fields = {CostTable.op_field(op) for op in Op}
     others = {"mmio_read_ns", "mmio_write_ns", "irq_delivery_ns"}
     copies = {f"copy_bw_{s}_{d}" for s, d in [(0, 0), (1, 0), (0, 1), (1, 1)]}
-    assert set(CostTable.field_names()) == op_fields | others | copies
+    assert set(CostTable.field_names()) == op_fields | others | copies | MIGRATION_CORE_FIELDS
+
+
+def test_migration_core_steps_are_estimates_times_one_fitted_scale():
+    from sim import costs
+    for name, estimate in costs.CORE_STEP_ESTIMATES_NS.items():
+        assert getattr(DEFAULT_COSTS, name) == pytest.approx(estimate * costs.CORE_STEP_SCALE,
+                                                             abs=0.01)
+    # Their sum per 4 KiB folio mapped once is the seed's non-copy time (~2900 cycles).
+    per_folio = sum(getattr(DEFAULT_COSTS, n) for n in costs.CORE_STEP_ESTIMATES_NS) * 2
+    assert 2700 < per_folio < 3100
+
+
+def test_llc_copy_is_faster_than_from_dram_and_needs_a_known_node():
+    llc = DEFAULT_COSTS.llc_copy_ns(4096, 0)
+    assert llc * 2 == pytest.approx(512.12, abs=0.01)      # fitted cycles per page at 2 GHz
+    assert llc < DEFAULT_COSTS.copy_ns(4096, 1, 0)
+    assert DEFAULT_COSTS.llc_copy_ns(4096, 1) > llc
+    with pytest.raises(CostError, match="LLC copy"):
+        DEFAULT_COSTS.llc_copy_ns(4096, 2)
+    with pytest.raises(CostError, match="nbytes"):
+        DEFAULT_COSTS.llc_copy_ns(-1, 0)
+
+
+def test_tlb_shootdown_by_remote_cpus():
+    c = DEFAULT_COSTS
+    assert c.tlb_flush_ns(0) == c.tlb_flush_local_ns
+    assert c.tlb_flush_ns(1) == c.tlb_flush_local_ns + c.tlb_ipi_ns
+    assert c.tlb_flush_ns(4) == c.tlb_flush_local_ns + c.tlb_ipi_ns + 3 * c.tlb_ipi_cpu_ns
+    with pytest.raises(CostError, match="remote_cpus"):
+        c.tlb_flush_ns(-1)
 
 
 def test_copy_matches_seed_folio_copy_1_to_0():

@@ -1,0 +1,292 @@
+"""The migration core: batches, flows, failures and undo, integrity, extrapolation, CLI."""
+import json
+
+import pytest
+
+from sim.cli import main
+from sim.costs import DEFAULT_COSTS
+from sim.migrate import (CATEGORIES, MigrateError, MigrateRequest, Plan,
+                         folio_sizes, llc_resident, measure, noise_factors, plan_batches,
+                         run_cpu, run_dma, run_request, totals)
+
+K, M = 1 << 10, 1 << 20
+REQUIRED_ROW_KEYS = {"mode", "workload_bytes", "folio_bytes", "migrate_pages_cycles_per_page",
+                     "folio_copy_cycles_per_page", "F", "copy_gbps",
+                     "post_move_access_cycles_per_page", "simulated_batches",
+                     "extrapolated_batches"}
+
+
+def spec(mode="cpu", workload=2 * M, folio=4 * K, **extra):
+    return MigrateRequest(mode=mode, workload_bytes=workload, folio_bytes=folio, **extra).spec()
+
+
+def assert_intact(raw, migrated=None, kept=0):
+    integrity = raw["integrity"]
+    assert integrity["ok"], integrity["errors"]
+    assert integrity["lost"] == 0
+    assert integrity["kept_at_source"] == kept
+    if migrated is not None:
+        assert integrity["migrated"] == migrated
+
+
+@pytest.fixture(params=["pysim", "icarus"])
+def backend(request):
+    return request.param
+
+
+# --- the folio list and its batches -------------------------------------------------------
+
+def test_batches_hold_at_most_the_limit_and_big_folios_go_alone():
+    sizes = [4 * K] * 3 + [2 * M] + [16 * K, 64 * K, 4 * K]
+    batches = plan_batches(sizes, max_batch_pages=8)
+    assert batches == [(0, 3), (3, 4), (4, 5), (5, 6), (6, 7)]
+    for start, end in batches:
+        pages = sum(sizes[start:end]) // (4 * K)
+        assert pages <= 8 or end - start == 1
+    assert plan_batches([4 * K] * 1024) == [(0, 512), (512, 1024)]
+
+
+@pytest.mark.parametrize("size", [0, 3 * K, 12 * K, 4 * M, "4K"])
+def test_bad_folio_sizes_are_refused(size):
+    with pytest.raises(MigrateError, match="folio size"):
+        folio_sizes(sizes=[size])
+
+
+def test_workload_must_be_whole_folios():
+    with pytest.raises(MigrateError, match="multiple"):
+        folio_sizes(4 * K, 2 * M)
+
+
+def test_llc_residency_follows_lru_footprint():
+    assert all(llc_resident([4 * K] * 512, 32 * M))              # 2MB: source still cached
+    assert not any(llc_resident([4 * K] * 65536, 32 * M))        # 256MB: long evicted
+    partial = llc_resident([4 * K] * 6144, 32 * M)               # 24 MiB: the first 2049 pages
+    assert partial.index(False) == 8192 - 6144 + 1
+
+
+def test_runs_group_equal_batches():
+    plan = Plan.build([4 * K] * 40, max_batch_pages=8, llc_bytes=0, poison=[17])
+    runs = plan.runs()
+    assert [len(r) for r in runs] == [2, 1, 2]                   # batch 2 holds folio 17
+
+
+# --- CPU modes: flows, integrity, failures --------------------------------------------------
+
+@pytest.mark.parametrize("mode, flow", [("cpu", None), ("batch-cpu", "batched"),
+                                        ("batch-cpu", "early-copy")])
+def test_mixed_folios_all_migrate_intact(mode, flow):
+    sizes = [4 * K, 16 * K, 2 * M, 4 * K, 64 * K, 8 * K, 2 * M, 32 * K, 4 * K]
+    raw = run_cpu(MigrateRequest(mode=mode, sizes=sizes, flow=flow, max_batch_pages=64,
+                                 mappings=2).spec())
+    assert_intact(raw, migrated=len(sizes))
+    assert raw["simulated_batches"] + raw["extrapolated_batches"] == len(plan_batches(sizes, 64))
+
+
+@pytest.mark.parametrize("mode", ["cpu", "batch-cpu"])
+def test_poisoned_folio_is_undone_and_kept_at_its_source(mode):
+    raw = run_cpu(spec(mode, workload=64 * K, poison=(3, 9), max_batch_pages=4))
+    assert_intact(raw, migrated=14, kept=2)
+
+
+def test_injected_failure_everywhere_keeps_everything_at_the_source():
+    raw = run_cpu(spec("batch-cpu", workload=32 * K, poison=tuple(range(8))))
+    assert_intact(raw, migrated=0, kept=8)
+
+
+def test_integrity_check_catches_corruption_loss_and_duplicates():
+    import asyncio
+
+    from sim.memory import Memory
+    from sim.migrate import CoreConfig, MigrationCore, SoftPort, node_layout
+    plan = Plan.build([4 * K] * 4, max_batch_pages=512, llc_bytes=0)
+    layout = node_layout(plan, from_node=1, to_node=0, base=0, full=True)
+    end = max(s + n for s, n in layout.values())
+    port = SoftPort(Memory(0, end), costs=DEFAULT_COSTS,
+                    numa_nodes=[(s, s + n, node) for node, (s, n) in layout.items()])
+    core = MigrationCore(port, plan, CoreConfig(mode="cpu"), layout, offload=False)
+    assert asyncio.run(core.migrate_pages())["integrity"]["ok"]
+    folio = core.folios[1]
+    port.memory.write(folio.dst + 100, b"\x00\x01\x02")                    # corrupted
+    core.pte[(0, core.folios[2].vaddr // (4 * K))] = ("migration", core.folios[2].src)  # lost
+    core.allocated[core.folios[3].src] = 4 * K                             # duplicated
+    errors = " | ".join(core.check_integrity()["errors"])
+    assert "folio 1: content at destination differs" in errors
+    assert "still a migration entry" in errors
+    assert "folio 3: the source frame" in errors and "still allocated" in errors
+
+
+def test_cold_start_costs_each_routine_once_per_call():
+    c = DEFAULT_COSTS
+    one = run_cpu(spec("cpu", workload=4 * K))
+    assert_intact(one, migrated=1)
+    total, copy = totals(one)
+    # 7 routines: migrate_pages, migrate_folio_unmap, try_to_migrate, try_to_unmap_flush,
+    # migrate_folio_move, remove_migration_ptes, migrate_folio_done; and the first copy.
+    assert total["cold"] == pytest.approx(7 * c.cold_routine_ns + c.cold_copy_ns)
+    assert copy["cold"] == pytest.approx(c.cold_copy_ns)
+    many = run_cpu(spec("cpu", workload=2 * M))
+    assert_intact(many, migrated=512)
+    assert totals(many)[0]["cold"] == pytest.approx(total["cold"])
+
+
+def test_tlb_shootdown_cost_grows_with_remote_cpus():
+    runs = [run_cpu(spec("cpu", workload=4 * M, remote_cpus=n)) for n in (0, 8)]
+    for raw in runs:
+        assert_intact(raw, migrated=1024)
+    base, more = (totals(raw)[0] for raw in runs)
+    extra = DEFAULT_COSTS.tlb_ipi_ns + 7 * DEFAULT_COSTS.tlb_ipi_cpu_ns
+    assert more["core"] - base["core"] == pytest.approx(2 * extra)        # two batches
+
+
+def test_thp_is_cheaper_per_page_than_small_folios():
+    small = run_request(MigrateRequest(mode="cpu", workload_bytes=8 * M, repeat=1))
+    huge = run_request(MigrateRequest(mode="cpu", workload_bytes=8 * M, folio_bytes=2 * M,
+                                      repeat=1))
+    assert huge["migrate_pages_cycles_per_page"] < small["migrate_pages_cycles_per_page"] / 2
+    assert huge["integrity"]["ok"] and small["integrity"]["ok"]
+
+
+def test_batched_copy_beyond_the_llc_pays_write_backs():
+    up = run_request(MigrateRequest(mode="cpu", workload_bytes=256 * M, repeat=1))
+    batch = run_request(MigrateRequest(mode="batch-cpu", workload_bytes=256 * M, repeat=1))
+    assert up["integrity"]["ok"] and batch["integrity"]["ok"]
+    per_page = (batch["folio_copy_cycles_per_page"] - up["folio_copy_cycles_per_page"]) / 2
+    assert per_page == pytest.approx(DEFAULT_COSTS.copy_writeback_ns, rel=1e-6)
+
+
+# --- extrapolation --------------------------------------------------------------------------
+
+def _figures(raw, pages):
+    return measure(raw, DEFAULT_COSTS, pages=pages, nbytes=pages * 4 * K, repeat=1)
+
+
+def test_cpu_extrapolation_equals_full_simulation():
+    short = run_cpu(spec("batch-cpu", workload=160 * K, max_batch_pages=4))
+    full = run_cpu(spec("batch-cpu", workload=160 * K, max_batch_pages=4, full=True))
+    assert short["simulated_batches"] == 2 and short["extrapolated_batches"] == 8
+    assert full["simulated_batches"] == 10 and full["extrapolated_batches"] == 0
+    assert totals(short)[0] == pytest.approx(totals(full)[0], rel=1e-12)
+    assert totals(short)[1] == pytest.approx(totals(full)[1], rel=1e-12)
+    assert_intact(short)
+    assert_intact(full, migrated=40)
+
+
+def test_large_workload_simulates_a_few_batches():
+    raw = run_cpu(spec("cpu", workload=1 << 30))
+    assert raw["simulated_batches"] == 2 and raw["extrapolated_batches"] == 510
+    assert_intact(raw, migrated=1024)
+
+
+def test_a_faulty_batch_is_always_simulated():
+    raw = run_cpu(spec("cpu", workload=160 * K, max_batch_pages=4, poison=(21,)))
+    simulated = [g for g in raw["groups"] if g["simulated"]]
+    assert len(simulated) == 2 + 1 + 2            # run of 5, the faulty batch, run of 4
+    assert_intact(raw, kept=1)
+
+
+# --- noise ----------------------------------------------------------------------------------
+
+def test_noise_is_seeded_and_single_runs_are_exact():
+    assert noise_factors(DEFAULT_COSTS, 1, 0) == [dict.fromkeys(CATEGORIES, 1.0)]
+    assert noise_factors(DEFAULT_COSTS, 5, 3) == noise_factors(DEFAULT_COSTS, 5, 3)
+    raw = run_cpu(spec("cpu", workload=1 << 30))
+    assert_intact(raw)
+    many = measure(raw, DEFAULT_COSTS, pages=1 << 18, nbytes=1 << 30, repeat=4000)
+    exact = measure(raw, DEFAULT_COSTS, pages=1 << 18, nbytes=1 << 30, repeat=1)
+    assert many["migrate_pages"] == pytest.approx(exact["migrate_pages"], rel=0.005)
+    assert many["migrate_pages_sd"] / many["migrate_pages"] == pytest.approx(0.03, abs=0.02)
+    assert exact["migrate_pages_sd"] == 0
+
+
+# --- DMA on the RTL -------------------------------------------------------------------------
+
+def test_dma_v3_extrapolation_equals_full_simulation(backend):
+    short = run_dma(spec("dma", workload=96 * K, max_batch_pages=4), backend=backend)
+    full = run_dma(spec("dma", workload=96 * K, max_batch_pages=4, full=True), backend=backend)
+    assert short["simulated_batches"] < full["simulated_batches"] == 6
+    assert short["extrapolated_batches"] == 6 - short["simulated_batches"]
+    assert totals(short)[0] == pytest.approx(totals(full)[0], rel=1e-12)
+    assert totals(short)[1] == pytest.approx(totals(full)[1], rel=1e-12)
+    assert_intact(short)
+    assert_intact(full, migrated=24)
+
+
+def test_dma_failure_is_retried_on_the_cpu(backend):
+    raw = run_dma(spec("dma", workload=32 * K, dma_fail=(2,)), backend=backend, driver="v3")
+    assert_intact(raw, migrated=8)
+    # The provider fails that one transaction and completes the rest: the core's CPU
+    # fallback copies the one folio.
+    assert raw["dma_copied_folios"] == 7 and raw["dma_failed_folios"] == 1
+    assert totals(raw)[1]["copy"] > 0
+
+
+def test_poisoned_folio_fails_dma_and_cpu_and_is_undone(backend):
+    raw = run_dma(spec("dma", workload=32 * K, poison=(5,), flow="early-copy"),
+                  backend=backend, driver="v3")
+    assert_intact(raw, migrated=7, kept=1)
+
+
+def test_dma_v1_one_page_per_descriptor_and_same_on_both_backends():
+    results = [run_dma(spec("dma", workload=12 * K), backend=b, driver="v1")
+               for b in ("pysim", "icarus")]
+    for raw in results:
+        assert_intact(raw, migrated=3)
+        assert raw["dma_copied_folios"] == 3
+    assert totals(results[0]) == totals(results[1])
+
+
+def test_post_move_access_from_the_cache_model():
+    from sim.migrate import post_move_access
+    two_mb = spec("cpu", workload=2 * M)
+    cpu = post_move_access(two_mb, "cpu")
+    dma = post_move_access(two_mb, "dma")
+    assert cpu < dma                         # the CPU copy leaves the pages cache-hot
+    assert post_move_access(two_mb, "dma", v1_double_copy=True) == cpu
+    assert post_move_access(spec("cpu", workload=2 * M, to_node=1, from_node=0), "cpu") is None
+
+
+def test_dma_needs_a_batched_flow():
+    with pytest.raises(MigrateError, match="upstream"):
+        run_request(MigrateRequest(mode="dma", workload_bytes=4 * K, flow="upstream"))
+
+
+# --- the command --------------------------------------------------------------------------
+
+def test_migrate_json_rows(capsys):
+    assert main(["migrate", "--workload", "16K", "--max-batch-pages", "2", "--json",
+                 "--quiet", "--repeat", "3"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [r["mode"] for r in rows] == ["cpu", "batch-cpu", "dma"]
+    for row in rows:
+        assert REQUIRED_ROW_KEYS <= set(row)
+        assert row["workload_bytes"] == 16 * K and row["folio_bytes"] == 4 * K
+        assert row["simulated_batches"] + row["extrapolated_batches"] == 2
+        assert row["integrity"]["ok"] and row["integrity"]["migrated"] == 4
+        assert 0 < row["F"] < 1
+        assert row["post_move_access_cycles_per_page"] > 0
+    assert rows[2]["driver"] == "v3"
+
+
+def test_migrate_table_and_seed_workload_names(capsys):
+    assert main(["migrate", "--workload", "256M", "--copy", "cpu", "--copy", "batch-cpu",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "256M = 65536 x 4K folios" in out and "128 batches" in out
+    assert "2 + 126" in out and "migrate_pages cycles/page" in out and "±" in out
+
+
+def test_migrate_injected_poison_on_the_command_line(capsys):
+    assert main(["migrate", "--workload", "32K", "--copy", "batch-cpu", "--inject-poison",
+                 "1,4", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    assert row["integrity"]["kept_at_source"] == 2 and row["integrity"]["migrated"] == 6
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["migrate", "--workload", "4K", "--folio-size", "2M"], "multiple"),
+    (["migrate", "--folio-size", "12K"], "folio size"),
+    (["migrate", "--copy", "cpu", "--inject-poison", "999", "--workload", "8K"], "index"),
+])
+def test_migrate_bad_requests(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
