@@ -401,6 +401,28 @@ def cmd_verilog(args):
     print(f"wrote {args.out} ({params.data_width}-bit, {params.channels} channel(s))")
 
 
+def add_host_options(group):
+    """Clocks and driver options shared by bench --driver and migrate."""
+    group.add_argument("--engine-mhz", type=float, default=1000.0,
+                       help="engine clock in MHz: turns cycles into ns (default %(default)g)")
+    group.add_argument("--cpu-ghz", type=float, default=2.0,
+                       help="CPU clock in GHz, for CPU cycles per page (default %(default)g, "
+                            "as in the seed)")
+    group.add_argument("--v1-double-copy", action="store_true",
+                       help="dcbm v1: also run the CPU copy after a successful DMA, as the "
+                            "posted code reads")
+    group.add_argument("--no-idle-skip", action="store_true",
+                       help="simulate idle engine time cycle by cycle instead of skipping it")
+
+
+def add_output_options(parser, *, json_help, vcd_help):
+    """--json, --vcd and --quiet."""
+    from pathlib import Path
+    parser.add_argument("--json", action="store_true", help=json_help)
+    parser.add_argument("--vcd", type=Path, help=vcd_help)
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
 def build_parser():
     from pathlib import Path
     parser = argparse.ArgumentParser(
@@ -441,22 +463,12 @@ def build_parser():
                            "polled), v2 (per folio, interrupt each), v3 (scatter-gather per "
                            "channel), or none (the CPU copies); without it the engine is "
                            "driven directly and measured alone")
-    host.add_argument("--engine-mhz", type=float, default=1000.0,
-                      help="engine clock in MHz: turns cycles into ns (default %(default)g)")
-    host.add_argument("--cpu-ghz", type=float, default=2.0,
-                      help="CPU clock in GHz, for CPU cycles per page (default %(default)g, "
-                           "as in the seed)")
-    host.add_argument("--v1-double-copy", action="store_true",
-                      help="v1: also run the CPU copy after a successful DMA, as the posted "
-                           "code reads")
-    host.add_argument("--no-idle-skip", action="store_true",
-                      help="simulate idle engine time cycle by cycle instead of skipping it")
+    add_host_options(host)
     host.add_argument("--compare-idle-skip", action="store_true",
                       help="run with and without idle skipping and show both")
-    bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    bench.add_argument("--vcd", type=Path,
-                       help="write a waveform (pysim: VCD; icarus: the path must end in .fst)")
-    bench.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_output_options(bench, json_help="print JSON instead of a table",
+                       vcd_help="write a waveform (pysim: VCD; icarus: the path must end in "
+                                ".fst)")
     bench.set_defaults(func=cmd_bench)
 
     mig = commands.add_parser(
@@ -510,23 +522,13 @@ def build_parser():
                           "undone and stay at their source")
     add_engine_options(mig)
     mhost = mig.add_argument_group("host")
-    mhost.add_argument("--engine-mhz", type=float, default=1000.0,
-                       help="engine clock in MHz (default %(default)g)")
-    mhost.add_argument("--cpu-ghz", type=float, default=2.0,
-                       help="CPU clock in GHz (default %(default)g, as in the seed)")
+    add_host_options(mhost)
     mhost.add_argument("--latency", type=float, metavar="NS",
                        help="one flat memory latency in ns for the engine instead of the "
                             "NUMA memory system's per-node latencies")
-    mhost.add_argument("--v1-double-copy", action="store_true",
-                       help="dcbm v1: also run the CPU copy after the DMA, as the posted code "
-                            "reads")
-    mhost.add_argument("--no-idle-skip", action="store_true",
-                       help="simulate idle engine time cycle by cycle")
-    mig.add_argument("--json", action="store_true",
-                     help="print one JSON object with a 'rows' list")
-    mig.add_argument("--vcd", type=Path,
-                     help="waveform of the dma run (pysim: VCD; icarus: path ending in .fst)")
-    mig.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_output_options(mig, json_help="print one JSON object with a 'rows' list",
+                       vcd_help="waveform of the dma run (pysim: VCD; icarus: path ending "
+                                "in .fst)")
     mig.set_defaults(func=cmd_migrate)
 
     rep = commands.add_parser(
