@@ -16,6 +16,14 @@ from sw_driver.port import Op, Port
 IRQ_CHECK_CYCLES = 16
 
 
+def numa_node(ranges, addr):
+    """The node of addr among (start, end, node) ranges; node 0 elsewhere."""
+    for start, end, node in ranges:
+        if start <= addr < end:
+            return node
+    return 0
+
+
 class HostPort(Port):
     """The CPU side: MMIO, CPU time, copies, interrupts, memory, coherent allocations.
 
@@ -69,8 +77,9 @@ class HostPort(Port):
     def _book(self, what, ns):
         self.breakdown_ns[what] = self.breakdown_ns.get(what, 0.0) + ns
 
-    async def _spend(self, ns, category, what):
-        """Let ns of simulated time pass, charged to category and to what."""
+    async def spend(self, ns, category, what):
+        """Let ns of simulated time pass, charged to category ("cpu", "copy",
+        "wait") and to what (an entry of breakdown_ns)."""
         self.time_ns[category] += ns
         self._book(what, ns)
         self._owed_ns += ns
@@ -85,7 +94,7 @@ class HostPort(Port):
         self.time_ns[category] += elapsed
         self._book(what, elapsed)
         if cost_ns > elapsed:
-            await self._spend(cost_ns - elapsed, category, what)
+            await self.spend(cost_ns - elapsed, category, what)
 
     # --- device ---
     async def mmio_read(self, offset):
@@ -107,11 +116,11 @@ class HostPort(Port):
                 return False
             if self.dev.idle_skip and self.dev.quiescent():
                 # Nothing is left to raise it: the timeout passes.
-                await self._spend(remaining, "wait", "irq_wait")
+                await self.spend(remaining, "wait", "irq_wait")
                 return False
-            await self._spend(min(remaining, IRQ_CHECK_CYCLES * self.cycle_ns), "wait",
+            await self.spend(min(remaining, IRQ_CHECK_CYCLES * self.cycle_ns), "wait",
                               "irq_wait")
-        await self._spend(self.costs.irq_delivery_ns, "wait", "irq_delivery")
+        await self.spend(self.costs.irq_delivery_ns, "wait", "irq_delivery")
         return True
 
     async def poll(self, condition, timeout_ns, ops=(Op.POLL_ITERATION,)):
@@ -123,24 +132,21 @@ class HostPort(Port):
                 return False
             if self.dev.idle_skip and self.dev.quiescent():
                 # The device writes nothing more: the condition stays false.
-                await self._spend(remaining, "wait", "poll")
+                await self.spend(remaining, "wait", "poll")
                 return condition()
-            await self._spend(poll_ns, "wait", "poll")
+            await self.spend(poll_ns, "wait", "poll")
         return True
 
     # --- CPU ---
     async def cpu(self, op, count=1):
-        await self._spend(self.costs.op_ns(op) * count, "cpu", op.value)
+        await self.spend(self.costs.op_ns(op) * count, "cpu", op.value)
 
     def node_of(self, addr):
-        for start, end, node in self._numa:
-            if start <= addr < end:
-                return node
-        return 0
+        return numa_node(self._numa, addr)
 
     async def cpu_copy(self, dst, src, nbytes):
         self.dev.memory.write(dst, self.dev.memory.read(src, nbytes))
-        await self._spend(self.costs.copy_ns(nbytes, self.node_of(src), self.node_of(dst)),
+        await self.spend(self.costs.copy_ns(nbytes, self.node_of(src), self.node_of(dst)),
                           "copy", "cpu_copy")
 
     # --- memory ---

@@ -346,10 +346,8 @@ class SoftPort(CoreClock):
         return self._now
 
     def node_of(self, addr):
-        for start, end, node in self._numa:
-            if start <= addr < end:
-                return node
-        return 0
+        from sim.host import numa_node
+        return numa_node(self._numa, addr)
 
     async def _advance(self, ns, category, what):
         self.cat[category] += ns
@@ -379,7 +377,7 @@ def _host_port_class():
 
         async def _advance(self, ns, category, what):
             self.cat[category] += ns
-            await self._spend(ns, "copy" if category == "copy" else "cpu", what)
+            await self.spend(ns, "copy" if category == "copy" else "cpu", what)
 
         async def cpu(self, op, count=1):
             await self._cold(op.value)
