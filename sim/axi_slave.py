@@ -28,7 +28,10 @@ the node the burst's address falls in, and each node's read and write
 bandwidth (shared by all bursts) paces the R beats and WREADY; see
 :mod:`sim.memory_system`. With the :class:`~sim.iommu.Iommu` enabled, a burst
 to a page that is not mapped gets DECERR (zero read data; nothing written),
-decided when its AR or AW is accepted.
+decided when its AR or AW is accepted; behind a memory system, a mapped
+burst also waits for its address translation (IOTLB and page walks, see
+:mod:`sim.iommu`): a read is sent to its node once translated, a write's B
+waits for it.
 """
 from collections import deque
 
@@ -176,6 +179,9 @@ class AxiSlaveModel:
                 nodes.append((timing.read_latency, read, timing.write_latency, write))
             self._nodes = tuple(nodes)
             self._node_index = memory_system.node_index
+            # IO page tables live on the default (local) node: a walk reads them there.
+            self.iommu.walk_read_cycles = memory_system.timings[
+                memory_system.node_index_of_id(memory_system.default_node)].read_latency
             self._r_free = [0] * len(nodes)     # per node: when its reads are all served
             self._w_free = [0] * len(nodes)     # per node: when its write buffer is drained
             self._w_paced = any(write is not None for *_, write in nodes)
@@ -358,6 +364,8 @@ class AxiSlaveModel:
         if self._nodes is None:
             self._rq.append((cycle + self.read_latency, arid, addr, length, index, None, fault))
             return
+        if not fault:
+            cycle = self.iommu.translate(addr, cycle)   # the request leaves once translated
         node = self._node_index(addr)
         latency, rate = self._nodes[node][:2]
         pace = None
@@ -426,6 +434,9 @@ class AxiSlaveModel:
             latency, paced = self._nodes[where][2:]
             if paced is not None and not fault:
                 node = where
+            if not fault:
+                # The write commits once translated: its B waits for the walk too.
+                latency += self.iommu.translate(addr, self.cycle) - self.cycle
         if self._wdone:
             beats = self._wdone.popleft()
             if len(beats) != length + 1:

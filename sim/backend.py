@@ -32,7 +32,8 @@ PROGRESS_INTERVAL = 10_000
 AXIL_PROT = 0b010
 
 _MEMORY_DEFAULTS = {"read_latency": 1, "write_latency": 1, "backpressure": 0.0, "seed": 0,
-                    "error_regions": (), "memory_system": None, "iommu": None}
+                    "error_regions": (), "memory_system": None, "iommu": None,
+                    "iommu_mode": "lazy"}
 
 
 class ScenarioError(RuntimeError):
@@ -75,7 +76,8 @@ def build_memory(memory_config, *, data_width, id_width):
     memory_system: a :meth:`sim.memory_system.MemorySystem.to_config` dict
     (per-node latency and bandwidth; then read_latency/write_latency must be
     left out); iommu: true, false or null (see :mod:`sim.iommu`; null: off
-    for the engine alone, on under a :class:`~sim.host.HostPort`).
+    for the engine alone, on under a :class:`~sim.host.HostPort`); iommu_mode:
+    "lazy" (default) or "strict", the DMA API's invalidation mode.
     """
     unknown = set(memory_config) - {"base", "size", *_MEMORY_DEFAULTS}
     missing = {"base", "size"} - set(memory_config)
@@ -97,7 +99,8 @@ def build_memory(memory_config, *, data_width, id_width):
                         backpressure=config["backpressure"], seed=config["seed"],
                         error_regions=[tuple(r) for r in config["error_regions"]],
                         memory_system=config["memory_system"],
-                        iommu=Iommu(config["iommu"]), **latencies)
+                        iommu=Iommu(config["iommu"], config["iommu_mode"]),
+                        **latencies)
     return memory, axi
 
 

@@ -61,8 +61,8 @@ def run_bench(params, *, backend, folios, folio_size, read_latency, write_latenc
 
 
 def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latency,
-                     write_latency, engine_mhz, cpu_ghz, idle_skip=True, v1_double_copy=False,
-                     backpressure=0.0, seed=0, progress=None, vcd=None):
+                     write_latency, engine_mhz, cpu_ghz, idle_skip=True, v1_double_copy=True,
+                     iommu_mode="lazy", backpressure=0.0, seed=0, progress=None, vcd=None):
     """Copy a folio batch through the driver stack (or the CPU: driver "none").
 
     copy_cycles_per_page -- CPU cycles from the start to the end of the batch
@@ -74,7 +74,7 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
     from sim.driver_bench import batch_layout
     _, _, extent = batch_layout(folios, folio_size)
     config = memory_config(extent, read_latency=read_latency, write_latency=write_latency,
-                           backpressure=backpressure, seed=seed)
+                           backpressure=backpressure, seed=seed, iommu_mode=iommu_mode)
     run = _runner(backend)
     kwargs = {"driver": driver, "folios": folios, "folio_size": folio_size,
               "nr_dma_chan": params.channels, "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
@@ -90,6 +90,7 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
         "simulated_ns": result["elapsed_ns"],
         "idle_skip": idle_skip,
         "v1_double_copy": v1_double_copy,
+        "iommu_mode": iommu_mode,
         "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
         "read_latency": read_latency, "write_latency": write_latency,
         "wall_seconds": wall,

@@ -6,6 +6,8 @@ import sys
 import time
 
 from hw.params import EngineParams, ParameterError
+from sim.cache import TOUCHERS
+from sim.iommu import MODES as IOMMU_MODES
 
 _SIZE = re.compile(r"^(\d+)\s*([KMG]?)(i?B)?$", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -217,7 +219,8 @@ def cmd_driver_bench(args):
                 params, backend=backend, driver=args.driver, folios=args.folios,
                 folio_size=args.folio_size, read_latency=read_latency,
                 write_latency=write_latency, engine_mhz=args.engine_mhz, cpu_ghz=args.cpu_ghz,
-                idle_skip=idle_skip, v1_double_copy=args.v1_double_copy,
+                idle_skip=idle_skip, v1_double_copy=not args.v1_dma_only,
+                iommu_mode=args.iommu_mode,
                 backpressure=args.backpressure, seed=args.seed, progress=progress,
                 vcd=args.vcd)
             progress.done()
@@ -232,7 +235,8 @@ def cmd_driver_bench(args):
     p = params
     print(f"engine: {p.data_width}-bit at {args.engine_mhz:g} MHz, {p.channels} channel(s); "
           f"CPU {args.cpu_ghz:g} GHz; memory latency {read_latency}/{write_latency} cycles"
-          + ("; v1 with the extra CPU copy" if args.v1_double_copy else ""))
+          + f"; IOMMU {args.iommu_mode}"
+          + ("; v1 without its extra CPU copy" if args.v1_dma_only else ""))
     print(format_table(rows, DRIVER_COLUMNS))
     print("copy cycles/page: CPU cycles for the whole batch copy per 4 KiB page (the seed's "
           "folio_copy); device busy: channel-busy time summed over channels")
@@ -297,12 +301,29 @@ def migrate_table(rows):
         ("integrity", "integrity", "{}"), ("wall s", "wall", "{}")))
 
 
+#: How the migrate output names each --toucher.
+TOUCHER_WORDS = {"same_core": "the migrating CPU",
+                 "same_ccx": "another core of the migrating CPU's CCX",
+                 "other_ccx": "a core in another CCX of the migrating CPU's socket",
+                 "other_socket": "a core on the other socket",
+                 "random": "a random core (the expectation over all cores)"}
+
+
 def cmd_migrate(args):
+    from sim.cache import DEFAULT_PLATFORM, CacheModelError
+    from sim.costs import DEFAULT_COSTS
     from sim.migrate import MigrateError, MigrateRequest, run_request
     params = engine_params(args)
     if args.engine_mhz <= 0 or args.cpu_ghz <= 0:
         raise UsageError("--engine-mhz and --cpu-ghz must be positive")
     modes = args.copy or ["cpu", "batch-cpu", "dma"]
+    costs = DEFAULT_COSTS
+    if args.llc_size is not None:
+        try:
+            DEFAULT_PLATFORM.replace(llc_bytes_per_ccx=args.llc_size)
+        except CacheModelError as error:
+            raise UsageError(f"--llc-size {args.llc_size}: {error}") from None
+        costs = DEFAULT_COSTS.with_overrides(llc_bytes=args.llc_size)
     rows = []
     for mode in dict.fromkeys(modes):
         flow = None if mode == "cpu" else args.flow
@@ -314,8 +335,10 @@ def cmd_migrate(args):
             dma_fail=tuple(args.inject_dma_fail or ()), poison=tuple(args.inject_poison or ()),
             repeat=args.repeat, seed=args.seed, backend=args.backend, params=params,
             engine_mhz=args.engine_mhz, cpu_ghz=args.cpu_ghz, latency_ns=args.latency,
-            v1_double_copy=args.v1_double_copy, idle_skip=not args.no_idle_skip,
-            vcd=args.vcd if mode == "dma" else None)
+            v1_double_copy=not args.v1_dma_only, iommu_mode=args.iommu_mode,
+            idle_skip=not args.no_idle_skip, toucher=args.toucher,
+            dma_allocates_in_llc=args.dma_allocates_in_llc or None, llc_bytes=args.llc_size,
+            costs=costs, vcd=args.vcd if mode == "dma" else None)
         progress = Progress(f"migrate {mode} {args.backend}",
                             enabled=not args.quiet and mode == "dma")
         try:
@@ -338,7 +361,10 @@ def cmd_migrate(args):
         if "dma" in modes:
             p = params
             print(f"dma: dcbm {args.driver}, {p.channels} channel(s); engine {p.data_width}-bit "
-                  f"at {args.engine_mhz:g} MHz on {args.backend}; CPU {args.cpu_ghz:g} GHz")
+                  f"at {args.engine_mhz:g} MHz on {args.backend}; CPU {args.cpu_ghz:g} GHz; "
+                  f"IOMMU {args.iommu_mode}"
+                  + ("; v1 without its extra CPU copy" if args.driver == "v1" and
+                     args.v1_dma_only else ""))
         print(migrate_table(rows))
         print("\nas the seed prints it (cycles per page, mean ± SD):")
         for row in rows:
@@ -359,8 +385,12 @@ def cmd_migrate(args):
             print("post_move_access: not computed (the cache model, sim/cache.py, covers pages "
                   "moved to node 0, the migrating CPU's).")
         else:
-            print("post_move_access: the seed's read loop over the moved pages right after the "
-                  "move, on the migrating CPU (cache model, sim/cache.py).")
+            where = TOUCHER_WORDS[args.toucher]
+            print(f"post_move_access: the seed's read loop over the moved pages right after "
+                  f"the move, on {where} (cache model, sim/cache.py; LLC "
+                  f"{human_size(args.llc_size or DEFAULT_PLATFORM.llc_bytes_per_ccx)}B per CCX, "
+                  f"DMA writes {'allocate' if args.dma_allocates_in_llc else 'do not allocate'} "
+                  f"in it).")
         print("integrity: checked for every simulated folio: at its destination, identical "
               "and mapped there, or intact and mapped at its source; nothing lost, nothing "
               "duplicated.")
@@ -376,7 +406,7 @@ def cmd_reproduce(args):
         sys.stderr.write(f"reproduce: {' '.join(str(k) for k in key)} done\n")
     report = run_all(backend=args.backend, repeat=args.repeat, seed=args.seed, jobs=args.jobs,
                      progress=None if args.quiet else progress,
-                     v1_double_copy=args.v1_double_copy)
+                     v1_double_copy=not args.v1_dma_only, iommu_mode=args.iommu_mode)
     if args.json:
         print(to_json(report))
     else:
@@ -401,6 +431,18 @@ def cmd_verilog(args):
     print(f"wrote {args.out} ({params.data_width}-bit, {params.channels} channel(s))")
 
 
+def add_platform_reading_options(group):
+    """--v1-dma-only and --iommu-mode: how the seed's driver and kernel are read."""
+    group.add_argument("--v1-dma-only", action="store_true",
+                       help="dcbm v1 without its CPU copy after a successful DMA (default: "
+                            "with it, as the posted code reads and the seed's "
+                            "post_move_access column supports)")
+    group.add_argument("--iommu-mode", choices=IOMMU_MODES, default="lazy",
+                       help="the DMA API's IOTLB invalidation: lazy (x86's default: "
+                            "unmaps queue, one invalidation per 256) or strict (each unmap "
+                            "waits for its invalidation) (default %(default)s)")
+
+
 def add_host_options(group):
     """Clocks and driver options shared by bench --driver and migrate."""
     group.add_argument("--engine-mhz", type=float, default=1000.0,
@@ -408,9 +450,7 @@ def add_host_options(group):
     group.add_argument("--cpu-ghz", type=float, default=2.0,
                        help="CPU clock in GHz, for CPU cycles per page (default %(default)g, "
                             "as in the seed)")
-    group.add_argument("--v1-double-copy", action="store_true",
-                       help="dcbm v1: also run the CPU copy after a successful DMA, as the "
-                            "posted code reads")
+    add_platform_reading_options(group)
     group.add_argument("--no-idle-skip", action="store_true",
                        help="simulate idle engine time cycle by cycle instead of skipping it")
 
@@ -526,6 +566,17 @@ def build_parser():
     mhost.add_argument("--latency", type=float, metavar="NS",
                        help="one flat memory latency in ns for the engine instead of the "
                             "NUMA memory system's per-node latencies")
+    cache = mig.add_argument_group(
+        "cost to userspace (post_move_access, the cache model: sim/cache.py, docs/cache.md)")
+    cache.add_argument("--toucher", choices=TOUCHERS, default="same_core",
+                       help="which CPU reads the pages after the move, relative to the "
+                            "migrating one (default %(default)s, the seed's; random: the "
+                            "expectation over all cores)")
+    cache.add_argument("--dma-allocates-in-llc", action="store_true",
+                       help="DMA writes allocate in the LLC (Intel DDIO-like; Zen 3: no)")
+    cache.add_argument("--llc-size", type=parse_size, metavar="BYTES",
+                       help="LLC per CCX, e.g. 32M (default: the seed's Zen 3, 32M); also "
+                            "decides which copy sources are still cached")
     add_output_options(mig, json_help="print one JSON object with a 'rows' list",
                        vcd_help="waveform of the dma run (pysim: VCD; icarus: path ending "
                                 "in .fst)")
@@ -544,9 +595,7 @@ def build_parser():
     rep.add_argument("--repeat", type=positive_int, default=10,
                      help="runs for mean ± SD (default %(default)s)")
     rep.add_argument("--seed", type=non_negative_int, default=0, help="noise seed (default 0)")
-    rep.add_argument("--v1-double-copy", action="store_true",
-                     help="the DMA rows with dcbm v1's extra CPU copy of every page (the "
-                          "posted code read literally)")
+    add_platform_reading_options(rep)
     rep.add_argument("--json", action="store_true", help="print the report as JSON")
     rep.add_argument("--quiet", action="store_true", help="no progress on stderr")
     rep.set_defaults(func=cmd_reproduce)

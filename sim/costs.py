@@ -113,7 +113,7 @@ KINDS = (MEASURED, SEED, ESTIMATE)
 class CostTable:
     """Host-side costs in ns (bandwidths in bytes/ns). Immutable; see with_overrides()."""
 
-    # ---- IOMMU-backed streaming DMA mappings (dma-iommu, strict invalidation) --
+    # ---- IOMMU-backed streaming DMA mappings (dma-iommu) ---------------------
     dma_map_page_ns: float = _cost(
         500.0, ESTIMATE,
         "Estimate: IOVA alloc from per-CPU rcache ~60 + 4-level IO page-table walk/PTE "
@@ -121,13 +121,17 @@ class CostTable:
         "runs on SMMUv3 servers report 1.0-1.1 us with 8-16 threads contending "
         "(LKML: Barry Song 2020-11-02, Qinxin Xia 2025-05-09); single-threaded value between")
     dma_unmap_page_ns: float = _cost(
-        1000.0, ESTIMATE,
-        "Estimate, strict mode: PTE clear + IOVA free + call chain ~200 + IOTLB invalidation "
-        "with completion wait ~800 (invalidate + COMPLETION_WAIT in the IOMMU command "
-        "buffer, tail MMIO write, IOMMU fetch, semaphore write to memory, CPU sees it); "
-        "public dma_map_benchmark on an SMMUv3 server (arm64, strict by default; mode not "
-        "stated), 8 threads: 1.3 us unmap (LKML, Qinxin Xia, 'dma-mapping: benchmark: Add "
-        "support for dma_map_sg', 2025-05-09)")
+        200.0, ESTIMATE,
+        "Estimate, software part: PTE clear + IOVA free (or flush-queue entry) + call chain "
+        "~200; the IOTLB invalidation wait is iotlb_invalidation_ns, charged by the IOMMU "
+        "mode (strict: every unmap; lazy: every 256th)")
+    iotlb_invalidation_ns: float = _cost(
+        800.0, ESTIMATE,
+        "Estimate: one IOTLB invalidation with completion wait: INVALIDATE_IOMMU_PAGES + "
+        "COMPLETION_WAIT queued ~20, tail MMIO write ~100, IOMMU command fetch ~200-300, "
+        "invalidation ~100, semaphore write ~200, the polling CPU sees it ~100; strict "
+        "unmap total ~1 us, cf. 1.3 us measured on SMMUv3 with 8 threads (LKML, Qinxin "
+        "Xia, 'dma-mapping: benchmark: Add support for dma_map_sg', 2025-05-09)")
     dma_map_sgtable_ns: float = _cost(
         400.0, ESTIMATE,
         "Estimate: per dma_map_sgtable call, one IOVA allocation for the whole list + call "
@@ -138,9 +142,9 @@ class CostTable:
         "Estimate: per 4 KiB entry, PTE walk/write ~50-60 + dma-iommu's two passes over "
         "the scatterlist (length/alignment pass, __finalise_sg) ~2x10-20")
     dma_unmap_sgtable_ns: float = _cost(
-        950.0, ESTIMATE,
-        "Estimate: per call, one ranged IOTLB invalidation + completion wait (~800, as "
-        "dma_unmap_page) + IOVA free + call chain; 1-entry table = dma_unmap_page")
+        150.0, ESTIMATE,
+        "Estimate: per call, IOVA free + call chain (the one ranged invalidation is "
+        "iotlb_invalidation_ns); 1-entry table = dma_unmap_page (150 + 50 = 200)")
     dma_unmap_sg_entry_ns: float = _cost(
         50.0, ESTIMATE,
         "Estimate: per entry, clearing one PTE in a range unmap ~20-30 + walking the "

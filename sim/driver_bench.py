@@ -31,7 +31,7 @@ def batch_layout(folios, folio_size):
 
 
 async def driver_batch(dev, *, driver, folios, folio_size, nr_dma_chan=1, engine_mhz=1000.0,
-                       cpu_ghz=2.0, idle_skip=True, v1_double_copy=False, ring_entries=1024,
+                       cpu_ghz=2.0, idle_skip=True, v1_double_copy=True, ring_entries=1024,
                        seed=0):
     """Copy the batch with `driver`; check it; return times in ns and the copy's figures."""
     srcs, dsts, _ = batch_layout(folios, folio_size)

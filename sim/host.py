@@ -169,5 +169,8 @@ class HostPort(Port):
         # that only mapped pages are reachable. The caller charges the map's cost.
         return self.iommu.map(addr, nbytes)
 
-    def iommu_unmap(self, bus_addr, nbytes):
-        self.iommu.unmap(bus_addr, nbytes)
+    async def iommu_unmap(self, ranges):
+        invalidations = self.iommu.unmap_ranges(ranges)
+        if invalidations:
+            await self.spend(self.costs.iotlb_invalidation_ns * invalidations, "cpu",
+                             "iotlb_invalidation")

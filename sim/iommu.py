@@ -17,10 +17,57 @@ When is it on: ``memory_config["iommu"]`` is True (on), False (off) or absent
 (None: off for the engine alone -- engine scenarios post physical addresses
 without mapping them -- and on once a :class:`sim.host.HostPort`, i.e. a
 driver, takes the device; ``HostPort(iommu=...)`` overrides).
+
+Translation timing (while enabled, behind a memory system; see
+:class:`sim.axi_slave.AxiSlaveModel`). The engine's first access to a page
+whose translation is not cached waits for a page walk: one read of an entry
+per level not found in the caches, each a read of the page-table node (node 0,
+where the kernel allocates IO page tables) at that node's read latency. The
+caches are an IOTLB of leaf translations and a page-walk cache of directory
+entries (LRU, :data:`IOTLB_ENTRIES` and :data:`PDE_ENTRIES`); a walk's result is
+usable from its end, and an access that finds a walk in progress waits for it.
+Mappings of whole, aligned 2 MiB regions use one 2 MiB translation (as AMD-Vi's
+v1 table with ``iommu_map`` picking the largest page size). The first
+translation of a run also reads the device table entry. Every run starts with
+cold caches, as the migration core's CPU side does (:mod:`sim.migrate`).
+
+Invalidation follows the DMA API's mode (:data:`MODES`, ``memory_config
+["iommu_mode"]``), and :meth:`Iommu.unmap` returns how many invalidations the
+CPU must wait for (the platform charges them):
+
+* ``strict``: every unmap call invalidates its range (IOTLB entries and, as the
+  AMD driver always sets the PDE bit, the directory entries covering it) and
+  waits for completion: one invalidation per call;
+* ``lazy`` (x86's default, Kconfig ``IOMMU_DEFAULT_DMA_LAZY``): an unmap call
+  only queues its IOVA range (one per call: dma-iommu maps an sg table as one
+  range) in the per-CPU flush queue; when the queue holds
+  :data:`FLUSH_QUEUE_ENTRIES` ranges, the whole domain is invalidated (one wait)
+  and the queue empties. The queue's 10 ms timer is not modelled (it fires
+  outside the simulated calls' critical path). Enforcement still follows the
+  page table at once: the window in which a lazy IOTLB keeps a stale
+  translation is not modelled (the model is stricter than the hardware).
 """
+from collections import OrderedDict
 
 PAGE_SHIFT = 12
 PAGE_BYTES = 1 << PAGE_SHIFT
+#: A large (2 MiB) translation covers 2**LARGE_SHIFT pages.
+LARGE_SHIFT = 9
+LARGE_BYTES = PAGE_BYTES << LARGE_SHIFT
+
+#: The DMA API's invalidation modes.
+MODES = ("strict", "lazy")
+#: Unmapped ranges a flush queue holds before the domain is invalidated: Linux's
+#: IOVA_DEFAULT_FQ_SIZE (drivers/iommu/dma-iommu.c, 256 since v4.14).
+FLUSH_QUEUE_ENTRIES = 256
+#: Leaf translations cached (estimate: IOMMUs do not publish it; 64 entries is
+#: the size inferred for Intel's IOTLB by pcie-bench measurements, Neugebauer et
+#: al., SIGCOMM 2018; a v1 copy touches four pages at a time, so any size >= 4
+#: gives the same result there).
+IOTLB_ENTRIES = 64
+#: Directory entries cached by the page-walk cache (estimate; one per 2 MiB or
+#: 1 GiB region in use: a migration batch touches a few).
+PDE_ENTRIES = 32
 
 
 class IommuError(ValueError):
@@ -34,15 +81,28 @@ class Iommu:
                   module docstring); ``enabled`` starts as ``configured is True``.
     """
 
-    def __init__(self, configured=None):
+    def __init__(self, configured=None, mode="lazy"):
         if configured not in (None, True, False):
             raise ValueError(f"iommu={configured!r}: expected true, false or null")
+        if mode not in MODES:
+            raise ValueError(f"iommu_mode={mode!r}: expected one of {', '.join(MODES)}")
         self.configured = configured
         self.enabled = configured is True
+        self.mode = mode
         self._pages = {}          # page number -> mappings covering it
+        self._large = {}          # 2 MiB region number -> large mappings covering it
         self._mappings = {}       # (bus address, bytes) -> times mapped
         #: IO page faults: (cycle, "read" | "write", address, AXI id).
         self.faults = []
+        #: Cycles of one page-table read; 0: translation takes no time (set by the
+        #: AXI model from its memory system).
+        self.walk_read_cycles = 0
+        self._iotlb = OrderedDict()     # translation key -> cycle it is usable from
+        self._pde = OrderedDict()       # (level, region) -> cycle it is usable from
+        self._dte_ready = None          # cycle the device table entry is cached from
+        self._queued = 0                # lazy: ranges in the flush queue
+        #: Counters: page walks, page-table reads, invalidations waited for.
+        self.walks = self.walk_reads = self.invalidations = 0
 
     def __repr__(self):
         return (f"Iommu(enabled={self.enabled}, {len(self._pages)} pages mapped, "
@@ -63,14 +123,52 @@ class Iommu:
             self._pages[page] = self._pages.get(page, 0) + 1
         key = (addr, nbytes)
         self._mappings[key] = self._mappings.get(key, 0) + 1
+        for region in self._large_regions(addr, nbytes):
+            self._large[region] = self._large.get(region, 0) + 1
         return addr
 
+    @staticmethod
+    def _large_regions(addr, nbytes):
+        """The 2 MiB regions a mapping covers whole (it must be 2 MiB aligned)."""
+        if addr % LARGE_BYTES or nbytes % LARGE_BYTES:
+            return range(0)
+        first = addr >> PAGE_SHIFT + LARGE_SHIFT
+        return range(first, first + nbytes // LARGE_BYTES)
+
     def unmap(self, bus_addr, nbytes):
-        """Remove one mapping made by :meth:`map` with these arguments."""
+        """Remove one mapping made by :meth:`map` with these arguments; one unmap call.
+
+        Returns the number of invalidations the CPU waits for (see the module
+        docstring); :meth:`unmap_ranges` unmaps several ranges as one call."""
+        return self.unmap_ranges([(bus_addr, nbytes)])
+
+    def unmap_ranges(self, ranges):
+        """Unmap several (bus address, bytes) mappings in one call (an sg table);
+        returns the number of invalidations the CPU waits for."""
+        ranges = list(ranges)
+        for bus_addr, nbytes in ranges:
+            if not self._mappings.get((bus_addr, nbytes)):
+                raise IommuError(f"unmap of {nbytes} bytes at {bus_addr:#x}: no such "
+                                 f"mapping")
+        for bus_addr, nbytes in ranges:
+            self._remove(bus_addr, nbytes)
+        if self.mode == "strict":
+            for bus_addr, nbytes in ranges:
+                self._invalidate_range(bus_addr, nbytes)
+            self.invalidations += 1
+            return 1
+        self._queued += 1               # one IOVA range per call (an sg table maps as one)
+        if self._queued < FLUSH_QUEUE_ENTRIES:
+            return 0
+        self._queued = 0
+        self._iotlb.clear()
+        self._pde.clear()
+        self.invalidations += 1
+        return 1
+
+    def _remove(self, bus_addr, nbytes):
         key = (bus_addr, nbytes)
-        count = self._mappings.get(key)
-        if not count:
-            raise IommuError(f"unmap of {nbytes} bytes at {bus_addr:#x}: no such mapping")
+        count = self._mappings[key]
         if count == 1:
             del self._mappings[key]
         else:
@@ -81,6 +179,75 @@ class Iommu:
                 self._pages[page] = left
             else:
                 del self._pages[page]
+        for region in self._large_regions(bus_addr, nbytes):
+            left = self._large[region] - 1
+            if left:
+                self._large[region] = left
+            else:
+                del self._large[region]
+
+    def _invalidate_range(self, bus_addr, nbytes):
+        pages = self._pages_of(bus_addr, nbytes)
+        regions = range(pages[0] >> LARGE_SHIFT, (pages[-1] >> LARGE_SHIFT) + 1)
+        for page in pages:
+            self._iotlb.pop(("page", page), None)
+        for region in regions:
+            self._iotlb.pop(("large", region), None)
+            self._pde.pop((2, region), None)
+            self._pde.pop((3, region >> LARGE_SHIFT), None)
+
+    def translate(self, addr, cycle):
+        """The cycle from which the engine's access at addr (issued at cycle) is
+        translated; walks and fills the caches on a miss (see the module docstring).
+        Free (returns cycle) when disabled or without walk timing.
+
+        The table has three levels, as AMD-Vi's v1 table of a DMA domain starts
+        with (PAGE_MODE_3_LEVEL, 39-bit IOVAs, enough for the IOVAs the DMA API
+        hands out below 4 GiB first): level 3 entries cover 1 GiB, level 2 entries
+        2 MiB (the leaf of a large translation), level 1 entries 4 KiB."""
+        read = self.walk_read_cycles
+        if not (self.enabled and read):
+            return cycle
+        page = addr >> PAGE_SHIFT
+        region = page >> LARGE_SHIFT
+        large = region in self._large
+        key = ("large", region) if large else ("page", page)
+        ready = self._iotlb.get(key)
+        if ready is not None:
+            self._iotlb.move_to_end(key)
+            return max(cycle, ready)
+        # Walk down from the deepest directory entry cached.
+        start = cycle
+        if self._dte_ready is None:
+            self._dte_ready = start = cycle + read
+            self.walk_reads += 1
+        else:
+            start = max(start, self._dte_ready)
+        directories = [(3, region >> LARGE_SHIFT)] + ([] if large else [(2, region)])
+        needed = directories
+        for depth in range(len(directories), 0, -1):
+            cached = self._pde.get(directories[depth - 1])
+            if cached is not None:
+                self._pde.move_to_end(directories[depth - 1])
+                start = max(start, cached)
+                needed = directories[depth:]
+                break
+        t = start
+        for entry in needed:
+            t += read
+            self._fill(self._pde, entry, t, PDE_ENTRIES)
+        t += read                                   # the leaf entry
+        self._fill(self._iotlb, key, t, IOTLB_ENTRIES)
+        self.walks += 1
+        self.walk_reads += len(needed) + 1
+        return t
+
+    @staticmethod
+    def _fill(cache, key, ready, capacity):
+        cache[key] = ready
+        cache.move_to_end(key)
+        if len(cache) > capacity:
+            cache.popitem(last=False)
 
     def is_mapped(self, addr, nbytes=1):
         """Whether every page of [addr, addr+nbytes) is mapped (whatever ``enabled``)."""

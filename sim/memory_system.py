@@ -254,6 +254,10 @@ class MemorySystem:
                 return self._index[node_id]
         return self._index[self.default_node]
 
+    def node_index_of_id(self, node_id):
+        """Index (into ``nodes`` and ``timings``) of the node with this id."""
+        return self._index[node_id]
+
     def node_of(self, addr):
         """The Node holding addr."""
         return self.nodes[self.node_index(addr)]

@@ -757,15 +757,17 @@ def _data_base():
     return DATA
 
 
-def dma_memory_config(spec, costs=DEFAULT_COSTS, *, engine_mhz=1000.0, latency_ns=None):
-    """(memory_config, layout) for the DMA scenario: node regions, NUMA latencies."""
+def dma_memory_config(spec, costs=DEFAULT_COSTS, *, engine_mhz=1000.0, latency_ns=None,
+                      iommu_mode="lazy"):
+    """(memory_config, layout) for the DMA scenario: node regions, NUMA latencies, the
+    IOMMU's invalidation mode."""
     from sim.engine_scenarios import MEM_BASE
     config = _config_from(spec)
     plan = _plan_from(spec, costs)
     layout = node_layout(plan, from_node=config.from_node, to_node=config.to_node,
                          base=_data_base(), full=config.full)
     end = max(start + size for start, size in layout.values())
-    memory = {"base": MEM_BASE, "size": end - MEM_BASE}
+    memory = {"base": MEM_BASE, "size": end - MEM_BASE, "iommu_mode": iommu_mode}
     remote = [(start, start + size) for node, (start, size) in layout.items() if node == 1]
     try:
         from sim.memory_system import zen3_two_socket
@@ -793,7 +795,7 @@ def dma_memory_config(spec, costs=DEFAULT_COSTS, *, engine_mhz=1000.0, latency_n
 
 async def migrate_scenario(dev, *, spec, costs, layout, driver="v3", nr_dma_chan=1,
                            engine_mhz=1000.0, cpu_ghz=2.0, idle_skip=True,
-                           v1_double_copy=False, ring_entries=1024):
+                           v1_double_copy=True, ring_entries=1024):
     """Scenario (either back-end): dcbm registered, migrate_pages() with the DMA copy."""
     from sim.engine_scenarios import DATA, MEM_BASE
     from sw_driver.dcbm import Dcbm
@@ -817,19 +819,22 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver="v3", nr_dma_chan
         await dcbm.set_offloading(0)
     await foliodma_remove(dma)
     result.update(dma_copied_folios=dcbm.folios_migrated, dma_failed_folios=dcbm.folios_failures,
-                  simulated_cycles=dev.cycle - started, skipped_cycles=dev.skipped_cycles)
+                  simulated_cycles=dev.cycle - started, skipped_cycles=dev.skipped_cycles,
+                  iommu_walks=port.iommu.walks, iommu_walk_reads=port.iommu.walk_reads,
+                  iotlb_invalidations=port.iommu.invalidations)
     return result
 
 
 def run_dma(spec, costs=DEFAULT_COSTS, *, params=None, backend="pysim", driver="v3",
-            engine_mhz=1000.0, cpu_ghz=2.0, idle_skip=True, v1_double_copy=False,
-            latency_ns=None, progress=None, vcd=None):
+            engine_mhz=1000.0, cpu_ghz=2.0, idle_skip=True, v1_double_copy=True,
+            latency_ns=None, iommu_mode="lazy", progress=None, vcd=None):
     """The dma mode on an RTL back-end; the raw result."""
     from hw.engine import DmaEngine
     from hw.params import EngineParams
     from sim.bench import _runner
     params = params or EngineParams()
-    memory, layout = dma_memory_config(spec, costs, engine_mhz=engine_mhz, latency_ns=latency_ns)
+    memory, layout = dma_memory_config(spec, costs, engine_mhz=engine_mhz, latency_ns=latency_ns,
+                                       iommu_mode=iommu_mode)
     kwargs = {"spec": spec, "costs": costs.as_dict(), "layout": layout, "driver": driver,
               "nr_dma_chan": params.channels, "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy}
@@ -887,23 +892,25 @@ def measure(raw, costs, *, pages, nbytes, repeat=10, seed=0, cpu_ghz=2.0):
     return out
 
 
-def post_move_access(spec, mode, v1_double_copy=False):
+def post_move_access(spec, mode, v1_double_copy=False, *, toucher="same_core",
+                     dma_allocates_in_llc=None, llc_bytes=None):
     """Cycles per page of the seed's read loop over the moved pages right after the
-    move (its second table), from the cache model (:mod:`sim.cache`): the migrating
-    CPU reads the pages it moved to its own node. The copier is the CPU (cpu,
-    batch-cpu), the engine (dma), or the engine then the CPU (dma with dcbm v1's
-    extra CPU copy). None when the pages did not move to node 0 (the migrating
-    CPU's) or there is no cache model."""
-    try:
-        from sim.cache import CacheModel
-    except ImportError:
-        return None
+    move (its second table), from the cache model (:mod:`sim.cache`): a CPU (by
+    default the migrating one, ``toucher``: see sim.cache.TOUCHERS) reads the pages
+    moved to the migrating CPU's node. The copier is the CPU (cpu, batch-cpu), the
+    engine (dma), or the engine then the CPU (dma with dcbm v1's extra CPU copy).
+    ``dma_allocates_in_llc`` (None: the platform's, no on Zen 3) and ``llc_bytes``
+    (per CCX; None: the platform's 32 MiB) change the platform. None when the pages
+    did not move to node 0 (the migrating CPU's)."""
+    from sim.cache import DEFAULT_PLATFORM, CacheModel
     if spec.get("to_node", 0) != 0:
         return None
     copier = "cpu" if mode != "dma" else ("dma_then_cpu" if v1_double_copy else "dma")
     pages = spec["workload_bytes"] // PAGE
-    return CacheModel().post_move_access_cycles_per_page(pages, PAGE, copier=copier,
-                                                         toucher="same_core")
+    platform = DEFAULT_PLATFORM if llc_bytes is None else \
+        DEFAULT_PLATFORM.replace(llc_bytes_per_ccx=llc_bytes)
+    return CacheModel(platform).post_move_access_cycles_per_page(
+        pages, PAGE, copier=copier, toucher=toucher, dma_allocates_in_llc=dma_allocates_in_llc)
 
 
 @dataclass
@@ -930,7 +937,11 @@ class MigrateRequest:
     engine_mhz: float = 1000.0
     cpu_ghz: float = 2.0
     latency_ns: float = None
-    v1_double_copy: bool = False
+    v1_double_copy: bool = True
+    iommu_mode: str = "lazy"
+    toucher: str = "same_core"
+    dma_allocates_in_llc: bool = None
+    llc_bytes: int = None
     idle_skip: bool = True
     vcd: object = None
     costs: CostTable = field(default=DEFAULT_COSTS)
@@ -960,7 +971,7 @@ def run_request(req, progress=None):
         raw = run_dma(spec, req.costs, params=req.params, backend=req.backend, driver=req.driver,
                       engine_mhz=req.engine_mhz, cpu_ghz=req.cpu_ghz, idle_skip=req.idle_skip,
                       v1_double_copy=req.v1_double_copy, latency_ns=req.latency_ns,
-                      progress=progress, vcd=req.vcd)
+                      iommu_mode=req.iommu_mode, progress=progress, vcd=req.vcd)
     else:
         raw = run_cpu(spec, req.costs)
     wall = time.perf_counter() - started
@@ -986,7 +997,9 @@ def run_request(req, progress=None):
         "copy_gbps": figures["copy_gbps"],
         "copy_gbps_sd": figures["copy_gbps_sd"],
         "post_move_access_cycles_per_page": post_move_access(
-            spec, req.mode, req.mode == "dma" and req.driver == "v1" and req.v1_double_copy),
+            spec, req.mode, req.mode == "dma" and req.driver == "v1" and req.v1_double_copy,
+            toucher=req.toucher, dma_allocates_in_llc=req.dma_allocates_in_llc,
+            llc_bytes=req.llc_bytes),
         "simulated_batches": raw["simulated_batches"],
         "extrapolated_batches": raw["extrapolated_batches"],
         "integrity": raw["integrity"],
@@ -997,7 +1010,8 @@ def run_request(req, progress=None):
         "copy_breakdown_cycles_per_page": figures["copy_breakdown_cycles_per_page"],
         "wall_seconds": wall,
     }
-    for key in ("dma_copied_folios", "dma_failed_folios", "simulated_cycles", "skipped_cycles"):
+    for key in ("dma_copied_folios", "dma_failed_folios", "simulated_cycles", "skipped_cycles",
+                "iommu_walks", "iommu_walk_reads", "iotlb_invalidations"):
         if key in raw:
             row[key] = raw[key]
     return row

@@ -11,9 +11,9 @@ of each posted version selectable by name:
 
 v1  page by page, serially: map both pages, prep, submit, dma_sync_wait (busy
     poll, 5 s), terminate_sync, unmap; a page the DMA fails is copied by the
-    CPU. Folios bigger than a page are refused. ``v1_double_copy`` follows the
-    posted code into its fallback label after success: the CPU copies the
-    whole list again.
+    CPU. Folios bigger than a page are refused. ``v1_double_copy`` (the
+    default) follows the posted code into its fallback label after success:
+    the CPU copies the whole list again.
 v2  folios dealt round-robin over up to nr_dma_chan channels; one mapping per
     folio side and one descriptor per folio, each with an interrupt and a
     callback counting completions; issue_pending per channel, one
@@ -147,7 +147,8 @@ class Dcbm(Migrator):
 
     strategy        -- "v1", "v2" or "v3" (see the module docstring).
     nr_dma_chan     -- channels v2 and v3 use at most (1..16).
-    v1_double_copy  -- v1: the CPU copies the whole list again after the DMA pass.
+    v1_double_copy  -- v1: the CPU copies the whole list again after the DMA pass
+                       (default True, the posted code as it reads).
     folios_migrated, folios_failures -- folios the DMA copied / failed to copy.
 
     ``set_offloading`` is the ``offloading`` knob. Channels v2 and v3 request
@@ -156,7 +157,7 @@ class Dcbm(Migrator):
 
     name = "dcbm"
 
-    def __init__(self, dma_dev, strategy="v3", nr_dma_chan=1, v1_double_copy=False):
+    def __init__(self, dma_dev, strategy="v3", nr_dma_chan=1, v1_double_copy=True):
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown dcbm strategy {strategy!r}: expected one of {STRATEGIES}")
         self.dma_dev = dma_dev

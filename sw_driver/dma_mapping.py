@@ -16,9 +16,10 @@ async def dma_map_page(port, addr, size):
 
 
 async def dma_unmap_page(port, dma_addr, size):
-    """Undo :func:`dma_map_page` (IOMMU entry removal and IOTLB invalidation)."""
+    """Undo :func:`dma_map_page` (IOMMU entry removal; the platform's IOMMU adds the
+    IOTLB invalidation its mode requires)."""
     await port.cpu(Op.DMA_UNMAP_PAGE)
-    port.iommu_unmap(dma_addr, size)
+    await port.iommu_unmap([(dma_addr, size)])
 
 
 @dataclass
@@ -71,6 +72,6 @@ async def dma_unmap_sgtable(port, sgt):
         raise ValueError("dma_unmap_sgtable: the table is not mapped")
     await port.cpu(Op.DMA_UNMAP_SGTABLE)
     await port.cpu(Op.DMA_UNMAP_SG_ENTRY, len(sgt.sgl))
+    await port.iommu_unmap([(sg.dma_address, sg.length) for sg in sgt.sgl])
     for sg in sgt.sgl:
-        port.iommu_unmap(sg.dma_address, sg.length)
         sg.dma_address = None

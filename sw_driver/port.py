@@ -16,7 +16,7 @@ import enum
 class Op(enum.Enum):
     """Kernel operations whose CPU cost the platform charges (see sim.costs)."""
     DMA_MAP_PAGE = "dma_map_page"              # map one page for DMA (IOMMU entry)
-    DMA_UNMAP_PAGE = "dma_unmap_page"          # unmap it (IOMMU entry + IOTLB invalidation)
+    DMA_UNMAP_PAGE = "dma_unmap_page"          # unmap it (software; the invalidation: iommu_unmap)
     DMA_MAP_SGTABLE = "dma_map_sgtable"        # per call, plus DMA_MAP_SG_ENTRY per entry
     DMA_MAP_SG_ENTRY = "dma_map_sg_entry"
     DMA_UNMAP_SGTABLE = "dma_unmap_sgtable"    # per call, plus DMA_UNMAP_SG_ENTRY per entry
@@ -97,5 +97,9 @@ class Port(abc.ABC):
         """
 
     @abc.abstractmethod
-    def iommu_unmap(self, bus_addr, nbytes):
-        """Remove a mapping made by iommu_map (the caller charges the unmap op)."""
+    async def iommu_unmap(self, ranges):
+        """Remove the (bus address, bytes) mappings made by iommu_map, as one unmap call.
+
+        The caller charges the unmap operation's software; the platform's IOMMU
+        charges the IOTLB invalidation its mode requires (strict: one per call;
+        lazy: one when the flush queue fills)."""

@@ -18,7 +18,7 @@ from sim.backend import build_memory
 from sim.engine_io import EngineIO
 from sim.engine_scenarios import DATA, MEM_BASE, memory_config
 from sim.host import HostPort
-from sim.iommu import PAGE_BYTES, Iommu, IommuError
+from sim.iommu import FLUSH_QUEUE_ENTRIES, PAGE_BYTES, Iommu, IommuError
 from sim.memory import Memory
 from tests.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
 
@@ -73,6 +73,113 @@ def test_the_model_refuses_unmapped_pages_with_decerr():
     assert memory.read(BASE + 2 * PAGE, 2 * BEAT) == bytes(2 * BEAT)
     assert memory.read(BASE, 2 * BEAT) == random_bytes(2 * BEAT, 3)
     assert iommu.faults == [(1, "read", BASE + PAGE, 1), (1, "write", BASE + 2 * PAGE, 0)]
+
+
+# --------------------------------------------------------------------------
+# Translation timing and invalidation modes
+# --------------------------------------------------------------------------
+
+MiB2 = 2 << 20
+
+
+def _timed(mode="lazy", read=10):
+    iommu = Iommu(True, mode)
+    iommu.walk_read_cycles = read
+    return iommu
+
+
+def test_a_miss_walks_the_levels_not_cached_and_a_hit_is_free():
+    iommu = _timed()
+    base = 0x4000_0000                                   # 1 GiB aligned
+    for page in range(4):
+        iommu.map(base + page * PAGE, PAGE)
+    # Cold: device table entry, then levels 3, 2 and the leaf.
+    assert iommu.translate(base, 100) == 100 + 4 * 10
+    assert iommu.translate(base + 64, 120) == 140         # the walk in progress: wait for it
+    assert iommu.translate(base + 64, 200) == 200         # cached
+    assert iommu.translate(base + PAGE, 200) == 210       # same 2 MiB: the leaf only
+    iommu.map(base + MiB2, PAGE)
+    assert iommu.translate(base + MiB2, 300) == 320       # same 1 GiB: level 2 + leaf
+    assert (iommu.walks, iommu.walk_reads) == (3, 4 + 1 + 2)
+
+
+def test_a_whole_aligned_2mib_mapping_is_one_large_translation():
+    iommu = _timed()
+    iommu.map(0x4000_0000, PAGE)
+    iommu.translate(0x4000_0000, 0)                       # warms DTE and level 3
+    iommu.map(0x4020_0000, MiB2)
+    assert iommu.translate(0x4020_0000, 100) == 110       # the level-2 entry is the leaf
+    assert iommu.translate(0x4020_0000 + MiB2 - 64, 200) == 200   # same translation
+    iommu.map(0x4060_0000 + PAGE, MiB2)                   # not aligned: 4 KiB translations
+    assert iommu.translate(0x4060_0000 + PAGE, 300) == 320
+    assert iommu.translate(0x4060_0000 + 2 * PAGE, 400) == 410
+
+
+def test_strict_invalidates_every_unmap_and_its_directory_entries():
+    iommu = _timed("strict")
+    base = 0x4000_0000
+    iommu.map(base, PAGE)
+    iommu.map(base + PAGE, PAGE)
+    iommu.translate(base, 0)
+    iommu.translate(base + PAGE, 100)
+    assert iommu.unmap(base, PAGE) == 1 and iommu.invalidations == 1
+    # The page's entry and the directory entries covering it are gone: a walk from
+    # level 3 again (the device table entry stays cached).
+    assert iommu.translate(base + PAGE, 200) == 200       # its own leaf stays cached
+    iommu.map(base + 2 * PAGE, PAGE)
+    assert iommu.translate(base + 2 * PAGE, 300) == 330
+    assert iommu.unmap_ranges([(base + PAGE, PAGE), (base + 2 * PAGE, PAGE)]) == 1
+
+
+def test_lazy_queues_unmaps_and_invalidates_the_domain_every_256():
+    iommu = _timed("lazy")
+    base = 0x4000_0000
+    iommu.map(base, PAGE)
+    iommu.translate(base, 0)
+    flushes = []
+    for n in range(FLUSH_QUEUE_ENTRIES):
+        addr = base + (n + 1) * PAGE
+        iommu.map(addr, PAGE)
+        flushes.append(iommu.unmap(addr, PAGE))
+        if n == 0:
+            assert iommu.translate(base, 100) == 100      # still cached after an unmap
+    assert flushes == [0] * (FLUSH_QUEUE_ENTRIES - 1) + [1] and iommu.invalidations == 1
+    assert iommu.translate(base, 1000) == 1030            # domain flushed: levels 3, 2, leaf
+    with pytest.raises(ValueError, match="iommu_mode="):
+        Iommu(True, "deferred")
+
+
+def test_translation_is_free_when_off_or_untimed():
+    iommu = _timed()
+    iommu.map(0x4000_0000, PAGE)
+    iommu.enabled = False
+    assert iommu.translate(0x4000_0000, 5) == 5
+    assert Iommu(True).translate(0x4000_0000, 5) == 5     # no walk timing set
+    assert iommu.walks == 0
+
+
+def test_the_model_waits_for_the_walk_behind_a_memory_system():
+    from sim.memory_system import MemorySystem, Node
+    node = Node("dram", 0, read_latency_ns=7, write_latency_ns=6, read_gbps=None,
+                write_gbps=None)
+
+    def first_beats(enabled):
+        memory = Memory(BASE, 0x10_0000)
+        iommu = Iommu(enabled)
+        model = AxiSlaveModel(memory, data_width=64, memory_system=MemorySystem([node]),
+                              iommu=iommu)
+        iommu.map(BASE, 2 * PAGE)
+        master = ScriptedMaster(model)
+        master.read(BASE, 2)
+        master.write(BASE + PAGE, random_bytes(2 * BEAT, 4), at=40)   # after that walk
+        master.run(80)
+        return master.r[0][0], master.b[0][0], iommu.walk_read_cycles
+
+    r_off, b_off, _ = first_beats(False)
+    r_on, b_on, read = first_beats(True)
+    assert read == 7                      # one page-table read at the node's latency
+    assert r_on - r_off == 4 * read       # cold: device table entry + three levels
+    assert b_on - b_off == 1 * read       # the next page: its leaf only
 
 
 def test_memory_config_switches_it():
@@ -141,8 +248,7 @@ async def iommu_copies(dev):
     assert np.array_equal(image_outside_mapped(), before), "a write outside mapped pages"
     assert dev.memory.read(dst[2], SIZE) == GUARD * SIZE
     # Unmap channel 3's buffers: the same copy fails again and writes nothing.
-    port.iommu_unmap(src[3], SIZE)
-    port.iommu_unmap(dst[3], SIZE)
+    await port.iommu_unmap([(src[3], SIZE), (dst[3], SIZE)])
     dev.memory.write(dst[3], GUARD * SIZE)
     await io.reset_channel(3)
     status, nbytes = await copy(3)

@@ -245,6 +245,34 @@ def test_post_move_access_from_the_cache_model():
     assert post_move_access(spec("cpu", workload=2 * M, to_node=1, from_node=0), "cpu") is None
 
 
+def test_post_move_access_platform_and_toucher():
+    from sim.migrate import post_move_access
+    two_mb = spec("cpu", workload=2 * M)
+    dma, cpu = post_move_access(two_mb, "dma"), post_move_access(two_mb, "cpu")
+    # DMA writes allocating in the LLC make 2 MiB as hot as the CPU copy (docs/cache.md).
+    assert post_move_access(two_mb, "dma", dma_allocates_in_llc=True) == pytest.approx(cpu)
+    assert post_move_access(two_mb, "cpu", toucher="other_ccx") > cpu
+    # An LLC smaller than the workload: even the CPU-copied pages come from DRAM.
+    assert post_move_access(two_mb, "cpu", llc_bytes=1 * M) > cpu
+    assert dma > cpu
+
+
+def test_migrate_cache_options(capsys):
+    def pma_and_copy(*extra):
+        assert main(["migrate", "--workload", "2M", "--copy", "cpu", "--repeat", "1",
+                     "--json", "--quiet", *extra]) == 0
+        row = json.loads(capsys.readouterr().out)["rows"][0]
+        return row["post_move_access_cycles_per_page"], row["folio_copy_cycles_per_page"]
+
+    pma, copy = pma_and_copy()
+    assert pma_and_copy("--toucher", "other_socket")[0] > pma
+    # 1 MiB of LLC: the 2 MiB source is no longer cached when copied, nor the result.
+    small_pma, small_copy = pma_and_copy("--llc-size", "1M")
+    assert small_pma > pma and small_copy > copy
+    assert main(["migrate", "--copy", "cpu", "--llc-size", "4K"]) == 2
+    assert "--llc-size" in capsys.readouterr().err
+
+
 def test_dma_needs_a_batched_flow():
     with pytest.raises(MigrateError, match="upstream"):
         run_request(MigrateRequest(mode="dma", workload_bytes=4 * K, flow="upstream"))

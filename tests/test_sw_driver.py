@@ -116,9 +116,8 @@ class _Batch:
         for folio in self.src + self.dst:
             assert port.iommu_map(folio.address, folio.size) == folio.address
 
-    def unmap(self, port):
-        for folio in self.src + self.dst:
-            port.iommu_unmap(folio.address, folio.size)
+    async def unmap(self, port):
+        await port.iommu_unmap([(folio.address, folio.size) for folio in self.src + self.dst])
 
     def check(self):
         """Every destination equals its source; sources and guard pages are untouched."""
@@ -268,7 +267,7 @@ async def ring_transactions(dev, *, count, size, mode, ring_entries):
     after = await _copy_once_more(dev, chan, batch)
     await dma_release_channel(chan)
     await foliodma_remove(dma)
-    batch.unmap(port)
+    await batch.unmap(port)
     assert not port.iommu.faults, f"IO page faults: {port.iommu.faults}"
     return {"results": [_result(tx) for tx in txs], "statuses": statuses, "after": after}
 
@@ -299,7 +298,7 @@ async def terminate_mid_batch(dev, *, count, size):
     after = await _copy_once_more(dev, chan, batch)
     await dma_release_channel(chan)
     await foliodma_remove(dma)
-    batch.unmap(port)
+    await batch.unmap(port)
     assert not port.iommu.faults, f"IO page faults: {port.iommu.faults}"
     return {"results": [_result(tx) for tx in txs], "statuses": statuses, "after": after}
 

@@ -82,8 +82,9 @@ class FakePort(Port):
         self.mapped[addr] += 1
         return addr + BUS_OFFSET
 
-    def iommu_unmap(self, bus_addr, nbytes):
-        self.mapped[bus_addr - BUS_OFFSET] -= 1
+    async def iommu_unmap(self, ranges):
+        for bus_addr, _ in ranges:
+            self.mapped[bus_addr - BUS_OFFSET] -= 1
 
 
 class ReverseDevice(DmaDevice):
