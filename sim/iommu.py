@@ -65,6 +65,12 @@ FLUSH_QUEUE_ENTRIES = 256
 #: al., SIGCOMM 2018; a v1 copy touches four pages at a time, so any size >= 4
 #: gives the same result there).
 IOTLB_ENTRIES = 64
+#: After a domain invalidation, the next translations of a migration batch walk the
+#: directory levels again: levels 3 and 2 for each region in use (rings and
+#: records, sources, destinations). The extrapolation of repeated batches
+#: (sim.migrate) allows this many page-table reads per invalidation as the
+#: difference between otherwise equal batches, and does not extrapolate them.
+REFILL_READS_PER_INVALIDATION = 3 * 2
 #: Directory entries cached by the page-walk cache (estimate; one per 2 MiB or
 #: 1 GiB region in use: a migration batch touches a few).
 PDE_ENTRIES = 32
@@ -101,8 +107,8 @@ class Iommu:
         self._pde = OrderedDict()       # (level, region) -> cycle it is usable from
         self._dte_ready = None          # cycle the device table entry is cached from
         self._queued = 0                # lazy: ranges in the flush queue
-        #: Counters: page walks, page-table reads, invalidations waited for.
-        self.walks = self.walk_reads = self.invalidations = 0
+        #: Counters: page walks, page-table reads, unmap calls, invalidations waited for.
+        self.walks = self.walk_reads = self.unmap_calls = self.invalidations = 0
 
     def __repr__(self):
         return (f"Iommu(enabled={self.enabled}, {len(self._pages)} pages mapped, "
@@ -152,6 +158,11 @@ class Iommu:
                                  f"mapping")
         for bus_addr, nbytes in ranges:
             self._remove(bus_addr, nbytes)
+        return self._invalidate_for(ranges)
+
+    def _invalidate_for(self, ranges):
+        """The invalidation one unmap call of ``ranges`` causes; returns 0 or 1."""
+        self.unmap_calls += 1
         if self.mode == "strict":
             for bus_addr, nbytes in ranges:
                 self._invalidate_range(bus_addr, nbytes)
@@ -165,6 +176,22 @@ class Iommu:
         self._pde.clear()
         self.invalidations += 1
         return 1
+
+    def account_unmap_calls(self, calls):
+        """Count ``calls`` unmap calls that were not simulated (extrapolated batches):
+        the flush queue advances, and the invalidations they would cause are counted
+        and returned (the caches are emptied if there is one)."""
+        if self.mode == "strict":
+            self.unmap_calls += calls
+            self.invalidations += calls
+            return calls
+        self.unmap_calls += calls
+        flushes, self._queued = divmod(self._queued + calls, FLUSH_QUEUE_ENTRIES)
+        if flushes:
+            self._iotlb.clear()
+            self._pde.clear()
+        self.invalidations += flushes
+        return flushes
 
     def _remove(self, bus_addr, nbytes):
         key = (bus_addr, nbytes)
