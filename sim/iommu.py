@@ -85,6 +85,7 @@ class Iommu:
 
     configured -- the memory_config setting (True, False or None; see the
                   module docstring); ``enabled`` starts as ``configured is True``.
+    mode       -- the DMA API's invalidation mode, "lazy" or "strict" (:data:`MODES`).
     """
 
     def __init__(self, configured=None, mode="lazy"):
@@ -158,38 +159,24 @@ class Iommu:
                                  f"mapping")
         for bus_addr, nbytes in ranges:
             self._remove(bus_addr, nbytes)
-        return self._invalidate_for(ranges)
-
-    def _invalidate_for(self, ranges):
-        """The invalidation one unmap call of ``ranges`` causes; returns 0 or 1."""
-        self.unmap_calls += 1
         if self.mode == "strict":
             for bus_addr, nbytes in ranges:
                 self._invalidate_range(bus_addr, nbytes)
-            self.invalidations += 1
-            return 1
-        self._queued += 1               # one IOVA range per call (an sg table maps as one)
-        if self._queued < FLUSH_QUEUE_ENTRIES:
-            return 0
-        self._queued = 0
-        self._iotlb.clear()
-        self._pde.clear()
-        self.invalidations += 1
-        return 1
+        return self.account_unmap_calls(1)
 
     def account_unmap_calls(self, calls):
-        """Count ``calls`` unmap calls that were not simulated (extrapolated batches):
-        the flush queue advances, and the invalidations they would cause are counted
-        and returned (the caches are emptied if there is one)."""
-        if self.mode == "strict":
-            self.unmap_calls += calls
-            self.invalidations += calls
-            return calls
+        """Count ``calls`` unmap calls (each one IOVA range: an sg table maps as one)
+        and return the invalidations they cause: strict, one each; lazy, one each
+        time the flush queue fills, which empties the caches. Used directly for
+        the calls of extrapolated batches, which are not simulated."""
         self.unmap_calls += calls
-        flushes, self._queued = divmod(self._queued + calls, FLUSH_QUEUE_ENTRIES)
-        if flushes:
-            self._iotlb.clear()
-            self._pde.clear()
+        if self.mode == "strict":
+            flushes = calls
+        else:
+            flushes, self._queued = divmod(self._queued + calls, FLUSH_QUEUE_ENTRIES)
+            if flushes:
+                self._iotlb.clear()
+                self._pde.clear()
         self.invalidations += flushes
         return flushes
 
