@@ -535,9 +535,10 @@ def build_parser():
                           "flush) (default %(default)s)")
     mig.add_argument("--driver", choices=("v1", "v2", "v3"), default="v3",
                      help="dcbm strategy for dma (default %(default)s)")
-    mig.add_argument("--from-node", type=int, choices=(0, 1), default=1,
-                     help="source node (default 1: the remote socket)")
-    mig.add_argument("--to-node", type=int, choices=(0, 1), default=0,
+    mig.add_argument("--from-node", type=int, choices=(0, 1, 2), default=1,
+                     help="source node: 0 the migrating CPU's, 1 the other socket, 2 the "
+                          "CXL tier (default 1; 2 -> 0 is a promotion from CXL)")
+    mig.add_argument("--to-node", type=int, choices=(0, 1, 2), default=0,
                      help="target node (default 0: the migrating CPU's)")
     mig.add_argument("--max-batch-pages", type=positive_int, default=512,
                      help="NR_MAX_BATCHED_MIGRATION: base pages per batch (default 512)")

@@ -26,12 +26,14 @@ model's CPU clock (2 GHz by default) is a parameter elsewhere; the seed's
 cycle counts are converted at the seed machine's measured 2 GHz.
 
 Node numbering for copies: node 0 is the copying CPU's own (local) node, node 1
-the other socket (remote). The seed's promotions copy node 1 -> node 0.
+the other socket (remote), node 2 the optional CXL tier. The seed's promotions
+copy node 1 -> node 0.
 """
 import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from sim.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM
 from sw_driver.port import Op
 
 # The seed machine: AMD Zen 3 EPYC, 2 sockets, cpuinfo_cur_freq 2 GHz.
@@ -54,6 +56,16 @@ READ_LOCAL_CYCLES = 384.24
 # Copy = read stream + write stream (additive, calibrated exactly at 1 -> 0):
 WRITE_LOCAL_CYCLES = COPY_1_0_CYCLES - READ_REMOTE_CYCLES                 # 182.19
 WRITE_REMOTE_CYCLES = WRITE_LOCAL_CYCLES * READ_REMOTE_CYCLES / READ_LOCAL_CYCLES  # 297.70
+# Node 2, the optional CXL tier (sim/memory_system.py: a memory expander at 300 ns
+# against 100 local and 200 remote). One core's read stream is latency-bound (the
+# seed's remote stream costs 1.63x the local one for 2x the latency): the cost per
+# page is taken linear in the latency through the two measured points, and the
+# write stream scaled like the remote one. Both stay above what the tier's
+# bandwidth allows (24 GB/s read: 341 cycles/page; 20 GB/s write: 410).
+READ_CXL_CYCLES = READ_LOCAL_CYCLES + (READ_REMOTE_CYCLES - READ_LOCAL_CYCLES) * (
+    CXL_MEMORY.read_latency_ns - LOCAL_DRAM.read_latency_ns) / (
+    REMOTE_DRAM.read_latency_ns - LOCAL_DRAM.read_latency_ns)                  # 871.46
+WRITE_CXL_CYCLES = WRITE_LOCAL_CYCLES * READ_CXL_CYCLES / READ_LOCAL_CYCLES    # 413.21
 
 
 # --- Migration core (mm/migrate.c): values fitted by sim/calibrate.py --------------
@@ -263,6 +275,25 @@ class CostTable:
         "Read-remote + write-remote: 627.85 (seed table 2, 1GB uncached_access) + 297.70 "
         "= 925.55 cycles/page -> 8.85 GB/s",
         unit="bytes/ns")
+    copy_bw_2_0: float = _cost(
+        _bw(READ_CXL_CYCLES + WRITE_LOCAL_CYCLES), ESTIMATE,
+        "Read-CXL + write-local: 871.46 (read stream linear in latency through the seed's "
+        "384.24 at 100 ns and 627.85 at 200 ns, CXL at 300 ns) + 182.19 = 1053.65 "
+        "cycles/page -> 7.78 GB/s (promotion from the CXL tier)",
+        unit="bytes/ns")
+    copy_bw_0_2: float = _cost(
+        _bw(READ_LOCAL_CYCLES + WRITE_CXL_CYCLES), ESTIMATE,
+        "Read-local + write-CXL: 384.24 + 413.21 (write-local x CXL/local read ratio) = "
+        "797.45 cycles/page -> 10.27 GB/s (demotion to the CXL tier)",
+        unit="bytes/ns")
+    copy_bw_2_1: float = _cost(
+        _bw(READ_CXL_CYCLES + WRITE_REMOTE_CYCLES), ESTIMATE,
+        "Read-CXL + write-remote: 871.46 + 297.70 = 1169.16 cycles/page -> 7.01 GB/s",
+        unit="bytes/ns")
+    copy_bw_1_2: float = _cost(
+        _bw(READ_REMOTE_CYCLES + WRITE_CXL_CYCLES), ESTIMATE,
+        "Read-remote + write-CXL: 627.85 + 413.21 = 1041.06 cycles/page -> 7.87 GB/s",
+        unit="bytes/ns")
 
     # ---- CPU copy with the source still in the copying CPU's LLC ----------------
     llc_copy_bw_0: float = _cost(
@@ -276,6 +307,12 @@ class CostTable:
         f"LLC read ({LLC_COPY_CYCLES} - 182.19 write-local) + write-remote 297.70 = "
         f"{LLC_COPY_CYCLES - WRITE_LOCAL_CYCLES + WRITE_REMOTE_CYCLES:.2f} cycles/page, to "
         "node 1",
+        unit="bytes/ns")
+    llc_copy_bw_2: float = _cost(
+        _bw(LLC_COPY_CYCLES - WRITE_LOCAL_CYCLES + WRITE_CXL_CYCLES), ESTIMATE,
+        f"LLC read ({LLC_COPY_CYCLES} - 182.19 write-local) + write-CXL 413.21 = "
+        f"{LLC_COPY_CYCLES - WRITE_LOCAL_CYCLES + WRITE_CXL_CYCLES:.2f} cycles/page, to "
+        "node 2 (the CXL tier)",
         unit="bytes/ns")
     llc_bytes: float = _cost(
         float(LLC_BYTES), MEASURED,
@@ -421,7 +458,7 @@ class CostTable:
             raise CostError(f"nbytes={nbytes!r}: must be an int >= 0")
         name = f"llc_copy_bw_{dst_node}"
         if not isinstance(dst_node, int) or not hasattr(self, name):
-            raise CostError(f"no LLC copy bandwidth to node {dst_node!r} (known: 0, 1)")
+            raise CostError(f"no LLC copy bandwidth to node {dst_node!r} (known: 0, 1, 2)")
         return nbytes / getattr(self, name)
 
     def tlb_flush_ns(self, remote_cpus):

@@ -84,6 +84,8 @@ FLOWS = ("upstream", "batched", "early-copy")
 DEFAULT_FLOW = {"cpu": "upstream", "batch-cpu": "batched", "dma": "batched"}
 #: Categories of simulated time (ns); the noise acts per category.
 CATEGORIES = ("core", "cold", "copy", "driver", "wait")
+#: Nodes: 0 the migrating CPU's, 1 the other socket, 2 the CXL tier (sim.memory_system).
+NODES = (0, 1, 2)
 #: Simulate at most this many batches of one run of equal batches before giving up
 #: proving repetition (then the run is simulated in full only with ``full``).
 MAX_SIMULATED_PER_RUN = 4
@@ -459,9 +461,10 @@ class CoreConfig:
         if self.mode == "cpu" and self.flow != "upstream":
             raise MigrateError(f"mode cpu is the upstream flow; use batch-cpu for {self.flow}")
         for name in ("from_node", "to_node"):
-            if getattr(self, name) not in (0, 1):
+            if getattr(self, name) not in NODES:
                 raise MigrateError(f"{name}={getattr(self, name)!r}: the model has nodes 0 "
-                                   f"(the migrating CPU's) and 1")
+                                   f"(the migrating CPU's), 1 (the other socket) and 2 "
+                                   f"(the CXL tier)")
         if not isinstance(self.remote_cpus, int) or self.remote_cpus < 0:
             raise MigrateError(f"remote_cpus={self.remote_cpus!r}: expected an int >= 0")
         if not isinstance(self.mappings, int) or self.mappings < 1:
@@ -809,12 +812,13 @@ def dma_memory_config(spec, costs=DEFAULT_COSTS, *, engine_mhz=1000.0, latency_n
     end = max(start + size for start, size in layout.values())
     memory = {"base": MEM_BASE, "size": end - MEM_BASE, "iommu_mode": iommu_mode}
     remote = [(start, start + size) for node, (start, size) in layout.items() if node == 1]
+    cxl = [(start, start + size) for node, (start, size) in layout.items() if node == 2]
     try:
         from sim.memory_system import zen3_two_socket
     except ImportError:            # a memory without NUMA latencies: one flat latency
         zen3_two_socket = None
     if zen3_two_socket is not None and latency_ns is None:
-        memory["memory_system"] = zen3_two_socket(remote=remote,
+        memory["memory_system"] = zen3_two_socket(remote=remote, cxl=cxl,
                                                   engine_mhz=engine_mhz).to_config()
     else:
         cycles = max(1, math.ceil((200.0 if latency_ns is None else latency_ns)

@@ -38,7 +38,7 @@ def test_every_field_has_a_source_note():
 
 
 MIGRATION_CORE_FIELDS = {
-    "llc_copy_bw_0", "llc_copy_bw_1", "llc_bytes", "copy_writeback_ns",
+    "llc_copy_bw_0", "llc_copy_bw_1", "llc_copy_bw_2", "llc_bytes", "copy_writeback_ns",
     "migrate_call_ns", "cold_routine_ns", "cold_copy_ns",
     "tlb_flush_local_ns", "tlb_ipi_ns", "tlb_ipi_cpu_ns",
     "unmap_folio_ns", "unmap_mapping_ns", "unmap_pte_ns", "move_folio_ns",
@@ -50,7 +50,8 @@ MIGRATION_CORE_FIELDS = {
 def test_nothing_but_ops_platform_copy_and_migration_core_fields():
     op_fields = {CostTable.op_field(op) for op in Op}
     others = {"mmio_read_ns", "mmio_write_ns", "irq_delivery_ns", "iotlb_invalidation_ns"}
-    copies = {f"copy_bw_{s}_{d}" for s, d in [(0, 0), (1, 0), (0, 1), (1, 1)]}
+    copies = {f"copy_bw_{s}_{d}" for s, d in CostTable.node_pairs()}
+    assert len(copies) == 8
     assert set(CostTable.field_names()) == op_fields | others | copies | MIGRATION_CORE_FIELDS
 
 
@@ -68,9 +69,9 @@ def test_llc_copy_is_faster_than_from_dram_and_needs_a_known_node():
     llc = DEFAULT_COSTS.llc_copy_ns(4096, 0)
     assert llc * 2 == pytest.approx(512.12, abs=0.01)      # fitted cycles per page at 2 GHz
     assert llc < DEFAULT_COSTS.copy_ns(4096, 1, 0)
-    assert DEFAULT_COSTS.llc_copy_ns(4096, 1) > llc
+    assert DEFAULT_COSTS.llc_copy_ns(4096, 2) > DEFAULT_COSTS.llc_copy_ns(4096, 1) > llc
     with pytest.raises(CostError, match="LLC copy"):
-        DEFAULT_COSTS.llc_copy_ns(4096, 2)
+        DEFAULT_COSTS.llc_copy_ns(4096, 3)
     with pytest.raises(CostError, match="nbytes"):
         DEFAULT_COSTS.llc_copy_ns(-1, 0)
 
@@ -101,11 +102,14 @@ def test_copy_scales_with_bytes():
 
 def test_copy_node_pairs_ordered_by_locality():
     ns = {pair: DEFAULT_COSTS.copy_ns(4096, *pair) for pair in CostTable.node_pairs()}
-    assert set(ns) == {(0, 0), (1, 0), (0, 1), (1, 1)}
+    assert set(ns) == {(0, 0), (1, 0), (0, 1), (1, 1), (2, 0), (0, 2), (2, 1), (1, 2)}
     assert ns[(0, 0)] < ns[(0, 1)] < ns[(1, 0)] < ns[(1, 1)]
+    # The CXL tier (node 2) is the farthest: reading from it costs the most.
+    assert ns[(1, 0)] < ns[(2, 0)] and ns[(1, 1)] < ns[(2, 1)]
+    assert ns[(0, 1)] < ns[(0, 2)] and ns[(1, 1)] < ns[(1, 2)]
 
 
-@pytest.mark.parametrize("src, dst", [(2, 0), (0, 2), (-1, 0), ("1", 0), (None, 0)])
+@pytest.mark.parametrize("src, dst", [(3, 0), (2, 2), (-1, 0), ("1", 0), (None, 0)])
 def test_unknown_node_pair_is_a_clear_error(src, dst):
     with pytest.raises(CostError, match="node pair"):
         DEFAULT_COSTS.copy_ns(4096, src, dst)

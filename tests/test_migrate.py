@@ -237,6 +237,29 @@ def test_extrapolation_counts_the_flush_queue_invalidations(monkeypatch):
     assert_intact(short)
 
 
+def test_promotion_from_the_cxl_tier():
+    """Node 2 (the CXL tier): the CPU copies from it at its own, slower rate, and the
+    engine reads it behind the memory system's CXL node (300 ns)."""
+    from sim.migrate import dma_memory_config
+    big = 256 * M                                   # sources no longer in the LLC
+    from_remote = totals(run_cpu(spec("cpu", workload=big)))[1]["copy"]
+    from_cxl = totals(run_cpu(spec("cpu", workload=big, from_node=2)))[1]["copy"]
+    assert from_cxl / from_remote == pytest.approx(DEFAULT_COSTS.copy_bw(1, 0)
+                                                   / DEFAULT_COSTS.copy_bw(2, 0), rel=1e-6)
+    memory, layout = dma_memory_config(spec("dma", workload=16 * K, from_node=2))
+    names = [node["name"] for node in memory["memory_system"]["nodes"]]
+    start, size = layout["2"]
+    assert "CXL memory" in names
+    assert [start, start + size, 2] in memory["memory_system"]["ranges"]
+    cxl = run_dma(spec("dma", workload=16 * K, from_node=2), backend="pysim")
+    remote = run_dma(spec("dma", workload=16 * K), backend="pysim")
+    assert_intact(cxl, migrated=4)
+    assert totals(cxl)[1]["wait"] + totals(cxl)[1]["driver"] > \
+        totals(remote)[1]["wait"] + totals(remote)[1]["driver"]
+    with pytest.raises(MigrateError, match="CXL"):
+        run_cpu(spec("cpu", workload=16 * K, from_node=3))
+
+
 def test_dma_failure_is_retried_on_the_cpu(backend):
     raw = run_dma(spec("dma", workload=32 * K, dma_fail=(2,)), backend=backend, driver="v3")
     assert_intact(raw, migrated=8)
