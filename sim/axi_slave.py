@@ -208,7 +208,8 @@ class AxiSlaveModel:
         self._rnext = 0             # first cycle the next R beat may be presented
         self._ar_count = 0
         # Write side: AWs waiting for their data, W data waiting for its AW.
-        self._aws = deque()         # (id, addr, len, AW index, node or None, latency, fault)
+        # (id, addr, len, AW index, node or None, latency, fault, translated at)
+        self._aws = deque()
         self._wcur = []             # (data, strb) beats of the W burst in progress
         self._wdone = deque()       # complete W bursts whose AW has not come yet
         self._w_index = 0           # index of the AW the next W beat belongs to
@@ -429,14 +430,14 @@ class AxiSlaveModel:
             self.iommu.faults.append((self.cycle, "write", addr, awid))
         node = None             # the node whose write bandwidth paces this burst
         latency = self.write_latency
+        translated = self.cycle  # the write commits once its address is translated
         if self._nodes is not None:
             where = self._node_index(addr)
             latency, paced = self._nodes[where][2:]
             if paced is not None and not fault:
                 node = where
             if not fault:
-                # The write commits once translated: its B waits for the walk too.
-                latency += self.iommu.translate(addr, self.cycle) - self.cycle
+                translated = self.iommu.translate(addr, self.cycle)
         if self._wdone:
             beats = self._wdone.popleft()
             if len(beats) != length + 1:
@@ -444,7 +445,7 @@ class AxiSlaveModel:
                                   f"its AWLEN={length} asks for {length + 1} beats")
             if node is not None:
                 self._charge_write(node, len(beats))
-            self._finish_write(awid, addr, beats, index, node, latency, fault)
+            self._finish_write(awid, addr, beats, index, node, latency, fault, translated)
         else:
             if not self._aws:
                 if len(self._wcur) > length:
@@ -452,7 +453,7 @@ class AxiSlaveModel:
                                       f"WLAST but its AWLEN={length} asks for {length + 1}")
                 if node is not None and self._wcur:
                     self._charge_write(node, len(self._wcur))   # beats that came first
-            self._aws.append((awid, addr, length, index, node, latency, fault))
+            self._aws.append((awid, addr, length, index, node, latency, fault, translated))
 
     def _accept_w(self, w):
         data, strb, last = w
@@ -461,7 +462,7 @@ class AxiSlaveModel:
         beats = self._wcur
         beats.append((data, strb))
         if self._aws:
-            awid, addr, length, index, node, latency, fault = self._aws[0]
+            awid, addr, length, index, node, latency, fault, translated = self._aws[0]
             if bool(last) != (len(beats) == length + 1):
                 raise self._error(f"W burst {self._w_index}: WLAST={int(bool(last))} on beat "
                                   f"{len(beats) - 1} but AWLEN={length}")
@@ -469,7 +470,7 @@ class AxiSlaveModel:
                 self._charge_write(node, 1)
             if last:
                 self._aws.popleft()
-                self._finish_write(awid, addr, beats, index, node, latency, fault)
+                self._finish_write(awid, addr, beats, index, node, latency, fault, translated)
         elif last:
             self._wdone.append(beats)
         elif len(beats) == 256:
@@ -478,9 +479,9 @@ class AxiSlaveModel:
             self._wcur = []
             self._w_index += 1
 
-    def _finish_write(self, awid, addr, beats, index, node, latency, fault):
+    def _finish_write(self, awid, addr, beats, index, node, latency, fault, translated):
         resp = RESP_DECERR if fault else self._write(addr, beats)
-        ready = self.cycle + latency
+        ready = max(self.cycle, translated) + latency
         if node is not None:
             # B once the burst's last byte has drained from the node's write buffer.
             p = self._nodes[node][3][0]

@@ -236,7 +236,8 @@ def cmd_driver_bench(args):
     print(f"engine: {p.data_width}-bit at {args.engine_mhz:g} MHz, {p.channels} channel(s); "
           f"CPU {args.cpu_ghz:g} GHz; memory latency {read_latency}/{write_latency} cycles"
           + f"; IOMMU {args.iommu_mode}"
-          + ("; v1 without its extra CPU copy" if args.v1_dma_only else ""))
+          + ("; v1 without its extra CPU copy" if args.driver == "v1" and args.v1_dma_only
+             else ""))
     print(format_table(rows, DRIVER_COLUMNS))
     print("copy cycles/page: CPU cycles for the whole batch copy per 4 KiB page (the seed's "
           "folio_copy); device busy: channel-busy time summed over channels")
@@ -310,20 +311,13 @@ TOUCHER_WORDS = {"same_core": "the migrating CPU",
 
 
 def cmd_migrate(args):
-    from sim.cache import DEFAULT_PLATFORM, CacheModelError
-    from sim.costs import DEFAULT_COSTS
+    from sim.cache import DEFAULT_PLATFORM
+    from sim.costs import CostError
     from sim.migrate import MigrateError, MigrateRequest, run_request
     params = engine_params(args)
     if args.engine_mhz <= 0 or args.cpu_ghz <= 0:
         raise UsageError("--engine-mhz and --cpu-ghz must be positive")
     modes = args.copy or ["cpu", "batch-cpu", "dma"]
-    costs = DEFAULT_COSTS
-    if args.llc_size is not None:
-        try:
-            DEFAULT_PLATFORM.replace(llc_bytes_per_ccx=args.llc_size)
-        except CacheModelError as error:
-            raise UsageError(f"--llc-size {args.llc_size}: {error}") from None
-        costs = DEFAULT_COSTS.with_overrides(llc_bytes=args.llc_size)
     rows = []
     for mode in dict.fromkeys(modes):
         flow = None if mode == "cpu" else args.flow
@@ -338,12 +332,12 @@ def cmd_migrate(args):
             v1_double_copy=not args.v1_dma_only, iommu_mode=args.iommu_mode,
             idle_skip=not args.no_idle_skip, toucher=args.toucher,
             dma_allocates_in_llc=args.dma_allocates_in_llc or None, llc_bytes=args.llc_size,
-            costs=costs, vcd=args.vcd if mode == "dma" else None)
+            vcd=args.vcd if mode == "dma" else None)
         progress = Progress(f"migrate {mode} {args.backend}",
                             enabled=not args.quiet and mode == "dma")
         try:
             row = run_request(request, progress=progress)
-        except MigrateError as error:
+        except (MigrateError, CostError) as error:
             raise UsageError(str(error)) from None
         finally:
             progress.done()

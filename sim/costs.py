@@ -294,6 +294,10 @@ class CostTable:
         _bw(READ_REMOTE_CYCLES + WRITE_CXL_CYCLES), ESTIMATE,
         "Read-remote + write-CXL: 627.85 + 413.21 = 1041.06 cycles/page -> 7.87 GB/s",
         unit="bytes/ns")
+    copy_bw_2_2: float = _cost(
+        _bw(READ_CXL_CYCLES + WRITE_CXL_CYCLES), ESTIMATE,
+        "Read-CXL + write-CXL: 871.46 + 413.21 = 1284.67 cycles/page -> 6.38 GB/s",
+        unit="bytes/ns")
 
     # ---- CPU copy with the source still in the copying CPU's LLC ----------------
     llc_copy_bw_0: float = _cost(

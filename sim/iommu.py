@@ -47,7 +47,7 @@ CPU must wait for (the platform charges them):
   page table at once: the window in which a lazy IOTLB keeps a stale
   translation is not modelled (the model is stricter than the hardware).
 """
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 
 PAGE_SHIFT = 12
 PAGE_BYTES = 1 << PAGE_SHIFT
@@ -153,10 +153,10 @@ class Iommu:
         """Unmap several (bus address, bytes) mappings in one call (an sg table);
         returns the number of invalidations the CPU waits for."""
         ranges = list(ranges)
-        for bus_addr, nbytes in ranges:
-            if not self._mappings.get((bus_addr, nbytes)):
+        for (bus_addr, nbytes), times in Counter(ranges).items():
+            if self._mappings.get((bus_addr, nbytes), 0) < times:
                 raise IommuError(f"unmap of {nbytes} bytes at {bus_addr:#x}: no such "
-                                 f"mapping")
+                                 f"mapping" + (f" ({times} unmaps asked)" if times > 1 else ""))
         for bus_addr, nbytes in ranges:
             self._remove(bus_addr, nbytes)
         if self.mode == "strict":
@@ -168,8 +168,11 @@ class Iommu:
         """Count ``calls`` unmap calls (each one IOVA range: an sg table maps as one)
         and return the invalidations they cause: strict, one each; lazy, one each
         time the flush queue fills, which empties the caches. Used directly for
-        the calls of extrapolated batches, which are not simulated."""
+        the calls of extrapolated batches, which are not simulated. Disabled (no
+        IOMMU in the path), nothing is invalidated."""
         self.unmap_calls += calls
+        if not self.enabled:
+            return 0
         if self.mode == "strict":
             flushes = calls
         else:

@@ -51,8 +51,9 @@ not repeat with the batches: the IOMMU's lazy flush queue, which invalidates
 the IOTLB every 256 unmap calls. Batches are compared without their
 invalidation waits, allowing each invalidation a bounded IOTLB refill
 (``sim.iommu.REFILL_READS_PER_INVALIDATION`` page-table reads); an
-extrapolated run gets the invalidations its unmap calls cause (their CPU
-wait), not the template batch's, and not their refills.
+extrapolated run gets the CPU wait of the invalidations its unmap calls
+cause instead of the template batch's, while the template's device time,
+with the refills after its own invalidations, is repeated as it was.
 
 Run-to-run variation: the simulation is deterministic; repeated runs differ by
 seeded per-run factors (mean 1, relative SD ``jitter_*`` from the cost table)
@@ -62,6 +63,7 @@ Only the content of simulated folios is real; the integrity check covers
 every simulated folio.
 """
 import asyncio
+import dataclasses
 import hashlib
 import math
 import time
@@ -623,12 +625,15 @@ class MigrationCore:
         return {"total": _delta(port.snapshot(), before), "copy": copy}
 
     def _same(self, a, b, tol_ns):
-        """Whether batches a and b took the same warm time, per category. With an IOMMU,
-        their IOTLB invalidations (which follow the flush queue, not the batches) are
-        taken out, and each may leave a bounded refill (REFILL_READS_PER_INVALIDATION)."""
+        """Whether batches a and b took the same warm time, per category. With a lazy
+        IOMMU, their IOTLB invalidations (which follow the flush queue, not the
+        batches) are taken out, and each may leave a bounded refill
+        (REFILL_READS_PER_INVALIDATION)."""
         inv_ns, refill_ns = 0.0, 0.0
         iommu = getattr(self.port, "iommu", None)
-        if iommu is not None:
+        if iommu is not None and iommu.mode == "lazy":
+            # Strict invalidations come with every unmap, the same in every batch:
+            # nothing to take out.
             from sim.iommu import REFILL_READS_PER_INVALIDATION
             inv_ns = self.costs.iotlb_invalidation_ns
             refill_ns = (REFILL_READS_PER_INVALIDATION * iommu.walk_read_cycles
@@ -697,7 +702,7 @@ class MigrationCore:
         """The IOMMU's flush queue does not repeat with the batches: an extrapolated run
         has the invalidations its unmap calls would cause, not count x the template's.
         The difference is added as CPU wait in the driver's time (the unmaps are
-        in the copy); the IOTLB refills after them are not (a few walks each)."""
+        in the copy); the IOTLB refills stay the template's (a few walks each)."""
         count = extrapolated["count"]
         caused = iommu.account_unmap_calls(count * template["unmap_calls"])
         extra = caused - count * template["invalidations"]
@@ -1007,6 +1012,15 @@ def run_request(req, progress=None):
     """Run one row: the raw simulation result and the measured figures, as a row dict."""
     if not isinstance(req.repeat, int) or req.repeat < 1:
         raise MigrateError(f"repeat={req.repeat!r}: expected an int >= 1")
+    if req.llc_bytes is not None:
+        from sim.cache import DEFAULT_PLATFORM, CacheModelError
+        try:
+            DEFAULT_PLATFORM.replace(llc_bytes_per_ccx=req.llc_bytes)
+        except CacheModelError as error:
+            raise MigrateError(f"LLC size {req.llc_bytes!r} bytes (llc_bytes, --llc-size): "
+                               f"{error}") from None
+        # One LLC for both: which copy sources are still cached, and the cache model.
+        req = dataclasses.replace(req, costs=req.costs.with_overrides(llc_bytes=req.llc_bytes))
     spec = req.spec()
     _config_from(spec)                          # validates early
     plan = _plan_from(spec, req.costs)
@@ -1048,6 +1062,12 @@ def run_request(req, progress=None):
         "extrapolated_batches": raw["extrapolated_batches"],
         "integrity": raw["integrity"],
         "repeat": req.repeat,
+        "iommu_mode": req.iommu_mode if req.mode == "dma" else None,
+        "v1_double_copy": req.v1_double_copy if req.mode == "dma" and req.driver == "v1"
+        else None,
+        "toucher": req.toucher,
+        "dma_allocates_in_llc": req.dma_allocates_in_llc,
+        "llc_bytes": int(req.costs.llc_bytes),
         "migrate_pages_ns": figures["migrate_pages_ns"],
         "folio_copy_ns": figures["folio_copy_ns"],
         "breakdown_cycles_per_page": figures["breakdown_cycles_per_page"],

@@ -71,6 +71,8 @@ def reuse_simulation(row, request):
         return None
     groups[-1]["count"] = len(plan.batches) - raw["simulated_batches"]
     raw["extrapolated_batches"] = groups[-1]["count"]
+    for counter in ("iommu_walks", "iommu_walk_reads", "iotlb_invalidations"):
+        raw.pop(counter, None)      # the longer run's totals, not this one's
     figures = measure(raw, request.costs, pages=plan.pages, nbytes=sum(plan.sizes),
                       repeat=request.repeat, seed=request.seed, cpu_ghz=request.cpu_ghz)
     out = dict(row, workload_bytes=sum(plan.sizes), folios=len(plan.sizes), pages=plan.pages,

@@ -211,6 +211,19 @@ def test_dma_v3_extrapolation_equals_full_simulation(backend):
     assert_intact(full, migrated=24)
 
 
+def test_strict_iommu_extrapolation_equals_full_simulation():
+    """Strict invalidations come with every unmap: batches repeat exactly."""
+    def run(full):
+        request = MigrateRequest(mode="dma", workload_bytes=64 * K, max_batch_pages=4,
+                                 full=full)
+        return run_dma(request.spec(), driver="v1", iommu_mode="strict", backend="pysim")
+    short, full = run(False), run(True)
+    assert short["extrapolated_batches"] > 0 and full["simulated_batches"] == 4
+    assert short["iotlb_invalidations"] == full["iotlb_invalidations"] == 2 * 16
+    assert totals(short)[0] == pytest.approx(totals(full)[0], rel=1e-12)
+    assert totals(short)[1] == pytest.approx(totals(full)[1], rel=1e-12)
+
+
 def test_extrapolation_counts_the_flush_queue_invalidations(monkeypatch):
     """The lazy flush queue invalidates every FLUSH_QUEUE_ENTRIES unmap calls, a
     period the batches do not share: extrapolated batches get the invalidations
@@ -258,6 +271,8 @@ def test_promotion_from_the_cxl_tier():
         totals(remote)[1]["wait"] + totals(remote)[1]["driver"]
     with pytest.raises(MigrateError, match="CXL"):
         run_cpu(spec("cpu", workload=16 * K, from_node=3))
+    within = run_cpu(spec("cpu", workload=64 * M, from_node=2, to_node=2))
+    assert_intact(within)
 
 
 def test_dma_failure_is_retried_on_the_cpu(backend):
