@@ -311,7 +311,6 @@ TOUCHER_WORDS = {"same_core": "the migrating CPU",
 
 
 def cmd_migrate(args):
-    from sim.cache import DEFAULT_PLATFORM
     from sim.costs import CostError
     from sim.migrate import MigrateError, MigrateRequest, run_request
     params = engine_params(args)
@@ -382,7 +381,7 @@ def cmd_migrate(args):
             where = TOUCHER_WORDS[args.toucher]
             print(f"post_move_access: the seed's read loop over the moved pages right after "
                   f"the move, on {where} (cache model, sim/cache.py; LLC "
-                  f"{human_size(args.llc_size or DEFAULT_PLATFORM.llc_bytes_per_ccx)}B per CCX, "
+                  f"{human_size(rows[0]['llc_bytes'])}B per CCX, "
                   f"DMA writes {'allocate' if args.dma_allocates_in_llc else 'do not allocate'} "
                   f"in it).")
         print("integrity: checked for every simulated folio: at its destination, identical "
@@ -449,7 +448,9 @@ def add_host_options(group):
                        help="simulate idle engine time cycle by cycle instead of skipping it")
 
 
-def add_output_options(parser, *, json_help, vcd_help):
+def add_output_options(parser, *, json_help,
+                       vcd_help="write a waveform (pysim: VCD; icarus: the path must end in "
+                                ".fst)"):
     """--json, --vcd and --quiet."""
     from pathlib import Path
     parser.add_argument("--json", action="store_true", help=json_help)
@@ -500,9 +501,7 @@ def build_parser():
     add_host_options(host)
     host.add_argument("--compare-idle-skip", action="store_true",
                       help="run with and without idle skipping and show both")
-    add_output_options(bench, json_help="print JSON instead of a table",
-                       vcd_help="write a waveform (pysim: VCD; icarus: the path must end in "
-                                ".fst)")
+    add_output_options(bench, json_help="print JSON instead of a table")
     bench.set_defaults(func=cmd_bench)
 
     mig = commands.add_parser(

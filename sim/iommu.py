@@ -184,24 +184,11 @@ class Iommu:
         return flushes
 
     def _remove(self, bus_addr, nbytes):
-        key = (bus_addr, nbytes)
-        count = self._mappings[key]
-        if count == 1:
-            del self._mappings[key]
-        else:
-            self._mappings[key] = count - 1
+        _release(self._mappings, (bus_addr, nbytes))
         for page in self._pages_of(bus_addr, nbytes):
-            left = self._pages[page] - 1
-            if left:
-                self._pages[page] = left
-            else:
-                del self._pages[page]
+            _release(self._pages, page)
         for region in self._large_regions(bus_addr, nbytes):
-            left = self._large[region] - 1
-            if left:
-                self._large[region] = left
-            else:
-                del self._large[region]
+            _release(self._large, region)
 
     def _invalidate_range(self, bus_addr, nbytes):
         pages = self._pages_of(bus_addr, nbytes)
@@ -286,3 +273,12 @@ class Iommu:
     def mappings(self):
         """{(bus address, bytes): count} of the live mappings."""
         return dict(self._mappings)
+
+
+def _release(counts, key):
+    """One reference to key fewer in a {key: count} map; the key goes at zero."""
+    left = counts[key] - 1
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]

@@ -78,14 +78,19 @@ def reuse_simulation(row, request):
     out = dict(row, workload_bytes=sum(plan.sizes), folios=len(plan.sizes), pages=plan.pages,
                batches=len(plan.batches), extrapolated_batches=raw["extrapolated_batches"],
                _raw=raw, reused_from=row["workload_bytes"])
+    return _with_figures(out, figures)
+
+
+def _with_figures(row, figures):
+    """row with measure()'s figures under the row's names (mean and SD, ns totals)."""
     for key, fig in (("migrate_pages_cycles_per_page", "migrate_pages"),
                      ("folio_copy_cycles_per_page", "folio_copy"), ("F", "F"),
                      ("copy_gbps", "copy_gbps")):
-        out[key] = figures[fig]
-        out[key + "_sd"] = figures[fig + "_sd"]
-    out["migrate_pages_ns"] = figures["migrate_pages_ns"]
-    out["folio_copy_ns"] = figures["folio_copy_ns"]
-    return out
+        row[key] = figures[fig]
+        row[key + "_sd"] = figures[fig + "_sd"]
+    row["migrate_pages_ns"] = figures["migrate_pages_ns"]
+    row["folio_copy_ns"] = figures["folio_copy_ns"]
+    return row
 
 
 def _error(model, measured):
@@ -173,14 +178,7 @@ def _row_from_raw(raw, request, plan):
            "integrity": raw["integrity"], "_raw": raw,
            "post_move_access_cycles_per_page": post_move_access(
                request.spec(), request.mode, request.v1_double_copy)}
-    for key, fig in (("migrate_pages_cycles_per_page", "migrate_pages"),
-                     ("folio_copy_cycles_per_page", "folio_copy"), ("F", "F"),
-                     ("copy_gbps", "copy_gbps")):
-        row[key] = figures[fig]
-        row[key + "_sd"] = figures[fig + "_sd"]
-    row["migrate_pages_ns"] = figures["migrate_pages_ns"]
-    row["folio_copy_ns"] = figures["folio_copy_ns"]
-    return row
+    return _with_figures(row, figures)
 
 
 def _report(rows, requests, wall, workloads=TABLE1_WORKLOADS, v1_double_copy=True):

@@ -261,6 +261,12 @@ async def ring_transactions(dev, *, count, size, mode, ring_entries):
             if statuses[-1] != "COMPLETE" and dma_cookie_outstanding(chan):
                 await dmaengine_terminate_sync(chan)     # a timeout: give up on the rest
     assert len(seen) == count and not dma_cookie_outstanding(chan)
+    return await _check_and_release(dev, port, dma, chan, batch, txs, statuses, size)
+
+
+async def _check_and_release(dev, port, dma, chan, batch, txs, statuses, size):
+    """The end of a batch scenario: every successful transaction copied its data; the
+    channel still copies; then release, remove, unmap, and no IO page fault."""
     for n, (tx, dst, data) in enumerate(zip(txs, batch.dst, batch.data)):
         if tx.result.result.name == "NOERROR":
             assert dev.memory.read(dst.address, size) == data, f"transaction {n}: wrong data"
@@ -292,15 +298,7 @@ async def terminate_mid_batch(dev, *, count, size):
     await dmaengine_terminate_sync(chan)
     assert len(callbacks) == count + 2 and not dma_cookie_outstanding(chan)
     statuses = [(await dmaengine_tx_status(chan, tx.cookie))[0].name for tx in txs]
-    for n, (tx, dst, data) in enumerate(zip(txs, batch.dst, batch.data)):
-        if tx.result.result.name == "NOERROR":
-            assert dev.memory.read(dst.address, size) == data, f"transaction {n}: wrong data"
-    after = await _copy_once_more(dev, chan, batch)
-    await dma_release_channel(chan)
-    await foliodma_remove(dma)
-    await batch.unmap(port)
-    assert not port.iommu.faults, f"IO page faults: {port.iommu.faults}"
-    return {"results": [_result(tx) for tx in txs], "statuses": statuses, "after": after}
+    return await _check_and_release(dev, port, dma, chan, batch, txs, statuses, size)
 
 
 # --------------------------------------------------------------------------
