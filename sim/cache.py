@@ -61,6 +61,8 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from sim import seed
+
 # --------------------------------------------------------------------------------
 # Constants. Kinds as in sim/costs.py: a public fact/measurement, derived from the
 # seed's tables, or a first-principles estimate. docs/cache.md repeats them all.
@@ -111,37 +113,19 @@ PAGE_WALK_CYCLES = 25.0
 DMA_ALLOCATES_IN_LLC = False
 DMA_LLC_FRACTION = 2 / 11
 
-# ---- The seed's second table (cycles per page, mean of its runs) ------------------
-# Rows "4KB/2MB/512MB/1GB" are workloads of 1, 512, 131072, 262144 4 KiB pages.
-SEED_ROWS = {"4KB": 1, "2MB": 512, "512MB": 131072, "1GB": 262144}
-SEED_MODES = ("generic", "offload_disabled", "offload_enabled")
+# ---- The seed's second table (sim/seed.py): the three read-stream columns -------------
 SEED_COLUMNS = ("uncached_access", "cached_access", "post_move_access")
-SEED_TABLE2 = {
-    "generic": {
-        "4KB": (1269.40, 383.00, 420.40),
-        "2MB": (793.46, 208.59, 181.34),
-        "512MB": (656.43, 801.93, 402.37),
-        "1GB": (627.85, 776.01, 384.24),
-    },
-    "offload_disabled": {
-        "4KB": (1265.20, 385.40, 407.80),
-        "2MB": (794.05, 208.65, 177.48),
-        "512MB": (658.23, 777.34, 403.48),
-        "1GB": (628.85, 750.85, 387.79),
-    },
-    "offload_enabled": {
-        "4KB": (1277.80, 405.20, 427.60),
-        "2MB": (799.36, 208.79, 183.21),
-        "512MB": (649.93, 814.10, 403.43),
-        "1GB": (629.03, 731.16, 385.08),
-    },
-}
+
+
+def _seed(mode, workload, column):
+    return seed.table2(mode, workload, column)[0]
+
 
 # ---- The two seed-derived constants (one cell each, Generic Kernel) -----------------
 # Fixed cost of one timed run (rdtsc pair, loop entry/exit mispredictions, the first
 # accesses to the pages[] array...): the 4KB cached_access cell minus its data part,
 # one L1-resident page = L1 latency + 63 further lines at the L1 streaming cost.
-MEASUREMENT_OVERHEAD_CYCLES = (SEED_TABLE2["generic"]["4KB"][1]
+MEASUREMENT_OVERHEAD_CYCLES = (_seed("cpu", "4K", "cached_access")
                                - (L1_LATENCY_CYCLES + 63 * L1_LINE_CYCLES))      # 316.0
 
 
@@ -152,10 +136,10 @@ def _derive_mlp_prefetch():
     (every line from local DRAM) and the TLB (a walk per page), so
     seed * pages = overhead + latency + (n - 1) * L / MLP + pages * walk.
     """
-    pages = SEED_ROWS["1GB"]
+    pages = seed.PAGES["1G"]
     n = pages * PAGE_BYTES // LINE_BYTES
     local = LOCAL_DRAM_NS * CORE_GHZ
-    total = SEED_TABLE2["generic"]["1GB"][2] * pages
+    total = _seed("cpu", "1G", "post_move_access") * pages
     per_line = (total - MEASUREMENT_OVERHEAD_CYCLES - local - pages * PAGE_WALK_CYCLES) / (n - 1)
     return local / per_line
 
@@ -594,22 +578,22 @@ def seed_comparison(model=None, dma_reading="as_posted"):
     if dma_reading not in DMA_READINGS:
         raise CacheModelError(f"dma_reading={dma_reading!r}: expected one of "
                               f"{', '.join(DMA_READINGS)}")
-    copiers = {"generic": "cpu", "offload_disabled": "cpu",
-               "offload_enabled": DMA_READINGS[dma_reading]}
+    copiers = {"cpu": "cpu", "batch-cpu": "cpu", "dma": DMA_READINGS[dma_reading]}
     out = []
-    for mode in SEED_MODES:
-        for row, pages in SEED_ROWS.items():
+    for mode in seed.MODES:
+        for row in seed.TABLE2_WORKLOADS:
+            pages = seed.PAGES[row]
             values = {
                 "uncached_access": model.uncached_access_cycles_per_page(pages),
                 "cached_access": model.cached_access_cycles_per_page(pages),
                 "post_move_access": model.post_move_access_cycles_per_page(
                     pages, copier=copiers[mode], toucher="same_core"),
             }
-            for i, column in enumerate(SEED_COLUMNS):
-                seed = SEED_TABLE2[mode][row][i]
+            for column in SEED_COLUMNS:
+                measured = _seed(mode, row, column)
                 out.append({"mode": mode, "row": row, "pages": pages, "column": column,
-                            "seed": seed, "model": values[column],
-                            "error": (values[column] - seed) / seed})
+                            "seed": measured, "model": values[column],
+                            "error": (values[column] - measured) / measured})
     return out
 
 

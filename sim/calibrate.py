@@ -34,62 +34,9 @@ import sys
 import numpy as np
 
 from sim import costs as costs_module
+from sim import seed
 from sim.costs import DEFAULT_COSTS, SEED_GHZ
 
-# ---------------------------------------------------------------------------------------
-# The seed's measurements (../shared/seed/000_3cb86562fd58bc19.txt), cycles per page
-# ---------------------------------------------------------------------------------------
-
-#: Table 1 (cover letter): (mode, workload) -> mean and SD of migrate_pages,
-#: folio_copy (cycles per page) and F. cpu = Generic Kernel, batch-cpu = patched
-#: kernel with offload disabled, dma = offload enabled (dcbm v1, 4 KiB pages).
-SEED_TABLE1 = {
-    ("cpu", "4K"): (17799.00, 4278.25, 794.00, 232.87, 0.0478, 0.0199),
-    ("cpu", "2M"): (3478.42, 94.93, 493.84, 28.21, 0.1418, 0.0050),
-    ("cpu", "256M"): (3668.56, 158.47, 815.40, 171.76, 0.2206, 0.0371),
-    ("cpu", "1G"): (3769.98, 55.79, 804.68, 60.07, 0.2132, 0.0134),
-    ("batch-cpu", "4K"): (14941.60, 2556.53, 799.60, 211.66, 0.0554, 0.0190),
-    ("batch-cpu", "2M"): (3448.44, 83.74, 533.34, 37.81, 0.1545, 0.0085),
-    ("batch-cpu", "256M"): (3723.56, 132.93, 907.64, 132.63, 0.2427, 0.0270),
-    ("batch-cpu", "1G"): (3788.20, 46.65, 888.46, 49.50, 0.2344, 0.0107),
-    ("dma", "4K"): (46739.80, 4827.15, 32222.40, 3543.42, 0.6904, 0.0423),
-    ("dma", "2M"): (13798.10, 205.33, 10971.60, 202.50, 0.7951, 0.0033),
-    ("dma", "256M"): (13217.20, 163.99, 10431.20, 167.25, 0.7891, 0.0029),
-    ("dma", "1G"): (13309.70, 113.93, 10410.00, 117.77, 0.7821, 0.0023),
-}
-TABLE1_FIELDS = ("migrate_pages", "migrate_pages_sd", "folio_copy", "folio_copy_sd", "F", "F_sd")
-
-#: Table 2 (Shivank Garg, 2024-06-25): move_pages(2) from node 1 to node 0 and a read
-#: stream over the pages; (mode, workload) -> (move_pages, uncached_access,
-#: cached_access, post_move_access), each (mean, SD), cycles per page.
-SEED_TABLE2 = {
-    ("cpu", "4K"): ((193154.40, 50519.59), (1269.40, 163.11), (383.00, 31.92), (420.40, 77.04)),
-    ("cpu", "2M"): ((4930.36, 100.74), (793.46, 82.39), (208.59, 2.07), (181.34, 11.55)),
-    ("cpu", "512M"): ((4498.93, 146.95), (656.43, 23.08), (801.93, 111.80), (402.37, 15.26)),
-    ("cpu", "1G"): ((4419.88, 203.91), (627.85, 13.24), (776.01, 94.27), (384.24, 7.33)),
-    ("batch-cpu", "4K"): ((206370.20, 28303.18), (1265.20, 141.38), (385.40, 54.32),
-                          (407.80, 52.60)),
-    ("batch-cpu", "2M"): ((5110.16, 188.60), (794.05, 72.25), (208.65, 1.75), (177.48, 9.93)),
-    ("batch-cpu", "512M"): ((4548.00, 188.91), (658.23, 23.63), (777.34, 113.15),
-                            (403.48, 17.27)),
-    ("batch-cpu", "1G"): ((4521.19, 195.13), (628.85, 14.72), (750.85, 98.22), (387.79, 9.49)),
-    ("dma", "4K"): ((222818.00, 22710.80), (1277.80, 145.74), (405.20, 101.85),
-                    (427.60, 130.13)),
-    ("dma", "2M"): ((15590.80, 288.89), (799.36, 76.60), (208.79, 2.11), (183.21, 11.67)),
-    ("dma", "512M"): ((14154.06, 197.59), (649.93, 20.35), (814.10, 109.81), (403.43, 13.79)),
-    ("dma", "1G"): ((14415.04, 303.83), (629.03, 14.83), (731.16, 97.67), (385.08, 7.62)),
-}
-TABLE2_FIELDS = ("move_pages", "uncached_access", "cached_access", "post_move_access")
-
-#: A later posting of the series (../shared/reference/dcbm-lineage.md section 1): 1 GiB
-#: moved with move_pages(), THP on, same machine family; end-to-end GB/s.
-LATER_POSTING = (
-    {"copy": "cpu", "driver": None, "folio_bytes": 4 << 10, "gbps": 3.73},
-    {"copy": "cpu", "driver": None, "folio_bytes": 2 << 20, "gbps": 10.67},
-    {"copy": "dma", "driver": "v3", "folio_bytes": 2 << 20, "gbps": 12.50},
-)
-
-WORKLOAD_ORDER = ("4K", "2M", "256M", "1G")
 CPU_MODES = ("cpu", "batch-cpu")
 #: Relative SD columns behind the noise constants.
 LARGE = ("2M", "256M", "1G")
@@ -139,7 +86,7 @@ def model_cells(table):
     from sim.migrate import WORKLOADS, measure, run_cpu
     cells = {}
     for mode in CPU_MODES:
-        for workload in WORKLOAD_ORDER:
+        for workload in seed.TABLE1_WORKLOADS:
             nbytes = WORKLOADS[workload]
             raw = run_cpu({"mode": mode, "workload_bytes": nbytes, "folio_bytes": 4096}, table)
             fig = measure(raw, table, pages=nbytes // 4096, nbytes=nbytes, repeat=1)
@@ -151,8 +98,8 @@ def model_cells(table):
 def measured_cells():
     cells = {}
     for mode in CPU_MODES:
-        for workload in WORKLOAD_ORDER:
-            row = SEED_TABLE1[(mode, workload)]
+        for workload in seed.TABLE1_WORKLOADS:
+            row = seed.TABLE1[(mode, workload)]
             cells[(mode, workload, "migrate_pages")] = row[0]
             cells[(mode, workload, "folio_copy")] = row[2]
     return cells
@@ -185,9 +132,9 @@ def jitter():
     """RMS relative SDs of the CPU rows (the per-run noise of sim/migrate.py)."""
     def rms(values):
         return math.sqrt(sum(v * v for v in values) / len(values))
-    core = [SEED_TABLE1[(m, w)][1] / SEED_TABLE1[(m, w)][0] for m in CPU_MODES for w in LARGE]
-    copy = [SEED_TABLE1[(m, w)][3] / SEED_TABLE1[(m, w)][2] for m in CPU_MODES for w in LARGE]
-    cold = [SEED_TABLE1[(m, "4K")][1] / SEED_TABLE1[(m, "4K")][0] for m in CPU_MODES]
+    core = [seed.TABLE1[(m, w)][1] / seed.TABLE1[(m, w)][0] for m in CPU_MODES for w in LARGE]
+    copy = [seed.TABLE1[(m, w)][3] / seed.TABLE1[(m, w)][2] for m in CPU_MODES for w in LARGE]
+    cold = [seed.TABLE1[(m, "4K")][1] / seed.TABLE1[(m, "4K")][0] for m in CPU_MODES]
     return {"jitter_core": (rms(core), core), "jitter_copy": (rms(copy), copy),
             "jitter_cold": (rms(cold), cold)}
 

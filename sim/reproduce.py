@@ -25,17 +25,14 @@ within 20 % for post_move_access.
 import concurrent.futures
 import copy
 import json
+import math
 import sys
 import time
 
-from sim.calibrate import LATER_POSTING, SEED_TABLE1, SEED_TABLE2
+from sim import seed
 from sim.migrate import WORKLOADS, MigrateRequest, Plan, folio_sizes, measure
+from sim.seed import LATER_POSTING, MODE_NAMES, MODES, TABLE1_WORKLOADS, TABLE2_WORKLOADS
 
-TABLE1_WORKLOADS = ("4K", "2M", "256M", "1G")
-TABLE2_WORKLOADS = ("4K", "2M", "512M", "1G")
-MODES = ("cpu", "batch-cpu", "dma")
-MODE_NAMES = {"cpu": "Generic Kernel", "batch-cpu": "Offload disabled",
-              "dma": "Offload enabled (dcbm v1)"}
 LIMITS = {"cpu": 0.10, "batch-cpu": 0.10, "dma": 0.20, "post_move_access": 0.20}
 WORKLOAD_BYTES = dict(WORKLOADS, **{"512M": 512 << 20})
 
@@ -188,17 +185,15 @@ def _report(rows, requests, wall, workloads=TABLE1_WORKLOADS, v1_double_copy=Tru
             key = ("t1", mode, workload)
             row, request = rows[key], requests[key]
             exact = _deterministic(row, request)
-            seed = dict(zip(("migrate_pages", "migrate_pages_sd", "folio_copy",
-                             "folio_copy_sd", "F", "F_sd"), SEED_TABLE1[(mode, workload)]))
             cells = {}
             for column, model_key in (("migrate_pages", "migrate_pages_cycles_per_page"),
                                       ("folio_copy", "folio_copy_cycles_per_page"),
                                       ("F", "F")):
+                mean, sd = seed.table1(mode, workload, column)
                 cells[column] = {
                     "model": exact[column], "model_mean": row[model_key],
-                    "model_sd": row[model_key + "_sd"], "seed": seed[column],
-                    "seed_sd": seed[column + "_sd"],
-                    "error": _error(exact[column], seed[column])}
+                    "model_sd": row[model_key + "_sd"], "seed": mean, "seed_sd": sd,
+                    "error": _error(exact[column], mean)}
             table1.append({"mode": mode, "workload": workload, "cells": cells,
                            "simulated_batches": row["simulated_batches"],
                            "extrapolated_batches": row["extrapolated_batches"],
@@ -212,7 +207,7 @@ def _report(rows, requests, wall, workloads=TABLE1_WORKLOADS, v1_double_copy=Tru
             spec = _request(mode, WORKLOAD_BYTES[workload]).spec()
             model = post_move_access(spec, mode, v1_double_copy)
             other = post_move_access(spec, mode, not v1_double_copy) if mode == "dma" else None
-            mean, sd = SEED_TABLE2[(mode, workload)][3]
+            mean, sd = seed.table2(mode, workload, "post_move_access")
             table2.append({"mode": mode, "workload": workload, "model": model, "seed": mean,
                            "seed_sd": sd, "error": _error(model, mean),
                            "other_reading": other, "other_error": _error(other, mean)})
@@ -222,11 +217,16 @@ def _report(rows, requests, wall, workloads=TABLE1_WORKLOADS, v1_double_copy=Tru
         if ("dma", workload) not in model_mp:
             continue
         model = model_mp[("dma", workload)] - model_mp[("batch-cpu", workload)]
-        t1 = SEED_TABLE1[("dma", workload)][0] - SEED_TABLE1[("batch-cpu", workload)][0]
-        t2 = SEED_TABLE2[("dma", workload2)][0][0] - SEED_TABLE2[("batch-cpu", workload2)][0][0]
-        penalty.append({"workload": workload, "table2_workload": workload2, "model": model,
-                        "seed_table1": t1, "seed_table2": t2, "error_table1": _error(model, t1),
-                        "error_table2": _error(model, t2)})
+        entry = {"workload": workload, "table2_workload": workload2, "model": model}
+        for table, (dma, cpu) in (
+                ("table1", [seed.table1(m, workload, "migrate_pages") for m in ("dma", "batch-cpu")]),
+                ("table2", [seed.table2(m, workload2, "move_pages") for m in ("dma", "batch-cpu")])):
+            # One run's difference: the seed's two SDs combined (independent runs).
+            mean, sd = dma[0] - cpu[0], math.hypot(dma[1], cpu[1])
+            entry.update({f"seed_{table}": mean, f"seed_{table}_sd": sd,
+                          f"error_{table}": _error(model, mean),
+                          f"sds_{table}": (model - mean) / sd})
+        penalty.append(entry)
     later = []
     for point in LATER_POSTING:
         key = ("later", point["copy"], point["folio_bytes"])
@@ -278,6 +278,7 @@ def print_report(report, out=None):
       f"{report.get('iommu_mode', 'lazy')} (sim/iommu.py)\n\n")
     w("Seed table 1: migrate_pages() of N pages, node 1 -> node 0, 4 KiB folios, cycles per "
       "page (model: expected value [mean ± SD of noisy runs]; seed: mean ± SD)\n")
+    w("modes: " + ", ".join(f"{m} = {name}" for m, name in MODE_NAMES.items()) + "\n")
     header = (f"{'mode':9s} {'workload':8s} | {'migrate_pages model':>20s} {'seed':>17s} "
               f"{'err':>7s} | {'folio_copy model':>18s} {'seed':>16s} {'err':>7s} | "
               f"{'F model':>7s} {'seed':>6s} {'err':>7s} | batches sim+extrap")
@@ -308,11 +309,15 @@ def print_report(report, out=None):
     if report.get("offload_penalty"):
         w("\nOffload's extra cycles per page over the batched CPU flow (dma minus "
           "batch-cpu), which the seed measured twice:\ntable 1 (migrate_pages) and table 2 "
-          "(move_pages); not a criterion, a measure of how far the seed's own figures agree\n")
+          "(move_pages), each ± the SD of one run's difference (the two rows' SDs combined);\n"
+          "not a criterion, a measure of how far the seed's own figures agree\n")
         for r in report["offload_penalty"]:
-            w(f"  {r['workload']:5s} model {r['model']:8.0f}  seed table 1 {r['seed_table1']:8.0f} "
-              f"{_pct(r['error_table1']):>7s}  table 2 ({r['table2_workload']:4s}) "
-              f"{r['seed_table2']:8.0f} {_pct(r['error_table2']):>7s}\n")
+            cells = [f"{r[f'seed_{t}']:6.0f} ± {r[f'seed_{t}_sd']:5.0f} "
+                     f"{_pct(r[f'error_{t}']):>7s} ({r[f'sds_{t}']:+.1f} SD)"
+                     for t in ("table1", "table2")]
+            table2 = f"table 2 ({r['table2_workload']}):"
+            w(f"  {r['workload']:5s} model {r['model']:6.0f} | table 1: {cells[0]} | "
+              f"{table2:15s} {cells[1]}\n")
     w("\nLater posting (1 GiB, move_pages(), THP on), end-to-end GB/s (model: bytes / "
       "migrate_pages time)\n")
     for r in report["later_posting"]:

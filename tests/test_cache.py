@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from sim import seed
 from sim.cache import (CONSTANTS, DEFAULT_PLATFORM, KINDS, LLC_BYTES_PER_CCX, PAGE_BYTES,
-                       SEED_COLUMNS, SEED_MODES, SEED_ROWS, SEED_TABLE2, CacheModel,
-                       CacheModelError, Platform, cold_cache_sweep, format_seed_comparison,
-                       seed_comparison)
+                       SEED_COLUMNS, CacheModel, CacheModelError, Platform, cold_cache_sweep,
+                       format_seed_comparison, seed_comparison)
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "cache.md"
 
@@ -26,10 +26,10 @@ def _cells(column, dma_reading="as_posted"):
 # ---- the seed's second table ----------------------------------------------------------
 def test_comparison_covers_every_seed_cell():
     rows = seed_comparison()
-    assert len(rows) == len(SEED_MODES) * len(SEED_ROWS) * len(SEED_COLUMNS) == 36
+    assert len(rows) == len(seed.MODES) * len(seed.TABLE2_WORKLOADS) * len(SEED_COLUMNS) == 36
     for r in rows:
-        i = SEED_COLUMNS.index(r["column"])
-        assert r["seed"] == SEED_TABLE2[r["mode"]][r["row"]][i]
+        assert r["pages"] == seed.PAGES[r["row"]]
+        assert r["seed"] == seed.table2(r["mode"], r["row"], r["column"])[0]
         assert r["error"] == pytest.approx((r["model"] - r["seed"]) / r["seed"])
 
 
@@ -58,17 +58,18 @@ def test_dma_rows_need_a_hot_destination():
     """Read as DMA only, the small DMA rows are off by >2x; the large ones still fit.
     The seed's DMA numbers match the v1 driver as posted (CPU re-copy after the DMA)."""
     for row in _cells("post_move_access", dma_reading="dma_only"):
-        if row["mode"] != "offload_enabled":
+        if row["mode"] != "dma":
             continue
-        if row["row"] in ("4KB", "2MB"):
+        if row["row"] in ("4K", "2M"):
             assert row["error"] > 1.0, row
         else:
             assert abs(row["error"]) <= POST_MOVE_TOLERANCE, row
     # DDIO-like allocation would explain the 2MB row but not the 4KB one.
     alloc = MODEL.post_move_access_cycles_per_page(1, copier="dma", dma_allocates_in_llc=True)
-    assert alloc / SEED_TABLE2["offload_enabled"]["4KB"][2] - 1 > POST_MOVE_TOLERANCE
+    assert alloc / seed.table2("dma", "4K", "post_move_access")[0] - 1 > POST_MOVE_TOLERANCE
     alloc = MODEL.post_move_access_cycles_per_page(512, copier="dma", dma_allocates_in_llc=True)
-    assert abs(alloc / SEED_TABLE2["offload_enabled"]["2MB"][2] - 1) <= POST_MOVE_TOLERANCE
+    assert abs(alloc / seed.table2("dma", "2M", "post_move_access")[0] - 1) <= \
+        POST_MOVE_TOLERANCE
 
 
 def test_copy_agent_makes_no_difference_beyond_the_llc():
@@ -83,9 +84,9 @@ def test_copy_agent_makes_no_difference_beyond_the_llc():
 
 def test_format_lists_every_row():
     text = format_seed_comparison()
-    assert text.count("\n") == 2 + len(SEED_MODES) * len(SEED_ROWS) - 1
-    for mode in SEED_MODES:
-        assert mode in text
+    assert text.count("\n") == 2 + len(seed.MODES) * len(seed.TABLE2_WORKLOADS) - 1
+    for mode in seed.MODES:
+        assert f"| {mode} |" in text
 
 
 # ---- physics ---------------------------------------------------------------------------
@@ -187,7 +188,7 @@ def test_prefetchers_off_slow_dram_streams_only():
     assert off.post_move_access_cycles_per_page(512) == \
         pytest.approx(MODEL.post_move_access_cycles_per_page(512))
     # The seed: with prefetchers off, CPU and (v1 as posted) DMA rows still agree.
-    for pages in SEED_ROWS.values():
+    for pages in (seed.PAGES[w] for w in seed.TABLE2_WORKLOADS):
         assert off.post_move_access_cycles_per_page(pages, copier="dma_then_cpu") == \
             off.post_move_access_cycles_per_page(pages, copier="cpu")
 

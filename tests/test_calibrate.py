@@ -3,9 +3,8 @@ import io
 
 import pytest
 
-from sim import calibrate
-from sim.calibrate import (SEED_TABLE1, UNKNOWNS, calibrate as run_calibration, jitter, main,
-                           report)
+from sim import calibrate, seed
+from sim.calibrate import UNKNOWNS, calibrate as run_calibration, jitter, main, report
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +30,10 @@ def test_every_cpu_cell_within_ten_percent(result):
 
 
 def test_dma_rows_are_not_an_input(monkeypatch, result):
-    changed = dict(SEED_TABLE1)
+    changed = dict(seed.TABLE1)
     for key in [k for k in changed if k[0] == "dma"]:
         changed[key] = tuple(v * 3 for v in changed[key])
-    monkeypatch.setattr(calibrate, "SEED_TABLE1", changed)
+    monkeypatch.setattr(seed, "TABLE1", changed)
     again = calibrate.fit()
     for name in UNKNOWNS:
         assert again["theta"][name] == pytest.approx(result["theta"][name], rel=1e-9)

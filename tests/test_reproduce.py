@@ -1,9 +1,10 @@
 """foliodma reproduce: model vs the seed's tables, cell by cell (a reduced run here)."""
 import io
+import math
 
 import pytest
 
-from sim.calibrate import SEED_TABLE1
+from sim import seed
 from sim.cli import main
 from sim.migrate import MigrateRequest
 from sim.reproduce import (_run_keep_raw, print_report, reuse_simulation, run_all)
@@ -20,17 +21,33 @@ def test_rows_cells_and_errors(report):
         [("cpu", "4K"), ("batch-cpu", "4K"), ("dma", "4K")]
     for row in report["table1"]:
         assert row["integrity_ok"]
-        seed = SEED_TABLE1[(row["mode"], row["workload"])]
-        for column, measured in (("migrate_pages", seed[0]), ("folio_copy", seed[2]),
-                                 ("F", seed[4])):
+        for column in seed.TABLE1_FIELDS:
+            measured, sd = seed.table1(row["mode"], row["workload"], column)
             cell = row["cells"][column]
-            assert cell["seed"] == measured
+            assert (cell["seed"], cell["seed_sd"]) == (measured, sd)
             assert cell["error"] == pytest.approx((cell["model"] - measured) / measured)
     for mode in ("cpu", "batch-cpu"):
         row = next(r for r in report["table1"] if r["mode"] == mode)
         assert abs(row["cells"]["migrate_pages"]["error"]) <= 0.10
         assert abs(row["cells"]["folio_copy"]["error"]) <= 0.10
     assert report["checks"]["cpu"]["ok"] and report["checks"]["batch-cpu"]["ok"]
+
+
+def test_offload_penalty_against_both_seed_tables(report):
+    [entry] = report["offload_penalty"]
+    cells = {r["mode"]: r["cells"]["migrate_pages"]["model"] for r in report["table1"]}
+    assert entry["model"] == pytest.approx(cells["dma"] - cells["batch-cpu"])
+    # Table 1: 46739.80 ± 4827.15 minus 14941.60 ± 2556.53 (one run each).
+    assert entry["seed_table1"] == pytest.approx(31798.2)
+    assert entry["seed_table1_sd"] == pytest.approx(math.hypot(4827.15, 2556.53))
+    assert entry["sds_table1"] == pytest.approx(
+        (entry["model"] - 31798.2) / entry["seed_table1_sd"])
+    # Table 2 (move_pages): 222818.00 ± 22710.80 minus 206370.20 ± 28303.18.
+    assert entry["seed_table2"] == pytest.approx(16447.8)
+    assert entry["seed_table2_sd"] == pytest.approx(math.hypot(22710.80, 28303.18))
+    out = io.StringIO()
+    print_report(report, out)
+    assert f"table 1:  31798 ± {entry['seed_table1_sd']:5.0f}" in out.getvalue()
 
 
 def test_table2_and_summary(report):
