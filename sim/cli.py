@@ -4,6 +4,7 @@ import json
 import re
 import sys
 import time
+from pathlib import Path
 
 from hw.params import EngineParams, ParameterError
 from sim.cache import TOUCHERS
@@ -36,10 +37,24 @@ def positive_int(text):
 
 
 def non_negative_int(text):
-    value = positive_int(str(int(text, 0) + 1)) - 1 if text.lstrip("-").isdigit() else None
-    if value is None:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        value = -1
+    if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 0")
     return value
+
+
+def output_path(text):
+    """A file to write: its directory must exist, and it must not be a directory."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory, not a file")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: directory {str(path.parent)!r} does "
+                                         f"not exist")
+    return path
 
 
 def probability(text):
@@ -452,14 +467,12 @@ def add_output_options(parser, *, json_help,
                        vcd_help="write a waveform (pysim: VCD; icarus: the path must end in "
                                 ".fst)"):
     """--json, --vcd and --quiet."""
-    from pathlib import Path
     parser.add_argument("--json", action="store_true", help=json_help)
-    parser.add_argument("--vcd", type=Path, help=vcd_help)
+    parser.add_argument("--vcd", type=output_path, help=vcd_help)
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
 def build_parser():
-    from pathlib import Path
     parser = argparse.ArgumentParser(
         prog="foliodma",
         description="Cycle-level HW/SW co-design model of DMA-offloaded page migration.")
@@ -602,7 +615,7 @@ def build_parser():
 
     export = commands.add_parser("verilog", help="export the engine as Verilog for a "
                                                  "given set of parameters")
-    export.add_argument("--out", type=Path, default=Path("foliodma_engine.v"),
+    export.add_argument("--out", type=output_path, default=Path("foliodma_engine.v"),
                         help="output file (default %(default)s)")
     export.add_argument("--name", default="foliodma_engine", help="top module name")
     add_engine_options(export)

@@ -44,12 +44,20 @@ def test_bench_bad_parameters(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["bench", "--folio-size", "3x"], ["bench", "--folios", "0"],
-                                  ["bench", "--backpressure", "1.5"]])
-def test_bench_bad_arguments_exit_with_usage(argv):
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "--folio-size", "3x"], "'3x' is not a size"),
+    (["bench", "--folios", "0"], "'0' must be at least 1"),
+    (["bench", "--backpressure", "1.5"], "'1.5' must be in [0, 1)"),
+    (["bench", "--latency", "-3"], "'-3' is not an integer >= 0"),
+    (["bench", "--seed", "x"], "'x' is not an integer >= 0"),
+    (["migrate", "--vcd", "no/such/dir/copy.vcd"], "directory 'no/such/dir' does not exist"),
+    (["migrate", "--vcd", "."], "'.' is a directory"),
+])
+def test_bad_arguments_exit_with_usage(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_missing_iverilog_is_named(monkeypatch, capsys):
