@@ -37,7 +37,7 @@ from sim import costs as costs_module
 from sim import seed
 from sim.costs import DEFAULT_COSTS, SEED_GHZ
 
-CPU_MODES = ("cpu", "batch-cpu")
+CPU_MODES = seed.MODES[:2]              # cpu, batch-cpu
 #: Relative SD columns behind the noise constants.
 LARGE = ("2M", "256M", "1G")
 
@@ -99,9 +99,8 @@ def measured_cells():
     cells = {}
     for mode in CPU_MODES:
         for workload in seed.TABLE1_WORKLOADS:
-            row = seed.TABLE1[(mode, workload)]
-            cells[(mode, workload, "migrate_pages")] = row[0]
-            cells[(mode, workload, "folio_copy")] = row[2]
+            for column in ("migrate_pages", "folio_copy"):
+                cells[(mode, workload, column)] = seed.table1(mode, workload, column)[0]
     return cells
 
 
@@ -132,9 +131,12 @@ def jitter():
     """RMS relative SDs of the CPU rows (the per-run noise of sim/migrate.py)."""
     def rms(values):
         return math.sqrt(sum(v * v for v in values) / len(values))
-    core = [seed.TABLE1[(m, w)][1] / seed.TABLE1[(m, w)][0] for m in CPU_MODES for w in LARGE]
-    copy = [seed.TABLE1[(m, w)][3] / seed.TABLE1[(m, w)][2] for m in CPU_MODES for w in LARGE]
-    cold = [seed.TABLE1[(m, "4K")][1] / seed.TABLE1[(m, "4K")][0] for m in CPU_MODES]
+    def relative_sd(mode, workload, column):
+        mean, sd = seed.table1(mode, workload, column)
+        return sd / mean
+    core = [relative_sd(m, w, "migrate_pages") for m in CPU_MODES for w in LARGE]
+    copy = [relative_sd(m, w, "folio_copy") for m in CPU_MODES for w in LARGE]
+    cold = [relative_sd(m, "4K", "migrate_pages") for m in CPU_MODES]
     return {"jitter_core": (rms(core), core), "jitter_copy": (rms(copy), copy),
             "jitter_cold": (rms(cold), cold)}
 

@@ -7,8 +7,11 @@ import time
 from pathlib import Path
 
 from hw.params import EngineParams, ParameterError
+from sim.bench import BACKENDS
 from sim.cache import TOUCHERS
 from sim.iommu import MODES as IOMMU_MODES
+from sim.migrate import MODES, NODES, WORKLOADS, MigrateRequest
+from sw_driver.dcbm import STRATEGIES
 
 _SIZE = re.compile(r"^(\d+)\s*([KMG]?)(i?B)?$", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -182,7 +185,7 @@ DRIVER_COLUMNS = (
 def cmd_bench(args):
     if args.driver is not None:
         return cmd_driver_bench(args)
-    from sim.bench import BACKENDS, run_bench
+    from sim.bench import run_bench
     params = engine_params(args)
     if args.folio_size % params.beat_bytes:
         raise UsageError(f"--folio-size {args.folio_size} is not a multiple of the "
@@ -216,7 +219,7 @@ def cmd_bench(args):
 
 
 def cmd_driver_bench(args):
-    from sim.bench import BACKENDS, run_driver_bench
+    from sim.bench import run_driver_bench
     params = engine_params(args)
     if args.folio_size % 4096:
         raise UsageError(f"--folio-size {args.folio_size}: folios are whole 4 KiB pages")
@@ -266,9 +269,13 @@ def cmd_driver_bench(args):
                         ("share", "share", "{:.1%}"))))
 
 
+def request_default(name):
+    """The default of MigrateRequest's field ``name`` (one place for migrate's defaults)."""
+    return MigrateRequest.__dataclass_fields__[name].default
+
+
 def workload_size(text):
     """A --workload value: one of the seed's rows (4K, 2M, 256M, 1G) or any size."""
-    from sim.migrate import WORKLOADS
     return WORKLOADS.get(text.strip().upper().removesuffix("B").removesuffix("I"),
                          None) or parse_size(text)
 
@@ -327,11 +334,11 @@ TOUCHER_WORDS = {"same_core": "the migrating CPU",
 
 def cmd_migrate(args):
     from sim.costs import CostError
-    from sim.migrate import MigrateError, MigrateRequest, run_request
+    from sim.migrate import MigrateError, run_request
     params = engine_params(args)
     if args.engine_mhz <= 0 or args.cpu_ghz <= 0:
         raise UsageError("--engine-mhz and --cpu-ghz must be positive")
-    modes = args.copy or ["cpu", "batch-cpu", "dma"]
+    modes = args.copy or MODES
     rows = []
     for mode in dict.fromkeys(modes):
         flow = None if mode == "cpu" else args.flow
@@ -445,7 +452,7 @@ def add_platform_reading_options(group):
                        help="dcbm v1 without its CPU copy after a successful DMA (default: "
                             "with it, as the posted code reads and the seed's "
                             "post_move_access column supports)")
-    group.add_argument("--iommu-mode", choices=IOMMU_MODES, default="lazy",
+    group.add_argument("--iommu-mode", choices=IOMMU_MODES, default=request_default("iommu_mode"),
                        help="the DMA API's IOTLB invalidation: lazy (x86's default: "
                             "unmaps queue, one invalidation per 256) or strict (each unmap "
                             "waits for its invalidation) (default %(default)s)")
@@ -453,9 +460,9 @@ def add_platform_reading_options(group):
 
 def add_host_options(group):
     """Clocks and driver options shared by bench --driver and migrate."""
-    group.add_argument("--engine-mhz", type=float, default=1000.0,
+    group.add_argument("--engine-mhz", type=float, default=request_default("engine_mhz"),
                        help="engine clock in MHz: turns cycles into ns (default %(default)g)")
-    group.add_argument("--cpu-ghz", type=float, default=2.0,
+    group.add_argument("--cpu-ghz", type=float, default=request_default("cpu_ghz"),
                        help="CPU clock in GHz, for CPU cycles per page (default %(default)g, "
                             "as in the seed)")
     add_platform_reading_options(group)
@@ -486,7 +493,7 @@ def build_parser():
                     "last data write beat), efficiency against the bus peak (one full beat "
                     "per cycle), cycles from the doorbell write to the first data read, and "
                     "the largest idle gap on the write channel between two descriptors.")
-    bench.add_argument("--backend", choices=("pysim", "icarus", "both"), default="pysim",
+    bench.add_argument("--backend", choices=BACKENDS + ("both",), default=BACKENDS[0],
                        help="simulator: Amaranth's built-in (pysim, default) or the exported "
                             "Verilog on Icarus Verilog via cocotb (icarus); both runs each")
     bench.add_argument("--folio-size", type=parse_size, default=4096,
@@ -506,7 +513,7 @@ def build_parser():
                        help="seed of the data and the backpressure (default 0)")
     add_engine_options(bench)
     host = bench.add_argument_group("driver and host (with --driver)")
-    host.add_argument("--driver", choices=("v1", "v2", "v3", "none"),
+    host.add_argument("--driver", choices=STRATEGIES + ("none",),
                       help="copy through the driver stack: dcbm strategy v1 (per page, "
                            "polled), v2 (per folio, interrupt each), v3 (scatter-gather per "
                            "channel), or none (the CPU copies); without it the engine is "
@@ -525,13 +532,13 @@ def build_parser():
                     "dcbm driver on the engine RTL, and prints the seed's measures: "
                     "migrate_pages and folio_copy cycles per page, F, copy GB/s. Every run "
                     "ends with an integrity check of every simulated folio.")
-    mig.add_argument("--workload", type=workload_size, default=2 << 20,
+    mig.add_argument("--workload", type=workload_size, default=request_default("workload_bytes"),
                      help="total bytes: 4K, 2M, 256M, 1G (the seed's rows) or any size "
                           "(default 2M: 512 x 4 KiB)")
-    mig.add_argument("--folio-size", type=parse_size, default=4096,
+    mig.add_argument("--folio-size", type=parse_size, default=request_default("folio_bytes"),
                      help="bytes per folio, a power-of-two number of pages up to 2M "
                           "(default 4K)")
-    mig.add_argument("--copy", choices=("cpu", "batch-cpu", "dma"), action="append",
+    mig.add_argument("--copy", choices=MODES, action="append",
                      help="mode, repeatable (default: all three): cpu = upstream per-folio "
                           "flow; batch-cpu = batched flow, CPU copy; dma = batched flow, "
                           "dcbm on the RTL")
@@ -539,25 +546,28 @@ def build_parser():
                      help="move flow of batch-cpu and dma: the RFC's (metadata, batch copy, "
                           "restore) or v4+'s early-copy (batch copy right after the TLB "
                           "flush) (default %(default)s)")
-    mig.add_argument("--driver", choices=("v1", "v2", "v3"), default="v3",
+    mig.add_argument("--driver", choices=STRATEGIES, default=request_default("driver"),
                      help="dcbm strategy for dma (default %(default)s)")
-    mig.add_argument("--from-node", type=int, choices=(0, 1, 2), default=1,
+    mig.add_argument("--from-node", type=int, choices=NODES, default=request_default("from_node"),
                      help="source node: 0 the migrating CPU's, 1 the other socket, 2 the "
-                          "CXL tier (default 1; 2 -> 0 is a promotion from CXL)")
-    mig.add_argument("--to-node", type=int, choices=(0, 1, 2), default=0,
-                     help="target node (default 0: the migrating CPU's)")
-    mig.add_argument("--max-batch-pages", type=positive_int, default=512,
-                     help="NR_MAX_BATCHED_MIGRATION: base pages per batch (default 512)")
-    mig.add_argument("--remote-cpus", type=non_negative_int, default=0,
-                     help="other CPUs each batch's TLB shootdown interrupts (default 0: a "
-                          "single-threaded test program)")
-    mig.add_argument("--mappings", type=positive_int, default=1,
-                     help="mappings of every folio (processes sharing it; default 1)")
-    mig.add_argument("--backend", choices=("pysim", "icarus"), default="pysim",
-                     help="simulator of the engine RTL for dma (default pysim)")
-    mig.add_argument("--repeat", type=positive_int, default=10,
+                          "CXL tier (default %(default)s; 2 -> 0 is a promotion from CXL)")
+    mig.add_argument("--to-node", type=int, choices=NODES, default=request_default("to_node"),
+                     help="target node (default %(default)s: the migrating CPU's)")
+    mig.add_argument("--max-batch-pages", type=positive_int,
+                     default=request_default("max_batch_pages"),
+                     help="NR_MAX_BATCHED_MIGRATION: base pages per batch (default "
+                          "%(default)s)")
+    mig.add_argument("--remote-cpus", type=non_negative_int,
+                     default=request_default("remote_cpus"),
+                     help="other CPUs each batch's TLB shootdown interrupts (default "
+                          "%(default)s: a single-threaded test program)")
+    mig.add_argument("--mappings", type=positive_int, default=request_default("mappings"),
+                     help="mappings of every folio (processes sharing it; default %(default)s)")
+    mig.add_argument("--backend", choices=BACKENDS, default=request_default("backend"),
+                     help="simulator of the engine RTL for dma (default %(default)s)")
+    mig.add_argument("--repeat", type=positive_int, default=request_default("repeat"),
                      help="runs for mean ± SD (default %(default)s)")
-    mig.add_argument("--seed", type=non_negative_int, default=0,
+    mig.add_argument("--seed", type=non_negative_int, default=request_default("seed"),
                      help="seed of the data and the per-run noise (default 0)")
     mig.add_argument("--full", action="store_true",
                      help="simulate every batch (no extrapolation of repeated batches)")
@@ -575,7 +585,7 @@ def build_parser():
                             "NUMA memory system's per-node latencies")
     cache = mig.add_argument_group(
         "cost to userspace (post_move_access, the cache model: sim/cache.py, docs/cache.md)")
-    cache.add_argument("--toucher", choices=TOUCHERS, default="same_core",
+    cache.add_argument("--toucher", choices=TOUCHERS, default=request_default("toucher"),
                        help="which CPU reads the pages after the move, relative to the "
                             "migrating one (default %(default)s, the seed's; random: the "
                             "expectation over all cores)")
@@ -595,7 +605,7 @@ def build_parser():
                     "rows with dcbm v1, as the seed measured), the post_move_access column "
                     "and the later posting's calibration points, and prints model vs "
                     "measured with the error of each cell and the largest error per column.")
-    rep.add_argument("--backend", choices=("pysim", "icarus"), default="pysim",
+    rep.add_argument("--backend", choices=BACKENDS, default=BACKENDS[0],
                      help="simulator of the engine RTL (default pysim; icarus is faster)")
     rep.add_argument("--jobs", type=positive_int, default=2,
                      help="DMA simulations run in parallel (default %(default)s)")

@@ -33,6 +33,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from sim import seed
 from sim.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM
 from sw_driver.port import Op
 
@@ -44,15 +45,15 @@ PAGE = 4096
 # Seed table 1 (cover letter), "Generic Kernel", column folio_copy, promotion
 # node 1 -> node 0; rows 256MB and 1GB (footprints far above the LLC, so the
 # source is read from DRAM as in a real promotion of cold pages).
-SEED_FOLIO_COPY_256MB = 815.40
-SEED_FOLIO_COPY_1GB = 804.68
+SEED_FOLIO_COPY_256MB = seed.table1("cpu", "256M", "folio_copy")[0]            # 815.40
+SEED_FOLIO_COPY_1GB = seed.table1("cpu", "1G", "folio_copy")[0]                # 804.68
 COPY_1_0_CYCLES = (SEED_FOLIO_COPY_256MB + SEED_FOLIO_COPY_1GB) / 2      # 810.04
 # Seed table 2 (Shivank Garg's follow-up, 2024-06-25), "Generic Kernel", 1GB
 # row: a read stream (one load per 64 B line) over pages on node 1 just after
 # clflush (uncached_access) and over the same pages after they moved to node 0
 # (post_move_access).
-READ_REMOTE_CYCLES = 627.85
-READ_LOCAL_CYCLES = 384.24
+READ_REMOTE_CYCLES = seed.table2("cpu", "1G", "uncached_access")[0]            # 627.85
+READ_LOCAL_CYCLES = seed.table2("cpu", "1G", "post_move_access")[0]             # 384.24
 # Copy = read stream + write stream (additive, calibrated exactly at 1 -> 0):
 WRITE_LOCAL_CYCLES = COPY_1_0_CYCLES - READ_REMOTE_CYCLES                 # 182.19
 WRITE_REMOTE_CYCLES = WRITE_LOCAL_CYCLES * READ_REMOTE_CYCLES / READ_LOCAL_CYCLES  # 297.70

@@ -72,6 +72,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.costs import DEFAULT_COSTS, CostTable
+from sim.seed import MODES as SEED_MODES, PAGES as SEED_PAGES, TABLE1_WORKLOADS
 from sw_driver.folio import PAGE_SIZE, Folio
 
 PAGE = PAGE_SIZE
@@ -79,9 +80,9 @@ NR_MAX_BATCHED_MIGRATION = 512
 #: A folio this big is mapped by one PMD entry (a THP); smaller ones by PTEs.
 PMD_BYTES = 2 << 20
 MAX_FOLIO_BYTES = PMD_BYTES
-#: The seed's workloads (total bytes migrated).
-WORKLOADS = {"4K": 4 << 10, "2M": 2 << 20, "256M": 256 << 20, "1G": 1 << 30}
-MODES = ("cpu", "batch-cpu", "dma")
+#: The seed's workloads of table 1 (total bytes migrated) and its three modes.
+WORKLOADS = {workload: SEED_PAGES[workload] * PAGE for workload in TABLE1_WORKLOADS}
+MODES = SEED_MODES
 FLOWS = ("upstream", "batched", "early-copy")
 DEFAULT_FLOW = {"cpu": "upstream", "batch-cpu": "batched", "dma": "batched"}
 #: Categories of simulated time (ns); the noise acts per category.
