@@ -62,18 +62,17 @@ import math
 from dataclasses import dataclass, field
 
 from sim import seed
+from sim.costs import ESTIMATE, LLC_BYTES, MEASURED, SEED, SEED_GHZ
+from sim.memory_system import LOCAL_DRAM, REMOTE_DRAM
 
 # --------------------------------------------------------------------------------
-# Constants. Kinds as in sim/costs.py: a public fact/measurement, derived from the
-# seed's tables, or a first-principles estimate. docs/cache.md repeats them all.
+# Constants, of the kinds of sim/costs.py (KINDS): a public fact/measurement,
+# derived from the seed's tables, or a first-principles estimate. docs/cache.md
+# repeats them all.
 # --------------------------------------------------------------------------------
-MEASURED = "measured"
-SEED = "seed-derived"
-ESTIMATE = "estimate"
-KINDS = (MEASURED, SEED, ESTIMATE)
 
 # Seed machine: AMD Zen 3 EPYC (7003 "Milan"), 2 sockets, cpuinfo_cur_freq 2 GHz.
-CORE_GHZ = 2.0
+CORE_GHZ = SEED_GHZ
 # x86 cache line; also the stride of the seed's loop (one load per line).
 LINE_BYTES = 64
 # THP was off in the seed: every folio is one 4 KiB page.
@@ -82,7 +81,7 @@ PAGE_BYTES = 4096
 L1_BYTES = 32 * 1024
 L2_BYTES = 512 * 1024
 # Zen 3 CCX = CCD: up to 8 cores sharing one 32 MiB L3 (was 2 x 16 MiB in Zen 2).
-LLC_BYTES_PER_CCX = 32 * 1024 * 1024
+LLC_BYTES_PER_CCX = LLC_BYTES
 CORES_PER_CCX = 8
 # "2-sockets, 32 cores": the CCX count per socket depends on the SKU; 4 is assumed.
 # Only the "random" toucher (chance of sharing the copier's CCX) uses it.
@@ -95,9 +94,12 @@ L2_DTLB_ENTRIES = 2048
 L1_LATENCY_CYCLES = 4.0
 L2_LATENCY_CYCLES = 12.0
 LLC_LATENCY_CYCLES = 46.0
-# DRAM and cache-to-cache latencies from a core, ns.
-LOCAL_DRAM_NS = 115.0
-REMOTE_DRAM_NS = 200.0
+# DRAM and cache-to-cache latencies from a core, ns. Local DRAM: as the memory
+# system (sim/memory_system.py) sees it from the I/O die, plus the core's CCD-IOD
+# hop. Remote DRAM: the memory system's figure (see CONSTANTS for why not + hop).
+CCD_IOD_HOP_NS = 15.0
+LOCAL_DRAM_NS = LOCAL_DRAM.read_latency_ns + CCD_IOD_HOP_NS
+REMOTE_DRAM_NS = REMOTE_DRAM.read_latency_ns
 CROSS_CCX_NS = 110.0
 CROSS_SOCKET_CACHE_NS = 210.0
 # Sequential streaming cost per 64 B line served by a cache level, cycles.
@@ -192,13 +194,15 @@ CONSTANTS = {
         "~46 cycles: Zen 2's L3 (~34-39) + the 7-8 cycles the unified 32 MiB CCX L3 added "
         "(Chips and Cheese, 'Deep Diving Zen 3 V-Cache')"),
     "LOCAL_DRAM_NS": Constant(LOCAL_DRAM_NS, "ns", ESTIMATE,
-        "Zen 2/3 EPYC NPS1 DRAM load-to-use ~110-122 ns from a core (AnandTech Rome review: "
-        "122 ns full random at 128 MB, TLB misses included); sim/memory_system.py's 100 ns "
-        "seen from the I/O die + ~15 ns CCD-IOD hop"),
+        "sim/memory_system.py's local DRAM latency (100 ns, seen from the I/O die) + "
+        f"CCD_IOD_HOP_NS = {CCD_IOD_HOP_NS:g} ns, a core's request and data crossing "
+        "between its CCD and the I/O die; public Zen 2/3 EPYC NPS1 load-to-use from a core "
+        "is ~110-122 ns (AnandTech Rome review: 122 ns full random at 128 MB, TLB misses "
+        "included)"),
     "REMOTE_DRAM_NS": Constant(REMOTE_DRAM_NS, "ns", ESTIMATE,
-        "Local + the xGMI socket hop both ways (~85-90 ns): ~200 ns, as in "
-        "sim/memory_system.py; the seed's remote/local read streams (627.85/384.24 = 1.63) "
-        "agree"),
+        "sim/memory_system.py's remote DRAM latency, taken as is from a core: local from a "
+        "core + the xGMI hop both ways (~85-110 ns) = 200-225 ns, whose low end the seed's "
+        "1GB remote read stream (627.85 cycles/page against 384.24 local, 1.63x) supports"),
     "CROSS_CCX_NS": Constant(CROSS_CCX_NS, "ns", ESTIMATE,
         "Read of a line held in another CCX's L3, same socket: request to the home on the "
         "I/O die, probe-filter hit, probe of the owning CCD, data back ~ DRAM latency; "

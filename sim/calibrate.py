@@ -35,7 +35,7 @@ import numpy as np
 
 from sim import costs as costs_module
 from sim import seed
-from sim.costs import DEFAULT_COSTS, SEED_GHZ
+from sim.costs import DEFAULT_COSTS, PAGE, SEED_GHZ
 
 CPU_MODES = seed.MODES[:2]              # cpu, batch-cpu
 #: Relative SD columns behind the noise constants.
@@ -77,7 +77,7 @@ def _table(theta, base=DEFAULT_COSTS):
     for name, estimate in costs_module.CORE_STEP_ESTIMATES_NS.items():
         values[name] = estimate * theta["core_scale"]
     llc_ns = theta["llc_copy_cycles"] / SEED_GHZ
-    values["llc_copy_bw_0"] = 4096 / max(llc_ns, 1e-9)
+    values["llc_copy_bw_0"] = PAGE / max(llc_ns, 1e-9)
     return base.with_overrides(**values)
 
 
@@ -88,8 +88,8 @@ def model_cells(table):
     for mode in CPU_MODES:
         for workload in seed.TABLE1_WORKLOADS:
             nbytes = WORKLOADS[workload]
-            raw = run_cpu({"mode": mode, "workload_bytes": nbytes, "folio_bytes": 4096}, table)
-            fig = measure(raw, table, pages=nbytes // 4096, nbytes=nbytes, repeat=1)
+            raw = run_cpu({"mode": mode, "workload_bytes": nbytes, "folio_bytes": PAGE}, table)
+            fig = measure(raw, table, pages=nbytes // PAGE, nbytes=nbytes, repeat=1)
             cells[(mode, workload, "migrate_pages")] = fig["migrate_pages"]
             cells[(mode, workload, "folio_copy")] = fig["folio_copy"]
     return cells
@@ -184,7 +184,7 @@ def report(result, out=None):
     w(f"\n  linearity check: the model at the fitted values differs from the linear "
       f"prediction by at most {result['linearity_error']:.2e} cycles/page\n")
     w("\nFixed beforehand, not fitted (sim/costs.py, sourced there): DRAM copy 1->0 "
-      f"{2 * 4096 / DEFAULT_COSTS.copy_bw_1_0:.2f} cycles/page (seed 256MB/1GB Generic "
+      f"{SEED_GHZ * PAGE / DEFAULT_COSTS.copy_bw_1_0:.2f} cycles/page (seed 256MB/1GB Generic "
       f"folio_copy), TLB flush {DEFAULT_COSTS.tlb_flush_ns(0):.0f} ns per batch (no remote "
       f"CPU), migrate_pages() call {DEFAULT_COSTS.migrate_call_ns:.0f} ns, LLC "
       f"{DEFAULT_COSTS.llc_bytes / (1 << 20):.0f} MiB.\n")

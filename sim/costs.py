@@ -38,7 +38,7 @@ from sim.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM
 from sw_driver.port import Op
 
 # The seed machine: AMD Zen 3 EPYC, 2 sockets, cpuinfo_cur_freq 2 GHz.
-SEED_GHZ = 2.0
+SEED_GHZ = seed.CPU_GHZ
 PAGE = 4096
 
 # --- Seed-derived quantities for the CPU copy (cycles per 4 KiB page) --------

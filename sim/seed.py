@@ -10,6 +10,9 @@ disabled (batched flow, CPU copy), ``dma`` = offload enabled (dcbm v1). A
 workload names the total size moved in 4 KiB folios (:data:`PAGES`).
 """
 
+#: The seed machine's clock ("cpuinfo_cur_freq: 2 GHz", DVFS performance); its
+#: cycle counts are read as core cycles at this clock.
+CPU_GHZ = 2.0
 MODES = ("cpu", "batch-cpu", "dma")
 MODE_NAMES = {"cpu": "Generic Kernel", "batch-cpu": "Offload disabled",
               "dma": "Offload enabled (dcbm v1)"}

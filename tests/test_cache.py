@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from sim import seed
-from sim.cache import (CONSTANTS, DEFAULT_PLATFORM, KINDS, LLC_BYTES_PER_CCX, PAGE_BYTES,
+from sim.cache import (CONSTANTS, DEFAULT_PLATFORM, LLC_BYTES_PER_CCX, PAGE_BYTES,
                        SEED_COLUMNS, CacheModel, CacheModelError, Platform, cold_cache_sweep,
                        format_seed_comparison, seed_comparison)
+from sim.costs import KINDS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "cache.md"
 
@@ -80,6 +81,10 @@ def test_copy_agent_makes_no_difference_beyond_the_llc():
                 dma = MODEL.post_move_access_cycles_per_page(
                     pages, copier="dma", dma_allocates_in_llc=alloc, toucher=toucher)
                 assert dma == pytest.approx(cpu, rel=1e-3)
+
+
+def test_docs_show_the_comparison_as_printed():
+    assert format_seed_comparison() in DOCS.read_text()
 
 
 def test_format_lists_every_row():
