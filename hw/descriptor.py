@@ -35,6 +35,8 @@ RECORD_FIELDS = (
     ("status", 0, 32),
     ("bytes", 4, 32),
 )
+#: Width in bits of each descriptor field, by name.
+DESC_FIELD_BITS = {name: width for name, _, width in DESC_FIELDS}
 
 FLAG_INTERRUPT = 1 << 0   # count this descriptor toward the completion interrupt
 FLAG_FENCE = 1 << 1       # start only after every earlier descriptor has completed
@@ -70,6 +72,11 @@ def pack_descriptor(src, dst, length, flags, completion):
 def unpack_descriptor(raw):
     """(src, dst, len, flags, completion) from 32 bytes."""
     return _DESC.unpack(bytes(raw))
+
+
+def pack_record(status, nbytes):
+    """The 8 bytes of a completion record."""
+    return _RECORD.pack(int(status), nbytes)
 
 
 def unpack_record(raw):

@@ -1,9 +1,13 @@
 """Internal payload layouts passed between the engine's stages."""
 from amaranth.lib import data
 
-from .descriptor import DESC_BYTES, Status
+from .descriptor import DESC_BYTES, DESC_FIELD_BITS, Status
+from .params import AXI_MAX_BURST_BEATS
 
 CODE_WIDTH = 4
+#: AxLEN (beats - 1) and a beat count of up to AXI_MAX_BURST_BEATS.
+BURST_LEN_BITS = (AXI_MAX_BURST_BEATS - 1).bit_length()
+BURST_BEATS_BITS = AXI_MAX_BURST_BEATS.bit_length()
 assert max(Status) < 2 ** CODE_WIDTH
 
 
@@ -16,18 +20,14 @@ def descriptor_entry(channels):
     """A fetched descriptor, as the front-end hands it to the legalizer."""
     return data.StructLayout({
         "ch": channel_bits(channels),
-        "src": 64,
-        "dst": 64,
-        "len": 32,
-        "flags": 32,
-        "completion": 64,
+        **DESC_FIELD_BITS,
         "fetch_error": 1,   # the descriptor read returned SLVERR/DECERR
     })
 
 
 def read_request():
     """One AXI read burst to issue: address and AxLEN (beats - 1)."""
-    return data.StructLayout({"addr": 64, "len": 8})
+    return data.StructLayout({"addr": 64, "len": BURST_LEN_BITS})
 
 
 def write_job(channels):
@@ -42,7 +42,7 @@ def write_job(channels):
         "end": 1,
         "ch": channel_bits(channels),
         "addr": 64,
-        "beats": 9,
+        "beats": BURST_BEATS_BITS,
         "last": 1,
         "irq": 1,
         "completion": 64,

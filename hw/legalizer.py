@@ -108,8 +108,9 @@ class BurstLegalizer(wiring.Component):
 
         # Issue the bursts of the active descriptor, one per cycle.
         boundary = AXI_BOUNDARY_BYTES
-        to_src_boundary = boundary - cur.src[:12]
-        to_dst_boundary = boundary - cur.dst[:12]
+        offset_bits = boundary.bit_length() - 1
+        to_src_boundary = boundary - cur.src[:offset_bits]
+        to_dst_boundary = boundary - cur.dst[:offset_bits]
         burst_bytes = Signal(range(boundary + 1))
         to_boundary = Signal(range(boundary + 1))
         limit = Signal(range(boundary + 1))

@@ -4,8 +4,9 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .axi import RESP_DECERR, RESP_OKAY
-from .descriptor import RECORD_BYTES, Status
-from .layouts import CODE_WIDTH, channel_bits, retirement, write_job
+from .descriptor import RECORD_BYTES, RECORD_FIELDS, Status
+from .layouts import BURST_BEATS_BITS, CODE_WIDTH, channel_bits, retirement, write_job
+from .params import AXI_BOUNDARY_BYTES
 
 
 #: Extra beats buffered before a burst starts from an idle W channel.
@@ -20,7 +21,8 @@ def buffered_beat(data_width):
 def _burst_done(channels):
     """A written burst (or a descriptor end) awaiting its turn in the B order."""
     return data.StructLayout({
-        "end": 1, "ch": channel_bits(channels), "bytes": 13, "last": 1, "irq": 1,
+        "end": 1, "ch": channel_bits(channels), "bytes": AXI_BOUNDARY_BYTES.bit_length(),
+        "last": 1, "irq": 1,
         "completion": 64, "code": CODE_WIDTH, "record": 1,
     })
 
@@ -88,7 +90,7 @@ class WritePort(wiring.Component):
         # --- W channel: one transaction (data burst or record) at a time ---
         streaming = Signal()
         is_record = Signal()
-        beats_left = Signal(9)
+        beats_left = Signal(BURST_BEATS_BITS)
         cur = Signal(write_job(n))
         cur_code = Signal(CODE_WIDTH)
         record_data = Signal(p.data_width)
@@ -129,9 +131,12 @@ class WritePort(wiring.Component):
         lane = Signal(range(max(2, beat_bytes // RECORD_BYTES)))
         if beat_bytes > RECORD_BYTES:
             m.d.comb += lane.eq(record_head.completion[3:beat_bytes.bit_length() - 1])
-        record_status = Signal(32)
+        record_status = Signal(CODE_WIDTH)
         m.d.comb += record_status.eq(Mux(record_head.code == 0, Status.SUCCESS, record_head.code))
-        record_word = Cat(record_status, record_head.bytes)
+        # The record's fields in their order (hw.descriptor.RECORD_FIELDS), zero-extended.
+        record_values = {"status": record_status, "bytes": record_head.bytes}
+        record_word = Cat(*(Cat(record_values[name], Const(0, width - len(record_values[name])))
+                            for name, _, width in RECORD_FIELDS))
         # Beat bookkeeping first: starting a new transaction below overrides it.
         beat_error = self.buf.payload.resp != RESP_OKAY
         read_code = Mux(self.buf.payload.resp == RESP_DECERR,

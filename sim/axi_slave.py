@@ -38,6 +38,7 @@ from collections import deque
 import numpy as np
 
 from hw.axi import BURST_INCR, RESP_DECERR, RESP_OKAY, RESP_SLVERR
+from hw.params import AXI_BOUNDARY_BYTES, AXI_MAX_BURST_BEATS
 from sim.iommu import Iommu
 from sim.memory_system import MemorySystem
 
@@ -347,7 +348,7 @@ class AxiSlaveModel:
         if addr % beat:
             raise self._error(f"{channel}ADDR={addr:#x} is not aligned to the {beat}-byte "
                               f"beat size")
-        if (addr & 4095) + (length + 1) * beat > 4096:
+        if addr % AXI_BOUNDARY_BYTES + (length + 1) * beat > AXI_BOUNDARY_BYTES:
             raise self._error(f"{channel} burst at {addr:#x} of {length + 1} beats x {beat} "
                               f"bytes crosses a 4 KiB boundary")
 
@@ -473,8 +474,9 @@ class AxiSlaveModel:
                 self._finish_write(awid, addr, beats, index, node, latency, fault, translated)
         elif last:
             self._wdone.append(beats)
-        elif len(beats) == 256:
-            raise self._error(f"W burst {self._w_index} has 256 beats without WLAST")
+        elif len(beats) == AXI_MAX_BURST_BEATS:
+            raise self._error(f"W burst {self._w_index} has {AXI_MAX_BURST_BEATS} beats "
+                              f"without WLAST")
         if last:
             self._wcur = []
             self._w_index += 1

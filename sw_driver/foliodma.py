@@ -17,7 +17,7 @@ ones after it again from ring index 0, so the rest still complete.
 import collections
 from dataclasses import dataclass
 
-from hw.descriptor import (DESC_BYTES, FLAG_INTERRUPT, RECORD_BYTES, Status, pack_descriptor,
+from hw.descriptor import (DESC_BYTES, DESC_FIELD_BITS, FLAG_INTERRUPT, RECORD_BYTES, Status, pack_descriptor,
                            unpack_record)
 from hw.params import MAX_CHANNELS
 from hw.regmap import load_regmap
@@ -34,8 +34,8 @@ VERSION_MAJOR = 0
 DEFAULT_RING_ENTRIES = 256
 #: How long an abort or a reset may take to drain before the driver gives up.
 CHANNEL_TIMEOUT_NS = 100_000
-#: A descriptor's length field is 32 bits wide.
-MAX_XFER_BYTES = (1 << 32) - 1
+#: The most a descriptor's length field holds.
+MAX_XFER_BYTES = (1 << DESC_FIELD_BITS["len"]) - 1
 
 #: How each failure code reads to a dmaengine client: failures to read a
 #: descriptor or its data, or a descriptor found invalid, are read failures;
@@ -328,9 +328,10 @@ async def foliodma_probe(port, ring_entries=DEFAULT_RING_ENTRIES):
     interrupts of every channel (one interrupt per flagged completion) and
     installs the interrupt handler.
     """
-    if not 2 <= ring_entries < 1 << 16:
-        raise ValueError(f"ring_entries={ring_entries}: expected 2..65535")
     regmap = load_regmap()
+    most = (1 << regmap.register("chan[0].ring_size").fields["entries"].width) - 1
+    if not 2 <= ring_entries <= most:
+        raise ValueError(f"ring_entries={ring_entries}: expected 2..{most}")
 
     async def read_fields(path):
         register = regmap.register(path)

@@ -19,11 +19,11 @@ kwargs and memory configuration of the scenarios on the test side.
 import bisect
 import hashlib
 import random
-import struct
 
 import numpy as np
 
-from hw.descriptor import DESC_BYTES, FLAG_FENCE, FLAG_INTERRUPT, RECORD_BYTES, Status
+from hw.descriptor import (DESC_BYTES, FLAG_FENCE, FLAG_INTERRUPT, RECORD_BYTES, Status,
+                           pack_record)
 from hw.params import AXI_BOUNDARY_BYTES, EngineParams
 from sim.engine_io import EngineIO
 from sim.engine_scenarios import (DATA, GUARD, GUARD_BYTE, MEM_BASE, RECORDS, RING_BYTES,
@@ -75,10 +75,6 @@ def axi_summary(dev):
     text = repr((axi.ar_log, axi.aw_log, axi.w_log)).encode()
     return {"cycle": dev.cycle, "ar_bursts": len(axi.ar_log), "aw_bursts": len(axi.aw_log),
             "w_beats": len(axi.w_log), "axi_digest": hashlib.sha256(text).hexdigest()[:16]}
-
-
-def pack_record(status, nbytes):
-    return struct.pack("<II", int(status), nbytes)
 
 
 class Job:

@@ -1,6 +1,6 @@
 """Descriptor and record layout: one definition, consistent with its own tables."""
 from hw.descriptor import (DESC_BYTES, DESC_FIELDS, RECORD_BYTES, RECORD_FIELDS, Status,
-                           pack_descriptor, unpack_descriptor, unpack_record)
+                           pack_descriptor, pack_record, unpack_descriptor, unpack_record)
 
 
 def test_fields_tile_the_descriptor():
@@ -21,6 +21,7 @@ def test_pack_matches_field_table():
     assert unpack_descriptor(raw) == tuple(values.values())
 
 
-def test_record_unpacks_status():
+def test_record_packs_and_unpacks_status():
     raw = (Status.READ_DECERR).to_bytes(4, "little") + (4096).to_bytes(4, "little")
     assert unpack_record(raw) == (Status.READ_DECERR, 4096)
+    assert pack_record(Status.READ_DECERR, 4096) == raw

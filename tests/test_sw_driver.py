@@ -12,6 +12,8 @@ source, a write error on one's destination, or a descriptor read error on one
 ring slot.
 """
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -463,3 +465,10 @@ def test_terminate_sync_aborts_the_outstanding_transactions(backend):
     assert results[-2:] == [["ABORTED", size]] * 2        # submitted, never issued
     assert statuses == ["COMPLETE"] * len(finished) + ["ERROR"] * len(aborted)
     assert result["after"] == "COMPLETE"
+
+
+@pytest.mark.parametrize("ring_entries", [1, 1 << 16])
+def test_probe_refuses_a_ring_the_ring_size_register_cannot_hold(ring_entries):
+    # Checked before the device is touched: no port needed.
+    with pytest.raises(ValueError, match=f"ring_entries={ring_entries}: expected 2..65535"):
+        asyncio.run(foliodma_probe(None, ring_entries=ring_entries))
