@@ -35,14 +35,21 @@ def write_markdown(path):
         Path(path).write_text(generated.read_text())
 
 
+def write_docs(outdir):
+    """Write both outputs into outdir (created if missing); returns their paths."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = outdir / HEADER_NAME, outdir / MARKDOWN_NAME
+    write_c_header(paths[0])
+    write_markdown(paths[1])
+    return paths
+
+
 def main(argv=None):
     """Write both outputs into the directory given on the command line."""
     parser = argparse.ArgumentParser(prog="python -m hw.docs", description=__doc__.splitlines()[0])
     parser.add_argument("outdir", type=Path, help="directory to write the outputs into")
-    outdir = parser.parse_args(argv).outdir
-    outdir.mkdir(parents=True, exist_ok=True)
-    write_c_header(outdir / HEADER_NAME)
-    write_markdown(outdir / MARKDOWN_NAME)
+    write_docs(parser.parse_args(argv).outdir)
 
 
 if __name__ == "__main__":

@@ -430,11 +430,9 @@ def cmd_reproduce(args):
 
 
 def cmd_regs(args):
-    from hw.docs import write_c_header, write_markdown
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_c_header(args.out / "foliodma_regs.h")
-    write_markdown(args.out / "registers.md")
-    print(f"wrote {args.out / 'foliodma_regs.h'} and {args.out / 'registers.md'}")
+    from hw.docs import write_docs
+    header, markdown = write_docs(args.out)
+    print(f"wrote {header} and {markdown}")
 
 
 def cmd_verilog(args):

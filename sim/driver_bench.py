@@ -16,7 +16,6 @@ from sw_driver.foliodma import foliodma_probe, foliodma_remove
 
 #: The driver's coherent memory (rings and records): everything below DATA.
 COHERENT = (MEM_BASE, DATA - MEM_BASE)
-DRIVERS = ("none", "v1", "v2", "v3")
 
 
 def batch_layout(folios, folio_size):
@@ -36,11 +35,11 @@ async def driver_batch(dev, *, driver, folios, folio_size, nr_dma_chan=1, engine
     """Copy the batch with `driver`; check it; return times in ns and the copy's figures."""
     srcs, dsts, _ = batch_layout(folios, folio_size)
     numa = [(srcs[0], srcs[-1] + folio_size, 1)]
-    port = HostPort(dev, engine_mhz=engine_mhz, cpu_ghz=cpu_ghz, idle_skip=idle_skip,
+    port = HostPort(dev, engine_mhz=engine_mhz, idle_skip=idle_skip,
                     coherent=COHERENT, numa_nodes=numa)
     rng = np.random.default_rng(seed)
-    src = [Folio(addr, folio_size, node=1) for addr in srcs]
-    dst = [Folio(addr, folio_size, node=0) for addr in dsts]
+    src = [Folio(addr, folio_size) for addr in srcs]
+    dst = [Folio(addr, folio_size) for addr in dsts]
     data = [dev.memory.fill_random(addr, folio_size, rng) for addr in srcs]
 
     dma = dcbm = None

@@ -30,7 +30,6 @@ class HostPort(Port):
     dev         -- the simulated device (memory behind it, engine registers).
     costs       -- the cost table (default: :class:`CostTable` defaults).
     engine_mhz  -- engine clock; one cycle is 1000/engine_mhz ns.
-    cpu_ghz     -- CPU clock, for reporting in CPU cycles.
     idle_skip   -- skip idle time instead of simulating it.
     coherent    -- (base, size) of the memory the driver may allocate from.
     numa_nodes  -- (start, end, node) ranges for the CPU copy cost; other
@@ -43,15 +42,13 @@ class HostPort(Port):
     "copy" (CPU copies) and "wait" (busy-polling and sleeping on interrupts).
     """
 
-    def __init__(self, dev, *, costs=None, engine_mhz=1000.0, cpu_ghz=2.0, idle_skip=True,
+    def __init__(self, dev, *, costs=None, engine_mhz=1000.0, idle_skip=True,
                  coherent, numa_nodes=(), iommu=None):
-        if engine_mhz <= 0 or cpu_ghz <= 0:
-            raise ValueError(f"clock frequencies must be positive (engine_mhz={engine_mhz}, "
-                             f"cpu_ghz={cpu_ghz})")
+        if engine_mhz <= 0:
+            raise ValueError(f"engine_mhz={engine_mhz}: the clock frequency must be positive")
         self.dev = dev
         self.costs = costs if costs is not None else CostTable()
         self.cycle_ns = 1000.0 / engine_mhz
-        self.cpu_ghz = cpu_ghz
         dev.idle_skip = idle_skip
         self._origin = dev.cycle
         self._owed_ns = 0.0             # CPU time not yet turned into whole cycles
@@ -70,9 +67,6 @@ class HostPort(Port):
     @property
     def now_ns(self):
         return (self.dev.cycle - self._origin) * self.cycle_ns
-
-    def ns_to_cpu_cycles(self, ns):
-        return ns * self.cpu_ghz
 
     def _book(self, what, ns):
         self.breakdown_ns[what] = self.breakdown_ns.get(what, 0.0) + ns

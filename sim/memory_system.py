@@ -262,14 +262,6 @@ class MemorySystem:
         """The Node holding addr."""
         return self.nodes[self.node_index(addr)]
 
-    def cycles(self, ns):
-        """ns as engine cycles (rounded up)."""
-        return math.ceil(_fraction(ns) * _fraction(self.engine_mhz) / 1000)
-
-    def bytes_per_cycle(self, gbps):
-        """A bandwidth in GB/s as bytes per engine cycle (float, for reports)."""
-        return gbps * 1000 / self.engine_mhz
-
     # --- JSON-friendly form (memory_config["memory_system"]) ---
     def to_config(self):
         return {"nodes": [n.as_dict() for n in self.nodes],

@@ -73,7 +73,7 @@ import numpy as np
 
 from sim.costs import DEFAULT_COSTS, CostTable
 from sim.seed import MODES as SEED_MODES, PAGES as SEED_PAGES, TABLE1_WORKLOADS
-from sw_driver.folio import PAGE_SIZE, Folio
+from sw_driver.folio import PAGE_SIZE, Folio, is_folio_size
 
 PAGE = PAGE_SIZE
 NR_MAX_BATCHED_MIGRATION = 512
@@ -103,9 +103,7 @@ class MigrateError(ValueError):
 # --------------------------------------------------------------------------------------
 
 def check_folio_size(size):
-    pages = size // PAGE if isinstance(size, int) else 0
-    if not (isinstance(size, int) and size % PAGE == 0 and pages >= 1
-            and pages & (pages - 1) == 0 and size <= MAX_FOLIO_BYTES):
+    if not (is_folio_size(size) and size <= MAX_FOLIO_BYTES):
         raise MigrateError(f"folio size {size!r}: expected a power-of-two number of 4 KiB "
                            f"pages, 4 KiB to 2 MiB")
 
@@ -573,8 +571,8 @@ class MigrationCore:
             folio.status = "kept"
 
     def _lists(self, folios):
-        src = [Folio(f.src, f.size, node=self.cfg.from_node) for f in folios]
-        dst = [Folio(f.dst, f.size, node=self.cfg.to_node) for f in folios]
+        src = [Folio(f.src, f.size) for f in folios]
+        dst = [Folio(f.dst, f.size) for f in folios]
         return dst, src
 
     async def _batch_copy(self, folios):
@@ -844,7 +842,7 @@ def dma_memory_config(spec, costs=DEFAULT_COSTS, *, engine_mhz=1000.0, latency_n
 
 
 async def migrate_scenario(dev, *, spec, costs, layout, driver="v3", nr_dma_chan=1,
-                           engine_mhz=1000.0, cpu_ghz=2.0, idle_skip=True,
+                           engine_mhz=1000.0, idle_skip=True,
                            v1_double_copy=True, ring_entries=1024):
     """Scenario (either back-end): dcbm registered, migrate_pages() with the DMA copy."""
     from sim.engine_scenarios import DATA, MEM_BASE
@@ -855,8 +853,8 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver="v3", nr_dma_chan
     config = _config_from(spec)
     plan = _plan_from(spec, table)
     numa = [(start, start + size, node) for node, (start, size) in layout.items()]
-    port = _host_port_class()(dev, costs=table, engine_mhz=engine_mhz, cpu_ghz=cpu_ghz,
-                              idle_skip=idle_skip, coherent=(MEM_BASE, DATA - MEM_BASE),
+    port = _host_port_class()(dev, costs=table, engine_mhz=engine_mhz, idle_skip=idle_skip,
+                              coherent=(MEM_BASE, DATA - MEM_BASE),
                               numa_nodes=numa)
     dma = await foliodma_probe(port, ring_entries=ring_entries)
     dcbm = Dcbm(dma, strategy=driver, nr_dma_chan=nr_dma_chan, v1_double_copy=v1_double_copy)
@@ -876,7 +874,7 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver="v3", nr_dma_chan
 
 
 def run_dma(spec, costs=DEFAULT_COSTS, *, params=None, backend="pysim", driver="v3",
-            engine_mhz=1000.0, cpu_ghz=2.0, idle_skip=True, v1_double_copy=True,
+            engine_mhz=1000.0, idle_skip=True, v1_double_copy=True,
             latency_ns=None, iommu_mode="lazy", progress=None, vcd=None):
     """The dma mode on an RTL back-end; the raw result."""
     from hw.engine import DmaEngine
@@ -886,7 +884,7 @@ def run_dma(spec, costs=DEFAULT_COSTS, *, params=None, backend="pysim", driver="
     memory, layout = dma_memory_config(spec, costs, engine_mhz=engine_mhz, latency_ns=latency_ns,
                                        iommu_mode=iommu_mode)
     kwargs = {"spec": spec, "costs": costs.as_dict(), "layout": layout, "driver": driver,
-              "nr_dma_chan": params.channels, "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
+              "nr_dma_chan": params.channels, "engine_mhz": engine_mhz,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy}
     return _runner(backend)(DmaEngine(params), "sim.migrate:migrate_scenario", kwargs,
                             memory_config=memory, progress=progress, vcd=vcd)
@@ -1009,8 +1007,23 @@ class MigrateRequest:
         return spec
 
 
-def run_request(req, progress=None):
-    """Run one row: the raw simulation result and the measured figures, as a row dict."""
+def figure_fields(figures):
+    """measure()'s figures under a row's names: mean and SD, ns totals, breakdowns."""
+    row = {}
+    for key, figure in (("migrate_pages_cycles_per_page", "migrate_pages"),
+                        ("folio_copy_cycles_per_page", "folio_copy"), ("F", "F"),
+                        ("copy_gbps", "copy_gbps")):
+        row[key] = figures[figure]
+        row[key + "_sd"] = figures[figure + "_sd"]
+    for key in ("migrate_pages_ns", "folio_copy_ns", "breakdown_cycles_per_page",
+                "copy_breakdown_cycles_per_page"):
+        row[key] = figures[key]
+    return row
+
+
+def run_request(req, progress=None, keep_raw=False):
+    """Run one row: the raw simulation result and the measured figures, as a row dict
+    (with the raw result under ``_raw`` if keep_raw)."""
     if not isinstance(req.repeat, int) or req.repeat < 1:
         raise MigrateError(f"repeat={req.repeat!r}: expected an int >= 1")
     if req.llc_bytes is not None:
@@ -1028,7 +1041,7 @@ def run_request(req, progress=None):
     started = time.perf_counter()
     if req.mode == "dma":
         raw = run_dma(spec, req.costs, params=req.params, backend=req.backend, driver=req.driver,
-                      engine_mhz=req.engine_mhz, cpu_ghz=req.cpu_ghz, idle_skip=req.idle_skip,
+                      engine_mhz=req.engine_mhz, idle_skip=req.idle_skip,
                       v1_double_copy=req.v1_double_copy, latency_ns=req.latency_ns,
                       iommu_mode=req.iommu_mode, progress=progress, vcd=req.vcd)
     else:
@@ -1047,14 +1060,7 @@ def run_request(req, progress=None):
         "folios": len(plan.sizes),
         "pages": plan.pages,
         "batches": len(plan.batches),
-        "migrate_pages_cycles_per_page": figures["migrate_pages"],
-        "migrate_pages_cycles_per_page_sd": figures["migrate_pages_sd"],
-        "folio_copy_cycles_per_page": figures["folio_copy"],
-        "folio_copy_cycles_per_page_sd": figures["folio_copy_sd"],
-        "F": figures["F"],
-        "F_sd": figures["F_sd"],
-        "copy_gbps": figures["copy_gbps"],
-        "copy_gbps_sd": figures["copy_gbps_sd"],
+        **figure_fields(figures),
         "post_move_access_cycles_per_page": post_move_access(
             spec, req.mode, req.mode == "dma" and req.driver == "v1" and req.v1_double_copy,
             toucher=req.toucher, dma_allocates_in_llc=req.dma_allocates_in_llc,
@@ -1069,14 +1075,12 @@ def run_request(req, progress=None):
         "toucher": req.toucher,
         "dma_allocates_in_llc": req.dma_allocates_in_llc,
         "llc_bytes": int(req.costs.llc_bytes),
-        "migrate_pages_ns": figures["migrate_pages_ns"],
-        "folio_copy_ns": figures["folio_copy_ns"],
-        "breakdown_cycles_per_page": figures["breakdown_cycles_per_page"],
-        "copy_breakdown_cycles_per_page": figures["copy_breakdown_cycles_per_page"],
         "wall_seconds": wall,
     }
     for key in ("dma_copied_folios", "dma_failed_folios", "simulated_cycles", "skipped_cycles",
                 "iommu_walks", "iommu_walk_reads", "iotlb_invalidations"):
         if key in raw:
             row[key] = raw[key]
+    if keep_raw:
+        row["_raw"] = raw
     return row

@@ -30,7 +30,8 @@ import sys
 import time
 
 from sim import seed
-from sim.migrate import PAGE, MigrateRequest, Plan, folio_sizes, measure
+from sim.migrate import (PAGE, MigrateRequest, Plan, figure_fields, folio_sizes, measure,
+                         run_request)
 from sim.seed import LATER_POSTING, MODE_NAMES, MODES, TABLE1_WORKLOADS, TABLE2_WORKLOADS
 
 LIMITS = {"cpu": 0.10, "batch-cpu": 0.10, "dma": 0.20, "post_move_access": 0.20}
@@ -74,22 +75,9 @@ def reuse_simulation(row, request):
         raw.pop(counter, None)      # the longer run's totals, not this one's
     figures = measure(raw, request.costs, pages=plan.pages, nbytes=sum(plan.sizes),
                       repeat=request.repeat, seed=request.seed, cpu_ghz=request.cpu_ghz)
-    out = dict(row, workload_bytes=sum(plan.sizes), folios=len(plan.sizes), pages=plan.pages,
-               batches=len(plan.batches), extrapolated_batches=raw["extrapolated_batches"],
-               _raw=raw, reused_from=row["workload_bytes"])
-    return _with_figures(out, figures)
-
-
-def _with_figures(row, figures):
-    """row with measure()'s figures under the row's names (mean and SD, ns totals)."""
-    for key, fig in (("migrate_pages_cycles_per_page", "migrate_pages"),
-                     ("folio_copy_cycles_per_page", "folio_copy"), ("F", "F"),
-                     ("copy_gbps", "copy_gbps")):
-        row[key] = figures[fig]
-        row[key + "_sd"] = figures[fig + "_sd"]
-    row["migrate_pages_ns"] = figures["migrate_pages_ns"]
-    row["folio_copy_ns"] = figures["folio_copy_ns"]
-    return row
+    return dict(row, workload_bytes=sum(plan.sizes), folios=len(plan.sizes), pages=plan.pages,
+                batches=len(plan.batches), extrapolated_batches=raw["extrapolated_batches"],
+                _raw=raw, reused_from=row["workload_bytes"], **figure_fields(figures))
 
 
 def _error(model, measured):
@@ -148,36 +136,8 @@ def run_all(*, backend="pysim", repeat=10, seed=0, jobs=2, progress=None,
 
 
 def _run_keep_raw(request):
-    from sim.migrate import _config_from, _plan_from, run_cpu, run_dma
-    spec = request.spec()
-    _config_from(spec)
-    plan = _plan_from(spec, request.costs)
-    started = time.perf_counter()
-    if request.mode == "dma":
-        raw = run_dma(spec, request.costs, params=request.params, backend=request.backend,
-                      driver=request.driver, engine_mhz=request.engine_mhz,
-                      cpu_ghz=request.cpu_ghz, v1_double_copy=request.v1_double_copy,
-                      iommu_mode=request.iommu_mode)
-    else:
-        raw = run_cpu(spec, request.costs)
-    row = _row_from_raw(raw, request, plan)
-    row["wall_seconds"] = time.perf_counter() - started
-    return row
-
-
-def _row_from_raw(raw, request, plan):
-    from sim.migrate import post_move_access
-    figures = measure(raw, request.costs, pages=plan.pages, nbytes=sum(plan.sizes),
-                      repeat=request.repeat, seed=request.seed, cpu_ghz=request.cpu_ghz)
-    row = {"mode": request.mode, "driver": request.driver if request.mode == "dma" else None,
-           "workload_bytes": sum(plan.sizes), "folio_bytes": plan.sizes[0],
-           "folios": len(plan.sizes), "pages": plan.pages, "batches": len(plan.batches),
-           "simulated_batches": raw["simulated_batches"],
-           "extrapolated_batches": raw["extrapolated_batches"],
-           "integrity": raw["integrity"], "_raw": raw,
-           "post_move_access_cycles_per_page": post_move_access(
-               request.spec(), request.mode, request.v1_double_copy)}
-    return _with_figures(row, figures)
+    """One row, with its raw simulation result (for the expected values and reuse)."""
+    return run_request(request, keep_raw=True)
 
 
 def _report(rows, requests, wall, workloads=TABLE1_WORKLOADS, v1_double_copy=True):

@@ -1,5 +1,6 @@
 """The foliodma command line: bench output, clear errors for bad input."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +65,11 @@ def test_missing_iverilog_is_named(monkeypatch, capsys):
     monkeypatch.setattr("shutil.which", lambda name: None)
     assert main(["bench", "--backend", "icarus", "--folios", "1", "--quiet"]) == 1
     assert "iverilog" in capsys.readouterr().err
+
+
+def test_regs_writes_the_docs_kept_in_the_repo(tmp_path, capsys):
+    assert main(["regs", "--out", str(tmp_path / "regs")]) == 0
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    for name in ("foliodma_regs.h", "registers.md"):
+        assert (tmp_path / "regs" / name).read_text() == (docs / name).read_text()
+    assert "wrote" in capsys.readouterr().out

@@ -156,10 +156,6 @@ def test_batched_copy_beyond_the_llc_pays_write_backs():
 
 # --- extrapolation --------------------------------------------------------------------------
 
-def _figures(raw, pages):
-    return measure(raw, DEFAULT_COSTS, pages=pages, nbytes=pages * 4 * K, repeat=1)
-
-
 def test_cpu_extrapolation_equals_full_simulation():
     short = run_cpu(spec("batch-cpu", workload=160 * K, max_batch_pages=4))
     full = run_cpu(spec("batch-cpu", workload=160 * K, max_batch_pages=4, full=True))

@@ -105,9 +105,9 @@ def test_committed_docs_are_up_to_date(tmp_path):
     docs.write_c_header(tmp_path / "header.h")
     docs.write_markdown(tmp_path / "registers.md")
     assert (DOCS_DIR / docs.HEADER_NAME).read_text() == (tmp_path / "header.h").read_text(), \
-        "docs/foliodma_regs.h is stale: run `python -m hw.docs docs`"
+        "docs/foliodma_regs.h is stale: run `make regs`"
     assert (DOCS_DIR / docs.MARKDOWN_NAME).read_text() == (tmp_path / "registers.md").read_text(), \
-        "docs/registers.md is stale: run `python -m hw.docs docs`"
+        "docs/registers.md is stale: run `make regs`"
 
 
 def test_docs_main(tmp_path):

@@ -102,8 +102,8 @@ class _Batch:
         self.dev = dev
         srcs, dsts, self.extent = layout(sizes)
         rng = np.random.default_rng(seed)
-        self.src = [Folio(addr, size, node=1) for addr, size in zip(srcs, sizes)]
-        self.dst = [Folio(addr, size, node=0) for addr, size in zip(dsts, sizes)]
+        self.src = [Folio(addr, size) for addr, size in zip(srcs, sizes)]
+        self.dst = [Folio(addr, size) for addr, size in zip(dsts, sizes)]
         self.data = [dev.memory.fill_random(f.address, f.size, rng) for f in self.src]
         start = self.dst[0].address - PAGE_SIZE
         dev.memory.write(start, bytes([GUARD_BYTE]) * (DATA + self.extent - start))
