@@ -10,10 +10,9 @@ from .layouts import CODE_WIDTH, write_job
 from .legalizer import BurstLegalizer
 from .params import EngineParams
 from .regblock import RegisterBlock
-from .regmap import load_regmap
+from .regmap import REG_ADDR_WIDTH, load_regmap
 from .writer import WritePort, buffered_beat
 
-REG_ADDR_WIDTH = 12
 AXI_ID_WIDTH = 1
 COUNTERS = ("descs", "bytes", "busy", "rd_wait", "wr_wait")
 
@@ -56,7 +55,7 @@ class DmaEngine(wiring.Component):
         m = Module()
         p = self.params
         n = p.channels
-        beat_shift = p.beat_bytes.bit_length() - 1
+        beat_shift = p.beat_shift
         axi = self.m_axi
 
         regs = m.submodules.regs = RegisterBlock(self.regmap, n)

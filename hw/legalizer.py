@@ -46,7 +46,7 @@ class BurstLegalizer(wiring.Component):
         p = self.params
         n = p.channels
         beat_bytes = p.beat_bytes
-        beat_shift = beat_bytes.bit_length() - 1
+        beat_shift = p.beat_shift
         misaligned = beat_bytes - 1
 
         active = Signal()

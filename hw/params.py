@@ -66,6 +66,11 @@ class EngineParams:
         return self.data_width // 8
 
     @property
+    def beat_shift(self):
+        """log2(beat_bytes): AxSIZE, and the shift from bytes to beats."""
+        return self.beat_bytes.bit_length() - 1
+
+    @property
     def burst_beats_max(self):
         """Longest burst actually issued: max_burst, capped by the 4 KiB rule."""
         return min(self.max_burst, AXI_BOUNDARY_BYTES // self.beat_bytes)

@@ -6,9 +6,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from .axi import AXI4LiteSignature, RESP_OKAY
-from .regmap import CONSTANT, EXTERNAL, REG_BYTES, STORAGE
-
-ADDR_WIDTH = 12
+from .regmap import CONSTANT, EXTERNAL, REG_ADDR_WIDTH, REG_BYTES, STORAGE
 
 
 class RegisterBlockError(ValueError):
@@ -55,7 +53,7 @@ class RegisterBlock(wiring.Component):
     ignore writes.
     """
 
-    bus: In(AXI4LiteSignature(addr_width=ADDR_WIDTH))
+    bus: In(AXI4LiteSignature(addr_width=REG_ADDR_WIDTH))
 
     def __init__(self, regmap, channels):
         if not 1 <= channels <= regmap.channels:
@@ -88,7 +86,7 @@ class RegisterBlock(wiring.Component):
         # --- Write: hold AW and W until both arrived, then apply and respond ---
         aw_held = Signal()
         w_held = Signal()
-        waddr = Signal(ADDR_WIDTH - 2)
+        waddr = Signal(REG_ADDR_WIDTH - (REG_BYTES - 1).bit_length())
         wdata = Signal(32)
         wstrb = Signal(4)
         m.d.comb += [bus.awready.eq(~aw_held & ~bus.bvalid),

@@ -20,6 +20,8 @@ from pathlib import Path
 
 RDL_FILE = Path(__file__).with_name("regs.rdl")
 REG_BYTES = 4
+#: The register window: byte addresses 0 .. 2**REG_ADDR_WIDTH - 1.
+REG_ADDR_WIDTH = 12
 
 CONSTANT, STATUS, STORAGE, EXTERNAL = "constant", "status", "storage", "external"
 

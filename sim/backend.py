@@ -18,6 +18,7 @@ import importlib
 import inspect
 
 from hw.axi import RESP_OKAY
+from hw.regmap import REG_ADDR_WIDTH, REG_BYTES
 from sim.axi_slave import AxiSlaveModel
 from sim.iommu import Iommu
 from sim.memory import Memory
@@ -105,9 +106,11 @@ def build_memory(memory_config, *, data_width, id_width):
 
 
 def check_mmio(addr, value=0):
-    """Raise ValueError unless addr is a 4-byte aligned 12-bit address and value a u32."""
-    if not (isinstance(addr, int) and 0 <= addr < 4096 and addr % 4 == 0):
-        raise ValueError(f"MMIO address {addr!r} is not a 4-byte aligned address below 0x1000")
+    """Raise ValueError unless addr is a register-aligned address in the register window
+    and value a u32."""
+    if not (isinstance(addr, int) and 0 <= addr < 1 << REG_ADDR_WIDTH and addr % REG_BYTES == 0):
+        raise ValueError(f"MMIO address {addr!r} is not a {REG_BYTES}-byte aligned address "
+                         f"below {1 << REG_ADDR_WIDTH:#x}")
     if not (isinstance(value, int) and 0 <= value < 1 << 32):
         raise ValueError(f"MMIO value {value!r} is not a 32-bit unsigned int")
 

@@ -36,18 +36,14 @@ def run_bench(params, *, backend, folios, folio_size, read_latency, write_latenc
     nbytes = folios * folio_size
     cycles = result["window_cycles"]
     total = result["last_w_cycle"] - result["doorbell_start"] + 1
-    peak = params.peak_bytes_per_cycle
     return {
         "backend": backend,
         "folios": folios,
         "folio_bytes": folio_size,
         "bytes": nbytes,
-        "cycles": cycles,
-        "bytes_per_cycle": nbytes / cycles,
-        "peak_bytes_per_cycle": peak,
-        "efficiency": nbytes / cycles / peak,
+        **throughput(params, nbytes, cycles),
         "total_cycles": total,
-        "efficiency_total": nbytes / total / peak,
+        "efficiency_total": nbytes / total / params.peak_bytes_per_cycle,
         "doorbell_to_first_ar_cycles": result["doorbell_to_first_ar_cycles"],
         "max_descriptor_gap_cycles": result["max_descriptor_gap_cycles"],
         "read_latency": read_latency,
@@ -58,6 +54,13 @@ def run_bench(params, *, backend, folios, folio_size, read_latency, write_latenc
         "cycles_per_second": result["end_cycle"] / wall,
         "params": params.as_dict(),
     }
+
+
+def throughput(params, nbytes, cycles):
+    """nbytes copied in cycles: bytes per cycle and against the bus peak."""
+    peak = params.peak_bytes_per_cycle
+    return {"cycles": cycles, "bytes_per_cycle": nbytes / cycles, "peak_bytes_per_cycle": peak,
+            "efficiency": nbytes / cycles / peak}
 
 
 def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latency,
@@ -97,8 +100,5 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
         "params": params.as_dict(),
     }
     if "window_cycles" in result:
-        cycles = result["window_cycles"]
-        row.update(cycles=cycles, bytes_per_cycle=nbytes / cycles,
-                   peak_bytes_per_cycle=params.peak_bytes_per_cycle,
-                   efficiency=nbytes / cycles / params.peak_bytes_per_cycle)
+        row.update(throughput(params, nbytes, result["window_cycles"]))
     return row

@@ -6,12 +6,13 @@ import sys
 import time
 from pathlib import Path
 
-from hw.params import EngineParams, ParameterError
+from hw.params import AXI_MAX_BURST_BEATS, MAX_CHANNELS, EngineParams, ParameterError
 from sim.bench import BACKENDS
 from sim.cache import TOUCHERS
-from sim.iommu import MODES as IOMMU_MODES
+from sim.iommu import FLUSH_QUEUE_ENTRIES, MODES as IOMMU_MODES
 from sim.migrate import MODES, NODES, WORKLOADS, MigrateRequest
 from sw_driver.dcbm import STRATEGIES
+from sw_driver.folio import PAGE_SIZE
 
 _SIZE = re.compile(r"^(\d+)\s*([KMG]?)(i?B)?$", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -77,10 +78,12 @@ def add_engine_options(parser):
     group.add_argument("--data-width", type=positive_int, default=defaults.data_width,
                        help="AXI data width in bits: 64, 128, 256 or 512 (default %(default)s)")
     group.add_argument("--channels", type=positive_int, default=defaults.channels,
-                       help="DMA channels, 1..16; folios are dealt round-robin over them "
+                       help=f"DMA channels, 1..{MAX_CHANNELS}; folios are dealt round-robin "
+                            "over them "
                             "(default %(default)s)")
     group.add_argument("--max-burst", type=positive_int, default=defaults.max_burst,
-                       help="longest AXI burst in beats, 1..256 (default %(default)s)")
+                       help=f"longest AXI burst in beats, 1..{AXI_MAX_BURST_BEATS} "
+                            "(default %(default)s)")
     group.add_argument("--outstanding-reads", type=positive_int,
                        default=defaults.outstanding_reads,
                        help="data read bursts in flight (default %(default)s)")
@@ -182,6 +185,24 @@ DRIVER_COLUMNS = (
 )
 
 
+def _bench_memory(args):
+    """(back-ends to run, read latency, write latency) of a bench command line."""
+    backends = BACKENDS if args.backend == "both" else (args.backend,)
+    read_latency = args.read_latency if args.read_latency is not None else args.latency
+    write_latency = args.write_latency if args.write_latency is not None else args.latency
+    return backends, read_latency, write_latency
+
+
+def _check_clocks(args):
+    if args.engine_mhz <= 0 or args.cpu_ghz <= 0:
+        raise UsageError("--engine-mhz and --cpu-ghz must be positive")
+
+
+def _print_rows_json(rows):
+    """One row as an object, several as a list."""
+    print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
+
+
 def cmd_bench(args):
     if args.driver is not None:
         return cmd_driver_bench(args)
@@ -190,9 +211,7 @@ def cmd_bench(args):
     if args.folio_size % params.beat_bytes:
         raise UsageError(f"--folio-size {args.folio_size} is not a multiple of the "
                          f"{params.beat_bytes}-byte beat")
-    backends = BACKENDS if args.backend == "both" else (args.backend,)
-    read_latency = args.read_latency if args.read_latency is not None else args.latency
-    write_latency = args.write_latency if args.write_latency is not None else args.latency
+    backends, read_latency, write_latency = _bench_memory(args)
     rows = []
     for backend in backends:
         progress = Progress(f"bench {backend}", enabled=not args.quiet)
@@ -203,7 +222,7 @@ def cmd_bench(args):
         progress.done()
         rows.append(row)
     if args.json:
-        print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
+        _print_rows_json(rows)
         return
     for row in rows:
         row["folio_size"] = human_size(row["folio_bytes"])
@@ -221,13 +240,10 @@ def cmd_bench(args):
 def cmd_driver_bench(args):
     from sim.bench import run_driver_bench
     params = engine_params(args)
-    if args.folio_size % 4096:
+    if args.folio_size % PAGE_SIZE:
         raise UsageError(f"--folio-size {args.folio_size}: folios are whole 4 KiB pages")
-    if args.engine_mhz <= 0 or args.cpu_ghz <= 0:
-        raise UsageError("--engine-mhz and --cpu-ghz must be positive")
-    backends = BACKENDS if args.backend == "both" else (args.backend,)
-    read_latency = args.read_latency if args.read_latency is not None else args.latency
-    write_latency = args.write_latency if args.write_latency is not None else args.latency
+    _check_clocks(args)
+    backends, read_latency, write_latency = _bench_memory(args)
     skips = (True, False) if args.compare_idle_skip else (not args.no_idle_skip,)
     rows = []
     for backend in backends:
@@ -244,7 +260,7 @@ def cmd_driver_bench(args):
             progress.done()
             rows.append(row)
     if args.json:
-        print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
+        _print_rows_json(rows)
         return
     for row in rows:
         row["folio_size"] = human_size(row["folio_bytes"])
@@ -336,8 +352,7 @@ def cmd_migrate(args):
     from sim.costs import CostError
     from sim.migrate import MigrateError, run_request
     params = engine_params(args)
-    if args.engine_mhz <= 0 or args.cpu_ghz <= 0:
-        raise UsageError("--engine-mhz and --cpu-ghz must be positive")
+    _check_clocks(args)
     modes = args.copy or MODES
     rows = []
     for mode in dict.fromkeys(modes):
@@ -452,7 +467,8 @@ def add_platform_reading_options(group):
                             "post_move_access column supports)")
     group.add_argument("--iommu-mode", choices=IOMMU_MODES, default=request_default("iommu_mode"),
                        help="the DMA API's IOTLB invalidation: lazy (x86's default: "
-                            "unmaps queue, one invalidation per 256) or strict (each unmap "
+                            f"unmaps queue, one invalidation per {FLUSH_QUEUE_ENTRIES}) or "
+                            "strict (each unmap "
                             "waits for its invalidation) (default %(default)s)")
 
 

@@ -34,12 +34,14 @@ import math
 from dataclasses import dataclass, field
 
 from sim import seed
+from sim.iommu import FLUSH_QUEUE_ENTRIES
 from sim.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM
+from sw_driver.folio import PAGE_SIZE
 from sw_driver.port import Op
 
 # The seed machine: AMD Zen 3 EPYC, 2 sockets, cpuinfo_cur_freq 2 GHz.
 SEED_GHZ = seed.CPU_GHZ
-PAGE = 4096
+PAGE = PAGE_SIZE
 
 # --- Seed-derived quantities for the CPU copy (cycles per 4 KiB page) --------
 # Seed table 1 (cover letter), "Generic Kernel", column folio_copy, promotion
@@ -137,7 +139,7 @@ class CostTable:
         200.0, ESTIMATE,
         "Estimate, software part: PTE clear + IOVA free (or flush-queue entry) + call chain "
         "~200; the IOTLB invalidation wait is iotlb_invalidation_ns, charged by the IOMMU "
-        "mode (strict: every unmap; lazy: every 256th)")
+        f"mode (strict: every unmap; lazy: every {FLUSH_QUEUE_ENTRIES}th)")
     iotlb_invalidation_ns: float = _cost(
         800.0, ESTIMATE,
         "Estimate: one IOTLB invalidation with completion wait: INVALIDATE_IOMMU_PAGES + "

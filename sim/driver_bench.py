@@ -8,14 +8,12 @@ any folio the offload did not copy), checks every byte and reports times.
 import numpy as np
 
 from sim.engine_io import EngineIO
-from sim.engine_scenarios import DATA, MEM_BASE, stream_metrics
+from sim.engine_scenarios import COHERENT, DATA, DRIVER_RING_ENTRIES, stream_metrics
 from sim.host import HostPort
 from sw_driver.dcbm import Dcbm, migrate_folios_content
 from sw_driver.folio import PAGE_SIZE, Folio
 from sw_driver.foliodma import foliodma_probe, foliodma_remove
 
-#: The driver's coherent memory (rings and records): everything below DATA.
-COHERENT = (MEM_BASE, DATA - MEM_BASE)
 
 
 def batch_layout(folios, folio_size):
@@ -30,8 +28,7 @@ def batch_layout(folios, folio_size):
 
 
 async def driver_batch(dev, *, driver, folios, folio_size, nr_dma_chan=1, engine_mhz=1000.0,
-                       cpu_ghz=2.0, idle_skip=True, v1_double_copy=True, ring_entries=1024,
-                       seed=0):
+                       cpu_ghz=2.0, idle_skip=True, v1_double_copy=True, seed=0):
     """Copy the batch with `driver`; check it; return times in ns and the copy's figures."""
     srcs, dsts, _ = batch_layout(folios, folio_size)
     numa = [(srcs[0], srcs[-1] + folio_size, 1)]
@@ -44,7 +41,7 @@ async def driver_batch(dev, *, driver, folios, folio_size, nr_dma_chan=1, engine
 
     dma = dcbm = None
     if driver != "none":
-        dma = await foliodma_probe(port, ring_entries=ring_entries)
+        dma = await foliodma_probe(port, ring_entries=DRIVER_RING_ENTRIES)
         dcbm = Dcbm(dma, strategy=driver, nr_dma_chan=nr_dma_chan,
                     v1_double_copy=v1_double_copy)
         await dcbm.set_offloading(1)

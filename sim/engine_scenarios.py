@@ -16,6 +16,10 @@ RING_BYTES = 64 * 1024            # one ring per channel, up to 2048 descriptors
 RECORDS = MEM_BASE + 16 * RING_BYTES
 RECORD_AREA = 1 << 20
 DATA = RECORDS + RECORD_AREA
+#: The driver's coherent memory (rings and records) in the driver scenarios: all below DATA.
+COHERENT = (MEM_BASE, DATA - MEM_BASE)
+#: Descriptors per ring the driver scenarios probe with (a ring holds RING_BYTES).
+DRIVER_RING_ENTRIES = 1024
 GUARD = 64                        # guard bytes before and after every destination
 GUARD_BYTE = 0xA5
 

@@ -47,9 +47,11 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+from hw.params import AXI_BOUNDARY_BYTES
+
 #: Node ranges must be multiples of this, so that no AXI burst (which never
 #: crosses a 4 KiB boundary) spans two nodes.
-PAGE_BYTES = 4096
+PAGE_BYTES = AXI_BOUNDARY_BYTES
 #: Default write buffering per node (bytes), an estimate: a DDR4 controller queues
 #: ~32 writes of 64 bytes per channel, 8 channels per socket: 8 x 32 x 64 = 16 KiB.
 #: (With one 4 KiB burst's worth, writes alternating over two nodes overlap less.)

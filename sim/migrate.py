@@ -72,6 +72,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.costs import DEFAULT_COSTS, CostTable
+from sim.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM, zen3_two_socket
 from sim.seed import MODES as SEED_MODES, PAGES as SEED_PAGES, TABLE1_WORKLOADS
 from sw_driver.folio import PAGE_SIZE, Folio, is_folio_size
 
@@ -88,7 +89,7 @@ DEFAULT_FLOW = {"cpu": "upstream", "batch-cpu": "batched", "dma": "batched"}
 #: Categories of simulated time (ns); the noise acts per category.
 CATEGORIES = ("core", "cold", "copy", "driver", "wait")
 #: Nodes: 0 the migrating CPU's, 1 the other socket, 2 the CXL tier (sim.memory_system).
-NODES = (0, 1, 2)
+NODES = tuple(node.node_id for node in (LOCAL_DRAM, REMOTE_DRAM, CXL_MEMORY))
 #: Simulate at most this many batches of one run of equal batches before giving up
 #: proving repetition (then the run is simulated in full only with ``full``).
 MAX_SIMULATED_PER_RUN = 4
@@ -798,35 +799,24 @@ def run_cpu(spec, costs=DEFAULT_COSTS):
 
 
 # --- the RTL scenario ---
-#: Where the data regions start in the scenario memory (rings and records below).
-def _data_base():
-    from sim.engine_scenarios import DATA
-    return DATA
-
-
 def dma_memory_config(spec, costs=DEFAULT_COSTS, *, engine_mhz=1000.0, latency_ns=None,
                       iommu_mode="lazy"):
     """(memory_config, layout) for the DMA scenario: node regions, NUMA latencies, the
     IOMMU's invalidation mode."""
-    from sim.engine_scenarios import MEM_BASE
+    from sim.engine_scenarios import DATA, MEM_BASE
     config = _config_from(spec)
     plan = _plan_from(spec, costs)
     layout = node_layout(plan, from_node=config.from_node, to_node=config.to_node,
-                         base=_data_base(), full=config.full)
+                         base=DATA, full=config.full)
     end = max(start + size for start, size in layout.values())
     memory = {"base": MEM_BASE, "size": end - MEM_BASE, "iommu_mode": iommu_mode}
-    remote = [(start, start + size) for node, (start, size) in layout.items() if node == 1]
-    cxl = [(start, start + size) for node, (start, size) in layout.items() if node == 2]
-    try:
-        from sim.memory_system import zen3_two_socket
-    except ImportError:            # a memory without NUMA latencies: one flat latency
-        zen3_two_socket = None
-    if zen3_two_socket is not None and latency_ns is None:
-        memory["memory_system"] = zen3_two_socket(remote=remote, cxl=cxl,
-                                                  engine_mhz=engine_mhz).to_config()
-    else:
-        cycles = max(1, math.ceil((200.0 if latency_ns is None else latency_ns)
-                                  * engine_mhz / 1000))
+    if latency_ns is None:
+        ranges = {node: [(start, start + size)] for node, (start, size) in layout.items()}
+        memory["memory_system"] = zen3_two_socket(
+            remote=ranges.get(REMOTE_DRAM.node_id, ()), cxl=ranges.get(CXL_MEMORY.node_id, ()),
+            engine_mhz=engine_mhz).to_config()
+    else:                          # one flat latency instead of the nodes'
+        cycles = max(1, math.ceil(latency_ns * engine_mhz / 1000))
         memory.update(read_latency=cycles, write_latency=cycles)
     faulty = sorted(plan.dma_fail | plan.poison)
     if faulty:
@@ -843,9 +833,9 @@ def dma_memory_config(spec, costs=DEFAULT_COSTS, *, engine_mhz=1000.0, latency_n
 
 async def migrate_scenario(dev, *, spec, costs, layout, driver="v3", nr_dma_chan=1,
                            engine_mhz=1000.0, idle_skip=True,
-                           v1_double_copy=True, ring_entries=1024):
+                           v1_double_copy=True):
     """Scenario (either back-end): dcbm registered, migrate_pages() with the DMA copy."""
-    from sim.engine_scenarios import DATA, MEM_BASE
+    from sim.engine_scenarios import COHERENT, DRIVER_RING_ENTRIES
     from sw_driver.dcbm import Dcbm
     from sw_driver.foliodma import foliodma_probe, foliodma_remove
     table = CostTable(**costs)
@@ -854,9 +844,9 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver="v3", nr_dma_chan
     plan = _plan_from(spec, table)
     numa = [(start, start + size, node) for node, (start, size) in layout.items()]
     port = _host_port_class()(dev, costs=table, engine_mhz=engine_mhz, idle_skip=idle_skip,
-                              coherent=(MEM_BASE, DATA - MEM_BASE),
+                              coherent=COHERENT,
                               numa_nodes=numa)
-    dma = await foliodma_probe(port, ring_entries=ring_entries)
+    dma = await foliodma_probe(port, ring_entries=DRIVER_RING_ENTRIES)
     dcbm = Dcbm(dma, strategy=driver, nr_dma_chan=nr_dma_chan, v1_double_copy=v1_double_copy)
     await dcbm.set_offloading(1)
     started = dev.cycle

@@ -15,6 +15,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.axi import BURST_INCR, RESP_SLVERR, AXI4LiteSignature, AXI4Signature
+from hw.regmap import REG_ADDR_WIDTH
 
 MAX_BEATS = 16
 
@@ -25,7 +26,7 @@ class StandInCopier(wiring.Component):
     def __init__(self, data_width=64):
         self.data_width = data_width
         super().__init__({
-            "s_axil": In(AXI4LiteSignature(addr_width=12)),
+            "s_axil": In(AXI4LiteSignature(addr_width=REG_ADDR_WIDTH)),
             "m_axi": Out(AXI4Signature(addr_width=64, data_width=data_width, id_width=1)),
             "irq": Out(1),
         })

@@ -16,7 +16,7 @@ from hw.params import EngineParams
 from sim.axi_slave import AxiSlaveModel
 from sim.backend import build_memory
 from sim.engine_io import EngineIO
-from sim.engine_scenarios import DATA, MEM_BASE, memory_config
+from sim.engine_scenarios import COHERENT, DATA, memory_config
 from sim.host import HostPort
 from sim.iommu import FLUSH_QUEUE_ENTRIES, PAGE_BYTES, Iommu, IommuError
 from sim.memory import Memory
@@ -207,7 +207,6 @@ def test_memory_config_switches_it():
 # The engine behind a HostPort
 # --------------------------------------------------------------------------
 
-COHERENT = (MEM_BASE, DATA - MEM_BASE)
 SIZE = 2 * PAGE
 GUARD = b"\xa5"
 

@@ -20,7 +20,7 @@ import pytest
 from hw.descriptor import DESC_BYTES
 from hw.engine import DmaEngine
 from hw.params import EngineParams
-from sim.engine_scenarios import DATA, MEM_BASE, memory_config
+from sim.engine_scenarios import COHERENT, DATA, GUARD_BYTE, MEM_BASE, memory_config
 from sim.host import HostPort
 from sw_driver.dcbm import Dcbm, migrate_folios_content
 from sw_driver.dmaengine import (DMA_CTRL_ACK, DMA_PREP_INTERRUPT, Completion, DmaEngineError,
@@ -33,9 +33,6 @@ from sw_driver.foliodma import foliodma_probe, foliodma_remove
 
 SCENARIOS = "tests.test_sw_driver"
 KiB, MiB = 1 << 10, 1 << 20
-#: The driver's coherent memory (rings and records): everything below DATA.
-COHERENT = (MEM_BASE, DATA - MEM_BASE)
-GUARD_BYTE = 0xA5
 #: Engine and memory of most scenarios: 4 channels, 256-bit data path.
 PARAMS = EngineParams(channels=4)
 TIMING = {"read_latency": 20, "write_latency": 20}
