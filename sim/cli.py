@@ -61,6 +61,15 @@ def output_path(text):
     return path
 
 
+def svg_path(text):
+    """A figure to write: an output_path ending in .svg."""
+    path = output_path(text)
+    if path.suffix.lower() != ".svg":
+        raise argparse.ArgumentTypeError(f"{text!r}: figures are written as SVG; give a path "
+                                         f"ending in .svg")
+    return path
+
+
 def probability(text):
     try:
         value = float(text)
@@ -424,6 +433,13 @@ def cmd_migrate(args):
         print("integrity: checked for every simulated folio: at its destination, identical "
               "and mapped there, or intact and mapped at its source; nothing lost, nothing "
               "duplicated.")
+    if args.plot:
+        from sim.plot import migrate_figure, write_svg
+        folios = rows[0]["folios"]
+        subtitle = (f"{human_size(rows[0]['workload_bytes'])}B in {folios} "
+                    f"folio{'s' * (folios != 1)}, node {args.from_node} -> {args.to_node}")
+        write_svg(args.plot, migrate_figure(rows, subtitle))
+        print(f"figure: {args.plot}", file=sys.stderr)
     for row in failed:
         print(f"foliodma: integrity check FAILED ({row['mode']}): "
               + "; ".join(row["integrity"]["errors"]), file=sys.stderr)
@@ -437,6 +453,11 @@ def cmd_reproduce(args):
     report = run_all(backend=args.backend, repeat=args.repeat, seed=args.seed, jobs=args.jobs,
                      progress=None if args.quiet else progress,
                      v1_double_copy=not args.v1_dma_only, iommu_mode=args.iommu_mode)
+    if args.plot:
+        from sim.plot import reproduce_figure, write_svg
+        from sim.seed import MODES
+        write_svg(args.plot, reproduce_figure(report, MODES))
+        sys.stderr.write(f"figure: {args.plot}\n")
     if args.json:
         print(to_json(report))
     else:
@@ -608,6 +629,9 @@ def build_parser():
     cache.add_argument("--llc-size", type=parse_size, metavar="BYTES",
                        help="LLC per CCX, e.g. 32M (default: the seed's Zen 3, 32M); also "
                             "decides which copy sources are still cached")
+    mig.add_argument("--plot", type=svg_path, metavar="FILE.svg",
+                     help="also draw where the time goes: migrate_pages and folio_copy "
+                          "cycles per page of each mode, stacked by category (SVG)")
     add_output_options(mig, json_help="print one JSON object with a 'rows' list",
                        vcd_help="waveform of the dma run (pysim: VCD; icarus: path ending "
                                 "in .fst)")
@@ -628,6 +652,8 @@ def build_parser():
     rep.add_argument("--seed", type=non_negative_int, default=0, help="noise seed (default 0)")
     add_platform_reading_options(rep)
     rep.add_argument("--json", action="store_true", help="print the report as JSON")
+    rep.add_argument("--plot", type=svg_path, metavar="FILE.svg",
+                     help="also draw each table 1 cell's error against its band (SVG)")
     rep.add_argument("--quiet", action="store_true", help="no progress on stderr")
     rep.set_defaults(func=cmd_reproduce)
 
