@@ -320,12 +320,15 @@ def _pm(mean, sd, fmt):
     return f"{fmt.format(mean)} ± {fmt.format(sd)}"
 
 
-def migrate_table(rows):
+def migrate_table(rows, lead=None):
+    """The rows as migrate prints them; ``lead``: (header, function of the row) of a
+    first column."""
     out = []
     for row in rows:
         pma = row["post_move_access_cycles_per_page"]
         integrity = row["integrity"]
         out.append({
+            "lead": lead[1](row) if lead else None,
             "mode": row["mode"] + (f" ({row['driver']})" if row["driver"] else ""),
             "flow": row["flow"],
             "mp": _pm(row["migrate_pages_cycles_per_page"],
@@ -340,13 +343,13 @@ def migrate_table(rows):
                           f"kept)" if integrity["ok"] else "FAILED"),
             "wall": f"{row['wall_seconds']:.1f}",
         })
-    return format_table(out, (
+    return format_table(out, ((((lead[0], "lead", "{}"),) if lead else ()) + (
         ("mode", "mode", "{}"), ("flow", "flow", "{}"),
         ("migrate_pages cycles/page", "mp", "{}"), ("folio_copy cycles/page", "fc", "{}"),
         ("F", "F", "{}"), ("copy GB/s", "gbps", "{}"),
         ("post_move_access cycles/page", "pma", "{}"),
         ("batches simulated + extrapolated", "batches", "{}"),
-        ("integrity", "integrity", "{}"), ("wall s", "wall", "{}")))
+        ("integrity", "integrity", "{}"), ("wall s", "wall", "{}"))))
 
 
 #: How the migrate output names each --toucher.
@@ -357,37 +360,66 @@ TOUCHER_WORDS = {"same_core": "the migrating CPU",
                  "random": "a random core (the expectation over all cores)"}
 
 
-def cmd_migrate(args):
+def migrate_request(args, mode, params):
+    """The MigrateRequest of one mode from migrate's options."""
+    flow = None if mode == "cpu" else args.flow
+    return MigrateRequest(
+        mode=mode, workload_bytes=args.workload, folio_bytes=args.folio_size, flow=flow,
+        driver=args.driver, from_node=args.from_node, to_node=args.to_node,
+        max_batch_pages=args.max_batch_pages, remote_cpus=args.remote_cpus,
+        mappings=args.mappings, full=args.full,
+        dma_fail=tuple(args.inject_dma_fail or ()), poison=tuple(args.inject_poison or ()),
+        repeat=args.repeat, seed=args.seed, backend=args.backend, params=params,
+        engine_mhz=args.engine_mhz, cpu_ghz=args.cpu_ghz, latency_ns=args.latency,
+        v1_double_copy=not args.v1_dma_only, iommu_mode=args.iommu_mode,
+        idle_skip=not args.no_idle_skip, toucher=args.toucher,
+        dma_allocates_in_llc=args.dma_allocates_in_llc or None, llc_bytes=args.llc_size,
+        vcd=getattr(args, "vcd", None) if mode == "dma" else None)
+
+
+def migrate_requests(args):
+    """The requests of --copy's modes (default all three), each checked: UsageError
+    names the first bad one before anything runs."""
     from sim.costs import CostError
-    from sim.migrate import MigrateError, run_request
+    from sim.migrate import MigrateError, prepare_request
     params = engine_params(args)
     _check_clocks(args)
-    modes = args.copy or MODES
-    rows = []
-    for mode in dict.fromkeys(modes):
-        flow = None if mode == "cpu" else args.flow
-        request = MigrateRequest(
-            mode=mode, workload_bytes=args.workload, folio_bytes=args.folio_size, flow=flow,
-            driver=args.driver, from_node=args.from_node, to_node=args.to_node,
-            max_batch_pages=args.max_batch_pages, remote_cpus=args.remote_cpus,
-            mappings=args.mappings, full=args.full,
-            dma_fail=tuple(args.inject_dma_fail or ()), poison=tuple(args.inject_poison or ()),
-            repeat=args.repeat, seed=args.seed, backend=args.backend, params=params,
-            engine_mhz=args.engine_mhz, cpu_ghz=args.cpu_ghz, latency_ns=args.latency,
-            v1_double_copy=not args.v1_dma_only, iommu_mode=args.iommu_mode,
-            idle_skip=not args.no_idle_skip, toucher=args.toucher,
-            dma_allocates_in_llc=args.dma_allocates_in_llc or None, llc_bytes=args.llc_size,
-            vcd=args.vcd if mode == "dma" else None)
-        progress = Progress(f"migrate {mode} {args.backend}",
-                            enabled=not args.quiet and mode == "dma")
+    requests = [migrate_request(args, mode, params) for mode in dict.fromkeys(args.copy or MODES)]
+    for request in requests:
         try:
-            row = run_request(request, progress=progress)
+            prepare_request(request)
         except (MigrateError, CostError) as error:
             raise UsageError(str(error)) from None
+    return requests
+
+
+def run_migrate_rows(args, requests, label="migrate"):
+    """One row per request, as ``foliodma migrate`` runs them (progress for the RTL)."""
+    from sim.migrate import run_request
+    rows = []
+    for request in requests:
+        progress = Progress(f"{label} {request.mode} {args.backend}",
+                            enabled=not args.quiet and request.mode == "dma")
+        try:
+            rows.append(run_request(request, progress=progress))
         finally:
             progress.done()
-        rows.append(row)
+    return rows
+
+
+def _report_integrity(rows):
+    """Name every row whose integrity check failed; the exit status."""
     failed = [row for row in rows if not row["integrity"]["ok"]]
+    for row in failed:
+        print(f"foliodma: integrity check FAILED ({row['mode']}): "
+              + "; ".join(row["integrity"]["errors"]), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_migrate(args):
+    params = engine_params(args)
+    modes = args.copy or MODES
+    rows = run_migrate_rows(args, migrate_requests(args))
     if args.json:
         print(json.dumps({"rows": rows}, indent=2))
     else:
@@ -440,10 +472,91 @@ def cmd_migrate(args):
                     f"folio{'s' * (folios != 1)}, node {args.from_node} -> {args.to_node}")
         write_svg(args.plot, migrate_figure(rows, subtitle))
         print(f"figure: {args.plot}", file=sys.stderr)
-    for row in failed:
-        print(f"foliodma: integrity check FAILED ({row['mode']}): "
-              + "; ".join(row["integrity"]["errors"]), file=sys.stderr)
-    return 1 if failed else 0
+    return _report_integrity(rows)
+
+
+#: What ``foliodma sweep`` can plot: row key and axis label.
+SWEEP_MEASURES = {
+    "migrate_pages": ("migrate_pages_cycles_per_page", "migrate_pages, CPU cycles per page"),
+    "folio_copy": ("folio_copy_cycles_per_page", "folio_copy, CPU cycles per page"),
+    "copy_gbps": ("copy_gbps", "copy GB/s"),
+    "F": ("F", "F = folio_copy / migrate_pages"),
+    "post_move_access": ("post_move_access_cycles_per_page",
+                         "post_move_access, CPU cycles per page"),
+}
+#: migrate options a sweep does not vary: lists, and what selects the rows.
+NOT_SWEPT = ("--copy", "--inject-dma-fail", "--inject-poison")
+
+
+def sweepable_options(parser):
+    """{"--name": action} of the migrate options that take one value."""
+    return {option: action for action in parser._actions
+            for option in action.option_strings
+            if option.startswith("--") and action.nargs is None and action.const is None
+            and option not in NOT_SWEPT}
+
+
+def _sweep_values(option, action, texts):
+    """The values of a swept option, converted and checked as the option itself would."""
+    values = []
+    for text in texts:
+        try:
+            value = action.type(text) if action.type else text
+        except (argparse.ArgumentTypeError, ValueError) as error:
+            raise UsageError(f"{option} {text!r}: {error}") from None
+        if action.choices is not None and value not in action.choices:
+            raise UsageError(f"{option} {text!r}: expected one of "
+                             f"{', '.join(map(str, action.choices))}")
+        values.append(value)
+    return values
+
+
+def cmd_sweep(args):
+    option = "--" + args.option.removeprefix("--")
+    action = args.sweepable.get(option)
+    if action is None:
+        raise UsageError(f"cannot sweep {option}: expected one of "
+                         f"{', '.join(o[2:] for o in sorted(args.sweepable))}")
+    points = []
+    for text, value in zip(args.values, _sweep_values(option, action, args.values)):
+        point = argparse.Namespace(**vars(args))
+        setattr(point, action.dest, value)
+        try:
+            points.append((text, point, migrate_requests(point)))
+        except UsageError as error:
+            raise UsageError(f"{option} {text}: {error}") from None
+    rows = []
+    for text, point, requests in points:
+        for row in run_migrate_rows(point, requests, label=f"sweep {option}={text}"):
+            row["swept"] = {option[2:]: text}
+            rows.append(row)
+    key, label = SWEEP_MEASURES[args.measure]
+    if args.json:
+        print(json.dumps({"option": option[2:], "values": args.values, "measure": args.measure,
+                          "rows": rows}, indent=2))
+    else:
+        print(f"sweep of {option} over {', '.join(args.values)}; everything else as "
+              f"`foliodma migrate` with the same options")
+        print(migrate_table(rows, lead=(option[2:], lambda row: row["swept"][option[2:]])))
+    if args.plot:
+        from sim.plot import line_chart, write_svg
+        names = [row["mode"] + (f" ({row['driver']})" if row["driver"] and option != "--driver"
+                                else "") for row in rows]
+        series = {name: [None] * len(args.values) for name in names}
+        for name, row in zip(names, rows):
+            series[name][args.values.index(row["swept"][option[2:]])] = row[key]
+        write_svg(args.plot, line_chart(f"{label} against {option}", label, option,
+                                        args.values, series))
+        print(f"figure: {args.plot}", file=sys.stderr)
+    return _report_integrity(rows)
+
+
+def comma_list(text):
+    """Comma-separated values (at least one)."""
+    values = [part.strip() for part in text.split(",") if part.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated values")
+    return values
 
 
 def cmd_reproduce(args):
@@ -514,6 +627,72 @@ def add_output_options(parser, *, json_help,
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
+def add_migrate_options(parser):
+    """The options of one migrate_pages() run (migrate and sweep share them)."""
+    parser.add_argument("--workload", type=workload_size, default=request_default("workload_bytes"),
+                     help="total bytes: 4K, 2M, 256M, 1G (the seed's rows) or any size "
+                          "(default 2M: 512 x 4 KiB)")
+    parser.add_argument("--folio-size", type=parse_size, default=request_default("folio_bytes"),
+                     help="bytes per folio, a power-of-two number of pages up to 2M "
+                          "(default 4K)")
+    parser.add_argument("--copy", choices=MODES, action="append",
+                     help="mode, repeatable (default: all three): cpu = upstream per-folio "
+                          "flow; batch-cpu = batched flow, CPU copy; dma = batched flow, "
+                          "dcbm on the RTL")
+    parser.add_argument("--flow", choices=("batched", "early-copy"), default="batched",
+                     help="move flow of batch-cpu and dma: the RFC's (metadata, batch copy, "
+                          "restore) or v4+'s early-copy (batch copy right after the TLB "
+                          "flush) (default %(default)s)")
+    parser.add_argument("--driver", choices=STRATEGIES, default=request_default("driver"),
+                     help="dcbm strategy for dma (default %(default)s)")
+    parser.add_argument("--from-node", type=int, choices=NODES, default=request_default("from_node"),
+                     help="source node: 0 the migrating CPU's, 1 the other socket, 2 the "
+                          "CXL tier (default %(default)s; 2 -> 0 is a promotion from CXL)")
+    parser.add_argument("--to-node", type=int, choices=NODES, default=request_default("to_node"),
+                     help="target node (default %(default)s: the migrating CPU's)")
+    parser.add_argument("--max-batch-pages", type=positive_int,
+                     default=request_default("max_batch_pages"),
+                     help="NR_MAX_BATCHED_MIGRATION: base pages per batch (default "
+                          "%(default)s)")
+    parser.add_argument("--remote-cpus", type=non_negative_int,
+                     default=request_default("remote_cpus"),
+                     help="other CPUs each batch's TLB shootdown interrupts (default "
+                          "%(default)s: a single-threaded test program)")
+    parser.add_argument("--mappings", type=positive_int, default=request_default("mappings"),
+                     help="mappings of every folio (processes sharing it; default %(default)s)")
+    parser.add_argument("--backend", choices=BACKENDS, default=request_default("backend"),
+                     help="simulator of the engine RTL for dma (default %(default)s)")
+    parser.add_argument("--repeat", type=positive_int, default=request_default("repeat"),
+                     help="runs for mean ± SD (default %(default)s)")
+    parser.add_argument("--seed", type=non_negative_int, default=request_default("seed"),
+                     help="seed of the data and the per-run noise (default 0)")
+    parser.add_argument("--full", action="store_true",
+                     help="simulate every batch (no extrapolation of repeated batches)")
+    parser.add_argument("--inject-dma-fail", type=index_list, metavar="I,J,...",
+                     help="folios whose DMA copy fails (source reads get SLVERR); the CPU "
+                          "copies them")
+    parser.add_argument("--inject-poison", type=index_list, metavar="I,J,...",
+                     help="folios whose source is poisoned: DMA and CPU copy fail; they are "
+                          "undone and stay at their source")
+    add_engine_options(parser)
+    mhost = parser.add_argument_group("host")
+    add_host_options(mhost)
+    mhost.add_argument("--latency", type=float, metavar="NS",
+                       help="one flat memory latency in ns for the engine instead of the "
+                            "NUMA memory system's per-node latencies")
+    cache = parser.add_argument_group(
+        "cost to userspace (post_move_access, the cache model: sim/cache.py, docs/cache.md)")
+    cache.add_argument("--toucher", choices=TOUCHERS, default=request_default("toucher"),
+                       help="which CPU reads the pages after the move, relative to the "
+                            "migrating one (default %(default)s, the seed's; random: the "
+                            "expectation over all cores)")
+    cache.add_argument("--dma-allocates-in-llc", action="store_true",
+                       help="DMA writes allocate in the LLC (Intel DDIO-like; Zen 3: no)")
+    cache.add_argument("--llc-size", type=parse_size, metavar="BYTES",
+                       help="LLC per CCX, e.g. 32M (default: the seed's Zen 3, 32M); also "
+                            "decides which copy sources are still cached")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="foliodma",
@@ -567,68 +746,7 @@ def build_parser():
                     "dcbm driver on the engine RTL, and prints the seed's measures: "
                     "migrate_pages and folio_copy cycles per page, F, copy GB/s. Every run "
                     "ends with an integrity check of every simulated folio.")
-    mig.add_argument("--workload", type=workload_size, default=request_default("workload_bytes"),
-                     help="total bytes: 4K, 2M, 256M, 1G (the seed's rows) or any size "
-                          "(default 2M: 512 x 4 KiB)")
-    mig.add_argument("--folio-size", type=parse_size, default=request_default("folio_bytes"),
-                     help="bytes per folio, a power-of-two number of pages up to 2M "
-                          "(default 4K)")
-    mig.add_argument("--copy", choices=MODES, action="append",
-                     help="mode, repeatable (default: all three): cpu = upstream per-folio "
-                          "flow; batch-cpu = batched flow, CPU copy; dma = batched flow, "
-                          "dcbm on the RTL")
-    mig.add_argument("--flow", choices=("batched", "early-copy"), default="batched",
-                     help="move flow of batch-cpu and dma: the RFC's (metadata, batch copy, "
-                          "restore) or v4+'s early-copy (batch copy right after the TLB "
-                          "flush) (default %(default)s)")
-    mig.add_argument("--driver", choices=STRATEGIES, default=request_default("driver"),
-                     help="dcbm strategy for dma (default %(default)s)")
-    mig.add_argument("--from-node", type=int, choices=NODES, default=request_default("from_node"),
-                     help="source node: 0 the migrating CPU's, 1 the other socket, 2 the "
-                          "CXL tier (default %(default)s; 2 -> 0 is a promotion from CXL)")
-    mig.add_argument("--to-node", type=int, choices=NODES, default=request_default("to_node"),
-                     help="target node (default %(default)s: the migrating CPU's)")
-    mig.add_argument("--max-batch-pages", type=positive_int,
-                     default=request_default("max_batch_pages"),
-                     help="NR_MAX_BATCHED_MIGRATION: base pages per batch (default "
-                          "%(default)s)")
-    mig.add_argument("--remote-cpus", type=non_negative_int,
-                     default=request_default("remote_cpus"),
-                     help="other CPUs each batch's TLB shootdown interrupts (default "
-                          "%(default)s: a single-threaded test program)")
-    mig.add_argument("--mappings", type=positive_int, default=request_default("mappings"),
-                     help="mappings of every folio (processes sharing it; default %(default)s)")
-    mig.add_argument("--backend", choices=BACKENDS, default=request_default("backend"),
-                     help="simulator of the engine RTL for dma (default %(default)s)")
-    mig.add_argument("--repeat", type=positive_int, default=request_default("repeat"),
-                     help="runs for mean ± SD (default %(default)s)")
-    mig.add_argument("--seed", type=non_negative_int, default=request_default("seed"),
-                     help="seed of the data and the per-run noise (default 0)")
-    mig.add_argument("--full", action="store_true",
-                     help="simulate every batch (no extrapolation of repeated batches)")
-    mig.add_argument("--inject-dma-fail", type=index_list, metavar="I,J,...",
-                     help="folios whose DMA copy fails (source reads get SLVERR); the CPU "
-                          "copies them")
-    mig.add_argument("--inject-poison", type=index_list, metavar="I,J,...",
-                     help="folios whose source is poisoned: DMA and CPU copy fail; they are "
-                          "undone and stay at their source")
-    add_engine_options(mig)
-    mhost = mig.add_argument_group("host")
-    add_host_options(mhost)
-    mhost.add_argument("--latency", type=float, metavar="NS",
-                       help="one flat memory latency in ns for the engine instead of the "
-                            "NUMA memory system's per-node latencies")
-    cache = mig.add_argument_group(
-        "cost to userspace (post_move_access, the cache model: sim/cache.py, docs/cache.md)")
-    cache.add_argument("--toucher", choices=TOUCHERS, default=request_default("toucher"),
-                       help="which CPU reads the pages after the move, relative to the "
-                            "migrating one (default %(default)s, the seed's; random: the "
-                            "expectation over all cores)")
-    cache.add_argument("--dma-allocates-in-llc", action="store_true",
-                       help="DMA writes allocate in the LLC (Intel DDIO-like; Zen 3: no)")
-    cache.add_argument("--llc-size", type=parse_size, metavar="BYTES",
-                       help="LLC per CCX, e.g. 32M (default: the seed's Zen 3, 32M); also "
-                            "decides which copy sources are still cached")
+    add_migrate_options(mig)
     mig.add_argument("--plot", type=svg_path, metavar="FILE.svg",
                      help="also draw where the time goes: migrate_pages and folio_copy "
                           "cycles per page of each mode, stacked by category (SVG)")
@@ -636,6 +754,30 @@ def build_parser():
                        vcd_help="waveform of the dma run (pysim: VCD; icarus: path ending "
                                 "in .fst)")
     mig.set_defaults(func=cmd_migrate)
+
+    sweep = commands.add_parser(
+        "sweep", help="migrate_pages() over the values of one option: which engine or "
+                      "driver makes offload win",
+        description="Runs `foliodma migrate` once per value of one of its options (engine "
+                    "parameters, driver, folio size, workload, nodes, ...) and prints the "
+                    "rows of every run in one table; --plot draws one measure against the "
+                    "option, a line per mode.")
+    sweep.add_argument("option", metavar="OPTION",
+                       help="a migrate option that takes a value, without its dashes: e.g. "
+                            "channels, data-width, engine-mhz, driver, folio-size, workload, "
+                            "max-batch-pages, remote-cpus, from-node, iommu-mode")
+    sweep.add_argument("values", type=comma_list, metavar="V1,V2,...",
+                       help="its values, comma-separated, as the option takes them")
+    add_migrate_options(sweep)
+    sweep.set_defaults(func=cmd_sweep, sweepable=sweepable_options(sweep))
+    sweep.add_argument("--measure", choices=SWEEP_MEASURES, default="migrate_pages",
+                       help="what --plot draws (default %(default)s)")
+    sweep.add_argument("--plot", type=svg_path, metavar="FILE.svg",
+                       help="also draw the measure against the option, a line per mode (SVG)")
+    sweep.add_argument("--json", action="store_true",
+                       help="print one JSON object: option, values, measure, rows (each "
+                            "with the value it ran with under 'swept')")
+    sweep.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     rep = commands.add_parser(
         "reproduce", help="every row of the seed's tables: model vs measured, with errors",

@@ -1011,9 +1011,9 @@ def figure_fields(figures):
     return row
 
 
-def run_request(req, progress=None, keep_raw=False):
-    """Run one row: the raw simulation result and the measured figures, as a row dict
-    (with the raw result under ``_raw`` if keep_raw)."""
+def prepare_request(req):
+    """(request, spec, plan) of a request checked before anything runs: MigrateError
+    names what is wrong. The request returned carries its LLC size in its costs."""
     if not isinstance(req.repeat, int) or req.repeat < 1:
         raise MigrateError(f"repeat={req.repeat!r}: expected an int >= 1")
     if req.llc_bytes is not None:
@@ -1026,8 +1026,14 @@ def run_request(req, progress=None, keep_raw=False):
         # One LLC for both: which copy sources are still cached, and the cache model.
         req = dataclasses.replace(req, costs=req.costs.with_overrides(llc_bytes=req.llc_bytes))
     spec = req.spec()
-    _config_from(spec)                          # validates early
-    plan = _plan_from(spec, req.costs)
+    _config_from(spec)
+    return req, spec, _plan_from(spec, req.costs)
+
+
+def run_request(req, progress=None, keep_raw=False):
+    """Run one row: the raw simulation result and the measured figures, as a row dict
+    (with the raw result under ``_raw`` if keep_raw)."""
+    req, spec, plan = prepare_request(req)
     started = time.perf_counter()
     if req.mode == "dma":
         raw = run_dma(spec, req.costs, params=req.params, backend=req.backend, driver=req.driver,

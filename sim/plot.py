@@ -1,8 +1,9 @@
 """Figures as SVG, drawn without a plotting library: the bar charts of
 ``foliodma migrate --plot`` (where the time goes) and ``foliodma reproduce
---plot`` (each cell's error against its band).
+--plot`` (each cell's error against its band), the lines of ``foliodma sweep
+--plot`` (a measure against one parameter).
 
-:func:`stacked_bars` and :func:`grouped_bars` return the SVG text;
+:func:`stacked_bars`, :func:`grouped_bars` and :func:`line_chart` return the SVG text;
 :func:`write_svg` writes it, refusing any path that does not end in ``.svg``.
 """
 import math
@@ -172,6 +173,44 @@ def grouped_bars(title, ylabel, groups, series, bands=(), band_name="band"):
     canvas.x_labels([label for label, _ in groups])
     canvas.legend([(name, colors[name]) for name in series] +
                   ([(band_name, BAND_COLOR)] if bands else []))
+    return canvas.svg()
+
+
+def line_chart(title, ylabel, xlabel, xlabels, series):
+    """One line per {name: [value or None per x]} in ``series`` over the categories
+    ``xlabels`` (equally spaced, in order); the y axis starts at 0 for positive data."""
+    if not xlabels or not series:
+        raise PlotError("no points to draw")
+    for name, values in series.items():
+        if len(values) != len(xlabels):
+            raise PlotError(f"series {name!r}: {len(values)} values for {len(xlabels)} x")
+    values = [v for row in series.values() for v in row if v is not None]
+    if not values:
+        raise PlotError("no points to draw")
+    low, high = min(values + [0.0]), max(values + [0.0])
+    canvas = _Canvas(title, ylabel, nice_ticks(low, high + 0.05 * (high - low or 1.0)),
+                     len(xlabels))
+    colors = dict(zip(series, COLORS))
+    for name, row in series.items():
+        points = []
+        for index, value in enumerate(row):
+            if value is None:
+                continue
+            left, width = canvas.slot(index)
+            points.append((left + width / 2, canvas.y(value), xlabels[index], value))
+        if len(points) > 1:
+            path = " ".join(f"{x:.2f},{y:.2f}" for x, y, _, _ in points)
+            canvas.items.append(f'<polyline points="{path}" fill="none" '
+                                f'stroke="{colors[name]}" stroke-width="2"/>')
+        for x, y, label, value in points:
+            canvas.items.append(f'<circle cx="{x:.2f}" cy="{y:.2f}" r="4" '
+                                f'fill="{colors[name]}"><title>{escape(name)} at '
+                                f'{escape(str(label))}: {value:,.4g}</title></circle>')
+    canvas.line(LEFT, canvas.y(0), LEFT + canvas.plot_w, canvas.y(0), color="#333333")
+    canvas.x_labels(xlabels)
+    canvas.text(LEFT + canvas.plot_w / 2, TOP + canvas.plot_h + 40, xlabel, size=12,
+                anchor="middle", weight="bold")
+    canvas.legend([(name, colors[name]) for name in series])
     return canvas.svg()
 
 

@@ -73,3 +73,45 @@ def test_regs_writes_the_docs_kept_in_the_repo(tmp_path, capsys):
     for name in ("foliodma_regs.h", "registers.md"):
         assert (tmp_path / "regs" / name).read_text() == (docs / name).read_text()
     assert "wrote" in capsys.readouterr().out
+
+
+def test_sweep_runs_migrate_per_value(tmp_path, capsys):
+    figure = tmp_path / "sweep.svg"
+    assert main(["sweep", "remote-cpus", "0,2", "--copy", "cpu", "--workload", "8K",
+                 "--repeat", "2", "--json", "--plot", str(figure)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["option"] == "remote-cpus" and out["values"] == ["0", "2"]
+    assert [row["swept"] for row in out["rows"]] == [{"remote-cpus": "0"}, {"remote-cpus": "2"}]
+    assert all(row["integrity"]["ok"] for row in out["rows"])
+    # Two remote CPUs to shoot down cost IPIs: migrate_pages grows, the copy does not.
+    lone, shared = out["rows"]
+    assert shared["migrate_pages_cycles_per_page"] > lone["migrate_pages_cycles_per_page"]
+    assert shared["folio_copy_cycles_per_page"] == lone["folio_copy_cycles_per_page"]
+    assert figure.read_text().count("<circle") == 2
+
+
+def test_sweep_table_leads_with_the_option(capsys):
+    assert main(["sweep", "mappings", "1,3", "--copy", "batch-cpu", "--workload", "8K",
+                 "--repeat", "2", "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("sweep of --mappings over 1, 3")
+    assert lines[1].split()[:2] == ["mappings", "mode"]
+    assert [line.split()[0] for line in lines[3:5]] == ["1", "3"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sweep", "plot", "a.svg"], "cannot sweep --plot: expected one of"),
+    (["sweep", "copy", "cpu"], "cannot sweep --copy"),
+    (["sweep", "channels", "1,99"], "--channels 99: engine parameter: channels=99"),
+    (["sweep", "driver", "v1,v4"], "--driver 'v4': expected one of v1, v2, v3"),
+    (["sweep", "folio-size", "4K,3x"], "--folio-size '3x': '3x' is not a size"),
+    (["sweep", "folio-size", "4K,3K"], "--folio-size 3K: folio size 3072"),
+    (["sweep", "folio-size", "4K,4M", "--workload", "8M"], "--folio-size 4M: folio size"),
+])
+def test_sweep_refuses_bad_options_and_values_before_running(argv, message, monkeypatch,
+                                                              capsys):
+    def run_request(*args, **kwargs):
+        raise AssertionError("a sweep with a bad value ran a simulation")
+    monkeypatch.setattr("sim.migrate.run_request", run_request)
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err

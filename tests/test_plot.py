@@ -5,8 +5,8 @@ import pytest
 
 from sim.cli import main
 from sim.migrate import CATEGORIES
-from sim.plot import (CATEGORY_NAMES, PlotError, grouped_bars, migrate_figure, nice_ticks,
-                      reproduce_figure, stacked_bars, write_svg)
+from sim.plot import (CATEGORY_NAMES, PlotError, grouped_bars, line_chart, migrate_figure,
+                      nice_ticks, reproduce_figure, stacked_bars, write_svg)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -125,3 +125,18 @@ def test_plot_option_wants_an_svg_path(capsys):
     with pytest.raises(SystemExit):
         main(["migrate", "--plot", "time.png"])
     assert "ending in .svg" in capsys.readouterr().err
+
+
+def test_line_chart_places_points_by_value():
+    svg = line_chart("t", "GB/s", "--channels", ["1", "2", "4"],
+                     {"dma": [5.0, 10.0, None], "cpu": [8.0, 8.0, 8.0]})
+    root = ET.fromstring(svg)
+    points = {c.find(f"{SVG}title").text: float(c.get("cy")) for c in root.iter(f"{SVG}circle")}
+    assert set(points) == {"dma at 1: 5", "dma at 2: 10", "cpu at 1: 8", "cpu at 2: 8",
+                           "cpu at 4: 8"}
+    ticks = _axis(svg)
+    assert ticks[0.0] - points["dma at 2: 10"] == pytest.approx(
+        2 * (ticks[0.0] - points["dma at 1: 5"]))
+    assert len(list(root.iter(f"{SVG}polyline"))) == 2
+    with pytest.raises(PlotError, match="2 values for 3 x"):
+        line_chart("t", "y", "x", ["1", "2", "3"], {"a": [1.0, 2.0]})
