@@ -20,7 +20,7 @@ import inspect
 from hw.axi import RESP_OKAY
 from hw.regmap import REG_ADDR_WIDTH, REG_BYTES
 from sim.axi_slave import AxiSlaveModel
-from sim.iommu import Iommu
+from sim.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE, Iommu
 from sim.memory import Memory
 
 #: An AXI4-Lite access with no response within this many cycles fails.
@@ -34,7 +34,7 @@ AXIL_PROT = 0b010
 
 _MEMORY_DEFAULTS = {"read_latency": 1, "write_latency": 1, "backpressure": 0.0, "seed": 0,
                     "error_regions": (), "memory_system": None, "iommu": None,
-                    "iommu_mode": "lazy"}
+                    "iommu_mode": IOMMU_DEFAULT_MODE}
 
 
 class ScenarioError(RuntimeError):

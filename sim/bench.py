@@ -3,6 +3,7 @@ import time
 
 from hw.engine import DmaEngine
 from sim.engine_scenarios import folio_jobs, jobs_extent, memory_config
+from sim.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
 
 BACKENDS = ("pysim", "icarus")
 
@@ -65,7 +66,8 @@ def throughput(params, nbytes, cycles):
 
 def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latency,
                      write_latency, engine_mhz, cpu_ghz, idle_skip=True, v1_double_copy=True,
-                     iommu_mode="lazy", backpressure=0.0, seed=0, progress=None, vcd=None):
+                     iommu_mode=IOMMU_DEFAULT_MODE, backpressure=0.0, seed=0, progress=None,
+                     vcd=None):
     """Copy a folio batch through the driver stack (or the CPU: driver "none").
 
     copy_cycles_per_page -- CPU cycles from the start to the end of the batch

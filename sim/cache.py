@@ -245,6 +245,8 @@ CONSTANTS = {
 
 COPIERS = ("cpu", "dma", "dma_then_cpu")
 TOUCHERS = ("same_core", "same_ccx", "other_ccx", "other_socket", "random")
+#: The seed's reader: move_pages() copies in the caller's context.
+DEFAULT_TOUCHER = TOUCHERS[0]
 NODES = ("local", "remote")
 
 
@@ -473,7 +475,7 @@ class CacheModel:
                          f"{node}_dram", self._tlb_per_page(pages, flushed=False))
 
     def post_move_access(self, pages, page_size=PAGE_BYTES, copier="cpu",
-                         dma_allocates_in_llc=None, toucher="same_core"):
+                         dma_allocates_in_llc=None, toucher=DEFAULT_TOUCHER):
         """Run over pages just migrated to the migrating CPU's node."""
         self._check(pages, page_size)
         self._choice("copier", copier, COPIERS)
@@ -541,7 +543,7 @@ class CacheModel:
         return self.cached_access(pages, page_size, node).cycles_per_page
 
     def post_move_access_cycles_per_page(self, pages, page_size=PAGE_BYTES, copier="cpu",
-                                         dma_allocates_in_llc=None, toucher="same_core"):
+                                         dma_allocates_in_llc=None, toucher=DEFAULT_TOUCHER):
         return self.post_move_access(pages, page_size, copier, dma_allocates_in_llc,
                                      toucher).cycles_per_page
 
@@ -556,7 +558,7 @@ class CacheModel:
         alloc = p.dma_allocates_in_llc if dma_allocates_in_llc is None else dma_allocates_in_llc
         return int(llc * p.dma_llc_fraction) * p.line_bytes if alloc else 0
 
-    def dma_penalty(self, pages, page_size=PAGE_BYTES, toucher="same_core",
+    def dma_penalty(self, pages, page_size=PAGE_BYTES, toucher=DEFAULT_TOUCHER,
                     dma_allocates_in_llc=None):
         """post_move_access with a DMA copy / with a CPU copy (1.0: the copy agent does
         not matter to userspace)."""
@@ -591,7 +593,7 @@ def seed_comparison(model=None, dma_reading="as_posted"):
                 "uncached_access": model.uncached_access_cycles_per_page(pages),
                 "cached_access": model.cached_access_cycles_per_page(pages),
                 "post_move_access": model.post_move_access_cycles_per_page(
-                    pages, copier=copiers[mode], toucher="same_core"),
+                    pages, copier=copiers[mode], toucher=DEFAULT_TOUCHER),
             }
             for column in SEED_COLUMNS:
                 measured = _seed(mode, row, column)

@@ -789,7 +789,7 @@ def build_parser():
                      help="simulator of the engine RTL (default pysim; icarus is faster)")
     rep.add_argument("--jobs", type=positive_int, default=2,
                      help="DMA simulations run in parallel (default %(default)s)")
-    rep.add_argument("--repeat", type=positive_int, default=10,
+    rep.add_argument("--repeat", type=positive_int, default=request_default("repeat"),
                      help="runs for mean ± SD (default %(default)s)")
     rep.add_argument("--seed", type=non_negative_int, default=0, help="noise seed (default 0)")
     add_platform_reading_options(rep)

@@ -10,6 +10,8 @@ import numpy as np
 from sim.engine_io import EngineIO
 from sim.engine_scenarios import COHERENT, DATA, DRIVER_RING_ENTRIES, stream_metrics
 from sim.host import HostPort
+from sim.memory_system import DEFAULT_ENGINE_MHZ
+from sim.seed import CPU_GHZ
 from sw_driver.dcbm import Dcbm, migrate_folios_content
 from sw_driver.folio import PAGE_SIZE, Folio
 from sw_driver.foliodma import foliodma_probe, foliodma_remove
@@ -27,8 +29,9 @@ def batch_layout(folios, folio_size):
     return srcs, dsts, dsts[-1] + folio_size + PAGE_SIZE - DATA
 
 
-async def driver_batch(dev, *, driver, folios, folio_size, nr_dma_chan=1, engine_mhz=1000.0,
-                       cpu_ghz=2.0, idle_skip=True, v1_double_copy=True, seed=0):
+async def driver_batch(dev, *, driver, folios, folio_size, nr_dma_chan=1,
+                       engine_mhz=DEFAULT_ENGINE_MHZ, cpu_ghz=CPU_GHZ, idle_skip=True,
+                       v1_double_copy=True, seed=0):
     """Copy the batch with `driver`; check it; return times in ns and the copy's figures."""
     srcs, dsts, _ = batch_layout(folios, folio_size)
     numa = [(srcs[0], srcs[-1] + folio_size, 1)]

@@ -10,6 +10,7 @@ is idle and nothing is armed is counted, not simulated.
 import math
 
 from sim.costs import CostTable
+from sim.memory_system import DEFAULT_ENGINE_MHZ
 from sw_driver.port import Op, Port
 
 #: While waiting for an interrupt, how often (in cycles) the line is looked at.
@@ -42,7 +43,7 @@ class HostPort(Port):
     "copy" (CPU copies) and "wait" (busy-polling and sleeping on interrupts).
     """
 
-    def __init__(self, dev, *, costs=None, engine_mhz=1000.0, idle_skip=True,
+    def __init__(self, dev, *, costs=None, engine_mhz=DEFAULT_ENGINE_MHZ, idle_skip=True,
                  coherent, numa_nodes=(), iommu=None):
         if engine_mhz <= 0:
             raise ValueError(f"engine_mhz={engine_mhz}: the clock frequency must be positive")

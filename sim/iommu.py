@@ -57,6 +57,8 @@ LARGE_BYTES = PAGE_BYTES << LARGE_SHIFT
 
 #: The DMA API's invalidation modes.
 MODES = ("strict", "lazy")
+#: The mode x86 kernels build with (Kconfig IOMMU_DEFAULT_DMA_LAZY).
+DEFAULT_MODE = "lazy"
 #: Unmapped ranges a flush queue holds before the domain is invalidated: Linux's
 #: IOVA_DEFAULT_FQ_SIZE (drivers/iommu/dma-iommu.c, 256 since v4.14).
 FLUSH_QUEUE_ENTRIES = 256
@@ -88,7 +90,7 @@ class Iommu:
     mode       -- the DMA API's invalidation mode, "lazy" or "strict" (:data:`MODES`).
     """
 
-    def __init__(self, configured=None, mode="lazy"):
+    def __init__(self, configured=None, mode=DEFAULT_MODE):
         if configured not in (None, True, False):
             raise ValueError(f"iommu={configured!r}: expected true, false or null")
         if mode not in MODES:

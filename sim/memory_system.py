@@ -49,6 +49,8 @@ from fractions import Fraction
 
 from hw.params import AXI_BOUNDARY_BYTES
 
+#: The engine clock (MHz) when none is given: one cycle per ns.
+DEFAULT_ENGINE_MHZ = 1000.0
 #: Node ranges must be multiples of this, so that no AXI burst (which never
 #: crosses a 4 KiB boundary) spans two nodes.
 PAGE_BYTES = AXI_BOUNDARY_BYTES
@@ -193,7 +195,7 @@ class MemorySystem:
     write_buffer_bytes -- write buffering per node (see the module docstring).
     """
 
-    def __init__(self, nodes, ranges=(), *, default_node=0, engine_mhz=1000.0,
+    def __init__(self, nodes, ranges=(), *, default_node=0, engine_mhz=DEFAULT_ENGINE_MHZ,
                  write_buffer_bytes=WRITE_BUFFER_BYTES):
         self.nodes = tuple(nodes)
         if not self.nodes or not all(isinstance(n, Node) for n in self.nodes):
@@ -298,7 +300,7 @@ class MemorySystem:
                    write_buffer_bytes=config.get("write_buffer_bytes", WRITE_BUFFER_BYTES))
 
 
-def zen3_two_socket(*, remote=(), cxl=(), engine_mhz=1000.0, local=LOCAL_DRAM,
+def zen3_two_socket(*, remote=(), cxl=(), engine_mhz=DEFAULT_ENGINE_MHZ, local=LOCAL_DRAM,
                     remote_node=REMOTE_DRAM, cxl_node=CXL_MEMORY,
                     write_buffer_bytes=WRITE_BUFFER_BYTES):
     """The seed's machine as seen by an engine on socket 0: a MemorySystem.

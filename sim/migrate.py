@@ -72,8 +72,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.costs import DEFAULT_COSTS, CostTable
-from sim.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM, zen3_two_socket
-from sim.seed import MODES as SEED_MODES, PAGES as SEED_PAGES, TABLE1_WORKLOADS
+from sim.cache import DEFAULT_TOUCHER
+from sim.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
+from sim.memory_system import (CXL_MEMORY, DEFAULT_ENGINE_MHZ, LOCAL_DRAM, REMOTE_DRAM,
+                               zen3_two_socket)
+from sw_driver.dcbm import DEFAULT_STRATEGY
+from sim.seed import CPU_GHZ, MODES as SEED_MODES, PAGES as SEED_PAGES, TABLE1_WORKLOADS
 from sw_driver.folio import PAGE_SIZE, Folio, is_folio_size
 
 PAGE = PAGE_SIZE
@@ -93,6 +97,8 @@ NODES = tuple(node.node_id for node in (LOCAL_DRAM, REMOTE_DRAM, CXL_MEMORY))
 #: Simulate at most this many batches of one run of equal batches before giving up
 #: proving repetition (then the run is simulated in full only with ``full``).
 MAX_SIMULATED_PER_RUN = 4
+#: Noisy runs behind each mean ± SD.
+DEFAULT_REPEAT = 10
 
 
 class MigrateError(ValueError):
@@ -799,8 +805,8 @@ def run_cpu(spec, costs=DEFAULT_COSTS):
 
 
 # --- the RTL scenario ---
-def dma_memory_config(spec, costs=DEFAULT_COSTS, *, engine_mhz=1000.0, latency_ns=None,
-                      iommu_mode="lazy"):
+def dma_memory_config(spec, costs=DEFAULT_COSTS, *, engine_mhz=DEFAULT_ENGINE_MHZ,
+                      latency_ns=None, iommu_mode=IOMMU_DEFAULT_MODE):
     """(memory_config, layout) for the DMA scenario: node regions, NUMA latencies, the
     IOMMU's invalidation mode."""
     from sim.engine_scenarios import DATA, MEM_BASE
@@ -831,8 +837,8 @@ def dma_memory_config(spec, costs=DEFAULT_COSTS, *, engine_mhz=1000.0, latency_n
     return memory, {str(k): list(v) for k, v in layout.items()}
 
 
-async def migrate_scenario(dev, *, spec, costs, layout, driver="v3", nr_dma_chan=1,
-                           engine_mhz=1000.0, idle_skip=True,
+async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY, nr_dma_chan=1,
+                           engine_mhz=DEFAULT_ENGINE_MHZ, idle_skip=True,
                            v1_double_copy=True):
     """Scenario (either back-end): dcbm registered, migrate_pages() with the DMA copy."""
     from sim.engine_scenarios import COHERENT, DRIVER_RING_ENTRIES
@@ -863,9 +869,9 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver="v3", nr_dma_chan
     return result
 
 
-def run_dma(spec, costs=DEFAULT_COSTS, *, params=None, backend="pysim", driver="v3",
-            engine_mhz=1000.0, idle_skip=True, v1_double_copy=True,
-            latency_ns=None, iommu_mode="lazy", progress=None, vcd=None):
+def run_dma(spec, costs=DEFAULT_COSTS, *, params=None, backend="pysim", driver=DEFAULT_STRATEGY,
+            engine_mhz=DEFAULT_ENGINE_MHZ, idle_skip=True, v1_double_copy=True,
+            latency_ns=None, iommu_mode=IOMMU_DEFAULT_MODE, progress=None, vcd=None):
     """The dma mode on an RTL back-end; the raw result."""
     from hw.engine import DmaEngine
     from hw.params import EngineParams
@@ -907,7 +913,7 @@ def noise_factors(costs, repeat, seed):
     return runs
 
 
-def measure(raw, costs, *, pages, nbytes, repeat=10, seed=0, cpu_ghz=2.0):
+def measure(raw, costs, *, pages, nbytes, repeat, seed=0, cpu_ghz=CPU_GHZ):
     """The seed's figures, mean and SD over ``repeat`` noisy runs."""
     total, copy = totals(raw)
     samples = {"migrate_pages": [], "folio_copy": [], "F": [], "copy_gbps": []}
@@ -930,7 +936,7 @@ def measure(raw, costs, *, pages, nbytes, repeat=10, seed=0, cpu_ghz=2.0):
     return out
 
 
-def post_move_access(spec, mode, v1_double_copy=False, *, toucher="same_core",
+def post_move_access(spec, mode, v1_double_copy=False, *, toucher=DEFAULT_TOUCHER,
                      dma_allocates_in_llc=None, llc_bytes=None):
     """Cycles per page of the seed's read loop over the moved pages right after the
     move (its second table), from the cache model (:mod:`sim.cache`): a CPU (by
@@ -959,7 +965,7 @@ class MigrateRequest:
     folio_bytes: int = PAGE
     sizes: list = None
     flow: str = None
-    driver: str = "v3"
+    driver: str = DEFAULT_STRATEGY
     from_node: int = 1
     to_node: int = 0
     max_batch_pages: int = NR_MAX_BATCHED_MIGRATION
@@ -968,16 +974,16 @@ class MigrateRequest:
     full: bool = False
     dma_fail: tuple = ()
     poison: tuple = ()
-    repeat: int = 10
+    repeat: int = DEFAULT_REPEAT
     seed: int = 0
     backend: str = "pysim"
     params: object = None
-    engine_mhz: float = 1000.0
-    cpu_ghz: float = 2.0
+    engine_mhz: float = DEFAULT_ENGINE_MHZ
+    cpu_ghz: float = CPU_GHZ
     latency_ns: float = None
     v1_double_copy: bool = True
-    iommu_mode: str = "lazy"
-    toucher: str = "same_core"
+    iommu_mode: str = IOMMU_DEFAULT_MODE
+    toucher: str = DEFAULT_TOUCHER
     dma_allocates_in_llc: bool = None
     llc_bytes: int = None
     idle_skip: bool = True

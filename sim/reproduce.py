@@ -30,9 +30,11 @@ import sys
 import time
 
 from sim import seed
-from sim.migrate import (PAGE, MigrateRequest, Plan, figure_fields, folio_sizes, measure,
-                         run_request)
+from sim.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
+from sim.migrate import (DEFAULT_REPEAT, PAGE, MigrateRequest, Plan, figure_fields,
+                         folio_sizes, measure, run_request)
 from sim.seed import LATER_POSTING, MODE_NAMES, MODES, TABLE1_WORKLOADS, TABLE2_WORKLOADS
+from sw_driver.dcbm import DEFAULT_STRATEGY
 
 LIMITS = {"cpu": 0.10, "batch-cpu": 0.10, "dma": 0.20, "post_move_access": 0.20}
 WORKLOAD_BYTES = {workload: pages * PAGE for workload, pages in seed.PAGES.items()}
@@ -40,9 +42,10 @@ WORKLOAD_BYTES = {workload: pages * PAGE for workload, pages in seed.PAGES.items
 OFFLOAD_PAIR = ("dma", "batch-cpu")
 
 
-def _request(mode, workload_bytes, *, folio_bytes=4096, driver="v1", backend="pysim",
-             repeat=10, seed=0, v1_double_copy=True, iommu_mode="lazy"):
-    driver = driver if mode == "dma" else "v3"
+def _request(mode, workload_bytes, *, folio_bytes=PAGE, driver="v1", backend="pysim",
+             repeat=DEFAULT_REPEAT, seed=0, v1_double_copy=True,
+             iommu_mode=IOMMU_DEFAULT_MODE):
+    driver = driver if mode == "dma" else DEFAULT_STRATEGY
     return MigrateRequest(mode=mode, workload_bytes=workload_bytes, folio_bytes=folio_bytes,
                           driver=driver, backend=backend, repeat=repeat, seed=seed,
                           v1_double_copy=v1_double_copy and driver == "v1",
@@ -86,8 +89,9 @@ def _error(model, measured):
     return (model - measured) / measured
 
 
-def run_all(*, backend="pysim", repeat=10, seed=0, jobs=2, progress=None,
-            workloads=TABLE1_WORKLOADS, later=True, v1_double_copy=True, iommu_mode="lazy"):
+def run_all(*, backend="pysim", repeat=DEFAULT_REPEAT, seed=0, jobs=2, progress=None,
+            workloads=TABLE1_WORKLOADS, later=True, v1_double_copy=True,
+            iommu_mode=IOMMU_DEFAULT_MODE):
     """Every row (of ``workloads``; the later posting's points with ``later``); returns
     the report as a dict."""
     started = time.perf_counter()

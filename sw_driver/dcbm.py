@@ -45,6 +45,8 @@ MAX_DMA_CHAN = 16
 #: v3's wait per channel (10000 ms).
 V3_COMPLETION_TIMEOUT_NS = 10_000_000_000
 STRATEGIES = ("v1", "v2", "v3")
+#: The strategy of the later postings (scatter-gather per channel).
+DEFAULT_STRATEGY = "v3"
 
 
 class Migrator(abc.ABC):
@@ -157,7 +159,7 @@ class Dcbm(Migrator):
 
     name = "dcbm"
 
-    def __init__(self, dma_dev, strategy="v3", nr_dma_chan=1, v1_double_copy=True):
+    def __init__(self, dma_dev, strategy=DEFAULT_STRATEGY, nr_dma_chan=1, v1_double_copy=True):
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown dcbm strategy {strategy!r}: expected one of {STRATEGIES}")
         self.dma_dev = dma_dev
