@@ -279,3 +279,36 @@ def test_docs_list_every_constant_with_its_value_unit_and_kind():
         else:
             number = float(re.match(r"[-+0-9.eE]+", value).group(0))
             assert number == pytest.approx(c.value, rel=1e-3), name
+
+
+def test_docs_usage_examples_print_what_they_say():
+    """Each `m.<call>  # ...: value` line of the docs' usage block gives that value."""
+    text = DOCS.read_text()
+    block = text[text.index("```python"):text.index("```", text.index("```python") + 3)]
+    checked = 0
+    for line in block.splitlines():
+        match = re.match(r"(m\.\S.*?)\s+#(?:[^#]*:)?\s*([0-9]+(?:\.[0-9]+)?)\s*$", line)
+        if match:
+            expression, shown = match.groups()
+            value = eval(expression, {"m": MODEL})            # the docs' own expression
+            decimals = len(shown.partition(".")[2])
+            assert round(value, decimals) == float(shown), line
+            checked += 1
+    assert checked >= 6
+
+
+def test_docs_sweep_table_is_what_the_model_gives():
+    """Every row of the docs' "When DMA's cold cache matters" table, recomputed."""
+    units = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+    rows = re.findall(r"^\| (\d+) (KiB|MiB|GiB) \| (\w+) \| (\d+) \| (\d+) \| (\d+) \| "
+                      r"([0-9.]+) \|$", DOCS.read_text(), re.M)
+    assert len(rows) >= 10
+    for size, unit, toucher, cpu, dma, dma_llc, ratio in rows:
+        pages = int(size) * units[unit] // PAGE_BYTES
+        model = {alloc: MODEL.post_move_access_cycles_per_page(
+                     pages, copier="dma", toucher=toucher, dma_allocates_in_llc=alloc)
+                 for alloc in (False, True)}
+        by_cpu = MODEL.post_move_access_cycles_per_page(pages, copier="cpu", toucher=toucher)
+        assert (round(by_cpu), round(model[False]), round(model[True])) == \
+            (int(cpu), int(dma), int(dma_llc)), (size, unit, toucher)
+        assert round(model[False] / by_cpu, 2) == float(ratio), (size, unit, toucher)
