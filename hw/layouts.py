@@ -16,6 +16,14 @@ def channel_bits(channels):
     return max(1, (channels - 1).bit_length())
 
 
+def set_channel_bit(m, domain, vector, channel, channels):
+    """In module m, set bit ``channel`` (a signal) of ``vector`` in ``domain``
+    ("comb" or "sync"): one comparison per channel."""
+    for c in range(channels):
+        with m.If(channel == c):
+            m.d[domain] += vector[c].eq(1)
+
+
 def descriptor_entry(channels):
     """A fetched descriptor, as the front-end hands it to the legalizer."""
     return data.StructLayout({

@@ -4,7 +4,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .descriptor import FLAG_FENCE, FLAG_INTERRUPT, RECORD_BYTES, Status
-from .layouts import descriptor_entry, read_request, write_job
+from .layouts import descriptor_entry, read_request, set_channel_bit, write_job
 from .params import AXI_BOUNDARY_BYTES
 
 
@@ -56,9 +56,7 @@ class BurstLegalizer(wiring.Component):
         m.d.comb += self.idle.eq(~active)
 
         def pulse(vector, ch):
-            for c in range(n):
-                with m.If(ch == c):
-                    m.d.comb += vector[c].eq(1)
+            set_channel_bit(m, "comb", vector, ch, n)
 
         def push_end(entry, code, record):
             m.d.comb += [

@@ -5,7 +5,8 @@ from amaranth.lib.wiring import In, Out
 
 from .axi import RESP_DECERR, RESP_OKAY
 from .descriptor import RECORD_BYTES, RECORD_FIELDS, Status
-from .layouts import BURST_BEATS_BITS, CODE_WIDTH, channel_bits, retirement, write_job
+from .layouts import (BURST_BEATS_BITS, CODE_WIDTH, channel_bits, retirement,
+                      set_channel_bit, write_job)
 from .params import AXI_BOUNDARY_BYTES
 
 
@@ -147,9 +148,7 @@ class WritePort(wiring.Component):
             with m.If(~is_record):
                 m.d.sync += cur_code.eq(code_now)
                 with m.If(beat_error):
-                    for c in range(n):
-                        with m.If(cur.ch == c):
-                            m.d.comb += self.stop[c].eq(1)
+                    set_channel_bit(m, "comb", self.stop, cur.ch, n)
         done_entry = Signal(burst_layout)
         m.d.comb += done_q.w_data.eq(done_entry)
         with m.If(start_record):
@@ -232,17 +231,13 @@ class WritePort(wiring.Component):
                                        acc_bytes + head.bytes, acc_bytes)),
                 ]
                 with m.If(self.b.payload.resp != RESP_OKAY):
-                    for c in range(n):
-                        with m.If(head.ch == c):
-                            m.d.comb += self.stop[c].eq(1)
+                    set_channel_bit(m, "comb", self.stop, head.ch, n)
                 m.d.sync += [acc_code.eq(final_code), acc_bytes.eq(final_bytes)]
         head_failed = (failed >> head.ch)[0]
         with m.If(closing):
             m.d.sync += [acc_code.eq(0), acc_bytes.eq(0)]
             with m.If(head_failed):
-                for c in range(n):
-                    with m.If(head.ch == c):
-                        m.d.comb += self.dropped[c].eq(1)
+                set_channel_bit(m, "comb", self.dropped, head.ch, n)
             with m.Else():
                 record = Signal(retirement(n))
                 m.d.comb += [
@@ -252,9 +247,7 @@ class WritePort(wiring.Component):
                     record_q.w_en.eq(1), record_q.w_data.eq(record),
                 ]
                 with m.If(final_code != 0):
-                    for c in range(n):
-                        with m.If(head.ch == c):
-                            m.d.sync += failed[c].eq(1)
+                    set_channel_bit(m, "sync", failed, head.ch, n)
         for c in range(n):
             with m.If(self.clear[c]):
                 m.d.sync += failed[c].eq(0)
@@ -276,10 +269,8 @@ class WritePort(wiring.Component):
                 ]
                 with m.If(self.b.payload.resp != RESP_OKAY):
                     m.d.comb += self.retire.payload.code.eq(Status.RECORD_WRITE_ERROR)
-                    for c in range(n):
-                        with m.If(retire_head.ch == c):
-                            m.d.comb += self.stop[c].eq(1)
-                            m.d.sync += failed[c].eq(1)
+                    set_channel_bit(m, "comb", self.stop, retire_head.ch, n)
+                    set_channel_bit(m, "sync", failed, retire_head.ch, n)
 
         m.d.comb += self.idle.eq(~streaming & ~self.job.valid & ~done_q.r_rdy
                                  & ~record_q.r_rdy & ~retire_q.r_rdy & ~self.aw.valid)
