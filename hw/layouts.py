@@ -1,13 +1,14 @@
 """Internal payload layouts passed between the engine's stages."""
 from amaranth.lib import data
 
-from .descriptor import DESC_BYTES, DESC_FIELD_BITS, Status
+from .descriptor import DESC_BYTES, DESC_FIELD_BITS, RECORD_FIELDS, Status
 from .params import AXI_MAX_BURST_BEATS
 
 CODE_WIDTH = 4
 #: AxLEN (beats - 1) and a beat count of up to AXI_MAX_BURST_BEATS.
 BURST_LEN_BITS = (AXI_MAX_BURST_BEATS - 1).bit_length()
 BURST_BEATS_BITS = AXI_MAX_BURST_BEATS.bit_length()
+RECORD_FIELD_BITS = {name: width for name, _, width in RECORD_FIELDS}
 assert max(Status) < 2 ** CODE_WIDTH
 
 
@@ -65,7 +66,7 @@ def retirement(channels):
         "ch": channel_bits(channels),
         "completion": 64,
         "code": CODE_WIDTH,
-        "bytes": 32,
+        "bytes": RECORD_FIELD_BITS["bytes"],
         "irq": 1,
         "record": 1,
     })

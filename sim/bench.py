@@ -1,7 +1,6 @@
 """``foliodma bench``: one folio batch through the engine, measured."""
 import time
 
-from hw.engine import DmaEngine
 from sim.engine_scenarios import folio_jobs, jobs_extent, memory_config
 from sim.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
 
@@ -30,6 +29,7 @@ def run_bench(params, *, backend, folios, folio_size, read_latency, write_latenc
                            write_latency=write_latency, backpressure=backpressure, seed=seed)
     run = _runner(backend)
     started = time.perf_counter()
+    from hw.engine import DmaEngine
     result = run(DmaEngine(params), "sim.engine_scenarios:bench_batch",
                               {"jobs": jobs, "seed": seed}, memory_config=config,
                               progress=progress, vcd=vcd)
@@ -85,6 +85,7 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
               "nr_dma_chan": params.channels, "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy, "seed": seed}
     started = time.perf_counter()
+    from hw.engine import DmaEngine
     result = run(DmaEngine(params), "sim.driver_bench:driver_batch", kwargs,
                  memory_config=config, progress=progress, vcd=vcd)
     wall = time.perf_counter() - started

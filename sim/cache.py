@@ -119,7 +119,7 @@ DMA_LLC_FRACTION = 2 / 11
 SEED_COLUMNS = ("uncached_access", "cached_access", "post_move_access")
 
 
-def _seed(mode, workload, column):
+def _seed_mean(mode, workload, column):
     return seed.table2(mode, workload, column)[0]
 
 
@@ -127,7 +127,7 @@ def _seed(mode, workload, column):
 # Fixed cost of one timed run (rdtsc pair, loop entry/exit mispredictions, the first
 # accesses to the pages[] array...): the 4KB cached_access cell minus its data part,
 # one L1-resident page = L1 latency + 63 further lines at the L1 streaming cost.
-MEASUREMENT_OVERHEAD_CYCLES = (_seed("cpu", "4K", "cached_access")
+MEASUREMENT_OVERHEAD_CYCLES = (_seed_mean("cpu", "4K", "cached_access")
                                - (L1_LATENCY_CYCLES + 63 * L1_LINE_CYCLES))      # 316.0
 
 
@@ -141,7 +141,7 @@ def _derive_mlp_prefetch():
     pages = seed.PAGES["1G"]
     n = pages * PAGE_BYTES // LINE_BYTES
     local = LOCAL_DRAM_NS * CORE_GHZ
-    total = _seed("cpu", "1G", "post_move_access") * pages
+    total = _seed_mean("cpu", "1G", "post_move_access") * pages
     per_line = (total - MEASUREMENT_OVERHEAD_CYCLES - local - pages * PAGE_WALK_CYCLES) / (n - 1)
     return local / per_line
 
@@ -596,7 +596,7 @@ def seed_comparison(model=None, dma_reading="as_posted"):
                     pages, copier=copiers[mode], toucher=DEFAULT_TOUCHER),
             }
             for column in SEED_COLUMNS:
-                measured = _seed(mode, row, column)
+                measured = _seed_mean(mode, row, column)
                 out.append({"mode": mode, "row": row, "pages": pages, "column": column,
                             "seed": measured, "model": values[column],
                             "error": (values[column] - measured) / measured})

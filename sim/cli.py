@@ -10,7 +10,8 @@ from hw.params import AXI_MAX_BURST_BEATS, MAX_CHANNELS, EngineParams, Parameter
 from sim.bench import BACKENDS
 from sim.cache import TOUCHERS
 from sim.iommu import FLUSH_QUEUE_ENTRIES, MODES as IOMMU_MODES
-from sim.migrate import MODES, NODES, WORKLOADS, MigrateRequest
+from sim.migrate import DEFAULT_FLOW, FLOWS, MODES, NODES, WORKLOADS, MigrateRequest
+from sim.plot import PlotError
 from sw_driver.dcbm import STRATEGIES
 from sw_driver.folio import PAGE_SIZE
 
@@ -395,13 +396,16 @@ def migrate_requests(args):
 
 def run_migrate_rows(args, requests, label="migrate"):
     """One row per request, as ``foliodma migrate`` runs them (progress for the RTL)."""
-    from sim.migrate import run_request
+    from sim.costs import CostError
+    from sim.migrate import MigrateError, run_request
     rows = []
     for request in requests:
         progress = Progress(f"{label} {request.mode} {args.backend}",
                             enabled=not args.quiet and request.mode == "dma")
         try:
             rows.append(run_request(request, progress=progress))
+        except (MigrateError, CostError) as error:
+            raise UsageError(str(error)) from None
         finally:
             progress.done()
     return rows
@@ -411,7 +415,8 @@ def _report_integrity(rows):
     """Name every row whose integrity check failed; the exit status."""
     failed = [row for row in rows if not row["integrity"]["ok"]]
     for row in failed:
-        print(f"foliodma: integrity check FAILED ({row['mode']}): "
+        where = ", ".join([row["mode"]] + [f"{k}={v}" for k, v in row.get("swept", {}).items()])
+        print(f"foliodma: integrity check FAILED ({where}): "
               + "; ".join(row["integrity"]["errors"]), file=sys.stderr)
     return 1 if failed else 0
 
@@ -488,16 +493,19 @@ SWEEP_MEASURES = {
 NOT_SWEPT = ("--copy", "--inject-dma-fail", "--inject-poison")
 
 
-def sweepable_options(parser):
+def sweepable_options():
     """{"--name": action} of the migrate options that take one value."""
-    return {option: action for action in parser._actions
+    probe = argparse.ArgumentParser(add_help=False)
+    add_migrate_options(probe)
+    return {option: action for action in probe._actions
             for option in action.option_strings
             if option.startswith("--") and action.nargs is None and action.const is None
             and option not in NOT_SWEPT}
 
 
 def _sweep_values(option, action, texts):
-    """The values of a swept option, converted and checked as the option itself would."""
+    """The values of a swept option, converted and checked as the option itself would;
+    two texts for one value are refused."""
     values = []
     for text in texts:
         try:
@@ -507,16 +515,20 @@ def _sweep_values(option, action, texts):
         if action.choices is not None and value not in action.choices:
             raise UsageError(f"{option} {text!r}: expected one of "
                              f"{', '.join(map(str, action.choices))}")
+        if value in values:
+            raise UsageError(f"{option} {text!r}: the same value as "
+                             f"{texts[values.index(value)]!r}, already swept")
         values.append(value)
     return values
 
 
 def cmd_sweep(args):
-    option = "--" + args.option.removeprefix("--")
+    option = "--" + args.option
     action = args.sweepable.get(option)
     if action is None:
         raise UsageError(f"cannot sweep {option}: expected one of "
                          f"{', '.join(o[2:] for o in sorted(args.sweepable))}")
+    migrate_requests(args)                  # the options not swept, checked on their own
     points = []
     for text, value in zip(args.values, _sweep_values(option, action, args.values)):
         point = argparse.Namespace(**vars(args))
@@ -525,6 +537,10 @@ def cmd_sweep(args):
             points.append((text, point, migrate_requests(point)))
         except UsageError as error:
             raise UsageError(f"{option} {text}: {error}") from None
+        if args.plot and args.measure == "post_move_access" and point.to_node != 0:
+            raise UsageError(f"{option} {text}: --measure post_move_access has no value for "
+                             f"pages moved to node {point.to_node} (the cache model covers "
+                             f"node 0, the migrating CPU's)")
     rows = []
     for text, point, requests in points:
         for row in run_migrate_rows(point, requests, label=f"sweep {option}={text}"):
@@ -543,8 +559,9 @@ def cmd_sweep(args):
         names = [row["mode"] + (f" ({row['driver']})" if row["driver"] and option != "--driver"
                                 else "") for row in rows]
         series = {name: [None] * len(args.values) for name in names}
-        for name, row in zip(names, rows):
-            series[name][args.values.index(row["swept"][option[2:]])] = row[key]
+        per_point = len(rows) // len(points)
+        for index, (name, row) in enumerate(zip(names, rows)):
+            series[name][index // per_point] = row[key]
         write_svg(args.plot, line_chart(f"{label} against {option}", label, option,
                                         args.values, series))
         print(f"figure: {args.plot}", file=sys.stderr)
@@ -566,15 +583,14 @@ def cmd_reproduce(args):
     report = run_all(backend=args.backend, repeat=args.repeat, seed=args.seed, jobs=args.jobs,
                      progress=None if args.quiet else progress,
                      v1_double_copy=not args.v1_dma_only, iommu_mode=args.iommu_mode)
-    if args.plot:
-        from sim.plot import reproduce_figure, write_svg
-        from sim.seed import MODES
-        write_svg(args.plot, reproduce_figure(report, MODES))
-        sys.stderr.write(f"figure: {args.plot}\n")
     if args.json:
         print(to_json(report))
     else:
         print_report(report)
+    if args.plot:
+        from sim.plot import reproduce_figure, write_svg
+        write_svg(args.plot, reproduce_figure(report, MODES))
+        print(f"figure: {args.plot}", file=sys.stderr)
     return 0 if report["integrity_ok"] else 1
 
 
@@ -629,51 +645,53 @@ def add_output_options(parser, *, json_help,
 
 def add_migrate_options(parser):
     """The options of one migrate_pages() run (migrate and sweep share them)."""
-    parser.add_argument("--workload", type=workload_size, default=request_default("workload_bytes"),
-                     help="total bytes: 4K, 2M, 256M, 1G (the seed's rows) or any size "
-                          "(default 2M: 512 x 4 KiB)")
+    parser.add_argument("--workload", type=workload_size,
+                        default=request_default("workload_bytes"),
+                        help="total bytes: 4K, 2M, 256M, 1G (the seed's rows) or any size "
+                             "(default 2M: 512 x 4 KiB)")
     parser.add_argument("--folio-size", type=parse_size, default=request_default("folio_bytes"),
-                     help="bytes per folio, a power-of-two number of pages up to 2M "
-                          "(default 4K)")
+                        help="bytes per folio, a power-of-two number of pages up to 2M "
+                             "(default 4K)")
     parser.add_argument("--copy", choices=MODES, action="append",
-                     help="mode, repeatable (default: all three): cpu = upstream per-folio "
-                          "flow; batch-cpu = batched flow, CPU copy; dma = batched flow, "
-                          "dcbm on the RTL")
-    parser.add_argument("--flow", choices=("batched", "early-copy"), default="batched",
-                     help="move flow of batch-cpu and dma: the RFC's (metadata, batch copy, "
-                          "restore) or v4+'s early-copy (batch copy right after the TLB "
-                          "flush) (default %(default)s)")
+                        help="mode, repeatable (default: all three): cpu = upstream per-folio "
+                             "flow; batch-cpu = batched flow, CPU copy; dma = batched flow, "
+                             "dcbm on the RTL")
+    parser.add_argument("--flow", choices=FLOWS[1:], default=DEFAULT_FLOW["batch-cpu"],
+                        help="move flow of batch-cpu and dma: the RFC's (metadata, batch copy, "
+                             "restore) or v4+'s early-copy (batch copy right after the TLB "
+                             "flush) (default %(default)s)")
     parser.add_argument("--driver", choices=STRATEGIES, default=request_default("driver"),
-                     help="dcbm strategy for dma (default %(default)s)")
-    parser.add_argument("--from-node", type=int, choices=NODES, default=request_default("from_node"),
-                     help="source node: 0 the migrating CPU's, 1 the other socket, 2 the "
-                          "CXL tier (default %(default)s; 2 -> 0 is a promotion from CXL)")
+                        help="dcbm strategy for dma (default %(default)s)")
+    parser.add_argument("--from-node", type=int, choices=NODES,
+                        default=request_default("from_node"),
+                        help="source node: 0 the migrating CPU's, 1 the other socket, 2 the "
+                             "CXL tier (default %(default)s; 2 -> 0 is a promotion from CXL)")
     parser.add_argument("--to-node", type=int, choices=NODES, default=request_default("to_node"),
-                     help="target node (default %(default)s: the migrating CPU's)")
+                        help="target node (default %(default)s: the migrating CPU's)")
     parser.add_argument("--max-batch-pages", type=positive_int,
-                     default=request_default("max_batch_pages"),
-                     help="NR_MAX_BATCHED_MIGRATION: base pages per batch (default "
-                          "%(default)s)")
+                        default=request_default("max_batch_pages"),
+                        help="NR_MAX_BATCHED_MIGRATION: base pages per batch (default "
+                             "%(default)s)")
     parser.add_argument("--remote-cpus", type=non_negative_int,
-                     default=request_default("remote_cpus"),
-                     help="other CPUs each batch's TLB shootdown interrupts (default "
-                          "%(default)s: a single-threaded test program)")
+                        default=request_default("remote_cpus"),
+                        help="other CPUs each batch's TLB shootdown interrupts (default "
+                             "%(default)s: a single-threaded test program)")
     parser.add_argument("--mappings", type=positive_int, default=request_default("mappings"),
-                     help="mappings of every folio (processes sharing it; default %(default)s)")
+                        help="mappings of every folio (processes sharing it; default %(default)s)")
     parser.add_argument("--backend", choices=BACKENDS, default=request_default("backend"),
-                     help="simulator of the engine RTL for dma (default %(default)s)")
+                        help="simulator of the engine RTL for dma (default %(default)s)")
     parser.add_argument("--repeat", type=positive_int, default=request_default("repeat"),
-                     help="runs for mean ± SD (default %(default)s)")
+                        help="runs for mean ± SD (default %(default)s)")
     parser.add_argument("--seed", type=non_negative_int, default=request_default("seed"),
-                     help="seed of the data and the per-run noise (default 0)")
+                        help="seed of the data and the per-run noise (default %(default)s)")
     parser.add_argument("--full", action="store_true",
-                     help="simulate every batch (no extrapolation of repeated batches)")
+                        help="simulate every batch (no extrapolation of repeated batches)")
     parser.add_argument("--inject-dma-fail", type=index_list, metavar="I,J,...",
-                     help="folios whose DMA copy fails (source reads get SLVERR); the CPU "
-                          "copies them")
+                        help="folios whose DMA copy fails (source reads get SLVERR); the CPU "
+                             "copies them")
     parser.add_argument("--inject-poison", type=index_list, metavar="I,J,...",
-                     help="folios whose source is poisoned: DMA and CPU copy fail; they are "
-                          "undone and stay at their source")
+                        help="folios whose source is poisoned: DMA and CPU copy fail; they are "
+                             "undone and stay at their source")
     add_engine_options(parser)
     mhost = parser.add_argument_group("host")
     add_host_options(mhost)
@@ -769,7 +787,7 @@ def build_parser():
     sweep.add_argument("values", type=comma_list, metavar="V1,V2,...",
                        help="its values, comma-separated, as the option takes them")
     add_migrate_options(sweep)
-    sweep.set_defaults(func=cmd_sweep, sweepable=sweepable_options(sweep))
+    sweep.set_defaults(func=cmd_sweep, sweepable=sweepable_options())
     sweep.add_argument("--measure", choices=SWEEP_MEASURES, default="migrate_pages",
                        help="what --plot draws (default %(default)s)")
     sweep.add_argument("--plot", type=svg_path, metavar="FILE.svg",
@@ -822,6 +840,9 @@ def main(argv=None):
     except UsageError as error:
         print(f"foliodma: error: {error}", file=sys.stderr)
         return 2
+    except PlotError as error:
+        print(f"foliodma: error: cannot draw the figure: {error}", file=sys.stderr)
+        return 1
     except Exception as error:  # a known failure mode gets its message, not a traceback
         from sim.backend import ScenarioError
         from sim.icarus_backend import IcarusNotFoundError

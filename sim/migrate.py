@@ -1020,6 +1020,10 @@ def figure_fields(figures):
 def prepare_request(req):
     """(request, spec, plan) of a request checked before anything runs: MigrateError
     names what is wrong. The request returned carries its LLC size in its costs."""
+    for name in ("engine_mhz", "cpu_ghz"):
+        value = getattr(req, name)
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise MigrateError(f"{name}={value!r}: a clock frequency must be a positive number")
     if not isinstance(req.repeat, int) or req.repeat < 1:
         raise MigrateError(f"repeat={req.repeat!r}: expected an int >= 1")
     if req.llc_bytes is not None:

@@ -104,6 +104,16 @@ def _format_tick(value):
     return f"{value:,.0f}" if abs(value) >= 100 or value == int(value) else f"{value:g}"
 
 
+def _format_value(value):
+    """A data value in a tooltip: whole above 100, else three significant digits."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _colors(names):
+    """A color per name, in order, cycling through COLORS."""
+    return {name: COLORS[i % len(COLORS)] for i, name in enumerate(names)}
+
+
 def stacked_bars(title, ylabel, bars, parts):
     """One stacked bar per (label, {part: value}) in ``bars``, parts in ``parts`` order
     from the bottom; negative values are not allowed."""
@@ -115,7 +125,7 @@ def stacked_bars(title, ylabel, bars, parts):
             raise PlotError(f"bar {label!r}: negative {', '.join(bad)}")
     top = max(sum(values.get(p, 0) for p in parts) for _, values in bars)
     canvas = _Canvas(title, ylabel, nice_ticks(0.0, top * 1.05), len(bars))
-    colors = dict(zip(parts, COLORS))
+    colors = _colors(parts)
     for index, (label, values) in enumerate(bars):
         left, width = canvas.slot(index)
         base = 0.0
@@ -156,7 +166,7 @@ def grouped_bars(title, ylabel, groups, series, bands=(), band_name="band"):
         if first:
             canvas.line(left, TOP + canvas.plot_h, left, TOP + canvas.plot_h + 40,
                         color="#999999")
-    colors = dict(zip(series, COLORS))
+    colors = _colors(series)
     band_of = {index: label for first, last, _, _, label in bands
                for index in range(first, last + 1)}
     for index, (label, row) in enumerate(groups):
@@ -190,7 +200,7 @@ def line_chart(title, ylabel, xlabel, xlabels, series):
     low, high = min(values + [0.0]), max(values + [0.0])
     canvas = _Canvas(title, ylabel, nice_ticks(low, high + 0.05 * (high - low or 1.0)),
                      len(xlabels))
-    colors = dict(zip(series, COLORS))
+    colors = _colors(series)
     for name, row in series.items():
         points = []
         for index, value in enumerate(row):
@@ -205,7 +215,8 @@ def line_chart(title, ylabel, xlabel, xlabels, series):
         for x, y, label, value in points:
             canvas.items.append(f'<circle cx="{x:.2f}" cy="{y:.2f}" r="4" '
                                 f'fill="{colors[name]}"><title>{escape(name)} at '
-                                f'{escape(str(label))}: {value:,.4g}</title></circle>')
+                                f'{escape(str(label))}: {_format_value(value)}</title>'
+                                f'</circle>')
     canvas.line(LEFT, canvas.y(0), LEFT + canvas.plot_w, canvas.y(0), color="#333333")
     canvas.x_labels(xlabels)
     canvas.text(LEFT + canvas.plot_w / 2, TOP + canvas.plot_h + 40, xlabel, size=12,
@@ -215,7 +226,7 @@ def line_chart(title, ylabel, xlabel, xlabels, series):
 
 
 def write_svg(path, svg):
-    """Write svg to path (a .svg file in an existing directory)."""
+    """Write svg to path, which must end in .svg; returns the path."""
     path = Path(path)
     if path.suffix.lower() != ".svg":
         raise PlotError(f"{str(path)!r}: plots are written as SVG; give a path ending in .svg")
@@ -250,10 +261,9 @@ def migrate_figure(rows, subtitle=""):
 def reproduce_figure(report, modes):
     """Grouped bars of ``foliodma reproduce``: each table 1 cell's error (%), per mode
     (in ``modes`` order) and workload, over its criterion's band."""
-    rows = sorted(report["table1"], key=lambda r: modes.index(r["mode"]))
     groups, bands = [], []
     for mode in modes:
-        mine = [r for r in rows if r["mode"] == mode]
+        mine = [r for r in report["table1"] if r["mode"] == mode]
         if not mine:
             continue
         limit = 100 * report["checks"][mode]["limit"]

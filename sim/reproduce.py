@@ -32,12 +32,15 @@ import time
 from sim import seed
 from sim.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
 from sim.migrate import (DEFAULT_REPEAT, PAGE, MigrateRequest, Plan, figure_fields,
-                         folio_sizes, measure, run_request)
+                         folio_sizes, measure, post_move_access, run_request)
 from sim.seed import LATER_POSTING, MODE_NAMES, MODES, TABLE1_WORKLOADS, TABLE2_WORKLOADS
 from sw_driver.dcbm import DEFAULT_STRATEGY
 
 LIMITS = {"cpu": 0.10, "batch-cpu": 0.10, "dma": 0.20, "post_move_access": 0.20}
 WORKLOAD_BYTES = {workload: pages * PAGE for workload, pages in seed.PAGES.items()}
+#: Row entries that total a whole simulated run (not carried over to a reused row).
+RUN_TOTALS = ("iommu_walks", "iommu_walk_reads", "iotlb_invalidations", "simulated_cycles",
+              "skipped_cycles", "dma_copied_folios", "dma_failed_folios")
 #: The offload penalty: dma minus batch-cpu (same flow, the copy offloaded or not).
 OFFLOAD_PAIR = ("dma", "batch-cpu")
 
@@ -74,13 +77,17 @@ def reuse_simulation(row, request):
         return None
     groups[-1]["count"] = len(plan.batches) - raw["simulated_batches"]
     raw["extrapolated_batches"] = groups[-1]["count"]
-    for counter in ("iommu_walks", "iommu_walk_reads", "iotlb_invalidations"):
-        raw.pop(counter, None)      # the longer run's totals, not this one's
     figures = measure(raw, request.costs, pages=plan.pages, nbytes=sum(plan.sizes),
                       repeat=request.repeat, seed=request.seed, cpu_ghz=request.cpu_ghz)
-    return dict(row, workload_bytes=sum(plan.sizes), folios=len(plan.sizes), pages=plan.pages,
-                batches=len(plan.batches), extrapolated_batches=raw["extrapolated_batches"],
-                _raw=raw, reused_from=row["workload_bytes"], **figure_fields(figures))
+    # The longer run's totals are not this one's: left out.
+    shorter = {key: value for key, value in row.items() if key not in RUN_TOTALS}
+    return dict(shorter, workload_bytes=sum(plan.sizes), folios=len(plan.sizes),
+                pages=plan.pages, batches=len(plan.batches),
+                extrapolated_batches=raw["extrapolated_batches"], _raw=raw,
+                reused_from=row["workload_bytes"], wall_seconds=0.0,
+                post_move_access_cycles_per_page=post_move_access(
+                    request.spec(), request.mode, request.v1_double_copy),
+                **figure_fields(figures))
 
 
 def _error(model, measured):
@@ -106,7 +113,7 @@ def run_all(*, backend="pysim", repeat=DEFAULT_REPEAT, seed=0, jobs=2, progress=
     for point in LATER_POSTING if later else ():
         key = ("later", point["copy"], point["folio_bytes"])
         requests[key] = _request(point["copy"], 1 << 30, folio_bytes=point["folio_bytes"],
-                                 driver=point["driver"] or "v3", backend=backend,
+                                 driver=point["driver"] or DEFAULT_STRATEGY, backend=backend,
                                  repeat=repeat, seed=seed, iommu_mode=iommu_mode)
     # The 256MB DMA row is the 1GB row's first 128 batches (one run of identical
     # batches): its simulation is reused, not repeated.
@@ -169,7 +176,6 @@ def _report(rows, requests, wall, workloads=TABLE1_WORKLOADS, v1_double_copy=Tru
     table2 = []
     for workload in TABLE2_WORKLOADS:
         for mode in MODES:
-            from sim.migrate import post_move_access
             spec = _request(mode, WORKLOAD_BYTES[workload]).spec()
             model = post_move_access(spec, mode, v1_double_copy)
             other = post_move_access(spec, mode, not v1_double_copy) if mode == "dma" else None

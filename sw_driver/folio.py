@@ -1,12 +1,17 @@
 """A folio as the migration code sees it: a physically contiguous run of pages."""
+import operator
 from dataclasses import dataclass
 
 PAGE_SIZE = 4096
 
 
 def is_folio_size(size):
-    """Whether size (bytes) is a power-of-two number of pages."""
-    pages = size // PAGE_SIZE if isinstance(size, int) else 0
+    """Whether size (bytes, any integer type) is a power-of-two number of pages."""
+    try:
+        size = operator.index(size)
+    except TypeError:
+        return False
+    pages = size // PAGE_SIZE
     return pages >= 1 and size % PAGE_SIZE == 0 and pages & (pages - 1) == 0
 
 
@@ -18,7 +23,7 @@ class Folio:
 
     def __post_init__(self):
         if not is_folio_size(self.size):
-            raise ValueError(f"folio size {self.size:#x} is not a power-of-two number of "
+            raise ValueError(f"folio size {self.size!r} is not a power-of-two number of "
                              f"{PAGE_SIZE}-byte pages")
         if self.address % PAGE_SIZE:
             raise ValueError(f"folio address {self.address:#x} is not page aligned")

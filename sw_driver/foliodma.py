@@ -17,8 +17,8 @@ ones after it again from ring index 0, so the rest still complete.
 import collections
 from dataclasses import dataclass
 
-from hw.descriptor import (DESC_BYTES, DESC_FIELD_BITS, FLAG_INTERRUPT, RECORD_BYTES, Status, pack_descriptor,
-                           unpack_record)
+from hw.descriptor import (DESC_BYTES, DESC_FIELD_BITS, FLAG_INTERRUPT, RECORD_BYTES, Status,
+                           pack_descriptor, unpack_record)
 from hw.params import MAX_CHANNELS
 from hw.regmap import load_regmap
 

@@ -107,6 +107,11 @@ def test_sweep_table_leads_with_the_option(capsys):
     (["sweep", "folio-size", "4K,3x"], "--folio-size '3x': '3x' is not a size"),
     (["sweep", "folio-size", "4K,3K"], "--folio-size 3K: folio size 3072"),
     (["sweep", "folio-size", "4K,4M", "--workload", "8M"], "--folio-size 4M: folio size"),
+    (["sweep", "channels", "1,1"], "--channels '1': the same value as '1', already swept"),
+    (["sweep", "folio-size", "4K,4096"], "--folio-size '4096': the same value as '4K'"),
+    (["sweep", "channels", "1,2", "--inject-poison", "999"], "index"),
+    (["sweep", "to-node", "0,1", "--measure", "post_move_access", "--plot", "p.svg"],
+     "--to-node 1: --measure post_move_access has no value"),
 ])
 def test_sweep_refuses_bad_options_and_values_before_running(argv, message, monkeypatch,
                                                               capsys):
@@ -114,4 +119,16 @@ def test_sweep_refuses_bad_options_and_values_before_running(argv, message, monk
         raise AssertionError("a sweep with a bad value ran a simulation")
     monkeypatch.setattr("sim.migrate.run_request", run_request)
     assert main(argv) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert "--channels 1:" not in err            # options not swept are not blamed on a value
+
+
+def test_an_error_found_while_running_is_a_message(monkeypatch, capsys):
+    from sim.migrate import MigrateError
+
+    def run_request(*args, **kwargs):
+        raise MigrateError("batches did not repeat their timing")
+    monkeypatch.setattr("sim.migrate.run_request", run_request)
+    assert main(["migrate", "--copy", "cpu", "--workload", "8K"]) == 2
+    assert capsys.readouterr().err == "foliodma: error: batches did not repeat their timing\n"

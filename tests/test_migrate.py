@@ -378,3 +378,9 @@ def test_migrate_injected_poison_on_the_command_line(capsys):
 def test_migrate_bad_requests(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("clock", [{"cpu_ghz": 0.0}, {"engine_mhz": -1.0}])
+def test_requests_with_a_clock_not_positive_are_refused(clock):
+    with pytest.raises(MigrateError, match="a clock frequency must be a positive number"):
+        run_request(MigrateRequest(mode="cpu", workload_bytes=8 << 10, **clock))

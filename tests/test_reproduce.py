@@ -73,8 +73,12 @@ def test_reused_simulation_equals_its_own_run():
     direct = _run_keep_raw(small_request)
     assert reused["extrapolated_batches"] == direct["extrapolated_batches"] == 126
     for key in ("migrate_pages_cycles_per_page", "folio_copy_cycles_per_page", "F",
-                "migrate_pages_cycles_per_page_sd"):
+                "migrate_pages_cycles_per_page_sd", "post_move_access_cycles_per_page",
+                "breakdown_cycles_per_page"):
         assert reused[key] == pytest.approx(direct[key], rel=1e-12), key
+    # Totals of the longer run are not carried over.
+    big["simulated_cycles"] = 12345
+    assert "simulated_cycles" not in reuse_simulation(big, small_request)
 
 
 def test_reproduce_command_line_help(capsys):

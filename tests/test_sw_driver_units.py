@@ -8,6 +8,7 @@ order (newest first, one per interrupt), which the posted v3 would misread as
 import asyncio
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from hw.descriptor import Status
@@ -213,6 +214,9 @@ def test_folio_and_knob_checks():
         Folio(0, 3 * PAGE_SIZE)
     with pytest.raises(ValueError, match="page aligned"):
         Folio(100, PAGE_SIZE)
+    with pytest.raises(ValueError, match="power-of-two"):
+        Folio(0, 4096.0)
+    assert Folio(0, np.int64(2 * PAGE_SIZE)).size == 2 * PAGE_SIZE      # any integer type
     device = ReverseDevice(FakePort())
     with pytest.raises(ValueError, match="unknown dcbm strategy"):
         Dcbm(device, "v4")
