@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench reproduce icarus regs clean
+.PHONY: demo test bench reproduce figures icarus regs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "foliodma needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -43,6 +43,13 @@ reproduce: $(STAMP) icarus
 
 regs: $(STAMP)
 	$(BIN)/foliodma regs --out docs
+
+# The README's figures (docs/figures), each by the command the README shows (~20 minutes).
+figures: $(STAMP) icarus
+	$(BIN)/foliodma migrate --quiet --plot docs/figures/migrate.svg
+	$(BIN)/foliodma reproduce --backend icarus --quiet --plot docs/figures/reproduce.svg
+	$(BIN)/foliodma sweep driver v1,v2,v3 --copy batch-cpu --copy dma --backend icarus --quiet --plot docs/figures/sweep-driver.svg
+	$(BIN)/foliodma sweep data-width 64,128,256,512 --folio-size 2M --workload 8M --max-batch-pages 2048 --copy batch-cpu --copy dma --backend icarus --measure copy_gbps --quiet --plot docs/figures/sweep-data-width.svg
 
 clean:
 	rm -rf build $(VENV) *.egg-info
