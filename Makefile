@@ -44,7 +44,7 @@ reproduce: $(STAMP) icarus
 regs: $(STAMP)
 	$(BIN)/foliodma regs --out docs
 
-# The README's figures (docs/figures), each by the command the README shows (~20 minutes).
+# The README's figures (docs/figures), each by the command the README shows (~6 minutes).
 figures: $(STAMP) icarus
 	$(BIN)/foliodma migrate --quiet --plot docs/figures/migrate.svg
 	$(BIN)/foliodma reproduce --backend icarus --quiet --plot docs/figures/reproduce.svg
