@@ -542,10 +542,14 @@ def cmd_sweep(args):
                              f"pages moved to node {point.to_node} (the cache model covers "
                              f"node 0, the migrating CPU's)")
     rows = []
-    for text, point, requests in points:
-        for row in run_migrate_rows(point, requests, label=f"sweep {option}={text}"):
-            row["swept"] = {option[2:]: text}
-            rows.append(row)
+    if args.jobs > 1:
+        rows = _run_in_parallel(points, args.jobs, quiet=args.quiet)
+    else:
+        for text, point, requests in points:
+            rows += run_migrate_rows(point, requests, label=f"sweep {option}={text}")
+    texts = [text for text, _, requests in points for _ in requests]
+    for row, text in zip(rows, texts, strict=True):
+        row["swept"] = {option[2:]: text}
     key, label = SWEEP_MEASURES[args.measure]
     if args.json:
         print(json.dumps({"option": option[2:], "values": args.values, "measure": args.measure,
@@ -566,6 +570,25 @@ def cmd_sweep(args):
                                         args.values, series))
         print(f"figure: {args.plot}", file=sys.stderr)
     return _report_integrity(rows)
+
+
+def _run_in_parallel(points, jobs, quiet):
+    """The rows of every point's requests, in order, run ``jobs`` at a time."""
+    import concurrent.futures
+    from sim.costs import CostError
+    from sim.migrate import MigrateError, run_request
+    requests = [request for _, _, point_requests in points for request in point_requests]
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(run_request, request) for request in requests]
+        try:
+            rows = []
+            for n, future in enumerate(futures, 1):
+                rows.append(future.result())
+                if not quiet:
+                    print(f"sweep: {n} of {len(futures)} runs done", file=sys.stderr)
+        except (MigrateError, CostError) as error:
+            raise UsageError(str(error)) from None
+    return rows
 
 
 def comma_list(text):
@@ -788,6 +811,9 @@ def build_parser():
                        help="its values, comma-separated, as the option takes them")
     add_migrate_options(sweep)
     sweep.set_defaults(func=cmd_sweep, sweepable=sweepable_options())
+    sweep.add_argument("--jobs", type=positive_int, default=1,
+                       help="runs in parallel, each in its own process (default %(default)s; "
+                            "no progress within a run)")
     sweep.add_argument("--measure", choices=SWEEP_MEASURES, default="migrate_pages",
                        help="what --plot draws (default %(default)s)")
     sweep.add_argument("--plot", type=svg_path, metavar="FILE.svg",

@@ -132,3 +132,15 @@ def test_an_error_found_while_running_is_a_message(monkeypatch, capsys):
     monkeypatch.setattr("sim.migrate.run_request", run_request)
     assert main(["migrate", "--copy", "cpu", "--workload", "8K"]) == 2
     assert capsys.readouterr().err == "foliodma: error: batches did not repeat their timing\n"
+
+
+def test_sweep_in_parallel_gives_the_same_rows(capsys):
+    argv = ["sweep", "remote-cpus", "0,1,3", "--copy", "cpu", "--copy", "batch-cpu",
+            "--workload", "16K", "--repeat", "3", "--json", "--quiet"]
+    figures = ("migrate_pages_cycles_per_page", "folio_copy_cycles_per_page", "F", "swept")
+    runs = []
+    for jobs in ("1", "2"):
+        assert main(argv + ["--jobs", jobs]) == 0
+        rows = json.loads(capsys.readouterr().out)["rows"]
+        runs.append([(row["mode"], *(row[key] for key in figures)) for row in rows])
+    assert runs[0] == runs[1] and len(runs[0]) == 6
