@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench reproduce figures icarus regs clean
+.PHONY: demo test bench reproduce figures synth icarus regs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "foliodma needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -40,6 +40,10 @@ bench: $(STAMP) icarus
 # Every row of the seed's tables, model vs measured (a few minutes; Icarus is faster).
 reproduce: $(STAMP) icarus
 	$(BIN)/foliodma reproduce --backend icarus
+
+# The engine on a Lattice ECP5: cells, device use and clock (the README's table, ~45 s).
+synth: $(STAMP)
+	$(BIN)/foliodma synth --pnr
 
 regs: $(STAMP)
 	$(BIN)/foliodma regs --out docs

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from hw.params import AXI_MAX_BURST_BEATS, MAX_CHANNELS, EngineParams, ParameterError
+from hw.synth import DEFAULT_DEVICE, DEFAULT_TARGET_MHZ, ECP5_DEVICES
 from sim.bench import BACKENDS
 from sim.cache import TOUCHERS
 from sim.iommu import FLUSH_QUEUE_ENTRIES, MODES as IOMMU_MODES
@@ -632,6 +633,69 @@ def cmd_verilog(args):
     print(f"wrote {args.out} ({params.data_width}-bit, {params.channels} channel(s))")
 
 
+def output_dir(text):
+    """A directory to write into: it may not exist yet, but must not be a file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file, not a directory")
+    return path
+
+
+SYNTH_COLUMNS = (("cell", "cell", "{}"), ("count", "count", "{}"), ("what", "what", "{}"))
+PNR_COLUMNS = (("resource", "resource", "{}"), ("used", "used", "{}"),
+               ("available", "available", "{}"), ("use", "use", "{:.1%}"))
+
+
+def cmd_synth(args):
+    from hw.synth import ECP5_CELLS, SynthError, place_and_route, synthesize
+    params = engine_params(args)
+    def say(text):
+        if not args.quiet:
+            print(f"synth: {text}", file=sys.stderr)
+    try:
+        say(f"yosys synth_ecp5 of the engine into {args.out} (about 10 s for the default "
+            "engine; a first run also compiles Yosys, about 30 s more)")
+        synth = synthesize(params, args.out)
+        pnr = None
+        if args.pnr:
+            say(f"nextpnr-ecp5 on the {args.device} device (about a minute for the default "
+                "engine; a first run also compiles nextpnr)")
+            pnr = place_and_route(synth, args.device, args.target_mhz)
+    except SynthError as error:
+        raise UsageError(str(error)) from None
+    if args.json:
+        print(json.dumps({"params": params.as_dict(), "family": "ecp5",
+                          "cells": synth.cells, "netlist": str(synth.netlist),
+                          "synth_seconds": synth.seconds,
+                          "pnr": None if pnr is None else {
+                              "device": pnr.device, "target_mhz": pnr.target_mhz,
+                              "fmax_mhz": pnr.fmax_mhz, "utilization": pnr.utilization,
+                              "critical_path": pnr.critical_path,
+                              "seconds": pnr.seconds}}, indent=2))
+        return 0
+    print("engine: " + ", ".join(f"{k}={v}" for k, v in params.as_dict().items()))
+    print(f"Lattice ECP5 cells after yosys synth_ecp5 ({synth.seconds:.0f} s):")
+    rows = [{"cell": cell, "count": count, "what": ECP5_CELLS[cell]}
+            for cell, count in sorted(synth.cells.items(), key=lambda item: -item[1])]
+    print(format_table(rows, SYNTH_COLUMNS))
+    print(f"netlist: {synth.netlist}")
+    if pnr is not None:
+        print(f"\nplaced and routed out of context on ECP5 {pnr.device} "
+              f"(nextpnr-ecp5, {pnr.seconds:.0f} s):")
+        rows = [{"resource": name, "use": use["used"] / use["available"], **use}
+                for name, use in pnr.utilization.items()]
+        print(format_table(rows, PNR_COLUMNS))
+        met = "meets" if pnr.fmax_mhz >= pnr.target_mhz else "misses"
+        print(f"clock: {pnr.fmax_mhz:.1f} MHz ({met} the {pnr.target_mhz:g} MHz target)")
+        path = pnr.critical_path
+        if path:
+            print(f"critical path: {path['from']} -> {path['to']}: "
+                  f"{path['logic_ns']:.2f} ns logic + {path['routing_ns']:.2f} ns routing")
+        print(f"to model the engine at this clock: foliodma migrate --engine-mhz "
+              f"{pnr.fmax_mhz:.1f}")
+    return 0
+
+
 def add_platform_reading_options(group):
     """--v1-dma-only and --iommu-mode: how the seed's driver and kernel are read."""
     group.add_argument("--v1-dma-only", action="store_true",
@@ -856,6 +920,28 @@ def build_parser():
     export.add_argument("--name", default="foliodma_engine", help="top module name")
     add_engine_options(export)
     export.set_defaults(func=cmd_verilog)
+    synth = commands.add_parser(
+        "synth", help="synthesize the engine for a Lattice ECP5 FPGA: cells, and with "
+                      "--pnr the clock it reaches",
+        description="Synthesizes the engine RTL with Yosys (synth_ecp5) and prints the ECP5 "
+                    "primitives it maps to; with --pnr, places and routes it with "
+                    "nextpnr-ecp5 out of context (no I/O pins: the engine as a block of a "
+                    "larger design) and prints the device use, the clock reached and its "
+                    "critical path. Both tools are the WebAssembly builds from PyPI.")
+    add_engine_options(synth)
+    synth.add_argument("--out", type=output_dir, default=Path("build/synth"),
+                       help="directory for the RTLIL, netlist, reports and logs "
+                            "(default %(default)s)")
+    synth.add_argument("--pnr", action="store_true",
+                       help="also place and route (about a minute for the default engine)")
+    synth.add_argument("--device", choices=ECP5_DEVICES, default=DEFAULT_DEVICE,
+                       help="ECP5 device to place on, CABGA381 package (default %(default)s)")
+    synth.add_argument("--target-mhz", type=float, default=DEFAULT_TARGET_MHZ,
+                       help="clock the placer aims for; the clock reached is reported "
+                            "either way (default %(default)g)")
+    synth.add_argument("--json", action="store_true", help="print the result as JSON")
+    synth.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    synth.set_defaults(func=cmd_synth)
     return parser
 
 

