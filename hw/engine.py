@@ -22,8 +22,9 @@ class DmaEngine(wiring.Component):
 
     Ports: ``s_axil`` (AXI4-Lite slave, registers of ``hw/regs.rdl``),
     ``m_axi`` (AXI4 master shared by all channels), ``irq`` (level), ``idle``
-    (no channel has work, nothing is in flight and no coalescing timer runs:
-    nothing changes until a register is written; usable for clock gating).
+    (no channel has work, nothing is in flight, no coalescing timer runs and
+    the counters are up to date: nothing changes until a register is written;
+    usable for clock gating).
 
     Each channel owns a descriptor ring in memory; writing its TAIL register
     submits every descriptor up to it. The front-end (:class:`DescriptorFetcher`)
@@ -65,7 +66,7 @@ class DmaEngine(wiring.Component):
         writer = m.submodules.writer = WritePort(p)
         buffer = m.submodules.buffer = fifo.SyncFIFOBuffered(
             width=buffered_beat(p.data_width).size, depth=p.buffer_depth)
-        jobs = m.submodules.jobs = fifo.SyncFIFO(
+        jobs = m.submodules.jobs = fifo.SyncFIFOBuffered(
             width=write_job(n).size, depth=p.outstanding_reads + 8)
 
         def reg(path, name):
@@ -84,8 +85,9 @@ class DmaEngine(wiring.Component):
 
         # --- AR: descriptor fetches (ID 1) before data reads (ID 0) ---
         reads_out = Signal(range(p.outstanding_reads + 1))
-        reserved = Signal(range(p.buffer_depth + 1))
-        buffered = Signal(range(p.buffer_depth + 1))
+        # Buffer beats neither holding data nor reserved by an issued read; kept as
+        # a register so that the legalizer compares against it directly.
+        buffer_free = Signal(range(p.buffer_depth + 1), init=p.buffer_depth)
         data_read_issued = Signal()
         m.d.comb += [axi.arsize.eq(beat_shift), axi.arburst.eq(BURST_INCR),
                      axi.awsize.eq(beat_shift), axi.awburst.eq(BURST_INCR)]
@@ -117,14 +119,14 @@ class DmaEngine(wiring.Component):
         burst_beats = legalizer.ar.payload.len + 1
         m.d.sync += [
             reads_out.eq(reads_out + data_read_issued - (data_beat & axi.rlast)),
-            reserved.eq(reserved + Mux(data_read_issued, burst_beats, 0) - writer.popped),
-            buffered.eq(buffered + data_beat - writer.popped),
+            buffer_free.eq(buffer_free - Mux(data_read_issued, burst_beats, 0)
+                           + writer.popped),
         ]
 
         # --- Legalizer -> job queue -> write port ---
         wiring.connect(m, fetcher.desc, legalizer.desc)
         m.d.comb += [
-            legalizer.buffer_free.eq(p.buffer_depth - reserved),
+            legalizer.buffer_free.eq(buffer_free),
             legalizer.reads_free.eq(reads_out < p.outstanding_reads),
             legalizer.backend_idle.eq(writer.idle & ~jobs.r_rdy & (reads_out == 0)),
             jobs.w_en.eq(legalizer.job.valid),
@@ -136,7 +138,7 @@ class DmaEngine(wiring.Component):
             writer.buf.valid.eq(buffer.r_rdy),
             writer.buf.payload.eq(buffer.r_data),
             buffer.r_en.eq(writer.buf.ready),
-            writer.buffered.eq(buffered),
+            writer.arrived.eq(data_beat),
             writer.reads_in_flight.eq(reads_out != 0),
         ]
 
@@ -214,9 +216,10 @@ class DmaEngine(wiring.Component):
             ]
             busy = ((inflight != 0) | ((fetcher.fetch_ptr[c] != tail) & ~stop)
                     | resetting | aborting)
+            counting = Signal()         # a counter increment is still to be added
             m.d.comb += [
                 reg(f"{chan}.status", "busy").value.eq(busy),
-                channel_idle[c].eq(~busy & (timer == 0)),
+                channel_idle[c].eq(~busy & (timer == 0) & ~counting),
             ]
 
             with m.If(tail_port.wstb):
@@ -271,13 +274,21 @@ class DmaEngine(wiring.Component):
                 "rd_wait": writer.read_wait[c],
                 "wr_wait": writer.write_wait[c],
             }
+            registered = []
             for name in COUNTERS:
                 # Count straight into the register block's inputs: no extra logic
-                # between counter and register.
+                # between counter and register. The increment is registered first,
+                # so that a counter adds what happened one cycle earlier: its long
+                # carry chain then starts at a register (and the channel is idle
+                # only once every increment is added).
                 if name == "descs":
                     counter = reg(f"{chan}.descs", "count").value
                 else:
                     counter = Cat(reg(f"{chan}.{name}_lo", "count").value,
                                   reg(f"{chan}.{name}_hi", "count").value)
-                m.d.sync += counter.eq(counter + increments[name])
+                increment = Signal.like(increments[name], name=f"{chan}_{name}_increment")
+                m.d.sync += [increment.eq(increments[name]),
+                             counter.eq(counter + increment)]
+                registered.append(increment)
+            m.d.comb += counting.eq(Cat(registered).any())
         return m

@@ -53,6 +53,9 @@ class BurstLegalizer(wiring.Component):
         issued_any = Signal()
         cur = Signal(descriptor_entry(n))
         remaining = Signal(32)
+        planned = Signal()              # burst_bytes and last describe cur's next burst
+        burst_bytes = Signal(range(AXI_BOUNDARY_BYTES + 1))
+        last = Signal()
         m.d.comb += self.idle.eq(~active)
 
         def pulse(vector, ch):
@@ -102,25 +105,31 @@ class BurstLegalizer(wiring.Component):
                         issued_any.eq(0),
                         cur.eq(d),
                         remaining.eq(d.len),
+                        planned.eq(0),
                     ]
 
-        # Issue the bursts of the active descriptor, one per cycle.
+        # Plan the next burst of the active descriptor (cut at the 4 KiB boundaries
+        # and the longest burst), then issue it in a later cycle: the boundary and
+        # length arithmetic ends in registers, off the path that issues a burst.
         boundary = AXI_BOUNDARY_BYTES
         offset_bits = boundary.bit_length() - 1
-        to_src_boundary = boundary - cur.src[:offset_bits]
-        to_dst_boundary = boundary - cur.dst[:offset_bits]
-        burst_bytes = Signal(range(boundary + 1))
+        src_offset, dst_offset = cur.src[:offset_bits], cur.dst[:offset_bits]
+        # The nearer boundary is the one of the larger offset (compared in parallel
+        # with the subtractions, not after them).
         to_boundary = Signal(range(boundary + 1))
         limit = Signal(range(boundary + 1))
+        fits = Signal()                 # the rest of the descriptor is one burst
+        plan_bytes = Signal(range(boundary + 1))
         max_burst_bytes = p.burst_beats_max * beat_bytes
         m.d.comb += [
-            to_boundary.eq(Mux(to_src_boundary < to_dst_boundary,
-                               to_src_boundary, to_dst_boundary)),
+            to_boundary.eq(Mux(src_offset > dst_offset,
+                               boundary - src_offset, boundary - dst_offset)),
             limit.eq(Mux(to_boundary < max_burst_bytes, to_boundary, max_burst_bytes)),
-            burst_bytes.eq(Mux(remaining < limit, remaining, limit)),
+            fits.eq((remaining[offset_bits + 1:] == 0)
+                    & (remaining[:offset_bits + 1] <= limit)),
+            plan_bytes.eq(Mux(fits, remaining, limit)),
         ]
         beats = burst_bytes >> beat_shift
-        last = remaining == burst_bytes
         cur_stopped = (self.stop >> cur.ch)[0]
         fenced = ((cur.flags & FLAG_FENCE) != 0) & ~issued_any & ~self.backend_idle
 
@@ -133,6 +142,12 @@ class BurstLegalizer(wiring.Component):
                 with m.Else():
                     pulse(self.dropped, cur.ch)
                     m.d.sync += active.eq(0)
+            with m.Elif(~planned):
+                m.d.sync += [
+                    burst_bytes.eq(plan_bytes),
+                    last.eq(fits),
+                    planned.eq(1),
+                ]
             with m.Elif(~fenced & self.reads_free & (self.buffer_free >= beats)
                         & self.job.ready):
                 m.d.comb += [
@@ -155,6 +170,7 @@ class BurstLegalizer(wiring.Component):
                         cur.dst.eq(cur.dst + burst_bytes),
                         remaining.eq(remaining - burst_bytes),
                         issued_any.eq(1),
+                        planned.eq(0),
                     ]
                     with m.If(last):
                         m.d.sync += active.eq(0)

@@ -32,7 +32,8 @@ class WritePort(wiring.Component):
     """Writes buffered bursts and completion records, and retires descriptors.
 
     Jobs are taken in order. A DATA burst starts only when all its beats are
-    in the buffer (``buffered``; from idle, START_SLACK more unless no reads
+    in the buffer (counted from ``arrived``, one per beat written into the
+    buffer; from idle, START_SLACK more unless no reads
     are in flight), so a started burst never waits for reads;
     its AW (ID 0) and W beats go out together and the next burst or record
     follows without an idle cycle. A beat read with an error is written with
@@ -55,7 +56,7 @@ class WritePort(wiring.Component):
         super().__init__({
             "job": In(stream.Signature(write_job(n))),
             "buf": In(stream.Signature(buffered_beat(dw))),
-            "buffered": In(range(params.buffer_depth + 1)),
+            "arrived": In(1),
             "reads_in_flight": In(1),
             "clear": In(n),
             "aw": Out(stream.Signature(data.StructLayout({"id": 1, "addr": 64, "len": 8}))),
@@ -104,10 +105,10 @@ class WritePort(wiring.Component):
         ending = w_fire & (beats_left == 1)
         w_free = ~streaming | ending
 
-        # Beats in the buffer that belong to bursts not started yet.
+        # Beats in the buffer that belong to bursts not started yet (a burst starts
+        # with all its beats buffered); a register, so the start decision below
+        # compares it directly.
         pending_beats = Signal(range(p.buffer_depth + 1))
-        m.d.comb += pending_beats.eq(Mux(streaming & ~is_record,
-                                         self.buffered - beats_left, self.buffered))
 
         # From idle, a burst starts once START_SLACK more beats than it needs are
         # buffered (or no more reads are coming): R also carries descriptor beats,
@@ -124,6 +125,8 @@ class WritePort(wiring.Component):
             start_data.eq(w_free & can_issue & ~start_record & self.job.valid & ~job.end
                           & enough & cushioned & done_q.w_rdy),
         ]
+        m.d.sync += pending_beats.eq(pending_beats + self.arrived
+                                     - Mux(start_data, job.beats, 0))
         with m.If(self.aw.valid & self.aw.ready):
             m.d.sync += self.aw.valid.eq(0)
         with m.If(ending):
