@@ -41,7 +41,7 @@ bench: $(STAMP) icarus
 reproduce: $(STAMP) icarus
 	$(BIN)/foliodma reproduce --backend icarus
 
-# The engine on a Lattice ECP5: cells, device use and clock (the README's table, ~45 s).
+# The engine on a Lattice ECP5: cells, device use and clock (the README's table, ~1 minute).
 synth: $(STAMP)
 	$(BIN)/foliodma synth --pnr
 
