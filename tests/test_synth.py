@@ -8,6 +8,11 @@ from hw.params import EngineParams
 from hw.synth import ECP5_CELLS, TOP, SynthError, place_and_route, synthesize
 from sim.cli import main
 
+# One xdist worker runs them all (--dist loadgroup, pyproject.toml): on a fresh machine
+# the first run compiles the tools into YoWASP's cache, which two processes would
+# write at once.
+pytestmark = pytest.mark.xdist_group("yowasp")
+
 # Small engines synthesize in seconds; the checks are about how the RTL maps.
 SMALL = dict(data_width=64, max_burst=16, buffer_depth=16, outstanding_reads=2,
              outstanding_writes=2, prefetch_depth=1)
