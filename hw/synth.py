@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 TOP = "foliodma_engine"
@@ -62,9 +62,9 @@ class PnrResult:
     target_mhz: float
     fmax_mhz: float
     utilization: dict            # resource -> {"used": n, "available": n}
-    critical_path: dict = field(default_factory=dict)   # from, to, logic_ns, routing_ns
-    log: Path = None
-    seconds: float = 0.0
+    critical_path: dict          # from, to, logic_ns, routing_ns ({} if none reported)
+    log: Path
+    seconds: float
 
 
 def _run(module, function, argv, work_dir, log, what):

@@ -671,14 +671,15 @@ def cmd_synth(args):
                               "device": pnr.device, "target_mhz": pnr.target_mhz,
                               "fmax_mhz": pnr.fmax_mhz, "utilization": pnr.utilization,
                               "critical_path": pnr.critical_path,
-                              "seconds": pnr.seconds}}, indent=2))
+                              "log": str(pnr.log), "seconds": pnr.seconds},
+                          "log": str(synth.log)}, indent=2))
         return 0
     print("engine: " + ", ".join(f"{k}={v}" for k, v in params.as_dict().items()))
     print(f"Lattice ECP5 cells after yosys synth_ecp5 ({synth.seconds:.0f} s):")
     rows = [{"cell": cell, "count": count, "what": ECP5_CELLS[cell]}
             for cell, count in sorted(synth.cells.items(), key=lambda item: -item[1])]
     print(format_table(rows, SYNTH_COLUMNS))
-    print(f"netlist: {synth.netlist}")
+    print(f"netlist: {synth.netlist}; log: {synth.log}")
     if pnr is not None:
         print(f"\nplaced and routed out of context on ECP5 {pnr.device} "
               f"(nextpnr-ecp5, {pnr.seconds:.0f} s):")
@@ -691,6 +692,7 @@ def cmd_synth(args):
         if path:
             print(f"critical path: {path['from']} -> {path['to']}: "
                   f"{path['logic_ns']:.2f} ns logic + {path['routing_ns']:.2f} ns routing")
+        print(f"log: {pnr.log}")
         print(f"to model the engine at this clock: foliodma migrate --engine-mhz "
               f"{pnr.fmax_mhz:.1f}")
     return 0

@@ -64,6 +64,7 @@ def test_cli_synth_json(tmp_path, capsys):
     assert report["params"] == EngineParams(**SMALL).as_dict()
     assert report["cells"]["TRELLIS_FF"] > 0 and report["pnr"] is None
     assert report["netlist"] == str(tmp_path / "foliodma_engine.json")
+    assert report["log"] == str(tmp_path / "yosys.log")
 
 
 def test_cli_synth_table_with_clock(tmp_path, capsys):
@@ -73,6 +74,7 @@ def test_cli_synth_table_with_clock(tmp_path, capsys):
     assert "data_width=64" in out and "flip-flop" in out and "TRELLIS_COMB" in out
     mhz = float(out.split("foliodma migrate --engine-mhz ")[1])
     assert f"clock: {mhz:.1f} MHz" in out and mhz > 1
+    assert f"log: {tmp_path / 'yosys.log'}" in out and f"log: {tmp_path / 'nextpnr.log'}" in out
 
 
 def test_missing_tool_is_named(tmp_path, monkeypatch):
