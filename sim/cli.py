@@ -644,18 +644,44 @@ def output_dir(text):
 SYNTH_COLUMNS = (("cell", "cell", "{}"), ("count", "count", "{}"), ("what", "what", "{}"))
 PNR_COLUMNS = (("resource", "resource", "{}"), ("used", "used", "{}"),
                ("available", "available", "{}"), ("use", "use", "{:.1%}"))
+#: A synth sweep's columns: (header, ECP5 cell) and, after place and route, the clock.
+SYNTH_SWEEP_CELLS = (("LUT4", "LUT4"), ("carry", "CCU2C"), ("FF", "TRELLIS_FF"),
+                     ("LUT RAM", "TRELLIS_DPR16X4"), ("block RAM", "DP16KD"))
+SYNTH_SWEEP_PNR = (("MHz", "fmax_mhz", "{:.1f}"), ("peak GB/s", "peak_gbps", "{:.2f}"))
 
 
-def cmd_synth(args):
-    from hw.synth import ECP5_CELLS, SynthError, place_and_route, synthesize
-    params = engine_params(args)
-    def say(text):
-        if not args.quiet:
-            print(f"synth: {text}", file=sys.stderr)
+def engine_sweep_points(args):
+    """[(text, EngineParams)] of synth --sweep OPTION V1,V2,..., every value checked."""
+    option, texts = "--" + args.sweep[0], args.sweep[1]
+    probe = argparse.ArgumentParser(add_help=False)
+    add_engine_options(probe)
+    actions = {name: action for action in probe._actions for name in action.option_strings}
+    if option not in actions:
+        raise UsageError(f"cannot sweep {option}: expected an engine parameter, one of "
+                         f"{', '.join(name[2:] for name in actions if name != '-h')}")
+    action = actions[option]
     try:
-        say(f"yosys synth_ecp5 of the engine into {args.out} (about 10 s for the default "
+        texts = comma_list(texts)
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(f"--sweep {args.sweep[0]}: {error}") from None
+    points = []
+    for text, value in zip(texts, _sweep_values(option, action, texts)):
+        point = argparse.Namespace(**vars(args))
+        setattr(point, action.dest, value)
+        try:
+            points.append((text, engine_params(point)))
+        except UsageError as error:
+            raise UsageError(f"{option} {text}: {error}") from None
+    return points
+
+
+def _synth_run(params, out, args, say):
+    """Synthesize (and with --pnr place and route) one engine: (synth, pnr or None)."""
+    from hw.synth import SynthError, place_and_route, synthesize
+    try:
+        say(f"yosys synth_ecp5 of the engine into {out} (about 10 s for the default "
             "engine; a first run also compiles Yosys, about 30 s more)")
-        synth = synthesize(params, args.out)
+        synth = synthesize(params, out)
         pnr = None
         if args.pnr:
             say(f"nextpnr-ecp5 on the {args.device} device (about a minute for the default "
@@ -663,17 +689,32 @@ def cmd_synth(args):
             pnr = place_and_route(synth, args.device, args.target_mhz)
     except SynthError as error:
         raise UsageError(str(error)) from None
+    return synth, pnr
+
+
+def _synth_json(params, synth, pnr):
+    return {"params": params.as_dict(), "family": "ecp5", "cells": synth.cells,
+            "netlist": str(synth.netlist), "log": str(synth.log),
+            "synth_seconds": synth.seconds,
+            "pnr": None if pnr is None else {
+                "device": pnr.device, "target_mhz": pnr.target_mhz,
+                "fmax_mhz": pnr.fmax_mhz, "utilization": pnr.utilization,
+                "critical_path": pnr.critical_path, "log": str(pnr.log),
+                "seconds": pnr.seconds}}
+
+
+def cmd_synth(args):
+    def say(text):
+        if not args.quiet:
+            print(f"synth: {text}", file=sys.stderr)
+    if args.sweep:
+        return _synth_sweep(args, say)
+    params = engine_params(args)
+    synth, pnr = _synth_run(params, args.out, args, say)
     if args.json:
-        print(json.dumps({"params": params.as_dict(), "family": "ecp5",
-                          "cells": synth.cells, "netlist": str(synth.netlist),
-                          "synth_seconds": synth.seconds,
-                          "pnr": None if pnr is None else {
-                              "device": pnr.device, "target_mhz": pnr.target_mhz,
-                              "fmax_mhz": pnr.fmax_mhz, "utilization": pnr.utilization,
-                              "critical_path": pnr.critical_path,
-                              "log": str(pnr.log), "seconds": pnr.seconds},
-                          "log": str(synth.log)}, indent=2))
+        print(json.dumps(_synth_json(params, synth, pnr), indent=2))
         return 0
+    from hw.synth import ECP5_CELLS
     print("engine: " + ", ".join(f"{k}={v}" for k, v in params.as_dict().items()))
     print(f"Lattice ECP5 cells after yosys synth_ecp5 ({synth.seconds:.0f} s):")
     rows = [{"cell": cell, "count": count, "what": ECP5_CELLS[cell]}
@@ -695,6 +736,42 @@ def cmd_synth(args):
         print(f"log: {pnr.log}")
         print(f"to model the engine at this clock: foliodma migrate --engine-mhz "
               f"{pnr.fmax_mhz:.1f}")
+    return 0
+
+
+def _synth_sweep(args, say):
+    """synth --sweep: one engine per value, each in its own directory under --out."""
+    option = args.sweep[0]
+    points = engine_sweep_points(args)
+    runs = []
+    for text, params in points:
+        say(f"{option} {text}:")
+        runs.append((text, params, *_synth_run(params, args.out / f"{option}-{text}", args,
+                                               say)))
+    if args.json:
+        print(json.dumps({"option": option, "values": [text for text, _ in points],
+                          "runs": [_synth_json(params, synth, pnr)
+                                   for _, params, synth, pnr in runs]}, indent=2))
+        return 0
+    columns = [(option, "value", "{}")]
+    columns += [(header, cell, "{}") for header, cell in SYNTH_SWEEP_CELLS]
+    if args.pnr:
+        columns += list(SYNTH_SWEEP_PNR)
+    rows = []
+    for text, params, synth, pnr in runs:
+        row = {"value": text, **{cell: synth.cells.get(cell, 0)
+                                 for _, cell in SYNTH_SWEEP_CELLS}}
+        if pnr is not None:
+            row.update(fmax_mhz=pnr.fmax_mhz,
+                       peak_gbps=params.peak_bytes_per_cycle * pnr.fmax_mhz / 1000)
+        rows.append(row)
+    print(f"sweep of --{option} over {', '.join(text for text, _ in points)}; Lattice ECP5 "
+          f"cells after yosys synth_ecp5" + (f", clock after nextpnr-ecp5 on the "
+                                             f"{args.device} device" if args.pnr else ""))
+    print(format_table(rows, columns))
+    if args.pnr:
+        print("peak GB/s: one full beat read and written per cycle at that clock")
+    print(f"netlists, reports and logs: {args.out}/{option}-<value>")
     return 0
 
 
@@ -941,6 +1018,10 @@ def build_parser():
     synth.add_argument("--target-mhz", type=float, default=DEFAULT_TARGET_MHZ,
                        help="clock the placer aims for; the clock reached is reported "
                             "either way (default %(default)g)")
+    synth.add_argument("--sweep", nargs=2, metavar=("OPTION", "V1,V2,..."),
+                       help="synthesize once per value of one engine parameter, e.g. "
+                            "--sweep data-width 64,128,256,512, and print one row each "
+                            "(each run in OUT/OPTION-VALUE)")
     synth.add_argument("--json", action="store_true", help="print the result as JSON")
     synth.add_argument("--quiet", action="store_true", help="no progress on stderr")
     synth.set_defaults(func=cmd_synth)

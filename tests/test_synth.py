@@ -1,5 +1,6 @@
 """Synthesis for Lattice ECP5 (Yosys) and place and route (nextpnr), on small engines."""
 import json
+import re
 
 import pytest
 
@@ -97,3 +98,39 @@ def test_out_must_be_a_directory(tmp_path, capsys):
 def test_bad_engine_parameter_is_an_error(tmp_path, capsys):
     assert main(["synth", "--data-width", "96", "--out", str(tmp_path)]) == 2
     assert "data_width=96 is out of range" in capsys.readouterr().err
+
+
+def test_cli_synth_sweep_table(tmp_path, capsys):
+    assert main(["synth", *SMALL_OPTIONS, "--sweep", "data-width", "64,128",
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.startswith("data-width"))
+    assert header.split()[:3] == ["data-width", "LUT4", "carry"]
+    rows = [line.split() for line in lines if line.split()[:1] in (["64"], ["128"])]
+    assert [row[0] for row in rows] == ["64", "128"]
+    # The flip-flop column grows with the width, as in the single runs above.
+    assert int(rows[1][3]) > int(rows[0][3])
+    assert (tmp_path / "data-width-64" / "foliodma_engine.json").is_file()
+    assert (tmp_path / "data-width-128" / "foliodma_engine.json").is_file()
+
+
+def test_cli_synth_sweep_json(tmp_path, capsys):
+    assert main(["synth", *SMALL_OPTIONS, "--sweep", "channels", "2", "--out", str(tmp_path),
+                 "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["option"] == "channels" and report["values"] == ["2"]
+    (run,) = report["runs"]
+    assert run["params"] == EngineParams(**SMALL, channels=2).as_dict()
+    assert run["netlist"] == str(tmp_path / "channels-2" / "foliodma_engine.json")
+
+
+@pytest.mark.parametrize("sweep, message", [
+    (["max-latency", "1,2"], "cannot sweep --max-latency: expected an engine parameter"),
+    (["data-width", "64,96"], "--data-width 96: 96 is not|data_width=96 is out of range"),
+    (["data-width", "64,64"], "the same value as '64', already swept"),
+    (["buffer-depth", "8"], "buffer_depth=8 is out of range"),
+])
+def test_cli_synth_sweep_checked_before_any_run(sweep, message, tmp_path, capsys):
+    assert main(["synth", "--sweep", *sweep, "--out", str(tmp_path / "out")]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "out").exists()
