@@ -41,9 +41,11 @@ bench: $(STAMP) icarus
 reproduce: $(STAMP) icarus
 	$(BIN)/foliodma reproduce --backend icarus
 
-# The engine on a Lattice ECP5: cells, device use and clock (the README's table, ~1 minute).
+# The engine on a Lattice ECP5: cells, device use and clock, then against the data
+# width (the README's tables, ~5 minutes).
 synth: $(STAMP)
 	$(BIN)/foliodma synth --pnr
+	$(BIN)/foliodma synth --sweep data-width 64,128,256,512 --pnr
 
 regs: $(STAMP)
 	$(BIN)/foliodma regs --out docs
