@@ -72,6 +72,16 @@ def svg_path(text):
     return path
 
 
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
 def probability(text):
     try:
         value = float(text)
@@ -1015,7 +1025,7 @@ def build_parser():
                        help="also place and route (about a minute for the default engine)")
     synth.add_argument("--device", choices=ECP5_DEVICES, default=DEFAULT_DEVICE,
                        help="ECP5 device to place on, CABGA381 package (default %(default)s)")
-    synth.add_argument("--target-mhz", type=float, default=DEFAULT_TARGET_MHZ,
+    synth.add_argument("--target-mhz", type=positive_float, default=DEFAULT_TARGET_MHZ,
                        help="clock the placer aims for; the clock reached is reported "
                             "either way (default %(default)g)")
     synth.add_argument("--sweep", nargs=2, metavar=("OPTION", "V1,V2,..."),

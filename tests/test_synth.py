@@ -95,6 +95,14 @@ def test_out_must_be_a_directory(tmp_path, capsys):
     assert "is a file, not a directory" in capsys.readouterr().err
 
 
+def test_target_clock_checked_before_any_run(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["synth", "--pnr", "--target-mhz", "0", "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert "'0' must be positive" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_bad_engine_parameter_is_an_error(tmp_path, capsys):
     assert main(["synth", "--data-width", "96", "--out", str(tmp_path)]) == 2
     assert "data_width=96 is out of range" in capsys.readouterr().err
