@@ -72,24 +72,21 @@ def svg_path(text):
     return path
 
 
-def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
+def number_in(check, expected):
+    """An argument type: a float for which check(value) holds, else '... must be expected'."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"{text!r} must be {expected}")
+        return value
+    return parse
 
 
-def probability(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be in [0, 1)")
-    return value
+positive_float = number_in(lambda value: value > 0, "positive")
+probability = number_in(lambda value: 0.0 <= value < 1.0, "in [0, 1)")
 
 
 def add_engine_options(parser):
