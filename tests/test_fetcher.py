@@ -7,16 +7,15 @@ wrap-around, for beats narrower, equal and wider than a descriptor), no more
 than ``prefetch_depth`` are fetched ahead, channels take turns, a failed read
 marks its descriptor, and a disabled channel is not fetched from.
 """
-import random
 from collections import deque
 
 import pytest
-from amaranth.sim import Simulator
 
 from hw.axi import RESP_OKAY, RESP_SLVERR
 from hw.descriptor import DESC_BYTES, DESC_FIELDS, pack_descriptor
 from hw.fetcher import DescriptorFetcher
 from hw.params import EngineParams
+from tests.rtl_bench import StageBench
 
 PARAMS = {
     "w64x3": EngineParams(data_width=64, channels=3, max_burst=16, buffer_depth=64,
@@ -32,7 +31,7 @@ def ring_base(ch):
     return 0x10_0000 + ch * 0x1_0000
 
 
-class FetcherBench:
+class FetcherBench(StageBench):
     """Rings in a byte memory and a read port with ``latency`` cycles, in order.
 
     ``tails``: each channel's TAIL, below ``ring_size`` (entries 0..TAIL-1 hold
@@ -47,12 +46,10 @@ class FetcherBench:
                  bad=(), disabled=(), refill=None, stall=False):
         assert all(tail < ring_size for tail in tails)
         self.params = params
-        self.dut = DescriptorFetcher(params)
+        super().__init__(DescriptorFetcher(params), pressure=pressure, seed=seed)
         self.tails = list(tails)
         self.ring_size = ring_size
         self.latency = latency
-        self.pressure = pressure
-        self.rng = random.Random(seed)
         self.bad = set(bad)
         self.disabled = set(disabled)
         self.refill = refill
@@ -79,16 +76,6 @@ class FetcherBench:
     def read_beat(self, addr):
         beat = self.params.beat_bytes
         return int.from_bytes(bytes(self.memory.get(addr + i, 0) for i in range(beat)), "little")
-
-    def run(self):
-        sim = Simulator(self.dut)
-        sim.add_clock(1e-6)
-        sim.add_testbench(self._bench)
-        sim.run()
-        return self
-
-    def _refuse(self):
-        return self.rng.random() < self.pressure
 
     def _set_tails(self, ctx):
         for ch, tail in enumerate(self.tails):
@@ -119,8 +106,8 @@ class FetcherBench:
                 expected += count
             if self.stall and cycle == 200:
                 return
-            ctx.set(dut.ar.ready, not self._refuse())
-            ctx.set(dut.desc.ready, not self.stall and not self._refuse())
+            ctx.set(dut.ar.ready, not self.refuse())
+            ctx.set(dut.desc.ready, not self.stall and not self.refuse())
             r_valid = bool(requests) and requests[0][0] <= cycle
             ctx.set(dut.r.valid, r_valid)
             if r_valid:

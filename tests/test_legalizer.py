@@ -6,15 +6,13 @@ buffer, a free read slot and a job slot, each read is queued as its DATA job in
 the same cycle, bursts are cut where :func:`tests.engine_cases.legal_bursts` cuts
 them, and every bad descriptor ends with its status and no burst.
 """
-import random
-
 import pytest
-from amaranth.sim import Simulator
 
 from hw.descriptor import FLAG_FENCE, FLAG_INTERRUPT, Status
 from hw.legalizer import BurstLegalizer
 from hw.params import AXI_BOUNDARY_BYTES, EngineParams
 from tests.engine_cases import legal_bursts
+from tests.rtl_bench import StageBench
 
 PARAMS = {
     "w64b16x2": EngineParams(data_width=64, channels=2, max_burst=16, buffer_depth=64),
@@ -30,7 +28,7 @@ def desc(src, dst, length, ch=0, flags=FLAG_INTERRUPT, completion=RECORD, fetch_
             "completion": completion, "fetch_error": fetch_error}
 
 
-class LegalizerBench:
+class LegalizerBench(StageBench):
     """Drives a BurstLegalizer: feeds descriptors, plays the read and write side.
 
     Each cycle, with probability ``pressure``, the AR and job slots refuse, no read
@@ -41,10 +39,8 @@ class LegalizerBench:
 
     def __init__(self, params, descs, *, pressure=0.0, seed=0, stop_at=None, busy_backend=0):
         self.params = params
-        self.dut = BurstLegalizer(params)
+        super().__init__(BurstLegalizer(params), pressure=pressure, seed=seed)
         self.descs = list(descs)
-        self.pressure = pressure
-        self.rng = random.Random(seed)
         self.stop_at = stop_at or {}
         self.busy_backend = busy_backend
         self.reads = []        # (cycle, addr, beats)
@@ -52,16 +48,6 @@ class LegalizerBench:
         self.dropped = []      # (cycle, mask)
         self.faulted = []      # (cycle, mask)
         self.accepted = []     # cycles a descriptor was taken
-
-    def run(self):
-        sim = Simulator(self.dut)
-        sim.add_clock(1e-6)
-        sim.add_testbench(self._bench)
-        sim.run()
-        return self
-
-    def _refuse(self):
-        return self.rng.random() < self.pressure
 
     async def _bench(self, ctx):
         dut, p = self.dut, self.params
@@ -73,12 +59,12 @@ class LegalizerBench:
             stop = self.stop_at.get(cycle, stop)
             ctx.set(dut.stop, stop)
             ctx.set(dut.backend_idle, cycle >= self.busy_backend)
-            ctx.set(dut.ar.ready, not self._refuse())
-            ctx.set(dut.job.ready, not self._refuse())
-            ctx.set(dut.reads_free, not self._refuse())
-            free = self.rng.randrange(p.buffer_depth + 1) if self._refuse() else p.buffer_depth
+            ctx.set(dut.ar.ready, not self.refuse())
+            ctx.set(dut.job.ready, not self.refuse())
+            ctx.set(dut.reads_free, not self.refuse())
+            free = self.rng.randrange(p.buffer_depth + 1) if self.refuse() else p.buffer_depth
             ctx.set(dut.buffer_free, free)
-            offer = bool(pending) and not self._refuse()
+            offer = bool(pending) and not self.refuse()
             ctx.set(dut.desc.valid, offer)
             if offer:
                 ctx.set(dut.desc.payload, pending[0])
