@@ -98,6 +98,8 @@ class WritePort(wiring.Component):
         record_data = Signal(p.data_width)
         record_strb = Signal(beat_bytes)
 
+        # Writes started (AW issued or about to be) and not yet answered by B: counted
+        # when a write starts, so an AW still waiting for AWREADY counts too.
         writes_out = Signal(range(p.outstanding_writes + 1))
         aw_free = ~self.aw.valid | self.aw.ready
         can_issue = aw_free & (writes_out < p.outstanding_writes)
@@ -185,7 +187,7 @@ class WritePort(wiring.Component):
                 done_entry.irq.eq(job.irq), done_entry.completion.eq(job.completion),
                 done_entry.code.eq(job.code), done_entry.record.eq(job.record),
             ]
-        m.d.sync += writes_out.eq(writes_out + (self.aw.valid & self.aw.ready)
+        m.d.sync += writes_out.eq(writes_out + (start_record | start_data)
                                   - (self.b.valid & self.b.ready))
 
         m.d.comb += [

@@ -26,5 +26,12 @@ class StageBench:
     def refuse(self):
         return self.rng.random() < self.pressure
 
+    def log_pulses(self, ctx, cycle, logs):
+        """Append (cycle, value) to logs[name] for each output ``name`` that is non-zero."""
+        for name, log in logs.items():
+            value = ctx.get(getattr(self.dut, name))
+            if value:
+                log.append((cycle, value))
+
     async def _bench(self, ctx):
         raise NotImplementedError

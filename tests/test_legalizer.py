@@ -90,10 +90,7 @@ class LegalizerBench(StageBench):
             if offer and ctx.get(dut.desc.ready):
                 self.accepted.append(cycle)
                 pending.pop(0)
-            for name, log in (("dropped", self.dropped), ("faulted", self.faulted)):
-                mask = ctx.get(getattr(dut, name))
-                if mask:
-                    log.append((cycle, mask))
+            self.log_pulses(ctx, cycle, {"dropped": self.dropped, "faulted": self.faulted})
             await ctx.tick()
         raise AssertionError(f"legalizer not idle after {TIMEOUT} cycles "
                              f"({len(pending)} descriptors not taken)")
