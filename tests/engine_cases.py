@@ -255,13 +255,48 @@ def bursts_by_job(dev, jobs, params):
     return tuple(result)
 
 
+def most_in_flight(starts, ends):
+    """Largest number of transactions open at once, from the cycles they started
+    and ended (a start counts before an end of the same cycle)."""
+    events = sorted([(cycle, 0) for cycle in starts] + [(cycle, 1) for cycle in ends])
+    open_now = most = 0
+    for _, is_end in events:
+        open_now += -1 if is_end else 1
+        most = max(most, open_now)
+    return most
+
+
+def check_in_flight(dev, params):
+    """Data reads (AR to last R beat) and writes (AW to B) open at once stay within
+    outstanding_reads and outstanding_writes."""
+    axi = dev.axi
+    data_reads = {i: length + 1 for i, (_, ident, _, length) in enumerate(axi.ar_log)
+                  if ident == 0}
+    beats = dict.fromkeys(data_reads, 0)
+    read_ends = []
+    for cycle, index in axi.r_log:
+        if index in beats:
+            beats[index] += 1
+            if beats[index] == data_reads[index]:
+                read_ends.append(cycle)
+    reads = most_in_flight([axi.ar_log[i][0] for i in data_reads], read_ends)
+    writes = most_in_flight([cycle for cycle, *_ in axi.aw_log],
+                            [cycle for cycle, _ in axi.b_log])
+    assert reads <= params.outstanding_reads, \
+        f"{reads} data reads in flight at once, limit {params.outstanding_reads}"
+    assert writes <= params.outstanding_writes, \
+        f"{writes} writes awaiting B at once, limit {params.outstanding_writes}"
+
+
 def check_bursts(dev, jobs, params, counts=None):
-    """Every job's data bursts are the legal bursts of its descriptor, in order.
+    """Every job's data bursts are the legal bursts of its descriptor, in order,
+    and no more reads and writes were in flight than the engine's limits.
 
     counts -- {job n: bursts expected} for jobs cut short (a prefix of the legal
     bursts; None: any prefix); others must have all of them. Returns (reads,
     writes, records).
     """
+    check_in_flight(dev, params)
     reads, writes, records = bursts_by_job(dev, jobs, params)
     counts = counts or {}
     for job in jobs:
