@@ -1,6 +1,7 @@
 """The ``foliodma`` command line."""
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -86,6 +87,7 @@ def number_in(check, expected):
 
 
 positive_float = number_in(lambda value: value > 0, "positive")
+non_negative_float = number_in(lambda value: value >= 0, "at least 0")
 probability = number_in(lambda value: 0.0 <= value < 1.0, "in [0, 1)")
 
 
@@ -96,8 +98,7 @@ def add_engine_options(parser):
     group.add_argument("--data-width", type=positive_int, default=defaults.data_width,
                        help="AXI data width in bits: 64, 128, 256 or 512 (default %(default)s)")
     group.add_argument("--channels", type=positive_int, default=defaults.channels,
-                       help=f"DMA channels, 1..{MAX_CHANNELS}; folios are dealt round-robin "
-                            "over them "
+                       help=f"DMA channels (independent descriptor rings), 1..{MAX_CHANNELS} "
                             "(default %(default)s)")
     group.add_argument("--max-burst", type=positive_int, default=defaults.max_burst,
                        help=f"longest AXI burst in beats, 1..{AXI_MAX_BURST_BEATS} "
@@ -153,6 +154,11 @@ BENCH_COLUMNS = (
     ("sim cycles/s", "cycles_per_second", "{:.0f}"),
     ("wall s", "wall_seconds", "{:.1f}"),
 )
+
+
+def plural(count, noun):
+    """'1 batch', '2 batches'."""
+    return f"{count} {noun}" + ("" if count == 1 else "es" if noun.endswith("ch") else "s")
 
 
 def human_size(nbytes):
@@ -211,6 +217,18 @@ def _bench_memory(args):
     return backends, read_latency, write_latency
 
 
+def _check_waveform(args, backends):
+    """--vcd names one waveform file: one back-end, and for icarus an FST file."""
+    if args.vcd is None:
+        return
+    if len(backends) > 1:
+        raise UsageError("--vcd writes the waveform of one back-end: give --backend pysim "
+                         "(VCD) or --backend icarus (FST)")
+    if backends[0] == "icarus" and args.vcd.suffix != ".fst":
+        raise UsageError(f"--vcd {args.vcd}: Icarus Verilog writes FST waveforms; give a path "
+                         f"ending in .fst")
+
+
 def _check_clocks(args):
     if args.engine_mhz <= 0 or args.cpu_ghz <= 0:
         raise UsageError("--engine-mhz and --cpu-ghz must be positive")
@@ -221,13 +239,27 @@ def _print_rows_json(rows):
     print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
 
 
+#: bench options that only act through the driver stack: (dest, option).
+DRIVER_ONLY = (("compare_idle_skip", "--compare-idle-skip"), ("v1_dma_only", "--v1-dma-only"),
+               ("iommu_mode", "--iommu-mode"), ("engine_mhz", "--engine-mhz"),
+               ("cpu_ghz", "--cpu-ghz"), ("no_idle_skip", "--no-idle-skip"))
+
+
 def cmd_bench(args):
+    backends, _, _ = _bench_memory(args)
+    _check_waveform(args, backends)
     if args.driver is not None:
         return cmd_driver_bench(args)
+    given = [option for dest, option in DRIVER_ONLY
+             if getattr(args, dest) != args.defaults[dest]]
+    if given:
+        raise UsageError(f"{', '.join(given)} {'acts' if len(given) == 1 else 'act'} on the "
+                         f"driver stack: add --driver "
+                         f"v1|v2|v3|none, or leave {'it' if len(given) == 1 else 'them'} out")
     from sim.bench import run_bench
     params = engine_params(args)
-    if args.folio_size % params.beat_bytes:
-        raise UsageError(f"--folio-size {args.folio_size} is not a multiple of the "
+    if args.folio_size < 1 or args.folio_size % params.beat_bytes:
+        raise UsageError(f"--folio-size {args.folio_size} is not a positive multiple of the "
                          f"{params.beat_bytes}-byte beat")
     backends, read_latency, write_latency = _bench_memory(args)
     rows = []
@@ -258,7 +290,7 @@ def cmd_bench(args):
 def cmd_driver_bench(args):
     from sim.bench import run_driver_bench
     params = engine_params(args)
-    if args.folio_size % PAGE_SIZE:
+    if args.folio_size < PAGE_SIZE or args.folio_size % PAGE_SIZE:
         raise UsageError(f"--folio-size {args.folio_size}: folios are whole 4 KiB pages")
     _check_clocks(args)
     backends, read_latency, write_latency = _bench_memory(args)
@@ -432,6 +464,8 @@ def _report_integrity(rows):
 def cmd_migrate(args):
     params = engine_params(args)
     modes = args.copy or MODES
+    if "dma" in modes:
+        _check_waveform(args, (args.backend,))
     rows = run_migrate_rows(args, migrate_requests(args))
     if args.json:
         print(json.dumps({"rows": rows}, indent=2))
@@ -440,13 +474,15 @@ def cmd_migrate(args):
         folio = human_size(row["folio_bytes"]) if row["folio_bytes"] else "mixed"
         print(f"migrate_pages(): {human_size(row['workload_bytes'])} = {row['folios']} x "
               f"{folio} folios, node {args.from_node} -> node {args.to_node}, batches of <= "
-              f"{args.max_batch_pages} pages ({row['batches']} batches), {args.remote_cpus} "
+              f"{args.max_batch_pages} pages ({plural(row['batches'], 'batch')}), {args.remote_cpus} "
               f"remote CPU(s) in the TLB shootdown")
         if "dma" in modes:
             p = params
             print(f"dma: dcbm {args.driver}, {p.channels} channel(s); engine {p.data_width}-bit "
                   f"at {args.engine_mhz:g} MHz on {args.backend}; CPU {args.cpu_ghz:g} GHz; "
                   f"IOMMU {args.iommu_mode}"
+                  + ("" if args.latency is None else
+                     f"; memory latency {args.latency:g} ns flat (not per node)")
                   + ("; v1 without its extra CPU copy" if args.driver == "v1" and
                      args.v1_dma_only else ""))
         print(migrate_table(rows))
@@ -536,6 +572,10 @@ def cmd_sweep(args):
     if action is None:
         raise UsageError(f"cannot sweep {option}: expected one of "
                          f"{', '.join(o[2:] for o in sorted(args.sweepable))}")
+    fixed = getattr(args, action.dest)
+    if fixed != action.default:
+        raise UsageError(f"{option} is swept over {','.join(args.values)} and also given as "
+                         f"{fixed}: leave the fixed {option} out")
     migrate_requests(args)                  # the options not swept, checked on their own
     points = []
     for text, value in zip(args.values, _sweep_values(option, action, args.values)):
@@ -638,6 +678,13 @@ def cmd_verilog(args):
     text = verilog.convert(DmaEngine(params), name=args.name)
     args.out.write_text(text)
     print(f"wrote {args.out} ({params.data_width}-bit, {params.channels} channel(s))")
+
+
+def verilog_identifier(text):
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Verilog identifier (letters, "
+                                         f"digits, _ and $, not starting with a digit or $)")
+    return text
 
 
 def output_dir(text):
@@ -840,7 +887,8 @@ def add_migrate_options(parser):
                         help="source node: 0 the migrating CPU's, 1 the other socket, 2 the "
                              "CXL tier (default %(default)s; 2 -> 0 is a promotion from CXL)")
     parser.add_argument("--to-node", type=int, choices=NODES, default=request_default("to_node"),
-                        help="target node (default %(default)s: the migrating CPU's)")
+                        help="target node (default %(default)s: the migrating CPU's; the "
+                             "source node itself: a move within the node, as compaction does)")
     parser.add_argument("--max-batch-pages", type=positive_int,
                         default=request_default("max_batch_pages"),
                         help="NR_MAX_BATCHED_MIGRATION: base pages per batch (default "
@@ -868,7 +916,7 @@ def add_migrate_options(parser):
     add_engine_options(parser)
     mhost = parser.add_argument_group("host")
     add_host_options(mhost)
-    mhost.add_argument("--latency", type=float, metavar="NS",
+    mhost.add_argument("--latency", type=non_negative_float, metavar="NS",
                        help="one flat memory latency in ns for the engine instead of the "
                             "NUMA memory system's per-node latencies")
     cache = parser.add_argument_group(
@@ -905,11 +953,12 @@ def build_parser():
                        help="bytes per folio, e.g. 4K or 2M (default 4K)")
     bench.add_argument("--folios", type=positive_int, default=512,
                        help="folios in the batch (default %(default)s)")
-    bench.add_argument("--latency", type=non_negative_int, default=200,
-                       help="memory read and write latency in engine cycles (default %(default)s)")
-    bench.add_argument("--read-latency", type=non_negative_int,
+    bench.add_argument("--latency", type=positive_int, default=200, metavar="CYCLES",
+                       help="memory read and write latency in engine cycles, at least 1 "
+                            "(default %(default)s)")
+    bench.add_argument("--read-latency", type=positive_int, metavar="CYCLES",
                        help="read latency, overriding --latency")
-    bench.add_argument("--write-latency", type=non_negative_int,
+    bench.add_argument("--write-latency", type=positive_int, metavar="CYCLES",
                        help="write latency, overriding --latency")
     bench.add_argument("--backpressure", type=probability, default=0.0,
                        help="probability that the memory stalls each AXI channel in a cycle "
@@ -927,7 +976,8 @@ def build_parser():
     host.add_argument("--compare-idle-skip", action="store_true",
                       help="run with and without idle skipping and show both")
     add_output_options(bench, json_help="print JSON instead of a table")
-    bench.set_defaults(func=cmd_bench)
+    bench.set_defaults(func=cmd_bench,
+                       defaults={dest: bench.get_default(dest) for dest, _ in DRIVER_ONLY})
 
     mig = commands.add_parser(
         "migrate", help="migrate_pages() of a workload: CPU (upstream) vs CPU (batched) vs DMA",
@@ -993,17 +1043,27 @@ def build_parser():
     rep.add_argument("--quiet", action="store_true", help="no progress on stderr")
     rep.set_defaults(func=cmd_reproduce)
 
-    regs = commands.add_parser("regs", help="write the C header and Markdown register "
-                                            "reference generated from hw/regs.rdl")
-    regs.add_argument("--out", type=Path, default=Path("build/regs"),
+    regs = commands.add_parser(
+        "regs", help="write the C header and Markdown register reference generated from "
+                     "hw/regs.rdl",
+        description="Compiles the register map (hw/regs.rdl, SystemRDL) and writes the "
+                    "driver's C header (foliodma_regs.h) and the Markdown register reference "
+                    "(registers.md) into a directory; docs/ holds the committed copies "
+                    "(make regs).")
+    regs.add_argument("--out", type=output_dir, default=Path("build/regs"),
                       help="output directory (default %(default)s)")
     regs.set_defaults(func=cmd_regs)
 
-    export = commands.add_parser("verilog", help="export the engine as Verilog for a "
-                                                 "given set of parameters")
+    export = commands.add_parser(
+        "verilog", help="export the engine as Verilog for a given set of parameters",
+        description="Converts the engine RTL, built with the given parameters, to one "
+                    "Verilog file (through Yosys), as the Icarus back-end simulates it and "
+                    "as an FPGA flow would take it: AXI4 master m_axi__*, AXI4-Lite slave "
+                    "s_axil__*, interrupt irq, clock clk, reset rst.")
     export.add_argument("--out", type=output_path, default=Path("foliodma_engine.v"),
                         help="output file (default %(default)s)")
-    export.add_argument("--name", default="foliodma_engine", help="top module name")
+    export.add_argument("--name", type=verilog_identifier, default="foliodma_engine",
+                        help="top module name, a Verilog identifier (default %(default)s)")
     add_engine_options(export)
     export.set_defaults(func=cmd_verilog)
     synth = commands.add_parser(
@@ -1037,19 +1097,31 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    prog = f"foliodma {args.command}"          # as argparse names the command in its errors
     try:
         status = args.func(args)
     except UsageError as error:
-        print(f"foliodma: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     except PlotError as error:
-        print(f"foliodma: error: cannot draw the figure: {error}", file=sys.stderr)
+        print(f"{prog}: error: cannot draw the figure: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `| head`): stop quietly, and keep
+        # Python from complaining again when it flushes stdout at exit.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):         # stdout is not a file (captured)
+            pass
         return 1
     except Exception as error:  # a known failure mode gets its message, not a traceback
         from sim.backend import ScenarioError
         from sim.icarus_backend import IcarusNotFoundError
         if isinstance(error, (IcarusNotFoundError, ScenarioError, OSError)):
-            print(f"foliodma: error: {error}", file=sys.stderr)
+            print(f"{prog}: error: {error}", file=sys.stderr)
             return 1
         raise
     return status or 0

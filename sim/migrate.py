@@ -1026,6 +1026,11 @@ def prepare_request(req):
             raise MigrateError(f"{name}={value!r}: a clock frequency must be a positive number")
     if not isinstance(req.repeat, int) or req.repeat < 1:
         raise MigrateError(f"repeat={req.repeat!r}: expected an int >= 1")
+    if req.latency_ns is not None and not (isinstance(req.latency_ns, (int, float))
+                                           and math.isfinite(req.latency_ns)
+                                           and req.latency_ns >= 0):
+        raise MigrateError(f"latency_ns={req.latency_ns!r}: a memory latency must be a number "
+                           f">= 0 ns")
     if req.llc_bytes is not None:
         from sim.cache import DEFAULT_PLATFORM, CacheModelError
         try:

@@ -38,9 +38,18 @@ def test_bench_table(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["bench", "--data-width", "100"], "data_width=100 is out of range"),
-    (["bench", "--folio-size", "100"], "not a multiple of the 32-byte beat"),
+    (["bench", "--folio-size", "100"], "not a positive multiple of the 32-byte beat"),
+    (["bench", "--folio-size", "0"], "--folio-size 0 is not a positive multiple"),
+    (["bench", "--folio-size", "0", "--driver", "v1"], "folios are whole 4 KiB pages"),
+    (["bench", "--vcd", "w.vcd", "--backend", "icarus"], "give a path ending in .fst"),
+    (["bench", "--vcd", "w.vcd", "--backend", "both"], "the waveform of one back-end"),
+    (["migrate", "--vcd", "w.vcd", "--backend", "icarus"], "give a path ending in .fst"),
+    (["bench", "--iommu-mode", "strict", "--compare-idle-skip"],
+     "--compare-idle-skip, --iommu-mode act on the driver stack: add --driver"),
+    (["sweep", "channels", "1,2", "--channels", "2"],
+     "--channels is swept over 1,2 and also given as 2"),
 ])
-def test_bench_bad_parameters(argv, message, capsys):
+def test_bad_input_is_refused_before_running(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
 
@@ -49,7 +58,11 @@ def test_bench_bad_parameters(argv, message, capsys):
     (["bench", "--folio-size", "3x"], "'3x' is not a size"),
     (["bench", "--folios", "0"], "'0' must be at least 1"),
     (["bench", "--backpressure", "1.5"], "'1.5' must be in [0, 1)"),
-    (["bench", "--latency", "-3"], "'-3' is not an integer >= 0"),
+    (["bench", "--latency", "-3"], "'-3' must be at least 1"),
+    (["bench", "--read-latency", "0"], "'0' must be at least 1"),
+    (["migrate", "--latency", "-5"], "'-5' must be at least 0"),
+    (["verilog", "--name", "bad name"], "'bad name' is not a Verilog identifier"),
+    (["regs", "--out", __file__], "is a file, not a directory"),
     (["bench", "--seed", "x"], "'x' is not an integer >= 0"),
     (["migrate", "--vcd", "no/such/dir/copy.vcd"], "directory 'no/such/dir' does not exist"),
     (["migrate", "--vcd", "."], "'.' is a directory"),
@@ -131,7 +144,21 @@ def test_an_error_found_while_running_is_a_message(monkeypatch, capsys):
         raise MigrateError("batches did not repeat their timing")
     monkeypatch.setattr("sim.migrate.run_request", run_request)
     assert main(["migrate", "--copy", "cpu", "--workload", "8K"]) == 2
-    assert capsys.readouterr().err == "foliodma: error: batches did not repeat their timing\n"
+    assert capsys.readouterr().err == \
+        "foliodma migrate: error: batches did not repeat their timing\n"
+
+
+@pytest.mark.parametrize("stop, status, err", [
+    (KeyboardInterrupt, 130, "foliodma migrate: interrupted\n"),
+    (BrokenPipeError, 1, ""),
+])
+def test_interrupt_and_closed_pipe_end_without_traceback(stop, status, err, monkeypatch,
+                                                          capsys):
+    def run_request(*args, **kwargs):
+        raise stop()
+    monkeypatch.setattr("sim.migrate.run_request", run_request)
+    assert main(["migrate", "--copy", "cpu", "--workload", "8K"]) == status
+    assert capsys.readouterr().err == err
 
 
 def test_sweep_in_parallel_gives_the_same_rows(capsys):
