@@ -239,6 +239,8 @@ def _print_rows_json(rows):
     print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
 
 
+#: bench --driver's choices: a dcbm strategy, or none (the CPU copies).
+DRIVERS = STRATEGIES + ("none",)
 #: bench options that only act through the driver stack: (dest, option).
 DRIVER_ONLY = (("compare_idle_skip", "--compare-idle-skip"), ("v1_dma_only", "--v1-dma-only"),
                ("iommu_mode", "--iommu-mode"), ("engine_mhz", "--engine-mhz"),
@@ -246,22 +248,21 @@ DRIVER_ONLY = (("compare_idle_skip", "--compare-idle-skip"), ("v1_dma_only", "--
 
 
 def cmd_bench(args):
-    backends, _, _ = _bench_memory(args)
+    backends, read_latency, write_latency = _bench_memory(args)
     _check_waveform(args, backends)
     if args.driver is not None:
         return cmd_driver_bench(args)
     given = [option for dest, option in DRIVER_ONLY
              if getattr(args, dest) != args.defaults[dest]]
     if given:
-        raise UsageError(f"{', '.join(given)} {'acts' if len(given) == 1 else 'act'} on the "
-                         f"driver stack: add --driver "
-                         f"v1|v2|v3|none, or leave {'it' if len(given) == 1 else 'them'} out")
+        verb, pronoun = ("acts", "it") if len(given) == 1 else ("act", "them")
+        raise UsageError(f"{', '.join(given)} {verb} on the driver stack: add --driver "
+                         f"{'|'.join(DRIVERS)}, or leave {pronoun} out")
     from sim.bench import run_bench
     params = engine_params(args)
     if args.folio_size < 1 or args.folio_size % params.beat_bytes:
         raise UsageError(f"--folio-size {args.folio_size} is not a positive multiple of the "
                          f"{params.beat_bytes}-byte beat")
-    backends, read_latency, write_latency = _bench_memory(args)
     rows = []
     for backend in backends:
         progress = Progress(f"bench {backend}", enabled=not args.quiet)
@@ -474,8 +475,8 @@ def cmd_migrate(args):
         folio = human_size(row["folio_bytes"]) if row["folio_bytes"] else "mixed"
         print(f"migrate_pages(): {human_size(row['workload_bytes'])} = {row['folios']} x "
               f"{folio} folios, node {args.from_node} -> node {args.to_node}, batches of <= "
-              f"{args.max_batch_pages} pages ({plural(row['batches'], 'batch')}), {args.remote_cpus} "
-              f"remote CPU(s) in the TLB shootdown")
+              f"{args.max_batch_pages} pages ({plural(row['batches'], 'batch')}), "
+              f"{args.remote_cpus} remote CPU(s) in the TLB shootdown")
         if "dma" in modes:
             p = params
             print(f"dma: dcbm {args.driver}, {p.channels} channel(s); engine {p.data_width}-bit "
@@ -967,7 +968,7 @@ def build_parser():
                        help="seed of the data and the backpressure (default 0)")
     add_engine_options(bench)
     host = bench.add_argument_group("driver and host (with --driver)")
-    host.add_argument("--driver", choices=STRATEGIES + ("none",),
+    host.add_argument("--driver", choices=DRIVERS,
                       help="copy through the driver stack: dcbm strategy v1 (per page, "
                            "polled), v2 (per folio, interrupt each), v3 (scatter-gather per "
                            "channel), or none (the CPU copies); without it the engine is "
