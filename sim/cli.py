@@ -293,6 +293,9 @@ def cmd_driver_bench(args):
     params = engine_params(args)
     if args.folio_size < PAGE_SIZE or args.folio_size % PAGE_SIZE:
         raise UsageError(f"--folio-size {args.folio_size}: folios are whole 4 KiB pages")
+    if args.vcd and args.compare_idle_skip:
+        raise UsageError("--vcd with --compare-idle-skip: two runs would write one waveform "
+                         "file; leave one of them out")
     _check_clocks(args)
     backends, read_latency, write_latency = _bench_memory(args)
     skips = (True, False) if args.compare_idle_skip else (not args.no_idle_skip,)

@@ -44,6 +44,8 @@ def test_bench_table(capsys):
     (["bench", "--vcd", "w.vcd", "--backend", "icarus"], "give a path ending in .fst"),
     (["bench", "--vcd", "w.vcd", "--backend", "both"], "the waveform of one back-end"),
     (["migrate", "--vcd", "w.vcd", "--backend", "icarus"], "give a path ending in .fst"),
+    (["bench", "--driver", "v1", "--vcd", "w.vcd", "--compare-idle-skip"],
+     "two runs would write one waveform file"),
     (["bench", "--iommu-mode", "strict", "--compare-idle-skip"],
      "--compare-idle-skip, --iommu-mode act on the driver stack: add --driver"),
     (["sweep", "channels", "1,2", "--channels", "2"],
