@@ -1017,18 +1017,22 @@ def figure_fields(figures):
     return row
 
 
+def _finite_at_least(value, minimum, strictly=False):
+    """Whether value is a finite number >= minimum (> minimum if strictly)."""
+    return (isinstance(value, (int, float)) and math.isfinite(value)
+            and (value > minimum if strictly else value >= minimum))
+
+
 def prepare_request(req):
     """(request, spec, plan) of a request checked before anything runs: MigrateError
     names what is wrong. The request returned carries its LLC size in its costs."""
     for name in ("engine_mhz", "cpu_ghz"):
         value = getattr(req, name)
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        if not _finite_at_least(value, 0, strictly=True):
             raise MigrateError(f"{name}={value!r}: a clock frequency must be a positive number")
     if not isinstance(req.repeat, int) or req.repeat < 1:
         raise MigrateError(f"repeat={req.repeat!r}: expected an int >= 1")
-    if req.latency_ns is not None and not (isinstance(req.latency_ns, (int, float))
-                                           and math.isfinite(req.latency_ns)
-                                           and req.latency_ns >= 0):
+    if req.latency_ns is not None and not _finite_at_least(req.latency_ns, 0):
         raise MigrateError(f"latency_ns={req.latency_ns!r}: a memory latency must be a number "
                            f">= 0 ns")
     if req.llc_bytes is not None:
