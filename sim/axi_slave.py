@@ -225,6 +225,19 @@ class AxiSlaveModel:
                         0, 0, 0, RESP_OKAY, 0,
                         0, 0, RESP_OKAY)
 
+    @property
+    def backpressure_table(self):
+        """Per channel row (AR, AW, W, R, B) and cycle modulo BACKPRESSURE_PERIOD, whether
+        it stalls; None without backpressure."""
+        return self._stall
+
+    @property
+    def node_timings(self):
+        """Per memory-system node: (read latency, (p, beat units) or None, write latency,
+        (p, beat units, buffer room) or None), times in units of 1/p cycle; None
+        without a memory system."""
+        return self._nodes
+
     def busy(self):
         """Whether an accepted transaction has not completed yet."""
         return bool(self._rq or self._rbuf is not None or self._bq

@@ -128,13 +128,17 @@ class Iommu:
     def map(self, addr, nbytes):
         """Make the pages of [addr, addr+nbytes) reachable; returns the bus address."""
         pages = self._pages_of(addr, nbytes)
-        for page in pages:
-            self._pages[page] = self._pages.get(page, 0) + 1
+        added = [page for page in pages if _acquire(self._pages, page)]
         key = (addr, nbytes)
         self._mappings[key] = self._mappings.get(key, 0) + 1
-        for region in self._large_regions(addr, nbytes):
-            self._large[region] = self._large.get(region, 0) + 1
+        large = [region for region in self._large_regions(addr, nbytes)
+                 if _acquire(self._large, region)]
+        self._reachable_changed(added, large, mapped=True)
         return addr
+
+    def _reachable_changed(self, pages, regions, *, mapped):
+        """Hook: pages (4 KiB page numbers) and regions (2 MiB region numbers) became
+        mapped or unmapped; for a translation unit kept elsewhere (the native back-end)."""
 
     @staticmethod
     def _large_regions(addr, nbytes):
@@ -180,17 +184,22 @@ class Iommu:
         else:
             flushes, self._queued = divmod(self._queued + calls, FLUSH_QUEUE_ENTRIES)
             if flushes:
-                self._iotlb.clear()
-                self._pde.clear()
+                self._flush_caches()
         self.invalidations += flushes
         return flushes
 
+    def _flush_caches(self):
+        """Invalidate the whole domain: every cached translation and directory entry."""
+        self._iotlb.clear()
+        self._pde.clear()
+
     def _remove(self, bus_addr, nbytes):
         _release(self._mappings, (bus_addr, nbytes))
-        for page in self._pages_of(bus_addr, nbytes):
-            _release(self._pages, page)
-        for region in self._large_regions(bus_addr, nbytes):
-            _release(self._large, region)
+        removed = [page for page in self._pages_of(bus_addr, nbytes)
+                   if _release(self._pages, page)]
+        large = [region for region in self._large_regions(bus_addr, nbytes)
+                 if _release(self._large, region)]
+        self._reachable_changed(removed, large, mapped=False)
 
     def _invalidate_range(self, bus_addr, nbytes):
         pages = self._pages_of(bus_addr, nbytes)
@@ -277,10 +286,18 @@ class Iommu:
         return dict(self._mappings)
 
 
+def _acquire(counts, key):
+    """One reference to key more in a {key: count} map; True if it is new."""
+    count = counts.get(key, 0)
+    counts[key] = count + 1
+    return not count
+
+
 def _release(counts, key):
-    """One reference to key fewer in a {key: count} map; the key goes at zero."""
+    """One reference to key fewer in a {key: count} map; True if the key went (at zero)."""
     left = counts[key] - 1
     if left:
         counts[key] = left
-    else:
-        del counts[key]
+        return False
+    del counts[key]
+    return True

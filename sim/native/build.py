@@ -1,0 +1,125 @@
+"""Building and caching the native libraries (g++, and Verilator for the engine).
+
+Every build goes to its own directory under the user cache
+(``$FOLIODMA_CACHE_DIR``, else ``$XDG_CACHE_HOME/foliodma``, else
+``~/.cache/foliodma``), named by a hash of everything that goes into it
+(sources, flags, tool versions). A build holds a file lock on its directory
+while it runs, so parallel processes that need the same configuration (sweep
+points with ``--jobs``, xdist workers) build it once and the others wait and
+reuse it.
+"""
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+NATIVE_DIR = Path(__file__).resolve().parent
+#: g++ flags of every native build. -ffp-contract=off: no fused multiply-adds, so
+#: double arithmetic is the same as Python's.
+CXXFLAGS = ("-std=c++17", "-O2", "-fPIC", "-shared", "-ffp-contract=off", "-w")
+
+
+class NativeBuildError(RuntimeError):
+    """A native build failed or a tool it needs is missing; the message says which."""
+
+
+@dataclass(frozen=True)
+class Build:
+    """A built library: its path, whether it was already cached, and the seconds the
+    build took (0 when cached; waiting for another process's build counts)."""
+    library: Path
+    cached: bool
+    seconds: float
+
+
+def cache_root():
+    """The directory holding every native build."""
+    explicit = os.environ.get("FOLIODMA_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "foliodma"
+
+
+def require_compiler():
+    """Path of g++, or NativeBuildError naming the package to install."""
+    compiler = shutil.which("g++")
+    if compiler is None:
+        raise NativeBuildError("g++ not found on PATH: the compiled back-end needs a C++17 "
+                               "compiler (Debian/Ubuntu: apt-get install g++ make)")
+    return compiler
+
+
+def tool_version(command):
+    """First line of ``command --version`` (part of the cache key)."""
+    try:
+        result = subprocess.run([*command, "--version"], capture_output=True, text=True,
+                                check=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise NativeBuildError(f"{command[0]} --version failed: {error}") from None
+    return result.stdout.splitlines()[0] if result.stdout else ""
+
+
+def digest(*parts):
+    """A short hash of strings and bytes, for a cache key."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else str(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:20]
+
+
+def run_tool(command, cwd, log):
+    """Run a build command, its output appended to log; NativeBuildError on failure."""
+    with open(log, "a") as out:
+        out.write("$ " + " ".join(map(str, command)) + "\n")
+        out.flush()
+        try:
+            result = subprocess.run(list(map(str, command)), cwd=cwd, stdout=out,
+                                    stderr=subprocess.STDOUT)
+        except OSError as error:
+            raise NativeBuildError(f"could not run {command[0]}: {error}") from None
+    if result.returncode:
+        tail = "\n".join(Path(log).read_text(errors="replace").splitlines()[-30:])
+        raise NativeBuildError(f"{Path(command[0]).name} failed (exit {result.returncode}); "
+                               f"log {log}:\n{tail}")
+
+
+def cached_build(kind, key, library_name, build):
+    """The library ``library_name`` in cache_root()/kind/key, made by ``build(directory)``
+    unless present. The directory is locked while building; a failed build leaves no
+    library behind, so the next call tries again."""
+    directory = cache_root() / kind / key
+    library = directory / library_name
+    if library.exists():
+        return Build(library, True, 0.0)
+    directory.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if library.exists():                # another process built it meanwhile
+            return Build(library, False, time.perf_counter() - started)
+        staging = directory / (library_name + ".partial")
+        build(directory, staging)
+        os.replace(staging, library)
+    return Build(library, False, time.perf_counter() - started)
+
+
+def platform_library():
+    """The native AXI slave alone (axi_slave.hpp + platform_api.cpp), for the
+    differential test against the Python model."""
+    compiler = require_compiler()
+    sources = [NATIVE_DIR / "platform_api.cpp"]
+    headers = [NATIVE_DIR / "axi_slave.hpp"]
+    key = digest(tool_version([compiler]), CXXFLAGS,
+                 *(path.read_bytes() for path in sources + headers))
+
+    def build(directory, output):
+        run_tool([compiler, *CXXFLAGS, f"-I{NATIVE_DIR}", *sources, "-o", output],
+                 directory, directory / "build.log")
+
+    return cached_build("platform", key, "libfoliodma_platform.so", build)

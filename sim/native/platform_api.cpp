@@ -1,0 +1,127 @@
+// C API of the native AXI slave (axi_slave.hpp) for ctypes: configuration, the
+// IOMMU mirror, the handshake logs, and step() for the differential test.
+// Every function that can fail returns 0 on success and -1 with fd_error() set.
+#include "axi_slave.hpp"
+
+using namespace foliodma;
+
+static thread_local std::string last_error;
+
+// Runs body; 0, or -2 for an AXI protocol error and -1 for another error.
+template <class Body> static int guard(Body body) {
+    try {
+        body();
+        return 0;
+    } catch (const ProtocolError &e) {
+        last_error = e.what();
+        return -2;
+    } catch (const std::exception &e) {
+        last_error = e.what();
+        return -1;
+    }
+}
+
+extern "C" {
+
+const char *fd_error() { return last_error.c_str(); }
+
+AxiSlave *fd_axi_new(uint8_t *memory, uint64_t base, uint64_t size, int beat_bytes) {
+    return new AxiSlave(memory, base, size, beat_bytes);
+}
+void fd_axi_free(AxiSlave *axi) { delete axi; }
+
+void fd_axi_set_flat(AxiSlave *axi, int64_t read_latency, int64_t write_latency) {
+    axi->set_flat(read_latency, write_latency);
+}
+void fd_axi_set_stall(AxiSlave *axi, const uint8_t *table) { axi->set_stall(table); }
+void fd_axi_add_region(AxiSlave *axi, uint64_t start, uint64_t end, int access, int resp) {
+    axi->add_region(start, end, access, resp);
+}
+// nodes: per node 10 int64 (read_latency, read_paced, read_p, read_units, write_latency,
+// write_paced, write_p, write_units, write_room, unused); ranges: (start, end, node) triples.
+void fd_axi_set_nodes(AxiSlave *axi, const int64_t *nodes, int count, const uint64_t *ranges,
+                      int range_count, int default_node) {
+    std::vector<NodeTiming> timings(count);
+    for (int i = 0; i < count; i++) {
+        const int64_t *n = nodes + 10 * i;
+        NodeTiming &t = timings[i];
+        t.read_latency = n[0]; t.read_paced = n[1]; t.read_p = n[2]; t.read_units = n[3];
+        t.write_latency = n[4]; t.write_paced = n[5]; t.write_p = n[6]; t.write_units = n[7];
+        t.write_room = n[8];
+    }
+    std::vector<NodeRange> parsed(range_count);
+    for (int i = 0; i < range_count; i++)
+        parsed[i] = {ranges[3 * i], ranges[3 * i + 1], (int)ranges[3 * i + 2]};
+    axi->set_nodes(timings, parsed, default_node);
+}
+void fd_axi_set_record(AxiSlave *axi, int record) { axi->record = record; }
+
+int64_t fd_axi_cycle(AxiSlave *axi) { return axi->cycle; }
+int fd_axi_busy(AxiSlave *axi) { return axi->busy(); }
+int fd_axi_advance(AxiSlave *axi, int64_t n) { return guard([&] { axi->advance(n); }); }
+
+// ar, aw: (id, addr, len, size, burst) or null; w_data null: WVALID low.
+int fd_axi_step(AxiSlave *axi, const uint64_t *ar, const uint64_t *aw, const uint8_t *w_data,
+                const uint8_t *w_strb, int w_last, int r_ready, int b_ready) {
+    return guard([&] {
+        Address a, b;
+        if (ar) a = {(uint32_t)ar[0], ar[1], (uint32_t)ar[2], (uint32_t)ar[3], (uint32_t)ar[4]};
+        if (aw) b = {(uint32_t)aw[0], aw[1], (uint32_t)aw[2], (uint32_t)aw[3], (uint32_t)aw[4]};
+        axi->step(ar ? &a : nullptr, aw ? &b : nullptr, w_data, w_strb, w_last, r_ready, b_ready);
+    });
+}
+// The OUTPUTS: arready awready wready rvalid rid rresp rlast bvalid bid bresp; rdata apart.
+void fd_axi_outputs(AxiSlave *axi, uint64_t *out, uint8_t *rdata) {
+    uint64_t values[10] = {axi->arready, axi->awready, axi->wready, axi->rvalid, axi->rid,
+                           axi->rresp, axi->rlast, axi->bvalid, axi->bid, axi->bresp};
+    memcpy(out, values, sizeof values);
+    memcpy(rdata, axi->rdata.data(), axi->rdata.size());
+}
+
+// Logs: which 0 ar, 1 aw (4 values per entry), 2 w, 3 r, 4 b (2 values); copies entries
+// [from, count) into out, returns the log's length.
+int64_t fd_axi_log(AxiSlave *axi, int which, int64_t from, int64_t *out) {
+    if (which < 2) {
+        auto &log = which == 0 ? axi->ar_log : axi->aw_log;
+        if (out)
+            for (size_t i = from; i < log.size(); i++) {
+                out[4 * (i - from)] = log[i].cycle; out[4 * (i - from) + 1] = log[i].id;
+                out[4 * (i - from) + 2] = (int64_t)log[i].addr; out[4 * (i - from) + 3] = log[i].len;
+            }
+        return log.size();
+    }
+    auto &log = which == 2 ? axi->w_log : which == 3 ? axi->r_log : axi->b_log;
+    if (out) memcpy(out, log.data() + from, (log.size() - from) * sizeof(LogEntry2));
+    return log.size();
+}
+
+// --- the IOMMU unit ---
+void fd_iommu_set(AxiSlave *axi, int enabled, int64_t walk_read_cycles) {
+    axi->iommu.enabled = enabled;
+    axi->iommu.walk_read_cycles = walk_read_cycles;
+}
+void fd_iommu_pages(AxiSlave *axi, const uint64_t *pages, int64_t count, int add, int large) {
+    for (int64_t i = 0; i < count; i++) {
+        if (large) add ? axi->iommu.add_large(pages[i]) : axi->iommu.remove_large(pages[i]);
+        else add ? axi->iommu.add_page(pages[i]) : axi->iommu.remove_page(pages[i]);
+    }
+}
+void fd_iommu_flush_all(AxiSlave *axi) { axi->iommu.flush_all(); }
+void fd_iommu_invalidate_range(AxiSlave *axi, uint64_t addr, uint64_t nbytes) {
+    axi->iommu.invalidate_range(addr, nbytes);
+}
+int64_t fd_iommu_translate(AxiSlave *axi, uint64_t addr, int64_t cycle) {
+    return axi->iommu.translate(addr, cycle);
+}
+void fd_iommu_counters(AxiSlave *axi, int64_t *out) {
+    out[0] = axi->iommu.walks;
+    out[1] = axi->iommu.walk_reads;
+}
+// Faults [from, ...) as (cycle, write, addr, id); returns how many there are.
+int64_t fd_iommu_faults(AxiSlave *axi, int64_t from, int64_t *out) {
+    auto &faults = axi->iommu.faults;
+    if (out) memcpy(out, faults.data() + from, (faults.size() - from) * sizeof(Fault));
+    return faults.size();
+}
+
+}  // extern "C"
