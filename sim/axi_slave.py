@@ -225,6 +225,13 @@ class AxiSlaveModel:
                         0, 0, 0, RESP_OKAY, 0,
                         0, 0, RESP_OKAY)
 
+    def log_array(self, name):
+        """A handshake log ("ar_log", "aw_log": 4 columns; "w_log", "r_log", "b_log": 2)
+        as an int64 array, one row per entry."""
+        log = getattr(self, name)
+        width = 4 if name in ("ar_log", "aw_log") else 2
+        return np.array(log, dtype=np.int64).reshape(len(log), width)
+
     @property
     def backpressure_table(self):
         """Per channel row (AR, AW, W, R, B) and cycle modulo BACKPRESSURE_PERIOD, whether

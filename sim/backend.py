@@ -16,6 +16,7 @@ returns at the edge of the R/B handshake.
 import abc
 import importlib
 import inspect
+import weakref
 
 from hw.axi import RESP_OKAY
 from hw.regmap import REG_ADDR_WIDTH, REG_BYTES
@@ -67,6 +68,19 @@ def dut_bus_widths(dut):
             raise TypeError(f"DUT {dut!r} has no {member!r}: expected members s_axil (AXI4-Lite "
                             f"slave), m_axi (AXI4 master) and irq")
     return len(dut.m_axi.wdata), len(dut.m_axi.arid)
+
+
+_verilog_texts = weakref.WeakKeyDictionary()
+
+
+def dut_verilog(dut, name):
+    """The DUT as Verilog with toplevel ``name`` (amaranth.back.verilog), converted once
+    per DUT object: a back-end's build step and its run share the conversion."""
+    texts = _verilog_texts.setdefault(dut, {})
+    if name not in texts:
+        from amaranth.back import verilog
+        texts[name] = verilog.convert(dut, name=name, emit_src=False)
+    return texts[name]
 
 
 def build_memory(memory_config, *, data_width, id_width):
@@ -191,6 +205,18 @@ class Device(abc.ABC):
     @abc.abstractmethod
     async def _edges(self, n):
         """Let n >= 1 clock edges pass."""
+
+    async def run_periods(self, cycles):
+        """Wait the periods of ``cycles`` (a sequence of ints >= 0) in turn, each as
+        :meth:`wait_cycles`; before every period but the first, stop if irq is high
+        or, with ``idle_skip``, the device is :meth:`quiescent`. Returns how many
+        periods ran. (A back-end may run them all natively: the host's interrupt
+        wait hands its check periods over in one call.)"""
+        for i, n in enumerate(cycles):
+            if i and (self.irq or (self.idle_skip and self.quiescent())):
+                return i
+            await self.wait_cycles(n)
+        return len(cycles)
 
     @abc.abstractmethod
     async def wait_irq(self, timeout_cycles):

@@ -1,19 +1,66 @@
 """``foliodma bench``: one folio batch through the engine, measured."""
+import resource
 import time
 
 from sim.engine_scenarios import folio_jobs, jobs_extent, memory_config
 from sim.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
 
-BACKENDS = ("pysim", "icarus")
+BACKENDS = ("pysim", "icarus", "verilator")
 
 
 def _runner(backend):
     if backend == "pysim":
         from sim.pysim_backend import run_pysim
         return run_pysim
+    if backend == "verilator":
+        from sim.verilator_backend import require_verilator, run_verilator
+        require_verilator()
+        return run_verilator
     from sim.icarus_backend import require_icarus, run_icarus
     require_icarus()
     return run_icarus
+
+
+def prepare(backend, dut, *, vcd=None):
+    """Build the back-end's simulation of dut unless it is cached, before a timed run:
+    {"build_seconds": ..., "build_cached": ...} (pysim builds nothing)."""
+    if backend == "verilator":
+        from sim.verilator_backend import build
+        built = build(dut, trace=vcd is not None)
+        return {"build_seconds": built.seconds, "build_cached": built.cached}
+    if backend == "icarus":
+        from sim.icarus_backend import build
+        _, cached, seconds = build(dut, waves=vcd is not None)
+        return {"build_seconds": seconds, "build_cached": cached}
+    return {"build_seconds": 0.0, "build_cached": True}
+
+
+def cpu_seconds():
+    """CPU time of this process and of its finished children (Icarus runs in one)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed_run(backend, dut, scenario, kwargs, *, memory_config, progress=None, vcd=None):
+    """(result, speed figures) of one run on a back-end, its build done and timed first.
+
+    The figures: build_seconds, build_cached, wall_seconds and cpu_seconds of the
+    run alone (the scenario's Python included, the build not)."""
+    run = _runner(backend)
+    figures = prepare(backend, dut, vcd=vcd)
+    cpu, wall = cpu_seconds(), time.perf_counter()
+    result = run(dut, scenario, kwargs, memory_config=memory_config, progress=progress,
+                 vcd=vcd)
+    figures.update(wall_seconds=time.perf_counter() - wall, cpu_seconds=cpu_seconds() - cpu)
+    return result, figures
+
+
+def simulation_speed(ticked, speed):
+    """Cycles ticked (skipped idle cycles not counted) per wall and per CPU second."""
+    return {"ticked_cycles": ticked,
+            "ticked_per_wall_second": ticked / speed["wall_seconds"],
+            "ticked_per_cpu_second": ticked / max(speed["cpu_seconds"], 1e-9)}
 
 
 def run_bench(params, *, backend, folios, folio_size, read_latency, write_latency,
@@ -27,13 +74,10 @@ def run_bench(params, *, backend, folios, folio_size, read_latency, write_latenc
     jobs = folio_jobs(folios, folio_size, params.channels)
     config = memory_config(jobs_extent(jobs), read_latency=read_latency,
                            write_latency=write_latency, backpressure=backpressure, seed=seed)
-    run = _runner(backend)
-    started = time.perf_counter()
     from hw.engine import DmaEngine
-    result = run(DmaEngine(params), "sim.engine_scenarios:bench_batch",
+    result, speed = timed_run(backend, DmaEngine(params), "sim.engine_scenarios:bench_batch",
                               {"jobs": jobs, "seed": seed}, memory_config=config,
                               progress=progress, vcd=vcd)
-    wall = time.perf_counter() - started
     nbytes = folios * folio_size
     cycles = result["window_cycles"]
     total = result["last_w_cycle"] - result["doorbell_start"] + 1
@@ -51,8 +95,8 @@ def run_bench(params, *, backend, folios, folio_size, read_latency, write_latenc
         "write_latency": write_latency,
         "backpressure": backpressure,
         "simulated_cycles": result["end_cycle"],
-        "wall_seconds": wall,
-        "cycles_per_second": result["end_cycle"] / wall,
+        **speed,
+        **simulation_speed(result["end_cycle"], speed),
         "params": params.as_dict(),
     }
 
@@ -80,15 +124,12 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
     _, _, extent = batch_layout(folios, folio_size)
     config = memory_config(extent, read_latency=read_latency, write_latency=write_latency,
                            backpressure=backpressure, seed=seed, iommu_mode=iommu_mode)
-    run = _runner(backend)
     kwargs = {"driver": driver, "folios": folios, "folio_size": folio_size,
               "nr_dma_chan": params.channels, "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy, "seed": seed}
-    started = time.perf_counter()
     from hw.engine import DmaEngine
-    result = run(DmaEngine(params), "sim.driver_bench:driver_batch", kwargs,
-                 memory_config=config, progress=progress, vcd=vcd)
-    wall = time.perf_counter() - started
+    result, speed = timed_run(backend, DmaEngine(params), "sim.driver_bench:driver_batch",
+                              kwargs, memory_config=config, progress=progress, vcd=vcd)
     nbytes = folios * folio_size
     row = {
         "backend": backend, "folios": folios, "folio_bytes": folio_size, "bytes": nbytes,
@@ -99,7 +140,8 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
         "iommu_mode": iommu_mode,
         "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
         "read_latency": read_latency, "write_latency": write_latency,
-        "wall_seconds": wall,
+        **speed,
+        **simulation_speed(result["end_cycle"] - result["skipped_cycles"], speed),
         "params": params.as_dict(),
     }
     if "window_cycles" in result:

@@ -43,6 +43,17 @@ def positive_int(text):
     return value
 
 
+def backend_list(text):
+    """Back-ends for bench: 'all' or comma-separated names, e.g. icarus,verilator."""
+    names = list(BACKENDS) if text == "all" else [name.strip() for name in text.split(",")]
+    unknown = [name for name in names if name not in BACKENDS]
+    if unknown or not names or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected 'all' or distinct back-ends from {', '.join(BACKENDS)}, "
+            f"comma-separated")
+    return tuple(names)
+
+
 def non_negative_int(text):
     try:
         value = int(text, 0)
@@ -151,9 +162,40 @@ BENCH_COLUMNS = (
     ("total cycles", "total_cycles", "{}"),
     ("doorbell->AR", "doorbell_to_first_ar_cycles", "{}"),
     ("max gap", "max_descriptor_gap_cycles", "{}"),
-    ("sim cycles/s", "cycles_per_second", "{:.0f}"),
-    ("wall s", "wall_seconds", "{:.1f}"),
 )
+
+#: The simulation speed of bench runs: cycles ticked (skipped idle cycles not
+#: counted) over the run's wall and CPU time, the build apart.
+SPEED_COLUMNS = (
+    ("backend", "backend", "{}"),
+    ("cycles ticked", "ticked_cycles", "{}"),
+    ("wall s", "wall_seconds", "{:.2f}"),
+    ("CPU s", "cpu_seconds", "{:.2f}"),
+    ("cycles/wall s", "ticked_per_wall_second", "{:,.0f}"),
+    ("cycles/CPU s", "ticked_per_cpu_second", "{:,.0f}"),
+)
+
+
+def print_speed(rows):
+    """The speed table of bench rows, each back-end's build on its own line, and how
+    many times the fastest back-end is faster than each other one."""
+    print("\nsimulation speed (the run alone: its scenario and driver in Python included, "
+          "the build not):")
+    print(format_table(rows, SPEED_COLUMNS))
+    builds = [f"{row['backend']} " + ("cached" if row["build_cached"] else
+                                      f"{row['build_seconds']:.1f} s")
+              for row in rows if row["backend"] != "pysim"]
+    if builds:
+        print("build: " + "; ".join(builds))
+    if len(rows) > 1:
+        fastest = max(rows, key=lambda row: row["ticked_per_cpu_second"])
+        for row in rows:
+            if row is not fastest:
+                print(f"{fastest['backend']} vs {row['backend']}: "
+                      f"{fastest['ticked_per_cpu_second'] / row['ticked_per_cpu_second']:,.0f}x "
+                      f"the cycles per CPU second, "
+                      f"{fastest['ticked_per_wall_second'] / row['ticked_per_wall_second']:,.0f}x "
+                      f"per wall second")
 
 
 def plural(count, noun):
@@ -205,13 +247,12 @@ DRIVER_COLUMNS = (
     ("idle skip", "idle_skip", "{}"),
     ("sim cycles", "end_cycle", "{}"),
     ("skipped", "skipped_cycles", "{}"),
-    ("wall s", "wall_seconds", "{:.1f}"),
 )
 
 
 def _bench_memory(args):
     """(back-ends to run, read latency, write latency) of a bench command line."""
-    backends = BACKENDS if args.backend == "both" else (args.backend,)
+    backends = args.backend
     read_latency = args.read_latency if args.read_latency is not None else args.latency
     write_latency = args.write_latency if args.write_latency is not None else args.latency
     return backends, read_latency, write_latency
@@ -223,10 +264,13 @@ def _check_waveform(args, backends):
         return
     if len(backends) > 1:
         raise UsageError("--vcd writes the waveform of one back-end: give --backend pysim "
-                         "(VCD) or --backend icarus (FST)")
+                         "(VCD), icarus (FST) or verilator (VCD)")
     if backends[0] == "icarus" and args.vcd.suffix != ".fst":
         raise UsageError(f"--vcd {args.vcd}: Icarus Verilog writes FST waveforms; give a path "
                          f"ending in .fst")
+    if backends[0] == "verilator" and args.vcd.suffix != ".vcd":
+        raise UsageError(f"--vcd {args.vcd}: the verilator back-end writes VCD waveforms; give "
+                         f"a path ending in .vcd")
 
 
 def _check_clocks(args):
@@ -286,6 +330,7 @@ def cmd_bench(args):
     print(format_table(rows, BENCH_COLUMNS))
     print("cycles: first to last data write beat (sustained copy); total cycles: doorbell "
           "to last completion record")
+    print_speed(rows)
 
 
 def cmd_driver_bench(args):
@@ -337,6 +382,7 @@ def cmd_driver_bench(args):
                         for name, cycles in items],
                        (("what", "what", "{}"), ("cycles/page", "cycles", "{:.0f}"),
                         ("share", "share", "{:.1%}"))))
+    print_speed(rows)
 
 
 def request_default(name):
@@ -904,7 +950,8 @@ def add_migrate_options(parser):
     parser.add_argument("--mappings", type=positive_int, default=request_default("mappings"),
                         help="mappings of every folio (processes sharing it; default %(default)s)")
     parser.add_argument("--backend", choices=BACKENDS, default=request_default("backend"),
-                        help="simulator of the engine RTL for dma (default %(default)s)")
+                        help="simulator of the engine RTL for dma: pysim, icarus, or verilator "
+                             "(compiled, the fastest; default %(default)s)")
     parser.add_argument("--repeat", type=positive_int, default=request_default("repeat"),
                         help="runs for mean ± SD (default %(default)s)")
     parser.add_argument("--seed", type=non_negative_int, default=request_default("seed"),
@@ -950,9 +997,13 @@ def build_parser():
                     "last data write beat), efficiency against the bus peak (one full beat "
                     "per cycle), cycles from the doorbell write to the first data read, and "
                     "the largest idle gap on the write channel between two descriptors.")
-    bench.add_argument("--backend", choices=BACKENDS + ("both",), default=BACKENDS[0],
-                       help="simulator: Amaranth's built-in (pysim, default) or the exported "
-                            "Verilog on Icarus Verilog via cocotb (icarus); both runs each")
+    bench.add_argument("--backend", type=backend_list, default=(BACKENDS[0],),
+                       metavar="NAME[,NAME...]",
+                       help="simulator(s): Amaranth's built-in (pysim, default), the exported "
+                            "Verilog on Icarus Verilog via cocotb (icarus), or compiled with "
+                            "Verilator, the memory side native (verilator, the fastest); "
+                            "several comma-separated, or all, run each and compare their "
+                            "simulation speed")
     bench.add_argument("--folio-size", type=parse_size, default=4096,
                        help="bytes per folio, e.g. 4K or 2M (default 4K)")
     bench.add_argument("--folios", type=positive_int, default=512,
@@ -1034,7 +1085,8 @@ def build_parser():
                     "and the later posting's calibration points, and prints model vs "
                     "measured with the error of each cell and the largest error per column.")
     rep.add_argument("--backend", choices=BACKENDS, default=BACKENDS[0],
-                     help="simulator of the engine RTL (default pysim; icarus is faster)")
+                     help="simulator of the engine RTL (default pysim; icarus is faster, "
+                          "verilator the fastest)")
     rep.add_argument("--jobs", type=positive_int, default=2,
                      help="DMA simulations run in parallel (default %(default)s)")
     rep.add_argument("--repeat", type=positive_int, default=request_default("repeat"),
@@ -1124,7 +1176,10 @@ def main(argv=None):
     except Exception as error:  # a known failure mode gets its message, not a traceback
         from sim.backend import ScenarioError
         from sim.icarus_backend import IcarusNotFoundError
-        if isinstance(error, (IcarusNotFoundError, ScenarioError, OSError)):
+        from sim.native.build import NativeBuildError
+        from sim.verilator_backend import VerilatorNotFoundError
+        if isinstance(error, (IcarusNotFoundError, VerilatorNotFoundError, NativeBuildError,
+                              ScenarioError, OSError)):
             print(f"{prog}: error: {error}", file=sys.stderr)
             return 1
         raise

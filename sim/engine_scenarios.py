@@ -112,41 +112,37 @@ def stream_metrics(axi, jobs, doorbell_cycle):
     the first of the next (in the order they were written).
     """
     starts = sorted((DATA + dst, n) for n, (_, _, dst, _) in enumerate(jobs))
-    dst_starts = [s for s, _ in starts]
-
-    def job_of(addr):
-        lo, hi = 0, len(dst_starts)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if dst_starts[mid] <= addr:
-                lo = mid
-            else:
-                hi = mid
-        return starts[lo][1]
-
-    aw_job = [job_of(addr) if awid == 0 else None for _, awid, addr, _ in axi.aw_log]
-    first = {}
-    last = {}
-    w_cycles = []
-    for cycle, aw_index in axi.w_log:
-        w_cycles.append(cycle)
-        job = aw_job[aw_index]
-        if job is not None:
-            first.setdefault(job, cycle)
-            last[job] = cycle
-    order = sorted(first, key=first.get)
-    w_set = set(w_cycles)
-    gaps = [sum(1 for c in range(last[a] + 1, first[b]) if c not in w_set)
-            for a, b in zip(order, order[1:])]
-    first_data_ar = next(cycle for cycle, arid, _, _ in axi.ar_log if arid == 0)
-    data_w = [c for c, i in axi.w_log if aw_job[i] is not None]
+    start_addrs = np.array([addr for addr, _ in starts], dtype=np.uint64)
+    start_jobs = np.array([n for _, n in starts], dtype=np.int64)
+    aw = axi.log_array("aw_log")                    # (cycle, id, addr, len)
+    w = axi.log_array("w_log")                      # (cycle, AW index)
+    # The job whose destination holds each data write (the last start at or below it).
+    where = np.searchsorted(start_addrs, aw[:, 2].astype(np.uint64), side="right") - 1
+    aw_job = np.where(aw[:, 1] == 0, start_jobs[np.maximum(where, 0)], -1)
+    w_cycles = w[:, 0]
+    w_job = aw_job[w[:, 1]]
+    data = w_job >= 0
+    data_w = w_cycles[data]
+    jobs_seen, first_at = np.unique(w_job[data], return_index=True)
+    _, last_from_end = np.unique(w_job[data][::-1], return_index=True)
+    first = data_w[first_at]
+    last = data_w[len(data_w) - 1 - last_from_end]
+    order = np.argsort(first, kind="stable")
+    first, last = first[order], last[order]
+    # Cycles strictly between one job's last beat and the next's first, less W beats.
+    ends, begins = last[:-1], first[1:]
+    w_between = (np.searchsorted(w_cycles, begins, side="left")
+                 - np.searchsorted(w_cycles, ends, side="right"))
+    gaps = np.where(begins > ends + 1, begins - ends - 1 - w_between, 0)
+    ar = axi.log_array("ar_log")
+    first_data_ar = int(ar[ar[:, 1] == 0][0, 0])
     return {
-        "window_cycles": data_w[-1] - data_w[0] + 1,
+        "window_cycles": int(data_w[-1] - data_w[0] + 1),
         "doorbell_to_first_ar_cycles": first_data_ar - doorbell_cycle,
-        "max_descriptor_gap_cycles": max(gaps, default=0),
-        "first_data_w_cycle": data_w[0],
-        "last_data_w_cycle": data_w[-1],
-        "last_w_cycle": w_cycles[-1],
+        "max_descriptor_gap_cycles": int(gaps.max(initial=0)),
+        "first_data_w_cycle": int(data_w[0]),
+        "last_data_w_cycle": int(data_w[-1]),
+        "last_w_cycle": int(w_cycles[-1]),
     }
 
 

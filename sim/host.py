@@ -15,6 +15,8 @@ from sw_driver.port import Op, Port
 
 #: While waiting for an interrupt, how often (in cycles) the line is looked at.
 IRQ_CHECK_CYCLES = 16
+#: Most looks at the line planned and handed to the device in one call.
+IRQ_PLAN_PERIODS = 1 << 16
 
 
 def numa_node(ranges, addr):
@@ -104,7 +106,12 @@ class HostPort(Port):
         await self._charge_rest(started, self.costs.mmio_write_ns, "cpu", "mmio_write")
 
     async def wait_for_irq(self, timeout_ns):
+        """Look at the line every IRQ_CHECK_CYCLES cycles, each look a
+        ``spend(IRQ_CHECK_CYCLES cycles)``; the looks are planned ahead and the
+        device runs them in one call (:meth:`sim.backend.Device.run_periods`),
+        with the same outcome and the same arithmetic as one spend at a time."""
         started = self.now_ns
+        periods = 16
         while not self.dev.irq:
             remaining = timeout_ns - (self.now_ns - started)
             if remaining <= 0:
@@ -113,10 +120,36 @@ class HostPort(Port):
                 # Nothing is left to raise it: the timeout passes.
                 await self.spend(remaining, "wait", "irq_wait")
                 return False
-            await self.spend(min(remaining, IRQ_CHECK_CYCLES * self.cycle_ns), "wait",
-                              "irq_wait")
+            plan = self._plan_irq_wait(started, timeout_ns, periods)
+            done = await self.dev.run_periods([cycles for cycles, *_ in plan])
+            _, self._owed_ns, self.time_ns["wait"], self.breakdown_ns["irq_wait"] = \
+                plan[done - 1]
+            periods = min(2 * periods, IRQ_PLAN_PERIODS)
         await self.spend(self.costs.irq_delivery_ns, "wait", "irq_delivery")
         return True
+
+    def _plan_irq_wait(self, started, timeout_ns, periods):
+        """Up to ``periods`` looks at the irq line, as ``spend`` would make them while
+        the line stays low: (cycles waited, owed ns, wait ns, irq_wait ns) after each."""
+        owed, waited = self._owed_ns, self.time_ns["wait"]
+        booked = self.breakdown_ns.get("irq_wait", 0.0)
+        cycle_ns, step_ns = self.cycle_ns, IRQ_CHECK_CYCLES * self.cycle_ns
+        cycle = self.dev.cycle
+        plan = []
+        for _ in range(periods):
+            remaining = timeout_ns - ((cycle - self._origin) * cycle_ns - started)
+            if remaining <= 0:
+                break
+            ns = min(remaining, step_ns)
+            waited += ns
+            booked += ns
+            owed += ns
+            cycles = math.floor(owed / cycle_ns)
+            if cycles:
+                owed -= cycles * cycle_ns
+            cycle += cycles
+            plan.append((cycles, owed, waited, booked))
+        return plan
 
     async def poll(self, condition, timeout_ns, ops=(Op.POLL_ITERATION,)):
         started = self.now_ns

@@ -14,12 +14,12 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from amaranth.back import verilog
 from cocotb_tools.runner import get_results, get_runner
 
-from sim.backend import ScenarioError, build_memory, dut_bus_widths, load_scenario
+from sim.backend import ScenarioError, build_memory, dut_bus_widths, dut_verilog, load_scenario
 
 ENV_VAR = "FOLIODMA_COCOTB_RUN"
 TOPLEVEL = "foliodma_dut"
@@ -57,10 +57,25 @@ def require_icarus():
             f"Verilog 11 or newer (Debian/Ubuntu package 'iverilog': apt-get install iverilog)")
 
 
+def build(dut, *, waves=False):
+    """Compile dut for Icarus unless cached: (build directory, cached, seconds)."""
+    require_icarus()
+    text = dut_verilog(dut, TOPLEVEL)
+    started = time.perf_counter()
+    cached = (_build_dir(text, waves) / "sim.vvp").exists()
+    directory = _build(text, waves)
+    return directory, cached, 0.0 if cached else time.perf_counter() - started
+
+
+def _build_dir(verilog_text, waves):
+    key = hashlib.sha256(f"{verilog_text}\n// waves={waves}".encode()).hexdigest()[:16]
+    return BUILD_ROOT / key
+
+
 def _build(verilog_text, waves):
     """Directory holding sim.vvp for this Verilog, compiling it unless cached."""
-    key = hashlib.sha256(f"{verilog_text}\n// waves={waves}".encode()).hexdigest()[:16]
-    target = BUILD_ROOT / key
+    target = _build_dir(verilog_text, waves)
+    key = target.name
     if (target / "sim.vvp").exists():
         return target
     BUILD_ROOT.mkdir(parents=True, exist_ok=True)
@@ -134,7 +149,7 @@ def run_icarus(dut, scenario, kwargs, *, memory_config, params=None, progress=No
     load_scenario(scenario)     # fail early, and import it to locate its root
     data_width, id_width = dut_bus_widths(dut)
     build_memory(memory_config, data_width=data_width, id_width=id_width)   # validate early
-    build_dir = _build(verilog.convert(dut, name=TOPLEVEL, emit_src=False), vcd is not None)
+    build_dir = _build(dut_verilog(dut, TOPLEVEL), vcd is not None)
 
     run_dir = Path(tempfile.mkdtemp(prefix="foliodma-icarus-"))
     try:

@@ -42,7 +42,8 @@ def test_bench_table(capsys):
     (["bench", "--folio-size", "0"], "--folio-size 0 is not a positive multiple"),
     (["bench", "--folio-size", "0", "--driver", "v1"], "folios are whole 4 KiB pages"),
     (["bench", "--vcd", "w.vcd", "--backend", "icarus"], "give a path ending in .fst"),
-    (["bench", "--vcd", "w.vcd", "--backend", "both"], "the waveform of one back-end"),
+    (["bench", "--vcd", "w.vcd", "--backend", "pysim,icarus"], "the waveform of one back-end"),
+    (["bench", "--vcd", "w.fst", "--backend", "verilator"], "give a path ending in .vcd"),
     (["migrate", "--vcd", "w.vcd", "--backend", "icarus"], "give a path ending in .fst"),
     (["bench", "--driver", "v1", "--vcd", "w.vcd", "--compare-idle-skip"],
      "two runs would write one waveform file"),
@@ -173,3 +174,11 @@ def test_sweep_in_parallel_gives_the_same_rows(capsys):
         rows = json.loads(capsys.readouterr().out)["rows"]
         runs.append([(row["mode"], *(row[key] for key in figures)) for row in rows])
     assert runs[0] == runs[1] and len(runs[0]) == 6
+
+
+@pytest.mark.parametrize("backends", ["icarus,cxx", "icarus,icarus", ""])
+def test_bench_backends_must_be_known_and_distinct(backends, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["bench", "--backend", backends])
+    assert stop.value.code == 2
+    assert "expected 'all' or distinct back-ends" in capsys.readouterr().err

@@ -1,10 +1,10 @@
-"""The DmaEngine on both backends: directed, randomized, errors, abort, interrupts, fence.
+"""The DmaEngine on every backend: directed, randomized, errors, abort, interrupts, fence.
 
-Every test runs once per backend through the ``sim`` fixture (pysim and
-Icarus) with the same EngineParams and memory config; the scenarios in
+Every test runs once per backend through the ``sim`` fixture (pysim, Icarus
+and the compiled Verilator back-end) with the same EngineParams and memory config; the scenarios in
 tests/engine_cases.py check everything themselves. The two runs of a test
 store their results in a directory shared by the xdist workers, and whichever
-finishes second asserts that both are identical (cycle numbers and a digest
+finishes later asserts that they are identical (cycle numbers and a digest
 of the AXI handshake logs), so the backends must agree cycle for cycle.
 """
 import hashlib
@@ -18,6 +18,7 @@ from hw.params import EngineParams
 from sim.backend import ScenarioError
 from sim.icarus_backend import run_icarus
 from sim.pysim_backend import run_pysim
+from sim.verilator_backend import run_verilator
 from tests import engine_cases as cases
 
 #: A few parameter sets, reused so that Icarus builds stay cached.
@@ -57,13 +58,12 @@ def shared_results(tmp_path_factory):
 
 
 class Sim:
-    """Runs scenarios of tests.engine_cases on one backend; compares with the other."""
+    """Runs scenarios of tests.engine_cases on one backend; compares with the others."""
 
-    RUNNERS = {"pysim": run_pysim, "icarus": run_icarus}
+    RUNNERS = {"pysim": run_pysim, "icarus": run_icarus, "verilator": run_verilator}
 
     def __init__(self, name, request, shared):
         self.name = name
-        self.other = "icarus" if name == "pysim" else "pysim"
         params = sorted((k, repr(v)) for k, v in request.node.callspec.params.items()
                         if k != "sim")
         self.key = hashlib.sha256(
@@ -90,15 +90,16 @@ class Sim:
         temporary = mine.with_suffix(".tmp")
         temporary.write_text(json.dumps(result, sort_keys=True))
         os.replace(temporary, mine)
-        other = self.shared / f"{key}.{self.other}.json"
-        if other.exists():
-            theirs = json.loads(other.read_text())
-            assert result == theirs, \
-                (f"backends differ: {self.name} {result}\n"
-                 f"            {self.other} {theirs}")
+        for name in self.RUNNERS:
+            other = self.shared / f"{key}.{name}.json"
+            if name != self.name and other.exists():
+                theirs = json.loads(other.read_text())
+                assert result == theirs, \
+                    (f"backends differ: {self.name} {result}\n"
+                     f"            {name} {theirs}")
 
 
-@pytest.fixture(params=["pysim", "icarus"])
+@pytest.fixture(params=list(Sim.RUNNERS))
 def sim(request, shared_results):
     return Sim(request.param, request, shared_results)
 

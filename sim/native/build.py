@@ -9,6 +9,7 @@ points with ``--jobs``, xdist workers) build it once and the others wait and
 reuse it.
 """
 import fcntl
+import functools
 import hashlib
 import os
 import shutil
@@ -19,8 +20,10 @@ from pathlib import Path
 
 NATIVE_DIR = Path(__file__).resolve().parent
 #: g++ flags of every native build. -ffp-contract=off: no fused multiply-adds, so
-#: double arithmetic is the same as Python's.
-CXXFLAGS = ("-std=c++17", "-O2", "-fPIC", "-shared", "-ffp-contract=off", "-w")
+#: double arithmetic is the same as Python's; -Bsymbolic: each library binds to its
+#: own definitions (several engine builds may be loaded in one process).
+CXXFLAGS = ("-std=c++17", "-O3", "-fPIC", "-shared", "-ffp-contract=off", "-w",
+            "-Wl,-Bsymbolic")
 
 
 class NativeBuildError(RuntimeError):
@@ -54,14 +57,19 @@ def require_compiler():
     return compiler
 
 
-def tool_version(command):
-    """First line of ``command --version`` (part of the cache key)."""
+@functools.lru_cache(maxsize=None)
+def _tool_version(command):
     try:
         result = subprocess.run([*command, "--version"], capture_output=True, text=True,
                                 check=True)
     except (OSError, subprocess.CalledProcessError) as error:
         raise NativeBuildError(f"{command[0]} --version failed: {error}") from None
     return result.stdout.splitlines()[0] if result.stdout else ""
+
+
+def tool_version(command):
+    """First line of ``command --version`` (part of the cache key), asked once per process."""
+    return _tool_version(tuple(map(str, command)))
 
 
 def digest(*parts):
@@ -73,14 +81,14 @@ def digest(*parts):
     return h.hexdigest()[:20]
 
 
-def run_tool(command, cwd, log):
+def run_tool(command, cwd, log, env=None):
     """Run a build command, its output appended to log; NativeBuildError on failure."""
     with open(log, "a") as out:
         out.write("$ " + " ".join(map(str, command)) + "\n")
         out.flush()
         try:
             result = subprocess.run(list(map(str, command)), cwd=cwd, stdout=out,
-                                    stderr=subprocess.STDOUT)
+                                    stderr=subprocess.STDOUT, env=env)
         except OSError as error:
             raise NativeBuildError(f"could not run {command[0]}: {error}") from None
     if result.returncode:

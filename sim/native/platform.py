@@ -83,6 +83,14 @@ class _Log:
         self._lib, self._handle, self._which, self._width = lib, handle, which, width
         self._items = []
 
+    def array(self):
+        """The whole log as an int64 array (one row per entry), straight from the model."""
+        count = self._lib.fd_axi_log(self._handle, self._which, 0, None)
+        out = np.empty((count, self._width), dtype=np.int64)
+        if count:
+            self._lib.fd_axi_log(self._handle, self._which, 0, _pointer(out))
+        return out
+
     def get(self):
         count = self._lib.fd_axi_log(self._handle, self._which, 0, None)
         have = len(self._items)
@@ -240,6 +248,10 @@ class NativeAxi:
     w_log = property(lambda self: self._logs["w_log"].get())
     r_log = property(lambda self: self._logs["r_log"].get())
     b_log = property(lambda self: self._logs["b_log"].get())
+
+    def log_array(self, name):
+        """As :meth:`AxiSlaveModel.log_array`."""
+        return self._logs[name].array()
 
     @property
     def record(self):

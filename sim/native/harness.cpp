@@ -1,0 +1,298 @@
+// The compiled back-end's simulation: the Verilated engine, the native AXI slave
+// serving its m_axi, and an AXI4-Lite master on its s_axil, all stepped in C++.
+//
+// Python (sim/verilator_backend.py) calls in at transaction level: an MMIO access,
+// "wait n cycles", "wait for the interrupt", "run these check periods". Timing is
+// the contract of sim/backend.py, as on pysim and Icarus: one step of the AXI
+// model per rising edge with the values driven before it; irq and idle are
+// sampled before the edge; AXI4-Lite VALIDs rise after the next edge, RREADY and
+// BREADY are high from edge 1 on, and an access returns at the edge of its R/B
+// handshake. Reset is held for RESET_CYCLES edges first, as under cocotb.
+//
+// Compile-time parameters: BEAT_BYTES, STRB_BYTES (of m_axi), HAS_IDLE (the DUT
+// has an ``idle`` output). Verilator escapes "__" in port names as "___05F".
+#include <memory>
+
+#include "Vtop.h"
+#include "verilated.h"
+#if VM_TRACE
+#include "verilated_vcd_c.h"
+#endif
+
+#include "axi_slave.hpp"
+
+using namespace foliodma;
+
+namespace {
+
+const int RESET_CYCLES = 5;
+const int64_t IDLE_CHECK_CYCLES = 8;   // sim.backend.IDLE_CHECK_CYCLES
+const uint32_t AXIL_PROT = 0b010;      // sim.backend.AXIL_PROT
+
+struct Sim {
+    std::unique_ptr<VerilatedContext> context{new VerilatedContext};
+    std::unique_ptr<Vtop> top;
+    AxiSlave axi;
+    int64_t mmio_timeout;
+    int64_t skipped = 0, edges = 0;
+    bool irq = false, idle = false;    // sampled before the latest edge
+    // s_axil outputs sampled before the latest edge
+    bool s_awready = false, s_wready = false, s_bvalid = false, s_arready = false,
+         s_rvalid = false;
+    uint32_t s_bresp = 0, s_rresp = 0, s_rdata = 0;
+    uint8_t wdata[BEAT_BYTES], wstrb[STRB_BYTES];
+#if VM_TRACE
+    std::unique_ptr<VerilatedVcdC> trace;
+    uint64_t period_ps = 1000;
+#endif
+
+    Sim(uint8_t *memory, uint64_t base, uint64_t size, int64_t timeout)
+        : axi(memory, base, size, BEAT_BYTES), mmio_timeout(timeout) {
+        context->randReset(0);
+        top.reset(new Vtop(context.get()));
+    }
+
+    void drive_slave_outputs() {
+        Vtop &t = *top;
+        t.m_axi___05Farready = axi.arready;
+        t.m_axi___05Fawready = axi.awready;
+        t.m_axi___05Fwready = axi.wready;
+        t.m_axi___05Frvalid = axi.rvalid;
+        t.m_axi___05Frid = axi.rid;
+        memcpy(&t.m_axi___05Frdata, axi.rdata.data(), BEAT_BYTES);
+        t.m_axi___05Frresp = axi.rresp;
+        t.m_axi___05Frlast = axi.rlast;
+        t.m_axi___05Fbvalid = axi.bvalid;
+        t.m_axi___05Fbid = axi.bid;
+        t.m_axi___05Fbresp = axi.bresp;
+    }
+
+    void dump(uint64_t half) {
+#if VM_TRACE
+        if (trace) trace->dump((uint64_t)(cycle() * 2 + half) * (period_ps / 2));
+#endif
+    }
+
+    void reset() {
+        Vtop &t = *top;
+        t.rst = 1;
+        t.s_axil___05Fawvalid = t.s_axil___05Fwvalid = t.s_axil___05Farvalid = 0;
+        t.s_axil___05Fbready = t.s_axil___05Frready = 0;
+        drive_slave_outputs();
+        for (int i = 0; i < RESET_CYCLES; i++) {
+            t.clk = 0;
+            t.eval();
+            t.clk = 1;
+            t.eval();
+        }
+        t.rst = 0;
+        t.clk = 0;
+        t.eval();
+        irq = t.irq;
+        idle = sample_idle();
+    }
+
+    bool sample_idle() {
+#if HAS_IDLE
+        return top->idle;
+#else
+        return false;
+#endif
+    }
+
+    int64_t cycle() const { return axi.cycle; }
+
+    // One rising edge: settle, sample, clock, step the AXI model, drive its outputs.
+    void edge() {
+        Vtop &t = *top;
+        t.clk = 0;
+        t.eval();
+        dump(1);
+        irq = t.irq;
+        idle = sample_idle();
+        s_awready = t.s_axil___05Fawready;
+        s_wready = t.s_axil___05Fwready;
+        s_bvalid = t.s_axil___05Fbvalid;
+        s_bresp = t.s_axil___05Fbresp;
+        s_arready = t.s_axil___05Farready;
+        s_rvalid = t.s_axil___05Frvalid;
+        s_rresp = t.s_axil___05Frresp;
+        s_rdata = t.s_axil___05Frdata;
+        Address ar, aw;
+        bool has_ar = t.m_axi___05Farvalid, has_aw = t.m_axi___05Fawvalid,
+             has_w = t.m_axi___05Fwvalid;
+        if (has_ar)
+            ar = {(uint32_t)t.m_axi___05Farid, (uint64_t)t.m_axi___05Faraddr,
+                  (uint32_t)t.m_axi___05Farlen, (uint32_t)t.m_axi___05Farsize,
+                  (uint32_t)t.m_axi___05Farburst};
+        if (has_aw)
+            aw = {(uint32_t)t.m_axi___05Fawid, (uint64_t)t.m_axi___05Fawaddr,
+                  (uint32_t)t.m_axi___05Fawlen, (uint32_t)t.m_axi___05Fawsize,
+                  (uint32_t)t.m_axi___05Fawburst};
+        bool w_last = false;
+        if (has_w) {
+            memcpy(wdata, &t.m_axi___05Fwdata, BEAT_BYTES);
+            memcpy(wstrb, &t.m_axi___05Fwstrb, STRB_BYTES);
+            w_last = t.m_axi___05Fwlast;
+        }
+        bool r_ready = axi.rvalid && t.m_axi___05Frready;
+        bool b_ready = axi.bvalid && t.m_axi___05Fbready;
+        t.clk = 1;
+        t.eval();
+        edges++;
+        axi.step(has_ar ? &ar : nullptr, has_aw ? &aw : nullptr, has_w ? wdata : nullptr, wstrb,
+                 w_last, r_ready, b_ready);
+        dump(0);
+        drive_slave_outputs();
+        if (axi.cycle == 1) {           // the AXI4-Lite master's R/B sinks: ready from edge 1
+            t.s_axil___05Frready = 1;
+            t.s_axil___05Fbready = 1;
+        }
+    }
+
+    bool quiescent() const { return idle && !axi.busy(); }
+
+    void wait_cycles(int64_t n, bool idle_skip) {           // Device.wait_cycles
+        while (n) {
+            if (idle_skip && quiescent()) {
+                skipped += n;
+                axi.advance(n);
+                return;
+            }
+            int64_t chunk = idle_skip ? std::min(n, IDLE_CHECK_CYCLES) : n;
+            for (int64_t i = 0; i < chunk; i++) edge();
+            n -= chunk;
+        }
+    }
+
+    // 0: response resp; 1: no response within mmio_timeout edges.
+    int mmio_write(uint32_t addr, uint32_t value, int *resp) {
+        Vtop &t = *top;
+        edge();
+        t.s_axil___05Fawaddr = addr;
+        t.s_axil___05Fawprot = AXIL_PROT;
+        t.s_axil___05Fawvalid = 1;
+        t.s_axil___05Fwdata = value;
+        t.s_axil___05Fwstrb = 0xF;
+        t.s_axil___05Fwvalid = 1;
+        bool aw_pending = true, w_pending = true;
+        for (int64_t i = 0; i < mmio_timeout; i++) {
+            edge();
+            if (aw_pending && s_awready) { aw_pending = false; t.s_axil___05Fawvalid = 0; }
+            if (w_pending && s_wready) { w_pending = false; t.s_axil___05Fwvalid = 0; }
+            if (s_bvalid) { *resp = s_bresp; return 0; }
+        }
+        return 1;
+    }
+
+    int mmio_read(uint32_t addr, uint32_t *value, int *resp) {
+        Vtop &t = *top;
+        edge();
+        t.s_axil___05Faraddr = addr;
+        t.s_axil___05Farprot = AXIL_PROT;
+        t.s_axil___05Farvalid = 1;
+        bool ar_pending = true;
+        for (int64_t i = 0; i < mmio_timeout; i++) {
+            edge();
+            if (ar_pending && s_arready) { ar_pending = false; t.s_axil___05Farvalid = 0; }
+            if (s_rvalid) { *resp = s_rresp; *value = s_rdata; return 0; }
+        }
+        return 1;
+    }
+
+    bool wait_irq(int64_t timeout) {                       // Device.wait_irq
+        for (int64_t i = 0; i < timeout; i++) {
+            if (irq) return true;
+            edge();
+        }
+        return irq;
+    }
+
+    // Device.run_periods: before every period but the first, stop if irq is high or
+    // (idle skipping) the device is quiescent; returns the periods run.
+    int64_t run_periods(const int64_t *cycles, int64_t count, bool idle_skip) {
+        for (int64_t i = 0; i < count; i++) {
+            if (i && (irq || (idle_skip && quiescent()))) return i;
+            wait_cycles(cycles[i], idle_skip);
+        }
+        return count;
+    }
+};
+
+thread_local std::string sim_error;
+
+template <class Body> int guarded(Body body) {
+    try {
+        return body();
+    } catch (const ProtocolError &e) {
+        sim_error = e.what();
+        return -2;
+    } catch (const std::exception &e) {
+        sim_error = e.what();
+        return -1;
+    }
+}
+
+}  // namespace
+
+extern "C" {
+
+const char *fd_sim_error() { return sim_error.c_str(); }
+
+Sim *fd_sim_new(uint8_t *memory, uint64_t base, uint64_t size, int64_t mmio_timeout) {
+    return new Sim(memory, base, size, mmio_timeout);
+}
+void fd_sim_free(Sim *sim) {
+#if VM_TRACE
+    if (sim->trace) sim->trace->close();
+#endif
+    delete sim;
+}
+AxiSlave *fd_sim_axi(Sim *sim) { return &sim->axi; }
+int fd_sim_beat_bytes() { return BEAT_BYTES; }
+
+// Waveform to path (VCD), time in ps at period_ps per cycle; -1 without a trace build.
+int fd_sim_trace(Sim *sim, const char *path, uint64_t period_ps) {
+#if VM_TRACE
+    sim->context->traceEverOn(true);
+    sim->trace.reset(new VerilatedVcdC);
+    sim->top->trace(sim->trace.get(), 99);
+    sim->trace->open(path);
+    sim->period_ps = period_ps;
+    return 0;
+#else
+    sim_error = "this build has no waveform support";
+    return -1;
+#endif
+}
+
+void fd_sim_reset(Sim *sim) { sim->reset(); }
+
+int fd_sim_mmio_write(Sim *sim, uint32_t addr, uint32_t value, int *resp) {
+    return guarded([&] { return sim->mmio_write(addr, value, resp); });
+}
+int fd_sim_mmio_read(Sim *sim, uint32_t addr, uint32_t *value, int *resp) {
+    return guarded([&] { return sim->mmio_read(addr, value, resp); });
+}
+int fd_sim_edges(Sim *sim, int64_t n) {
+    return guarded([&] { for (int64_t i = 0; i < n; i++) sim->edge(); return 0; });
+}
+int fd_sim_wait_cycles(Sim *sim, int64_t n, int idle_skip) {
+    return guarded([&] { sim->wait_cycles(n, idle_skip); return 0; });
+}
+int fd_sim_wait_irq(Sim *sim, int64_t timeout, int *seen) {
+    return guarded([&] { *seen = sim->wait_irq(timeout); return 0; });
+}
+int fd_sim_run_periods(Sim *sim, const int64_t *cycles, int64_t count, int idle_skip,
+                       int64_t *done) {
+    return guarded([&] { *done = sim->run_periods(cycles, count, idle_skip); return 0; });
+}
+
+int64_t fd_sim_cycle(Sim *sim) { return sim->cycle(); }
+int64_t fd_sim_skipped(Sim *sim) { return sim->skipped; }
+int64_t fd_sim_simulated_edges(Sim *sim) { return sim->edges; }
+int fd_sim_irq(Sim *sim) { return sim->irq; }
+int fd_sim_idle(Sim *sim) { return sim->idle; }
+int fd_sim_quiescent(Sim *sim) { return sim->quiescent(); }
+
+}  // extern "C"
