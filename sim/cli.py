@@ -288,7 +288,7 @@ DRIVERS = STRATEGIES + ("none",)
 #: bench options that only act through the driver stack: (dest, option).
 DRIVER_ONLY = (("compare_idle_skip", "--compare-idle-skip"), ("v1_dma_only", "--v1-dma-only"),
                ("iommu_mode", "--iommu-mode"), ("engine_mhz", "--engine-mhz"),
-               ("cpu_ghz", "--cpu-ghz"), ("no_idle_skip", "--no-idle-skip"))
+               ("cpu_ghz", "--cpu-ghz"), ("no_idle_skip", "--no-idle-skip"), ("numa", "--numa"))
 
 
 def cmd_bench(args):
@@ -353,7 +353,7 @@ def cmd_driver_bench(args):
                 folio_size=args.folio_size, read_latency=read_latency,
                 write_latency=write_latency, engine_mhz=args.engine_mhz, cpu_ghz=args.cpu_ghz,
                 idle_skip=idle_skip, v1_double_copy=not args.v1_dma_only,
-                iommu_mode=args.iommu_mode,
+                iommu_mode=args.iommu_mode, numa=args.numa,
                 backpressure=args.backpressure, seed=args.seed, progress=progress,
                 vcd=args.vcd)
             progress.done()
@@ -366,8 +366,10 @@ def cmd_driver_bench(args):
         for key in ("driver_cpu", "cpu_copy", "wait", "device_busy"):
             row[f"{key}_us"] = row[f"{key}_ns"] / 1000
     p = params
+    memory = ("memory: the seed's machine (sources on the remote node)" if args.numa else
+              f"memory latency {read_latency}/{write_latency} cycles")
     print(f"engine: {p.data_width}-bit at {args.engine_mhz:g} MHz, {p.channels} channel(s); "
-          f"CPU {args.cpu_ghz:g} GHz; memory latency {read_latency}/{write_latency} cycles"
+          f"CPU {args.cpu_ghz:g} GHz; {memory}"
           + f"; IOMMU {args.iommu_mode}"
           + ("; v1 without its extra CPU copy" if args.driver == "v1" and args.v1_dma_only
              else ""))
@@ -511,10 +513,47 @@ def _report_integrity(rows):
     return 1 if failed else 0
 
 
+#: --backend auto: the compiled back-end where it can be built, else pysim.
+AUTO_BACKEND = "auto"
+
+
+def resolve_backend(args, params):
+    """The back-end to run on: ``auto`` becomes verilator if its simulation of the
+    engine builds here, else pysim, with one line on stderr saying why. A build that
+    happens is done here and reported on its own line (it is cached for the run)."""
+    from sim.native.build import NativeBuildError
+    from sim.verilator_backend import VerilatorNotFoundError
+    backend = args.backend
+    if backend == AUTO_BACKEND:
+        backend = "verilator"
+        try:
+            _prepare_reporting(backend, params, args)
+        except (VerilatorNotFoundError, NativeBuildError) as error:
+            reason = str(error).splitlines()[0]
+            print(f"foliodma: running on pysim: the compiled back-end is not available here "
+                  f"({reason})", file=sys.stderr)
+            return "pysim"
+        return backend
+    if backend != "pysim" and not getattr(args, "vcd", None):
+        _prepare_reporting(backend, params, args)
+    return backend
+
+
+def _prepare_reporting(backend, params, args):
+    from hw.engine import DmaEngine
+    from sim.bench import prepare
+    figures = prepare(backend, DmaEngine(params))
+    if not figures["build_cached"] and not args.quiet:
+        print(f"foliodma: built the {backend} simulation of the engine in "
+              f"{figures['build_seconds']:.1f} s (cached for later runs)", file=sys.stderr)
+    return figures
+
+
 def cmd_migrate(args):
     params = engine_params(args)
     modes = args.copy or MODES
     if "dma" in modes:
+        args.backend = resolve_backend(args, params)
         _check_waveform(args, (args.backend,))
     rows = run_migrate_rows(args, migrate_requests(args))
     if args.json:
@@ -626,6 +665,8 @@ def cmd_sweep(args):
     if fixed != action.default:
         raise UsageError(f"{option} is swept over {','.join(args.values)} and also given as "
                          f"{fixed}: leave the fixed {option} out")
+    if "dma" in (args.copy or MODES):
+        args.backend = resolve_backend(args, engine_params(args))
     migrate_requests(args)                  # the options not swept, checked on their own
     points = []
     for text, value in zip(args.values, _sweep_values(option, action, args.values)):
@@ -698,7 +739,10 @@ def comma_list(text):
 
 
 def cmd_reproduce(args):
+    from hw.params import EngineParams
     from sim.reproduce import print_report, run_all, to_json
+    args.backend = resolve_backend(args, EngineParams())
+
     def progress(key):
         sys.stderr.write(f"reproduce: {' '.join(str(k) for k in key)} done\n")
     report = run_all(backend=args.backend, repeat=args.repeat, seed=args.seed, jobs=args.jobs,
@@ -949,9 +993,11 @@ def add_migrate_options(parser):
                              "%(default)s: a single-threaded test program)")
     parser.add_argument("--mappings", type=positive_int, default=request_default("mappings"),
                         help="mappings of every folio (processes sharing it; default %(default)s)")
-    parser.add_argument("--backend", choices=BACKENDS, default=request_default("backend"),
-                        help="simulator of the engine RTL for dma: pysim, icarus, or verilator "
-                             "(compiled, the fastest; default %(default)s)")
+    parser.add_argument("--backend", choices=BACKENDS + (AUTO_BACKEND,),
+                        default=request_default("backend"),
+                        help="simulator of the engine RTL for dma: pysim, icarus, verilator "
+                             "(compiled, the fastest), or auto (verilator if it builds here, "
+                             "else pysim; default %(default)s)")
     parser.add_argument("--repeat", type=positive_int, default=request_default("repeat"),
                         help="runs for mean ± SD (default %(default)s)")
     parser.add_argument("--seed", type=non_negative_int, default=request_default("seed"),
@@ -1030,6 +1076,10 @@ def build_parser():
     add_host_options(host)
     host.add_argument("--compare-idle-skip", action="store_true",
                       help="run with and without idle skipping and show both")
+    host.add_argument("--numa", action="store_true",
+                      help="the engine sees the NUMA memory system of the seed's machine "
+                           "(sources on the remote node, the rest local; see "
+                           "sim/memory_system.py) instead of --latency")
     add_output_options(bench, json_help="print JSON instead of a table")
     bench.set_defaults(func=cmd_bench,
                        defaults={dest: bench.get_default(dest) for dest, _ in DRIVER_ONLY})
@@ -1084,9 +1134,10 @@ def build_parser():
                     "rows with dcbm v1, as the seed measured), the post_move_access column "
                     "and the later posting's calibration points, and prints model vs "
                     "measured with the error of each cell and the largest error per column.")
-    rep.add_argument("--backend", choices=BACKENDS, default=BACKENDS[0],
+    rep.add_argument("--backend", choices=BACKENDS + (AUTO_BACKEND,), default=BACKENDS[0],
                      help="simulator of the engine RTL (default pysim; icarus is faster, "
-                          "verilator the fastest)")
+                          "verilator the fastest; auto: verilator if it builds here, else "
+                          "pysim)")
     rep.add_argument("--jobs", type=positive_int, default=2,
                      help="DMA simulations run in parallel (default %(default)s)")
     rep.add_argument("--repeat", type=positive_int, default=request_default("repeat"),

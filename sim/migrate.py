@@ -875,14 +875,14 @@ def run_dma(spec, costs=DEFAULT_COSTS, *, params=None, backend="pysim", driver=D
     """The dma mode on an RTL back-end; the raw result."""
     from hw.engine import DmaEngine
     from hw.params import EngineParams
-    from sim.bench import _runner
+    from sim.bench import get_runner
     params = params or EngineParams()
     memory, layout = dma_memory_config(spec, costs, engine_mhz=engine_mhz, latency_ns=latency_ns,
                                        iommu_mode=iommu_mode)
     kwargs = {"spec": spec, "costs": costs.as_dict(), "layout": layout, "driver": driver,
               "nr_dma_chan": params.channels, "engine_mhz": engine_mhz,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy}
-    return _runner(backend)(DmaEngine(params), "sim.migrate:migrate_scenario", kwargs,
+    return get_runner(backend)(DmaEngine(params), "sim.migrate:migrate_scenario", kwargs,
                             memory_config=memory, progress=progress, vcd=vcd)
 
 

@@ -36,7 +36,7 @@ from sim.backend import (MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device, Scenari
                          build_memory, check_mmio, check_response, dut_bus_widths, dut_verilog,
                          load_scenario)
 from sim.native import build as native_build
-from sim.native.platform import NativeAxi, load_library
+from sim.native.platform import NativeAxi, check, load_library
 
 TOPLEVEL = "foliodma_dut"
 #: Verilator flags: -O3 model optimisation, two-state (no X) with zeroed initial
@@ -49,7 +49,6 @@ RUNTIME_SOURCES = ("verilated.cpp", "verilated_threads.cpp")
 _PROGRESS_CHUNK = 1 << 20
 
 _SIM_SIGNATURES = {
-    "fd_sim_error": ([], ctypes.c_char_p),
     "fd_sim_new": ([ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_int64],
                    ctypes.c_void_p),
     "fd_sim_free": ([ctypes.c_void_p], None),
@@ -191,12 +190,16 @@ class _VerilatorDevice(Device):
         self._reported = 0
 
     def _check(self, status):
-        if status:
-            message = self._lib.fd_sim_error().decode()
-            if status == -2:
-                from sim.axi_slave import AxiProtocolError
-                raise AxiProtocolError(message)
-            raise RuntimeError(message)
+        check(self._lib, status)
+
+    def _finish_mmio(self, status, access, addr, kind, resp):
+        """Raise for a failed access (1: no response), else check its response."""
+        self._check(status if status != 1 else 0)
+        if status == 1:
+            raise TimeoutError(f"MMIO {access} {addr:#05x}: no response within "
+                               f"{MMIO_TIMEOUT_CYCLES} cycles")
+        check_response(kind, addr, resp)
+        self._report()
 
     def _report(self):
         if self._progress is not None:
@@ -232,24 +235,14 @@ class _VerilatorDevice(Device):
         check_mmio(addr, value)
         resp = ctypes.c_int()
         status = self._lib.fd_sim_mmio_write(self._sim, addr, value, ctypes.byref(resp))
-        self._check(status if status != 1 else 0)
-        if status == 1:
-            raise TimeoutError(f"MMIO write to {addr:#05x}: no response within "
-                               f"{MMIO_TIMEOUT_CYCLES} cycles")
-        check_response("write", addr, resp.value)
-        self._report()
+        self._finish_mmio(status, "write to", addr, "write", resp.value)
 
     async def mmio_read(self, addr):
         check_mmio(addr)
         resp, value = ctypes.c_int(), ctypes.c_uint32()
         status = self._lib.fd_sim_mmio_read(self._sim, addr, ctypes.byref(value),
                                             ctypes.byref(resp))
-        self._check(status if status != 1 else 0)
-        if status == 1:
-            raise TimeoutError(f"MMIO read of {addr:#05x}: no response within "
-                               f"{MMIO_TIMEOUT_CYCLES} cycles")
-        check_response("read", addr, resp.value)
-        self._report()
+        self._finish_mmio(status, "read of", addr, "read", resp.value)
         return value.value
 
     async def wait_cycles(self, n):
@@ -293,6 +286,7 @@ def run_verilator(dut, scenario, kwargs, *, memory_config, params=None, progress
     must end in ".vcd". Raises VerilatorNotFoundError when the back-end cannot be
     built here, ScenarioError if the run failed.
     """
+    require_verilator()
     if vcd is not None and Path(vcd).suffix != ".vcd":
         raise ValueError(f"waveform path {vcd!r}: the verilator back-end writes VCD, give a "
                          f"path ending in .vcd")
@@ -307,7 +301,7 @@ def run_verilator(dut, scenario, kwargs, *, memory_config, params=None, progress
     try:
         axi = NativeAxi(lib, model, handle=lib.fd_sim_axi(sim))
         if vcd is not None and lib.fd_sim_trace(sim, str(vcd).encode(), 1000):
-            raise ScenarioError(f"verilator: {lib.fd_sim_error().decode()}")
+            raise ScenarioError(f"verilator: {lib.fd_error().decode()}")
         lib.fd_sim_reset(sim)
         device = _VerilatorDevice(lib, sim, memory, axi, params, progress)
         try:

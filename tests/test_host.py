@@ -4,6 +4,7 @@ import pytest
 from hw.descriptor import FLAG_INTERRUPT, Status
 from hw.engine import DmaEngine
 from hw.params import EngineParams
+from sim.bench import BACKENDS, get_runner
 from sim.engine_io import EngineIO
 from sim.engine_scenarios import DATA, MEM_BASE, RECORDS, memory_config
 from sim.host import HostPort
@@ -37,12 +38,9 @@ async def timeline(dev, *, idle_skip):
             "skipped": dev.skipped_cycles, "time_ns": port.time_ns}
 
 
-@pytest.mark.parametrize("backend", ["pysim", "icarus"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_idle_skip_changes_only_the_work(backend):
-    if backend == "pysim":
-        from sim.pysim_backend import run_pysim as run
-    else:
-        from sim.icarus_backend import run_icarus as run
+    run = get_runner(backend)
     config = memory_config(16384, read_latency=50, write_latency=50)
     skipped = run(DmaEngine(PARAMS), "tests.test_host:timeline", {"idle_skip": True},
                   memory_config=config)

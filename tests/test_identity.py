@@ -1,17 +1,15 @@
-"""ID, VERSION and capability registers report the build, on both simulators."""
+"""ID, VERSION and capability registers report the build, on every simulator."""
 import pytest
 
 from hw.engine import DmaEngine
 from hw.params import EngineParams
+from sim.bench import BACKENDS, get_runner
 from sim.engine_scenarios import MEM_BASE
 
 
-@pytest.mark.parametrize("backend", ["pysim", "icarus"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_capabilities_report_build_parameters(backend):
-    if backend == "pysim":
-        from sim.pysim_backend import run_pysim as run
-    else:
-        from sim.icarus_backend import run_icarus as run
+    run = get_runner(backend)
     params = EngineParams(data_width=128, channels=3, max_burst=32, outstanding_reads=5,
                           outstanding_writes=6, buffer_depth=256, prefetch_depth=2)
     result = run(DmaEngine(params), "sim.engine_scenarios:read_identity", {},

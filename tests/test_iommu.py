@@ -274,14 +274,14 @@ async def iommu_copies(dev):
             "ar": len(dev.axi.ar_log), "aw": len(dev.axi.aw_log)}
 
 
-def test_unmapped_source_or_destination_fails_through_the_engine_on_both_backends():
-    from sim.icarus_backend import run_icarus
-    from sim.pysim_backend import run_pysim
+def test_unmapped_source_or_destination_fails_through_the_engine_on_every_backend():
+    from sim.bench import BACKENDS, get_runner
     config = memory_config(1 << 20, read_latency=20, write_latency=20)
-    pysim, icarus = (run(DmaEngine(PARAMS), f"{SCENARIOS}:iommu_copies", {},
-                         memory_config=config, params=PARAMS.as_dict())
-                     for run in (run_pysim, run_icarus))
-    assert pysim == icarus
+    pysim, icarus, verilator = (
+        get_runner(backend)(DmaEngine(PARAMS), f"{SCENARIOS}:iommu_copies", {},
+                            memory_config=config, params=PARAMS.as_dict())
+        for backend in BACKENDS)
+    assert pysim == icarus == verilator
     assert pysim["enabled"]
     assert pysim["outcome"] == {"0": ["SUCCESS", SIZE], "1": ["READ_DECERR", 0],
                                 "2": ["WRITE_DECERR", 0], "3": ["SUCCESS", SIZE],

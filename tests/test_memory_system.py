@@ -15,6 +15,7 @@ from hw.engine import DmaEngine
 from hw.params import EngineParams
 from sim.axi_slave import AxiSlaveModel
 from sim.backend import build_memory
+from sim.bench import get_runner
 from sim.engine_io import EngineIO
 from sim.engine_scenarios import (DATA, GUARD, GUARD_BYTE, MEM_BASE, RECORDS, RING_BYTES,
                                   memory_config)
@@ -254,10 +255,7 @@ def _jobs(channels, per_channel, size, src_at, dst_at):
 
 
 def _run(backend, phases, system, extent=4 * MiB):
-    if backend == "pysim":
-        from sim.pysim_backend import run_pysim as runner
-    else:
-        from sim.icarus_backend import run_icarus as runner
+    runner = get_runner(backend)
     config = memory_config(extent, memory_system=system.to_config())
     return runner(DmaEngine(PARAMS), f"{SCENARIOS}:node_phases", {"phases": phases},
                   memory_config=config, params=PARAMS.as_dict())
@@ -373,9 +371,9 @@ def test_numa_and_cxl_defaults_seen_by_the_engine():
     assert took["CXL read"] > 1.2 * took["local"] and took["CXL write"] > 1.4 * took["local"]
 
 
-def test_both_backends_are_cycle_identical_on_a_memory_system():
+def test_every_backend_is_cycle_identical_on_a_memory_system():
     phases = [READ_TWO, WRITE_ONE]
     pysim = _run("pysim", phases, TWO_NODES)
-    icarus = _run("icarus", phases, TWO_NODES)
-    assert pysim == icarus
+    assert _run("icarus", phases, TWO_NODES) == pysim
+    assert _run("verilator", phases, TWO_NODES) == pysim
     assert pysim["phases"][0]["copy_bytes_per_cycle"] > 12     # two nodes at 8 B/cycle

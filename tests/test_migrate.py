@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from sim.bench import BACKENDS
 from sim.cli import main
 from sim.costs import DEFAULT_COSTS
 from sim.migrate import (CATEGORIES, MigrateError, MigrateRequest, Plan,
@@ -29,7 +30,7 @@ def assert_intact(raw, migrated=None, kept=0):
         assert integrity["migrated"] == migrated
 
 
-@pytest.fixture(params=["pysim", "icarus"])
+@pytest.fixture(params=BACKENDS)
 def backend(request):
     return request.param
 
@@ -286,13 +287,12 @@ def test_poisoned_folio_fails_dma_and_cpu_and_is_undone(backend):
     assert_intact(raw, migrated=7, kept=1)
 
 
-def test_dma_v1_one_page_per_descriptor_and_same_on_both_backends():
-    results = [run_dma(spec("dma", workload=12 * K), backend=b, driver="v1")
-               for b in ("pysim", "icarus")]
+def test_dma_v1_one_page_per_descriptor_and_same_on_every_backend():
+    results = [run_dma(spec("dma", workload=12 * K), backend=b, driver="v1") for b in BACKENDS]
     for raw in results:
         assert_intact(raw, migrated=3)
         assert raw["dma_copied_folios"] == 3
-    assert totals(results[0]) == totals(results[1])
+    assert totals(results[0]) == totals(results[1]) == totals(results[2])
 
 
 def test_post_move_access_from_the_cache_model():

@@ -20,6 +20,7 @@ import pytest
 from hw.descriptor import DESC_BYTES
 from hw.engine import DmaEngine
 from hw.params import EngineParams
+from sim.bench import BACKENDS, get_runner
 from sim.engine_scenarios import COHERENT, DATA, GUARD_BYTE, MEM_BASE, memory_config
 from sim.host import HostPort
 from sw_driver.dcbm import Dcbm, migrate_folios_content
@@ -74,10 +75,7 @@ def random_sizes(seed, count, choices=(4 * KiB, 8 * KiB, 16 * KiB, 64 * KiB)):
 
 
 def run(backend, scenario, kwargs, *, data_bytes, params=PARAMS, error_regions=()):
-    if backend == "pysim":
-        from sim.pysim_backend import run_pysim as runner
-    else:
-        from sim.icarus_backend import run_icarus as runner
+    runner = get_runner(backend)
     config = memory_config(data_bytes, **TIMING, error_regions=list(error_regions))
     return runner(DmaEngine(params), f"{SCENARIOS}:{scenario}", kwargs,
                   memory_config=config, params=params.as_dict())
@@ -304,9 +302,9 @@ async def terminate_mid_batch(dev, *, count, size):
 # Tests
 # --------------------------------------------------------------------------
 
-@pytest.fixture(params=["pysim", "icarus"])
+@pytest.fixture(params=BACKENDS)
 def backend(request):
-    """The simulator a scenario runs on: every driver test runs on both."""
+    """The simulator a scenario runs on: every driver test runs on each."""
     return request.param
 
 

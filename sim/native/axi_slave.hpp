@@ -39,6 +39,25 @@ struct ProtocolError : std::runtime_error {
     explicit ProtocolError(const std::string &what) : std::runtime_error(what) {}
 };
 
+// The message of the latest failed C API call (of this thread).
+inline std::string &last_error() {
+    static thread_local std::string message;
+    return message;
+}
+
+// Runs body (returning the call's status); -2 for an AXI protocol error, -1 for another.
+template <class Body> int guarded(Body body) {
+    try {
+        return body();
+    } catch (const ProtocolError &e) {
+        last_error() = e.what();
+        return -2;
+    } catch (const std::exception &e) {
+        last_error() = e.what();
+        return -1;
+    }
+}
+
 static std::string hex(uint64_t value) {
     char text[24];
     snprintf(text, sizeof text, "%#llx", (unsigned long long)value);

@@ -219,25 +219,9 @@ struct Sim {
     }
 };
 
-thread_local std::string sim_error;
-
-template <class Body> int guarded(Body body) {
-    try {
-        return body();
-    } catch (const ProtocolError &e) {
-        sim_error = e.what();
-        return -2;
-    } catch (const std::exception &e) {
-        sim_error = e.what();
-        return -1;
-    }
-}
-
 }  // namespace
 
 extern "C" {
-
-const char *fd_sim_error() { return sim_error.c_str(); }
 
 Sim *fd_sim_new(uint8_t *memory, uint64_t base, uint64_t size, int64_t mmio_timeout) {
     return new Sim(memory, base, size, mmio_timeout);
@@ -261,7 +245,7 @@ int fd_sim_trace(Sim *sim, const char *path, uint64_t period_ps) {
     sim->period_ps = period_ps;
     return 0;
 #else
-    sim_error = "this build has no waveform support";
+    last_error() = "this build has no waveform support";
     return -1;
 #endif
 }

@@ -1,29 +1,14 @@
 // C API of the native AXI slave (axi_slave.hpp) for ctypes: configuration, the
 // IOMMU mirror, the handshake logs, and step() for the differential test.
-// Every function that can fail returns 0 on success and -1 with fd_error() set.
+// Every function that can fail returns 0 on success, else -2 (AXI protocol error)
+// or -1 with fd_error() set.
 #include "axi_slave.hpp"
 
 using namespace foliodma;
 
-static thread_local std::string last_error;
-
-// Runs body; 0, or -2 for an AXI protocol error and -1 for another error.
-template <class Body> static int guard(Body body) {
-    try {
-        body();
-        return 0;
-    } catch (const ProtocolError &e) {
-        last_error = e.what();
-        return -2;
-    } catch (const std::exception &e) {
-        last_error = e.what();
-        return -1;
-    }
-}
-
 extern "C" {
 
-const char *fd_error() { return last_error.c_str(); }
+const char *fd_error() { return last_error().c_str(); }
 
 AxiSlave *fd_axi_new(uint8_t *memory, uint64_t base, uint64_t size, int beat_bytes) {
     return new AxiSlave(memory, base, size, beat_bytes);
@@ -58,16 +43,19 @@ void fd_axi_set_record(AxiSlave *axi, int record) { axi->record = record; }
 
 int64_t fd_axi_cycle(AxiSlave *axi) { return axi->cycle; }
 int fd_axi_busy(AxiSlave *axi) { return axi->busy(); }
-int fd_axi_advance(AxiSlave *axi, int64_t n) { return guard([&] { axi->advance(n); }); }
+int fd_axi_advance(AxiSlave *axi, int64_t n) {
+    return guarded([&] { axi->advance(n); return 0; });
+}
 
 // ar, aw: (id, addr, len, size, burst) or null; w_data null: WVALID low.
 int fd_axi_step(AxiSlave *axi, const uint64_t *ar, const uint64_t *aw, const uint8_t *w_data,
                 const uint8_t *w_strb, int w_last, int r_ready, int b_ready) {
-    return guard([&] {
+    return guarded([&] {
         Address a, b;
         if (ar) a = {(uint32_t)ar[0], ar[1], (uint32_t)ar[2], (uint32_t)ar[3], (uint32_t)ar[4]};
         if (aw) b = {(uint32_t)aw[0], aw[1], (uint32_t)aw[2], (uint32_t)aw[3], (uint32_t)aw[4]};
         axi->step(ar ? &a : nullptr, aw ? &b : nullptr, w_data, w_strb, w_last, r_ready, b_ready);
+        return 0;
     });
 }
 // The OUTPUTS: arready awready wready rvalid rid rresp rlast bvalid bid bresp; rdata apart.
