@@ -24,6 +24,7 @@ and the whole back-end to Icarus by the engine, driver and migrate tests.
 import asyncio
 import ctypes
 import dataclasses
+import gc
 import importlib.util
 import json
 import os
@@ -186,6 +187,7 @@ class _VerilatorDevice(Device):
     def __init__(self, lib, sim, memory, axi, params, progress):
         super().__init__(memory, axi, params)
         self._lib, self._sim = lib, sim
+        self._cycle = lib.fd_sim_cycle
         self._progress = progress
         self._reported = 0
 
@@ -210,7 +212,7 @@ class _VerilatorDevice(Device):
 
     @property
     def cycle(self):
-        return self._lib.fd_sim_cycle(self._sim)
+        return self._cycle(self._sim)
 
     @property
     def irq(self):
@@ -248,13 +250,17 @@ class _VerilatorDevice(Device):
     async def wait_cycles(self, n):
         if not (isinstance(n, int) and n >= 0):
             raise ValueError(f"wait_cycles({n!r}): expected an int >= 0")
+        wait, sim, skip = self._lib.fd_sim_wait_cycles, self._sim, int(self.idle_skip)
         while n:
             # Chunks keep progress reports coming; a chunk boundary changes nothing
             # (a whole number of idle-check chunks).
             chunk = min(n, _PROGRESS_CHUNK)
-            self._check(self._lib.fd_sim_wait_cycles(self._sim, chunk, int(self.idle_skip)))
+            status = wait(sim, chunk, skip)
+            if status:
+                self._check(status)
             n -= chunk
-            self._report()
+            if self._progress is not None:
+                self._report()
 
     async def _edges(self, n):
         self._check(self._lib.fd_sim_edges(self._sim, n))
@@ -304,11 +310,16 @@ def run_verilator(dut, scenario, kwargs, *, memory_config, params=None, progress
             raise ScenarioError(f"verilator: {lib.fd_error().decode()}")
         lib.fd_sim_reset(sim)
         device = _VerilatorDevice(lib, sim, memory, axi, params, progress)
+        # The objects alive now (the elaborated design among them) outlive the run:
+        # keep the garbage collector from walking them again and again during it.
+        gc.freeze()
         try:
             result = asyncio.run(function(device, **kwargs))
         except Exception as error:
             raise ScenarioError(f"verilator: scenario {scenario} failed at cycle "
                                 f"{device.cycle}: {type(error).__name__}: {error}") from error
+        finally:
+            gc.unfreeze()
     finally:
         lib.fd_sim_free(sim)
     try:

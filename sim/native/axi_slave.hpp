@@ -526,6 +526,13 @@ class AxiSlave {
 
     size_t beat_record() const { return beat_ + strb_bytes_; }
 
+    bool full_strobes(const uint8_t *strb) const {
+        if (beat_ < 8) return strb[0] == (1 << beat_) - 1;
+        for (int i = 0; i < strb_bytes_; i++)
+            if (strb[i] != 0xFF) return false;
+        return true;
+    }
+
     void accept_w(const uint8_t *data, const uint8_t *strb, bool last) {
         if (record) w_log.push_back({cycle, (int64_t)w_index_});
         wcur_.insert(wcur_.end(), data, data + beat_);
@@ -578,6 +585,10 @@ class AxiSlave {
             const uint8_t *data = beats.data() + i * beat_record();
             const uint8_t *strb = data + beat_;
             uint8_t *out = target + i * beat_;
+            if (full_strobes(strb)) {
+                memcpy(out, data, beat_);
+                continue;
+            }
             for (int byte = 0; byte < beat_; byte++)
                 if (strb[byte >> 3] >> (byte & 7) & 1) out[byte] = data[byte];
         }
