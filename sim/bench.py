@@ -44,12 +44,15 @@ def cpu_seconds():
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def timed_run(backend, dut, scenario, kwargs, *, memory_config, progress=None, vcd=None):
-    """(result, speed figures) of one run on a back-end, its build done and timed first.
+def timed_run(backend, params, scenario, kwargs, *, memory_config, progress=None, vcd=None):
+    """(result, speed figures) of one run of a DmaEngine(params) on a back-end, its
+    build done and timed first.
 
     The figures: build_seconds, build_cached, wall_seconds and cpu_seconds of the
     run alone (the scenario's Python included, the build not)."""
-    run = get_runner(backend)
+    from hw.engine import DmaEngine
+    run = get_runner(backend)           # its tools are checked before an engine is made
+    dut = DmaEngine(params)
     figures = prepare(backend, dut, vcd=vcd)
     cpu, wall = cpu_seconds(), time.perf_counter()
     result = run(dut, scenario, kwargs, memory_config=memory_config, progress=progress,
@@ -76,8 +79,7 @@ def run_bench(params, *, backend, folios, folio_size, read_latency, write_latenc
     jobs = folio_jobs(folios, folio_size, params.channels)
     config = memory_config(jobs_extent(jobs), read_latency=read_latency,
                            write_latency=write_latency, backpressure=backpressure, seed=seed)
-    from hw.engine import DmaEngine
-    result, speed = timed_run(backend, DmaEngine(params), "sim.engine_scenarios:bench_batch",
+    result, speed = timed_run(backend, params, "sim.engine_scenarios:bench_batch",
                               {"jobs": jobs, "seed": seed}, memory_config=config,
                               progress=progress, vcd=vcd)
     nbytes = folios * folio_size
@@ -138,8 +140,7 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
     kwargs = {"driver": driver, "folios": folios, "folio_size": folio_size,
               "nr_dma_chan": params.channels, "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy, "seed": seed}
-    from hw.engine import DmaEngine
-    result, speed = timed_run(backend, DmaEngine(params), "sim.driver_bench:driver_batch",
+    result, speed = timed_run(backend, params, "sim.driver_bench:driver_batch",
                               kwargs, memory_config=config, progress=progress, vcd=vcd)
     nbytes = folios * folio_size
     row = {

@@ -521,14 +521,15 @@ def resolve_backend(args, params):
     """The back-end to run on: ``auto`` becomes verilator if its simulation of the
     engine builds here, else pysim, with one line on stderr saying why. A build that
     happens is done here and reported on its own line (it is cached for the run)."""
+    from sim import verilator_backend
     from sim.native.build import NativeBuildError
-    from sim.verilator_backend import VerilatorNotFoundError
     backend = args.backend
     if backend == AUTO_BACKEND:
         backend = "verilator"
         try:
+            verilator_backend.require_verilator()   # before an engine is elaborated
             _prepare_reporting(backend, params, args)
-        except (VerilatorNotFoundError, NativeBuildError) as error:
+        except (verilator_backend.VerilatorNotFoundError, NativeBuildError) as error:
             reason = str(error).splitlines()[0]
             print(f"foliodma: running on pysim: the compiled back-end is not available here "
                   f"({reason})", file=sys.stderr)

@@ -182,3 +182,19 @@ def test_bench_backends_must_be_known_and_distinct(backends, capsys):
         main(["bench", "--backend", backends])
     assert stop.value.code == 2
     assert "expected 'all' or distinct back-ends" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("available", [True, False], ids=["builds", "missing"])
+def test_migrate_backend_auto_falls_back_to_pysim_saying_why(available, monkeypatch, capsys):
+    import sim.verilator_backend as verilator_backend
+    if not available:
+        def missing():
+            raise verilator_backend.VerilatorNotFoundError("g++ not found on PATH (test)")
+        monkeypatch.setattr(verilator_backend, "require_verilator", missing)
+    assert main(["migrate", "--backend", "auto", "--copy", "dma", "--workload", "8K",
+                 "--repeat", "1", "--json", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    row, = json.loads(captured.out)["rows"]
+    assert row["backend"] == ("verilator" if available else "pysim")
+    assert ("running on pysim: the compiled back-end is not available here (g++ not found"
+            in captured.err) != available
