@@ -681,6 +681,12 @@ def cmd_sweep(args):
             raise UsageError(f"{option} {text}: --measure post_move_access has no value for "
                              f"pages moved to node {point.to_node} (the cache model covers "
                              f"node 0, the migrating CPU's)")
+    if args.backend != "pysim":
+        # Build every point's engine first, each build on its own line: the rows'
+        # wall times are then the runs alone.
+        for params in dict.fromkeys(request.params for _, _, requests in points
+                                    for request in requests if request.mode == "dma"):
+            _prepare_reporting(args.backend, params, args)
     rows = []
     if args.jobs > 1:
         rows = _run_in_parallel(points, args.jobs, quiet=args.quiet)
