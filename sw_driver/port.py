@@ -1,6 +1,6 @@
 """What the driver sees of the platform: the device, memory, CPU time, interrupts.
 
-A :class:`Port` is implemented once per simulation (``sim.host``) on top of
+A :class:`Port` is implemented once per simulation (``sim.host.port``) on top of
 either back-end; the driver runs unchanged on both. Time is simulated
 nanoseconds on one timeline shared with the RTL: while the CPU spends time,
 the engine runs.
@@ -14,7 +14,7 @@ import enum
 
 
 class Op(enum.Enum):
-    """Kernel operations whose CPU cost the platform charges (see sim.costs)."""
+    """Kernel operations whose CPU cost the platform charges (see sim.host.costs)."""
     DMA_MAP_PAGE = "dma_map_page"              # map one page for DMA (IOMMU entry)
     DMA_UNMAP_PAGE = "dma_unmap_page"          # unmap it (software; the invalidation: iommu_unmap)
     DMA_MAP_SGTABLE = "dma_map_sgtable"        # per call, plus DMA_MAP_SG_ENTRY per entry

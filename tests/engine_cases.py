@@ -1,8 +1,8 @@
 """Checked DmaEngine scenarios, run on both backends by tests/test_engine.py.
 
 Each scenario is an ``async def name(dev, **kwargs)`` in the sense of
-:mod:`sim.backend`, named "tests.engine_cases:name". It lays its jobs out in
-memory, programs the engine through :class:`sim.engine_io.EngineIO`, checks
+:mod:`sim.backends.base`, named "tests.engine_cases:name". It lays its jobs out in
+memory, programs the engine through :class:`sim.experiments.engine_io.EngineIO`, checks
 everything itself (destinations byte for byte, the whole memory image so that
 guard bytes and any stray write are caught, every completion record, HEAD,
 STATUS and counters) and raises AssertionError saying what differs. It
@@ -11,7 +11,7 @@ handshake logs, so that the two backends can be compared cycle for cycle.
 
 Jobs are ``[channel, src, dst, length]`` or ``[channel, src, dst, length,
 flags]``, src and dst offsets from DATA (the format of
-:func:`sim.engine_scenarios.copy_batch`). ``dev.params`` is
+:func:`sim.experiments.engine_scenarios.copy_batch`). ``dev.params`` is
 ``EngineParams.as_dict()`` of the engine under test. The plain functions at
 the end (``error_case``, ``abort_case``, ``random_case``, ...) build the
 kwargs and memory configuration of the scenarios on the test side.
@@ -25,9 +25,9 @@ import numpy as np
 from hw.descriptor import (DESC_BYTES, FLAG_FENCE, FLAG_INTERRUPT, RECORD_BYTES, Status,
                            pack_record)
 from hw.params import AXI_BOUNDARY_BYTES, EngineParams
-from sim.engine_io import EngineIO
-from sim.engine_scenarios import (DATA, GUARD, GUARD_BYTE, MEM_BASE, RECORDS, RING_BYTES,
-                                  copy_batch, memory_config)
+from sim.experiments.engine_io import EngineIO
+from sim.experiments.engine_scenarios import GUARD, GUARD_BYTE, copy_batch, memory_config
+from sim.platform.address_map import DATA, MEM_BASE, RECORDS, RING_BYTES
 
 #: Completion records of these scenarios lie one 64-byte line apart, so a record
 #: is the only thing in its data beat (even at 512 bits) and an error region on

@@ -6,10 +6,10 @@ import pytest
 
 import stand_in_dut
 from hw.axi import RESP_SLVERR
-from sim.backend import ScenarioError, build_memory
-from sim.icarus_backend import IcarusNotFoundError, run_icarus
-from sim.pysim_backend import run_pysim
-from sim.verilator_backend import VerilatorNotFoundError, run_verilator
+from sim.backends.base import ScenarioError, build_memory
+from sim.backends.icarus import IcarusNotFoundError, run_icarus
+from sim.backends.pysim import run_pysim
+from sim.backends.verilator import VerilatorNotFoundError, run_verilator
 
 BASE = 0x1_0000_0000
 SRC, DST = BASE + 0x1000, BASE + 0x8000

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from sim import seed
-from sim.cache import (CONSTANTS, DEFAULT_PLATFORM, LLC_BYTES_PER_CCX, PAGE_BYTES,
+from sim.host.cache import (CONSTANTS, DEFAULT_PLATFORM, LLC_BYTES_PER_CCX, PAGE_BYTES,
                        SEED_COLUMNS, CacheModel, CacheModelError, Platform, cold_cache_sweep,
                        format_seed_comparison, seed_comparison)
-from sim.costs import KINDS
+from sim.host.costs import KINDS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "cache.md"
 
@@ -249,7 +249,7 @@ def test_every_platform_field_is_a_documented_constant():
 
 
 def test_every_constant_has_a_source_and_kind():
-    import sim.cache as cache
+    import sim.host.cache as cache
     for name, c in CONSTANTS.items():
         assert getattr(cache, name) == c.value, name
         assert c.kind in KINDS, name

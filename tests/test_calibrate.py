@@ -1,10 +1,11 @@
-"""The calibration script: fits only the CPU rows, matches sim/costs.py, prints its sources."""
+"""The calibration script: fits only the CPU rows, matches sim/host/costs.py, prints its sources."""
 import io
 
 import pytest
 
-from sim import calibrate, seed
-from sim.calibrate import UNKNOWNS, calibrate as run_calibration, jitter, main, report
+from sim import seed
+from sim.experiments import calibrate
+from sim.experiments.calibrate import UNKNOWNS, calibrate as run_calibration, jitter, main, report
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main, parse_size
+from sim.cli.main import main, parse_size
 
 REQUIRED_KEYS = {"bytes", "cycles", "bytes_per_cycle", "peak_bytes_per_cycle", "efficiency",
                  "folios", "backend", "doorbell_to_first_ar_cycles",
@@ -133,7 +133,7 @@ def test_sweep_refuses_bad_options_and_values_before_running(argv, message, monk
                                                               capsys):
     def run_request(*args, **kwargs):
         raise AssertionError("a sweep with a bad value ran a simulation")
-    monkeypatch.setattr("sim.migrate.run_request", run_request)
+    monkeypatch.setattr("sim.kernel.migrate.run_request", run_request)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err
@@ -141,11 +141,11 @@ def test_sweep_refuses_bad_options_and_values_before_running(argv, message, monk
 
 
 def test_an_error_found_while_running_is_a_message(monkeypatch, capsys):
-    from sim.migrate import MigrateError
+    from sim.kernel.migrate import MigrateError
 
     def run_request(*args, **kwargs):
         raise MigrateError("batches did not repeat their timing")
-    monkeypatch.setattr("sim.migrate.run_request", run_request)
+    monkeypatch.setattr("sim.kernel.migrate.run_request", run_request)
     assert main(["migrate", "--copy", "cpu", "--workload", "8K"]) == 2
     assert capsys.readouterr().err == \
         "foliodma migrate: error: batches did not repeat their timing\n"
@@ -159,7 +159,7 @@ def test_interrupt_and_closed_pipe_end_without_traceback(stop, status, err, monk
                                                           capsys):
     def run_request(*args, **kwargs):
         raise stop()
-    monkeypatch.setattr("sim.migrate.run_request", run_request)
+    monkeypatch.setattr("sim.kernel.migrate.run_request", run_request)
     assert main(["migrate", "--copy", "cpu", "--workload", "8K"]) == status
     assert capsys.readouterr().err == err
 
@@ -186,7 +186,7 @@ def test_bench_backends_must_be_known_and_distinct(backends, capsys):
 
 @pytest.mark.parametrize("available", [True, False], ids=["builds", "missing"])
 def test_migrate_backend_auto_falls_back_to_pysim_saying_why(available, monkeypatch, capsys):
-    import sim.verilator_backend as verilator_backend
+    import sim.backends.verilator as verilator_backend
     if not available:
         def missing():
             raise verilator_backend.VerilatorNotFoundError("g++ not found on PATH (test)")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.costs import DEFAULT_COSTS, KINDS, CostError, CostTable
+from sim.host.costs import DEFAULT_COSTS, KINDS, CostError, CostTable
 from sw_driver.port import Op
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "costs.md"
@@ -56,7 +56,7 @@ def test_nothing_but_ops_platform_copy_and_migration_core_fields():
 
 
 def test_migration_core_steps_are_estimates_times_one_fitted_scale():
-    from sim import costs
+    from sim.host import costs
     for name, estimate in costs.CORE_STEP_ESTIMATES_NS.items():
         assert getattr(DEFAULT_COSTS, name) == pytest.approx(estimate * costs.CORE_STEP_SCALE,
                                                              abs=0.01)
@@ -181,7 +181,7 @@ def test_docs_list_every_field_with_its_value():
 
 def test_docs_v1_sum_matches_the_table():
     """The v1 per-page CPU-side sum quoted in docs/costs.md is what the table gives."""
-    from sim.iommu import FLUSH_QUEUE_ENTRIES
+    from sim.platform.iommu import FLUSH_QUEUE_ENTRIES
     c = DEFAULT_COSTS
     poll_tail = c.op_ns(Op.TX_STATUS) + (c.op_ns(Op.TX_STATUS) + c.op_ns(Op.POLL_ITERATION)) / 2
     terminate_registers = 3 * c.mmio_write_ns + 2 * c.mmio_read_ns

@@ -15,10 +15,10 @@ import pytest
 
 from hw.engine import DmaEngine
 from hw.params import EngineParams
-from sim.backend import ScenarioError
-from sim.icarus_backend import run_icarus
-from sim.pysim_backend import run_pysim
-from sim.verilator_backend import run_verilator
+from sim.backends.base import ScenarioError
+from sim.backends.icarus import run_icarus
+from sim.backends.pysim import run_pysim
+from sim.backends.verilator import run_verilator
 from tests import engine_cases as cases
 
 #: A few parameter sets, reused so that Icarus builds stay cached.

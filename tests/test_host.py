@@ -4,10 +4,11 @@ import pytest
 from hw.descriptor import FLAG_INTERRUPT, Status
 from hw.engine import DmaEngine
 from hw.params import EngineParams
-from sim.bench import BACKENDS, get_runner
-from sim.engine_io import EngineIO
-from sim.engine_scenarios import DATA, MEM_BASE, RECORDS, memory_config
-from sim.host import HostPort
+from sim.backends import BACKENDS, get_runner
+from sim.experiments.engine_io import EngineIO
+from sim.experiments.engine_scenarios import memory_config
+from sim.platform.address_map import DATA, MEM_BASE, RECORDS
+from sim.host.port import HostPort
 from sw_driver.port import Op
 
 PARAMS = EngineParams(data_width=64)
@@ -56,10 +57,10 @@ def test_idle_skip_changes_only_the_work(backend):
 
 
 def test_cpu_costs_advance_the_clock():
-    from sim.pysim_backend import run_pysim
+    from sim.backends.pysim import run_pysim
     result = run_pysim(DmaEngine(PARAMS), "tests.test_host:timeline", {"idle_skip": True},
                        memory_config=memory_config(16384, read_latency=50, write_latency=50))
-    from sim.costs import CostTable
+    from sim.host.costs import CostTable
     wakeups = 10 * CostTable().op_ns(Op.WAKEUP)
     # after_cpu - irq = the INT_STATUS write plus the 10 wake-ups, on a 2 ns clock.
     assert result["after_cpu"] - result["irq"] == pytest.approx(

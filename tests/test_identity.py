@@ -3,8 +3,8 @@ import pytest
 
 from hw.engine import DmaEngine
 from hw.params import EngineParams
-from sim.bench import BACKENDS, get_runner
-from sim.engine_scenarios import MEM_BASE
+from sim.backends import BACKENDS, get_runner
+from sim.platform.address_map import MEM_BASE
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -12,7 +12,7 @@ def test_capabilities_report_build_parameters(backend):
     run = get_runner(backend)
     params = EngineParams(data_width=128, channels=3, max_burst=32, outstanding_reads=5,
                           outstanding_writes=6, buffer_depth=256, prefetch_depth=2)
-    result = run(DmaEngine(params), "sim.engine_scenarios:read_identity", {},
+    result = run(DmaEngine(params), "sim.experiments.engine_scenarios:read_identity", {},
                  memory_config={"base": MEM_BASE, "size": 4096})
     assert result["id"] == 0x46444D41       # "FDMA"
     assert result["version"] == 1

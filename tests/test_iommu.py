@@ -13,13 +13,14 @@ from hw.axi import RESP_DECERR, RESP_OKAY
 from hw.descriptor import DESC_BYTES, Status
 from hw.engine import DmaEngine
 from hw.params import EngineParams
-from sim.axi_slave import AxiSlaveModel
-from sim.backend import build_memory
-from sim.engine_io import EngineIO
-from sim.engine_scenarios import COHERENT, DATA, memory_config
-from sim.host import HostPort
-from sim.iommu import FLUSH_QUEUE_ENTRIES, PAGE_BYTES, Iommu, IommuError
-from sim.memory import Memory
+from sim.platform.axi_slave import AxiSlaveModel
+from sim.backends.base import build_memory
+from sim.experiments.engine_io import EngineIO
+from sim.experiments.engine_scenarios import memory_config
+from sim.platform.address_map import COHERENT, DATA
+from sim.host.port import HostPort
+from sim.platform.iommu import FLUSH_QUEUE_ENTRIES, PAGE_BYTES, Iommu, IommuError
+from sim.platform.memory import Memory
 from tests.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
 
 SCENARIOS = "tests.test_iommu"
@@ -169,7 +170,7 @@ def test_translation_is_free_when_off_or_untimed():
 
 
 def test_the_model_waits_for_the_walk_behind_a_memory_system():
-    from sim.memory_system import MemorySystem, Node
+    from sim.platform.memory_system import MemorySystem, Node
     node = Node("dram", 0, read_latency_ns=7, write_latency_ns=6, read_gbps=None,
                 write_gbps=None)
 
@@ -275,7 +276,7 @@ async def iommu_copies(dev):
 
 
 def test_unmapped_source_or_destination_fails_through_the_engine_on_every_backend():
-    from sim.bench import BACKENDS, get_runner
+    from sim.backends import BACKENDS, get_runner
     config = memory_config(1 << 20, read_latency=20, write_latency=20)
     pysim, icarus, verilator = (
         get_runner(backend)(DmaEngine(PARAMS), f"{SCENARIOS}:iommu_copies", {},

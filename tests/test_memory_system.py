@@ -2,7 +2,7 @@
 
 Unit tests drive the AXI slave model directly; the scenarios ("tests.test_memory_system:
 name") run the real engine, copy batches whose sources or destinations lie on
-chosen nodes, check every byte (sim.engine_scenarios.copy_batch) and measure
+chosen nodes, check every byte (sim.experiments.engine_scenarios.copy_batch) and measure
 each node's latency and bandwidth from the AXI handshake logs.
 """
 import hashlib
@@ -13,14 +13,14 @@ import pytest
 from hw.descriptor import RECORD_BYTES, Status
 from hw.engine import DmaEngine
 from hw.params import EngineParams
-from sim.axi_slave import AxiSlaveModel
-from sim.backend import build_memory
-from sim.bench import get_runner
-from sim.engine_io import EngineIO
-from sim.engine_scenarios import (DATA, GUARD, GUARD_BYTE, MEM_BASE, RECORDS, RING_BYTES,
-                                  memory_config)
-from sim.memory import Memory
-from sim.memory_system import (CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM, SOURCES, MemorySystem,
+from sim.platform.axi_slave import AxiSlaveModel
+from sim.backends.base import build_memory
+from sim.backends import get_runner
+from sim.experiments.engine_io import EngineIO
+from sim.experiments.engine_scenarios import GUARD, GUARD_BYTE, memory_config
+from sim.platform.address_map import DATA, MEM_BASE, RECORDS, RING_BYTES
+from sim.platform.memory import Memory
+from sim.platform.memory_system import (CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM, SOURCES, MemorySystem,
                                Node, zen3_two_socket)
 from tests.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
 

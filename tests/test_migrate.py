@@ -3,10 +3,10 @@ import json
 
 import pytest
 
-from sim.bench import BACKENDS
-from sim.cli import main
-from sim.costs import DEFAULT_COSTS
-from sim.migrate import (CATEGORIES, MigrateError, MigrateRequest, Plan,
+from sim.backends import BACKENDS
+from sim.cli.main import main
+from sim.host.costs import DEFAULT_COSTS
+from sim.kernel.migrate import (CATEGORIES, MigrateError, MigrateRequest, Plan,
                          folio_sizes, llc_resident, measure, noise_factors, plan_batches,
                          run_cpu, run_dma, run_request, totals)
 
@@ -97,8 +97,8 @@ def test_injected_failure_everywhere_keeps_everything_at_the_source():
 def test_integrity_check_catches_corruption_loss_and_duplicates():
     import asyncio
 
-    from sim.memory import Memory
-    from sim.migrate import CoreConfig, MigrationCore, SoftPort, node_layout
+    from sim.platform.memory import Memory
+    from sim.kernel.migrate import CoreConfig, MigrationCore, SoftPort, node_layout
     plan = Plan.build([4 * K] * 4, max_batch_pages=512, llc_bytes=0)
     layout = node_layout(plan, from_node=1, to_node=0, base=0, full=True)
     end = max(s + n for s, n in layout.values())
@@ -226,8 +226,8 @@ def test_extrapolation_counts_the_flush_queue_invalidations(monkeypatch):
     period the batches do not share: extrapolated batches get the invalidations
     their unmap calls cause, not the template batch's. A queue of 8 (v3: 2 unmap
     calls per batch, a flush every 4 batches) makes it show in 12 batches."""
-    import sim.iommu
-    monkeypatch.setattr(sim.iommu, "FLUSH_QUEUE_ENTRIES", 8)
+    import sim.platform.iommu
+    monkeypatch.setattr(sim.platform.iommu, "FLUSH_QUEUE_ENTRIES", 8)
     short = run_dma(spec("dma", workload=192 * K, max_batch_pages=4), backend="pysim")
     full = run_dma(spec("dma", workload=192 * K, max_batch_pages=4, full=True),
                    backend="pysim")
@@ -238,8 +238,8 @@ def test_extrapolation_counts_the_flush_queue_invalidations(monkeypatch):
     assert added == 3                       # the template batch had none
     # Equal but for the IOTLB refills after the extrapolated invalidations, which the
     # extrapolation bounds and leaves out (page-table reads at local DRAM latency).
-    from sim.iommu import REFILL_READS_PER_INVALIDATION
-    from sim.memory_system import LOCAL_DRAM
+    from sim.platform.iommu import REFILL_READS_PER_INVALIDATION
+    from sim.platform.memory_system import LOCAL_DRAM
     refill_bound_ns = added * REFILL_READS_PER_INVALIDATION * LOCAL_DRAM.read_latency_ns
     for part in (0, 1):
         missing = sum(totals(full)[part].values()) - sum(totals(short)[part].values())
@@ -250,7 +250,7 @@ def test_extrapolation_counts_the_flush_queue_invalidations(monkeypatch):
 def test_promotion_from_the_cxl_tier():
     """Node 2 (the CXL tier): the CPU copies from it at its own, slower rate, and the
     engine reads it behind the memory system's CXL node (300 ns)."""
-    from sim.migrate import dma_memory_config
+    from sim.kernel.migrate import dma_memory_config
     big = 256 * M                                   # sources no longer in the LLC
     from_remote = totals(run_cpu(spec("cpu", workload=big)))[1]["copy"]
     from_cxl = totals(run_cpu(spec("cpu", workload=big, from_node=2)))[1]["copy"]
@@ -296,7 +296,7 @@ def test_dma_v1_one_page_per_descriptor_and_same_on_every_backend():
 
 
 def test_post_move_access_from_the_cache_model():
-    from sim.migrate import post_move_access
+    from sim.kernel.migrate import post_move_access
     two_mb = spec("cpu", workload=2 * M)
     cpu = post_move_access(two_mb, "cpu")
     dma = post_move_access(two_mb, "dma")
@@ -306,7 +306,7 @@ def test_post_move_access_from_the_cache_model():
 
 
 def test_post_move_access_platform_and_toucher():
-    from sim.migrate import post_move_access
+    from sim.kernel.migrate import post_move_access
     two_mb = spec("cpu", workload=2 * M)
     dma, cpu = post_move_access(two_mb, "dma"), post_move_access(two_mb, "cpu")
     # DMA writes allocating in the LLC make 2 MiB as hot as the CPU copy (docs/cache.md).

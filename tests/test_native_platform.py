@@ -1,4 +1,4 @@
-"""The native AXI slave (sim/native/axi_slave.hpp) against the Python reference.
+"""The native AXI slave (sim/backends/native/axi_slave.hpp) against the Python reference.
 
 A random AXI4 master drives both models with the same traffic, cycle by cycle:
 reads and writes to every node kind, unmapped pages, error regions and
@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from hw.axi import BURST_INCR
-from sim.axi_slave import AxiProtocolError, AxiSlaveModel
-from sim.iommu import Iommu
-from sim.memory import Memory
-from sim.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM, MemorySystem
-from sim.native.build import platform_library
-from sim.native.platform import NativeAxi, load_library
+from sim.platform.axi_slave import AxiProtocolError, AxiSlaveModel
+from sim.platform.iommu import Iommu
+from sim.platform.memory import Memory
+from sim.platform.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM, MemorySystem
+from sim.backends.native.build import platform_library
+from sim.backends.native.platform import NativeAxi, load_library
 
 BASE = 0x4000_0000
 SIZE = 8 << 20

@@ -3,9 +3,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from sim.cli import main
-from sim.migrate import CATEGORIES
-from sim.plot import (CATEGORY_NAMES, PlotError, grouped_bars, line_chart, migrate_figure,
+from sim.cli.main import main
+from sim.kernel.migrate import CATEGORIES
+from sim.experiments.plot import (CATEGORY_NAMES, PlotError, grouped_bars, line_chart, migrate_figure,
                       nice_ticks, reproduce_figure, stacked_bars, write_svg)
 
 SVG = "{http://www.w3.org/2000/svg}"

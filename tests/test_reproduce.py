@@ -5,9 +5,9 @@ import math
 import pytest
 
 from sim import seed
-from sim.cli import main
-from sim.migrate import MigrateRequest
-from sim.reproduce import (_run_keep_raw, print_report, reuse_simulation, run_all)
+from sim.cli.main import main
+from sim.kernel.migrate import MigrateRequest
+from sim.experiments.reproduce import (_run_keep_raw, print_report, reuse_simulation, run_all)
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,10 @@ import pytest
 from hw.descriptor import DESC_BYTES
 from hw.engine import DmaEngine
 from hw.params import EngineParams
-from sim.bench import BACKENDS, get_runner
-from sim.engine_scenarios import COHERENT, DATA, GUARD_BYTE, MEM_BASE, memory_config
-from sim.host import HostPort
+from sim.backends import BACKENDS, get_runner
+from sim.experiments.engine_scenarios import GUARD_BYTE, memory_config
+from sim.platform.address_map import COHERENT, DATA, MEM_BASE
+from sim.host.port import HostPort
 from sw_driver.dcbm import Dcbm, migrate_folios_content
 from sw_driver.dmaengine import (DMA_CTRL_ACK, DMA_PREP_INTERRUPT, Completion, DmaEngineError,
                                  NoDmaChannelError, dma_async_issue_pending,

@@ -7,7 +7,7 @@ import pytest
 from hw import synth as synth_module
 from hw.params import EngineParams
 from hw.synth import ECP5_CELLS, TOP, SynthError, place_and_route, synthesize
-from sim.cli import main
+from sim.cli.main import main
 
 # One xdist worker runs them all (--dist loadgroup, pyproject.toml): on a fresh machine
 # the first run compiles the tools into YoWASP's cache, which two processes would

@@ -1,7 +1,7 @@
 """The memory system the DMA engine sees: NUMA nodes with their own latency and bandwidth.
 
 A :class:`MemorySystem` maps bus address ranges to :class:`Node` s. The AXI
-slave model (:class:`sim.axi_slave.AxiSlaveModel`) looks the node up once per
+slave model (:class:`sim.platform.axi_slave.AxiSlaveModel`) looks the node up once per
 burst, from the burst's address, and takes from it:
 
 * the latency: a read's first R beat comes ``read_latency`` after its AR, a

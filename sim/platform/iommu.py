@@ -4,7 +4,7 @@ Page-granular (4 KiB) and identity-mapped: the bus address (IOVA) the driver
 gets from :meth:`Iommu.map` is the physical address, as with an IOVA allocator
 that hands out the physical address. The translation is the identity, but the
 enforcement is real: while :attr:`Iommu.enabled`, every engine burst whose page
-is not mapped is refused by the AXI slave model (:class:`sim.axi_slave.AxiSlaveModel`)
+is not mapped is refused by the AXI slave model (:class:`sim.platform.axi_slave.AxiSlaveModel`)
 with DECERR, as an IO page fault: a refused read returns zero data, a refused
 write changes nothing. Each refusal is logged in :attr:`Iommu.faults`.
 
@@ -15,11 +15,11 @@ as the DMA API requires.
 
 When is it on: ``memory_config["iommu"]`` is True (on), False (off) or absent
 (None: off for the engine alone -- engine scenarios post physical addresses
-without mapping them -- and on once a :class:`sim.host.HostPort`, i.e. a
+without mapping them -- and on once a :class:`sim.host.port.HostPort`, i.e. a
 driver, takes the device; ``HostPort(iommu=...)`` overrides).
 
 Translation timing (while enabled, behind a memory system; see
-:class:`sim.axi_slave.AxiSlaveModel`). The engine's first access to a page
+:class:`sim.platform.axi_slave.AxiSlaveModel`). The engine's first access to a page
 whose translation is not cached waits for a page walk: one read of an entry
 per level not found in the caches, each a read of the page-table node (node 0,
 where the kernel allocates IO page tables) at that node's read latency. The
@@ -29,7 +29,7 @@ usable from its end, and an access that finds a walk in progress waits for it.
 Mappings of whole, aligned 2 MiB regions use one 2 MiB translation (as AMD-Vi's
 v1 table with ``iommu_map`` picking the largest page size). The first
 translation of a run also reads the device table entry. Every run starts with
-cold caches, as the migration core's CPU side does (:mod:`sim.migrate`).
+cold caches, as the migration core's CPU side does (:mod:`sim.kernel.migrate`).
 
 Invalidation follows the DMA API's mode (:data:`MODES`, ``memory_config
 ["iommu_mode"]``), and :meth:`Iommu.unmap` returns how many invalidations the
@@ -70,7 +70,7 @@ IOTLB_ENTRIES = 64
 #: After a domain invalidation, the next translations of a migration batch walk the
 #: directory levels again: levels 3 and 2 for each region in use (rings and
 #: records, sources, destinations). The extrapolation of repeated batches
-#: (sim.migrate) allows this many page-table reads per invalidation as the
+#: (sim.kernel.migrate) allows this many page-table reads per invalidation as the
 #: difference between otherwise equal batches, and does not extrapolate them.
 REFILL_READS_PER_INVALIDATION = 3 * 2
 #: Directory entries cached by the page-walk cache (estimate; one per 2 MiB or

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from hw.params import AXI_MAX_BURST_BEATS, MAX_CHANNELS, EngineParams, ParameterError
 from hw.synth import DEFAULT_DEVICE, DEFAULT_TARGET_MHZ, ECP5_DEVICES
-from sim.bench import BACKENDS
-from sim.cache import TOUCHERS
-from sim.iommu import FLUSH_QUEUE_ENTRIES, MODES as IOMMU_MODES
-from sim.migrate import DEFAULT_FLOW, FLOWS, MODES, NODES, WORKLOADS, MigrateRequest
-from sim.plot import PlotError
+from sim.backends import BACKENDS
+from sim.host.cache import TOUCHERS
+from sim.platform.iommu import FLUSH_QUEUE_ENTRIES, MODES as IOMMU_MODES
+from sim.kernel.migrate import DEFAULT_FLOW, FLOWS, MODES, NODES, WORKLOADS, MigrateRequest
+from sim.experiments.plot import PlotError
 from sw_driver.dcbm import STRATEGIES
 from sw_driver.folio import PAGE_SIZE
 
@@ -302,7 +302,7 @@ def cmd_bench(args):
         verb, pronoun = ("acts", "it") if len(given) == 1 else ("act", "them")
         raise UsageError(f"{', '.join(given)} {verb} on the driver stack: add --driver "
                          f"{'|'.join(DRIVERS)}, or leave {pronoun} out")
-    from sim.bench import run_bench
+    from sim.experiments.bench import run_bench
     params = engine_params(args)
     if args.folio_size < 1 or args.folio_size % params.beat_bytes:
         raise UsageError(f"--folio-size {args.folio_size} is not a positive multiple of the "
@@ -334,7 +334,7 @@ def cmd_bench(args):
 
 
 def cmd_driver_bench(args):
-    from sim.bench import run_driver_bench
+    from sim.experiments.bench import run_driver_bench
     params = engine_params(args)
     if args.folio_size < PAGE_SIZE or args.folio_size % PAGE_SIZE:
         raise UsageError(f"--folio-size {args.folio_size}: folios are whole 4 KiB pages")
@@ -473,8 +473,8 @@ def migrate_request(args, mode, params):
 def migrate_requests(args):
     """The requests of --copy's modes (default all three), each checked: UsageError
     names the first bad one before anything runs."""
-    from sim.costs import CostError
-    from sim.migrate import MigrateError, prepare_request
+    from sim.host.costs import CostError
+    from sim.kernel.migrate import MigrateError, prepare_request
     params = engine_params(args)
     _check_clocks(args)
     requests = [migrate_request(args, mode, params) for mode in dict.fromkeys(args.copy or MODES)]
@@ -488,8 +488,8 @@ def migrate_requests(args):
 
 def run_migrate_rows(args, requests, label="migrate"):
     """One row per request, as ``foliodma migrate`` runs them (progress for the RTL)."""
-    from sim.costs import CostError
-    from sim.migrate import MigrateError, run_request
+    from sim.host.costs import CostError
+    from sim.kernel.migrate import MigrateError, run_request
     rows = []
     for request in requests:
         progress = Progress(f"{label} {request.mode} {args.backend}",
@@ -521,8 +521,8 @@ def resolve_backend(args, params):
     """The back-end to run on: ``auto`` becomes verilator if its simulation of the
     engine builds here, else pysim, with one line on stderr saying why. A build that
     happens is done here and reported on its own line (it is cached for the run)."""
-    from sim import verilator_backend
-    from sim.native.build import NativeBuildError
+    from sim.backends import verilator as verilator_backend
+    from sim.backends.native.build import NativeBuildError
     backend = args.backend
     if backend == AUTO_BACKEND:
         backend = "verilator"
@@ -542,7 +542,7 @@ def resolve_backend(args, params):
 
 def _prepare_reporting(backend, params, args):
     from hw.engine import DmaEngine
-    from sim.bench import prepare
+    from sim.backends import prepare
     figures = prepare(backend, DmaEngine(params))
     if not figures["build_cached"] and not args.quiet:
         print(f"foliodma: built the {backend} simulation of the engine in "
@@ -589,15 +589,15 @@ def cmd_migrate(args):
                   + ("" if pma is None else f"  post_move_access:{pma:.2f}"))
         print()
         print(f"mean ± SD over {args.repeat} runs (seeded per-run noise on each category of "
-              f"simulated time; see sim/migrate.py). F = copy / migrate_pages time. "
+              f"simulated time; see sim/kernel/migrate.py). F = copy / migrate_pages time. "
               f"batches: simulated cycle-accurately + extrapolated (proven repeated).")
         if all(row["post_move_access_cycles_per_page"] is None for row in rows):
-            print("post_move_access: not computed (the cache model, sim/cache.py, covers pages "
+            print("post_move_access: not computed (the cache model, sim/host/cache.py, covers pages "
                   "moved to node 0, the migrating CPU's).")
         else:
             where = TOUCHER_WORDS[args.toucher]
             print(f"post_move_access: the seed's read loop over the moved pages right after "
-                  f"the move, on {where} (cache model, sim/cache.py; LLC "
+                  f"the move, on {where} (cache model, sim/host/cache.py; LLC "
                   f"{human_size(rows[0]['llc_bytes'])}B per CCX, "
                   f"DMA writes {'allocate' if args.dma_allocates_in_llc else 'do not allocate'} "
                   f"in it).")
@@ -605,7 +605,7 @@ def cmd_migrate(args):
               "and mapped there, or intact and mapped at its source; nothing lost, nothing "
               "duplicated.")
     if args.plot:
-        from sim.plot import migrate_figure, write_svg
+        from sim.experiments.plot import migrate_figure, write_svg
         folios = rows[0]["folios"]
         subtitle = (f"{human_size(rows[0]['workload_bytes'])}B in {folios} "
                     f"folio{'s' * (folios != 1)}, node {args.from_node} -> {args.to_node}")
@@ -705,7 +705,7 @@ def cmd_sweep(args):
               f"`foliodma migrate` with the same options")
         print(migrate_table(rows, lead=(option[2:], lambda row: row["swept"][option[2:]])))
     if args.plot:
-        from sim.plot import line_chart, write_svg
+        from sim.experiments.plot import line_chart, write_svg
         names = [row["mode"] + (f" ({row['driver']})" if row["driver"] and option != "--driver"
                                 else "") for row in rows]
         series = {name: [None] * len(args.values) for name in names}
@@ -721,8 +721,8 @@ def cmd_sweep(args):
 def _run_in_parallel(points, jobs, quiet):
     """The rows of every point's requests, in order, run ``jobs`` at a time."""
     import concurrent.futures
-    from sim.costs import CostError
-    from sim.migrate import MigrateError, run_request
+    from sim.host.costs import CostError
+    from sim.kernel.migrate import MigrateError, run_request
     requests = [request for _, _, point_requests in points for request in point_requests]
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(run_request, request) for request in requests]
@@ -747,7 +747,7 @@ def comma_list(text):
 
 def cmd_reproduce(args):
     from hw.params import EngineParams
-    from sim.reproduce import print_report, run_all, to_json
+    from sim.experiments.reproduce import print_report, run_all, to_json
     args.backend = resolve_backend(args, EngineParams())
 
     def progress(key):
@@ -760,7 +760,7 @@ def cmd_reproduce(args):
     else:
         print_report(report)
     if args.plot:
-        from sim.plot import reproduce_figure, write_svg
+        from sim.experiments.plot import reproduce_figure, write_svg
         write_svg(args.plot, reproduce_figure(report, MODES))
         print(f"figure: {args.plot}", file=sys.stderr)
     return 0 if report["integrity_ok"] else 1
@@ -1024,7 +1024,7 @@ def add_migrate_options(parser):
                        help="one flat memory latency in ns for the engine instead of the "
                             "NUMA memory system's per-node latencies")
     cache = parser.add_argument_group(
-        "cost to userspace (post_move_access, the cache model: sim/cache.py, docs/cache.md)")
+        "cost to userspace (post_move_access, the cache model: sim/host/cache.py, docs/cache.md)")
     cache.add_argument("--toucher", choices=TOUCHERS, default=request_default("toucher"),
                        help="which CPU reads the pages after the move, relative to the "
                             "migrating one (default %(default)s, the seed's; random: the "
@@ -1086,7 +1086,7 @@ def build_parser():
     host.add_argument("--numa", action="store_true",
                       help="the engine sees the NUMA memory system of the seed's machine "
                            "(sources on the remote node, the rest local; see "
-                           "sim/memory_system.py) instead of --latency")
+                           "sim/platform/memory_system.py) instead of --latency")
     add_output_options(bench, json_help="print JSON instead of a table")
     bench.set_defaults(func=cmd_bench,
                        defaults={dest: bench.get_default(dest) for dest, _ in DRIVER_ONLY})
@@ -1232,10 +1232,10 @@ def main(argv=None):
             pass
         return 1
     except Exception as error:  # a known failure mode gets its message, not a traceback
-        from sim.backend import ScenarioError
-        from sim.icarus_backend import IcarusNotFoundError
-        from sim.native.build import NativeBuildError
-        from sim.verilator_backend import VerilatorNotFoundError
+        from sim.backends.base import ScenarioError
+        from sim.backends.icarus import IcarusNotFoundError
+        from sim.backends.native.build import NativeBuildError
+        from sim.backends.verilator import VerilatorNotFoundError
         if isinstance(error, (IcarusNotFoundError, VerilatorNotFoundError, NativeBuildError,
                               ScenarioError, OSError)):
             print(f"{prog}: error: {error}", file=sys.stderr)

@@ -7,10 +7,11 @@ any folio the offload did not copy), checks every byte and reports times.
 """
 import numpy as np
 
-from sim.engine_io import EngineIO
-from sim.engine_scenarios import COHERENT, DATA, DRIVER_RING_ENTRIES, stream_metrics
-from sim.host import HostPort
-from sim.memory_system import DEFAULT_ENGINE_MHZ
+from sim.experiments.engine_io import EngineIO
+from sim.experiments.engine_scenarios import stream_metrics
+from sim.platform.address_map import COHERENT, DATA, DRIVER_RING_ENTRIES
+from sim.host.port import HostPort
+from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 from sim.seed import CPU_GHZ
 from sw_driver.dcbm import Dcbm, migrate_folios_content
 from sw_driver.folio import PAGE_SIZE, Folio

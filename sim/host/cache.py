@@ -55,18 +55,18 @@ constants are derived from the seed (one cell each), all others are public
 facts or estimates; nothing is fitted per row.
 
 Units: CPU cycles at the seed's 2 GHz (the seed's rdtsc counts are taken as core
-cycles at 2 GHz, as in ``sim/costs.py``), ns for latencies, bytes for sizes.
+cycles at 2 GHz, as in ``sim/host/costs.py``), ns for latencies, bytes for sizes.
 """
 import dataclasses
 import math
 from dataclasses import dataclass, field
 
 from sim import seed
-from sim.costs import ESTIMATE, LLC_BYTES, MEASURED, SEED, SEED_GHZ
-from sim.memory_system import LOCAL_DRAM, REMOTE_DRAM
+from sim.host.costs import ESTIMATE, LLC_BYTES, MEASURED, SEED, SEED_GHZ
+from sim.platform.memory_system import LOCAL_DRAM, REMOTE_DRAM
 
 # --------------------------------------------------------------------------------
-# Constants, of the kinds of sim/costs.py (KINDS): a public fact/measurement,
+# Constants, of the kinds of sim/host/costs.py (KINDS): a public fact/measurement,
 # derived from the seed's tables, or a first-principles estimate. docs/cache.md
 # repeats them all.
 # --------------------------------------------------------------------------------
@@ -95,7 +95,7 @@ L1_LATENCY_CYCLES = 4.0
 L2_LATENCY_CYCLES = 12.0
 LLC_LATENCY_CYCLES = 46.0
 # DRAM and cache-to-cache latencies from a core, ns. Local DRAM: as the memory
-# system (sim/memory_system.py) sees it from the I/O die, plus the core's CCD-IOD
+# system (sim/platform/memory_system.py) sees it from the I/O die, plus the core's CCD-IOD
 # hop. Remote DRAM: the memory system's figure (see CONSTANTS for why not + hop).
 CCD_IOD_HOP_NS = 15.0
 LOCAL_DRAM_NS = LOCAL_DRAM.read_latency_ns + CCD_IOD_HOP_NS
@@ -162,7 +162,7 @@ class Constant:
 CONSTANTS = {
     "CORE_GHZ": Constant(CORE_GHZ, "GHz", MEASURED,
         "Seed: 'cpuinfo_cur_freq: 2 GHz', DVFS performance; the seed's rdtsc counts are read "
-        "as core cycles at this clock (as sim/costs.py does)"),
+        "as core cycles at this clock (as sim/host/costs.py does)"),
     "LINE_BYTES": Constant(LINE_BYTES, "bytes", MEASURED,
         "x86 cache line; the seed's loop strides 64 bytes, one load per line"),
     "PAGE_BYTES": Constant(PAGE_BYTES, "bytes", MEASURED,
@@ -194,13 +194,13 @@ CONSTANTS = {
         "~46 cycles: Zen 2's L3 (~34-39) + the 7-8 cycles the unified 32 MiB CCX L3 added "
         "(Chips and Cheese, 'Deep Diving Zen 3 V-Cache')"),
     "LOCAL_DRAM_NS": Constant(LOCAL_DRAM_NS, "ns", ESTIMATE,
-        "sim/memory_system.py's local DRAM latency (100 ns, seen from the I/O die) + "
+        "sim/platform/memory_system.py's local DRAM latency (100 ns, seen from the I/O die) + "
         f"CCD_IOD_HOP_NS = {CCD_IOD_HOP_NS:g} ns, a core's request and data crossing "
         "between its CCD and the I/O die; public Zen 2/3 EPYC NPS1 load-to-use from a core "
         "is ~110-122 ns (AnandTech Rome review: 122 ns full random at 128 MB, TLB misses "
         "included)"),
     "REMOTE_DRAM_NS": Constant(REMOTE_DRAM_NS, "ns", ESTIMATE,
-        "sim/memory_system.py's remote DRAM latency, taken as is from a core: local from a "
+        "sim/platform/memory_system.py's remote DRAM latency, taken as is from a core: local from a "
         "core + the xGMI hop both ways (~85-110 ns) = 200-225 ns, whose low end the seed's "
         "1GB remote read stream (627.85 cycles/page against 384.24 local, 1.63x) supports"),
     "CROSS_CCX_NS": Constant(CROSS_CCX_NS, "ns", ESTIMATE,
@@ -388,7 +388,7 @@ class CacheModel:
 
     def __init__(self, platform=DEFAULT_PLATFORM):
         if not isinstance(platform, Platform):
-            raise CacheModelError(f"platform must be a sim.cache.Platform, got {platform!r}")
+            raise CacheModelError(f"platform must be a sim.host.cache.Platform, got {platform!r}")
         self.platform = platform
 
     # ---- argument checks ----------------------------------------------------------

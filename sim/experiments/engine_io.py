@@ -1,6 +1,6 @@
 """Programming the engine from a scenario: registers by name, rings in memory.
 
-A thin layer over :class:`sim.backend.Device` for tests and benchmarks; the
+A thin layer over :class:`sim.backends.base.Device` for tests and benchmarks; the
 full Linux-style driver lives in ``sw_driver``. Register addresses and fields
 come from ``hw/regs.rdl`` (via :mod:`hw.regmap`), descriptors from
 :mod:`hw.descriptor`.

@@ -1,10 +1,10 @@
-"""cocotb test module run by :func:`sim.icarus_backend.run_icarus`.
+"""cocotb test module run by :func:`sim.backends.icarus.run_icarus`.
 
 Reads its job from the FOLIODMA_COCOTB_RUN environment variable (JSON),
 holds reset, then serves m_axi from the AxiSlaveModel in the test coroutine
 itself while the scenario runs as a task. The serving loop registers on the
 clock edge before any other task, so it steps the model first at every edge
-(the timing contract of :mod:`sim.backend`). The outcome is written as JSON
+(the timing contract of :mod:`sim.backends.base`). The outcome is written as JSON
 to the result file: {"result": ...} or {"error": ..., "traceback": ...}.
 """
 import json
@@ -21,10 +21,10 @@ from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeo
 from cocotb.utils import get_sim_steps
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
-from sim.axi_slave import OUTPUTS, AxiProtocolError
-from sim.backend import (MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
+from sim.platform.axi_slave import OUTPUTS, AxiProtocolError
+from sim.backends.base import (MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
                          build_memory, check_mmio, check_response, load_scenario)
-from sim.icarus_backend import CLOCK_PERIOD_NS, ENV_VAR, RESET_CYCLES, TOPLEVEL
+from sim.backends.icarus import CLOCK_PERIOD_NS, ENV_VAR, RESET_CYCLES, TOPLEVEL
 
 # cocotbext-axi 0.1.28 still calls APIs that cocotb 2 deprecates: not ours to fix.
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"cocotbext\.axi\.")

@@ -30,8 +30,8 @@ import sys
 import time
 
 from sim import seed
-from sim.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
-from sim.migrate import (DEFAULT_REPEAT, PAGE, MigrateRequest, Plan, figure_fields,
+from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
+from sim.kernel.migrate import (DEFAULT_REPEAT, PAGE, MigrateRequest, Plan, figure_fields,
                          folio_sizes, measure, post_move_access, run_request)
 from sim.seed import LATER_POSTING, MODE_NAMES, MODES, TABLE1_WORKLOADS, TABLE2_WORKLOADS
 from sw_driver.dcbm import DEFAULT_STRATEGY
@@ -247,7 +247,7 @@ def print_report(report, out=None):
     w = out.write
     reading = "with" if report.get("v1_double_copy", True) else "without"
     w(f"Model: dma rows with dcbm v1 {reading} its extra CPU copy of every page; IOMMU "
-      f"{report.get('iommu_mode', 'lazy')} (sim/iommu.py)\n\n")
+      f"{report.get('iommu_mode', 'lazy')} (sim/platform/iommu.py)\n\n")
     w("Seed table 1: migrate_pages() of N pages, node 1 -> node 0, 4 KiB folios, cycles per "
       "page (model: expected value [mean ± SD of noisy runs]; seed: mean ± SD)\n")
     w("modes: " + ", ".join(f"{m} = {name}" for m, name in MODE_NAMES.items()) + "\n")
@@ -272,7 +272,7 @@ def print_report(report, out=None):
     w(f"(dma: the copy as simulated in table 1, dcbm v1 {reading} the extra CPU copy; "
       f"in brackets the other reading)\n")
     for r in report["table2"]:
-        model = "n/a (no cache model: sim/cache.py)" if r["model"] is None else \
+        model = "n/a (no cache model: sim/host/cache.py)" if r["model"] is None else \
             f"{r['model']:8.1f}"
         other = "" if r.get("other_reading") is None else \
             f"  [other reading {r['other_reading']:6.1f} {_pct(r['other_error'])}]"

@@ -1,5 +1,5 @@
-// The AXI4 slave, NUMA memory timing and IOMMU translation of sim/axi_slave.py,
-// sim/memory_system.py and sim/iommu.py, in C++ for the compiled back-end.
+// The AXI4 slave, NUMA memory timing and IOMMU translation of sim/platform/axi_slave.py,
+// sim/platform/memory_system.py and sim/platform/iommu.py, in C++ for the compiled back-end.
 //
 // The Python classes are the reference: this file is a line-by-line port of
 // AxiSlaveModel.step() and Iommu.translate()/allows(), with the same integer
@@ -105,7 +105,7 @@ class LruCycles {
 
 struct Fault { int64_t cycle; int64_t write; uint64_t addr; int64_t id; };
 
-// The device side of sim.iommu.Iommu: which pages are reachable (mirrored from the
+// The device side of sim.platform.iommu.Iommu: which pages are reachable (mirrored from the
 // Python page table by the back-end) and the translation caches with their timing.
 class IommuUnit {
   public:
@@ -203,7 +203,7 @@ struct Address { uint32_t id; uint64_t addr; uint32_t len, size, burst;
 struct LogEntry4 { int64_t cycle; int64_t id; uint64_t addr; int64_t len; };
 struct LogEntry2 { int64_t cycle; int64_t index; };
 
-// AxiSlaveModel: see sim/axi_slave.py for the contract of step().
+// AxiSlaveModel: see sim/platform/axi_slave.py for the contract of step().
 class AxiSlave {
   public:
     // Outputs for the cycle after the latest step (OUTPUTS order).

@@ -1,8 +1,9 @@
 """Run a scenario against an Amaranth DUT exported to Verilog, in Icarus under cocotb.
 
 The DUT is converted with amaranth.back.verilog (toplevel ``foliodma_dut``)
-and compiled once per distinct Verilog text into build/icarus/<hash>/. Each
-run executes :mod:`sim.cocotb_entry` in a fresh test directory; the scenario,
+and compiled once per distinct Verilog text into the user cache (icarus/<hash>/ under
+:func:`sim.backends.native.build.cache_root`). Each
+run executes :mod:`sim.backends.cocotb_entry` in a fresh test directory; the scenario,
 its kwargs, the memory config and the result file path travel as JSON in the
 FOLIODMA_COCOTB_RUN environment variable, the result comes back as JSON.
 """
@@ -19,7 +20,8 @@ from pathlib import Path
 
 from cocotb_tools.runner import get_results, get_runner
 
-from sim.backend import ScenarioError, build_memory, dut_bus_widths, dut_verilog, load_scenario
+from sim.backends.native.build import cache_root
+from sim.backends.base import ScenarioError, build_memory, dut_bus_widths, dut_verilog, load_scenario
 
 ENV_VAR = "FOLIODMA_COCOTB_RUN"
 TOPLEVEL = "foliodma_dut"
@@ -27,8 +29,6 @@ TOPLEVEL = "foliodma_dut"
 CLOCK_PERIOD_NS = 2
 #: Rising edges with reset asserted before the scenario starts.
 RESET_CYCLES = 5
-REPO_ROOT = Path(__file__).resolve().parents[1]
-BUILD_ROOT = REPO_ROOT / "build" / "icarus"
 _PROGRESS_POLL_SECONDS = 0.2
 
 # Extra toplevel that dumps the DUT when run with +waves=<file>. Verilog-2005:
@@ -67,9 +67,14 @@ def build(dut, *, waves=False):
     return directory, cached, 0.0 if cached else time.perf_counter() - started
 
 
+def _build_root():
+    """Where Icarus builds are cached: beside the native ones (sim.backends.native.build)."""
+    return cache_root() / "icarus"
+
+
 def _build_dir(verilog_text, waves):
     key = hashlib.sha256(f"{verilog_text}\n// waves={waves}".encode()).hexdigest()[:16]
-    return BUILD_ROOT / key
+    return _build_root() / key
 
 
 def _build(verilog_text, waves):
@@ -78,8 +83,8 @@ def _build(verilog_text, waves):
     key = target.name
     if (target / "sim.vvp").exists():
         return target
-    BUILD_ROOT.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=BUILD_ROOT))
+    _build_root().mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=_build_root()))
     try:
         sources = [staging / f"{TOPLEVEL}.v"]
         sources[0].write_text(verilog_text)
@@ -117,14 +122,14 @@ def _on_sys_path(paths):
 
 
 def _run_cocotb(build_dir, run_dir, config, waves):
-    """Run sim.cocotb_entry with the JSON config; returns the results XML path.
+    """Run sim.backends.cocotb_entry with the JSON config; returns the results XML path.
 
     Never raises SystemExit (which the runner uses under pytest on failures).
     """
     results_xml = run_dir / "results.xml"
     try:
         get_runner("icarus").test(
-            test_module="sim.cocotb_entry", hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
+            test_module="sim.backends.cocotb_entry", hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
             build_dir=build_dir,
             test_dir=run_dir, results_xml=str(results_xml),
             extra_env={ENV_VAR: config}, waves=bool(waves), log_file=run_dir / "sim.log",
@@ -137,7 +142,7 @@ def _run_cocotb(build_dir, run_dir, config, waves):
 def run_icarus(dut, scenario, kwargs, *, memory_config, params=None, progress=None, vcd=None):
     """Run scenario ("package.module:function") with kwargs against dut in Icarus.
 
-    Same arguments and result as :func:`sim.pysim_backend.run_pysim`, except
+    Same arguments and result as :func:`sim.backends.pysim.run_pysim`, except
     that the waveform (``vcd``) is written in FST format, so its path must end
     in ".fst". kwargs, params and memory_config must be JSON-serialisable.
     Raises IcarusNotFoundError without Icarus, ScenarioError if the run failed.
@@ -164,7 +169,7 @@ def run_icarus(dut, scenario, kwargs, *, memory_config, params=None, progress=No
             raise TypeError(f"kwargs, params and memory_config must be JSON-serialisable to "
                             f"reach the cocotb process: {error}") from None
         waves = str(Path(vcd).resolve()) if vcd is not None else None
-        roots = [REPO_ROOT, _import_root(scenario.partition(":")[0])]
+        roots = [_import_root(__name__), _import_root(scenario.partition(":")[0])]
         with _on_sys_path(roots), concurrent.futures.ThreadPoolExecutor(1) as pool:
             future = pool.submit(_run_cocotb, build_dir, run_dir, config, waves)
             reported = None

@@ -1,12 +1,12 @@
 """Calibration of the migration core's fitted constants against the seed's CPU rows.
 
-``python -m sim.calibrate`` prints each fitted constant with where it comes from,
-the residual of every cell it was fitted to, and whether ``sim/costs.py`` holds
+``python -m sim.experiments.calibrate`` prints each fitted constant with where it comes from,
+the residual of every cell it was fitted to, and whether ``sim/host/costs.py`` holds
 the same values. Only the CPU rows of the seed's first table are used (Generic
 Kernel = mode ``cpu``, Offload disabled = mode ``batch-cpu``); the DMA rows are
 never an input (they are an outcome, compared by ``foliodma reproduce``).
 
-The fit. The CPU-mode model (:func:`sim.migrate.run_cpu`) is linear in five
+The fit. The CPU-mode model (:func:`sim.kernel.migrate.run_cpu`) is linear in five
 unknowns, so their columns are measured by running the model itself with
 each unknown at one unit and the others at zero:
 
@@ -23,7 +23,7 @@ unknown                mechanism                                        cells th
 All sixteen CPU cells (``migrate_pages`` and ``folio_copy``, four workloads,
 two modes) enter one weighted least-squares fit on relative errors. Every
 other constant the model uses (DRAM copy bandwidth, TLB flush, call cost) is
-fixed beforehand (``sim/costs.py``). The run-to-run noise (``jitter_*``) is
+fixed beforehand (``sim/host/costs.py``). The run-to-run noise (``jitter_*``) is
 the RMS of the seed's relative standard deviations of the same rows.
 """
 import argparse
@@ -33,9 +33,9 @@ import sys
 
 import numpy as np
 
-from sim import costs as costs_module
+from sim.host import costs as costs_module
 from sim import seed
-from sim.costs import DEFAULT_COSTS, PAGE, SEED_GHZ
+from sim.host.costs import DEFAULT_COSTS, PAGE, SEED_GHZ
 
 CPU_MODES = seed.MODES[:2]              # cpu, batch-cpu
 #: Relative SD columns behind the noise constants.
@@ -57,7 +57,7 @@ SOURCES = {
 }
 UNITS = {"cold_routine_ns": "ns", "core_scale": "x estimates", "llc_copy_cycles": "cycles/page",
          "cold_copy_ns": "ns", "copy_writeback_ns": "ns/page"}
-#: Where each lives in sim/costs.py, and how it is stored there (rounding).
+#: Where each lives in sim/host/costs.py, and how it is stored there (rounding).
 STORED = {
     "cold_routine_ns": ("COLD_ROUTINE_NS", 1),
     "core_scale": ("CORE_STEP_SCALE", 4),
@@ -83,7 +83,7 @@ def _table(theta, base=DEFAULT_COSTS):
 
 def model_cells(table):
     """{(mode, workload, column): cycles/page} of the CPU model for the 16 cells."""
-    from sim.migrate import WORKLOADS, measure, run_cpu
+    from sim.kernel.migrate import WORKLOADS, measure, run_cpu
     cells = {}
     for mode in CPU_MODES:
         for workload in seed.TABLE1_WORKLOADS:
@@ -128,7 +128,7 @@ def fit():
 
 
 def jitter():
-    """RMS relative SDs of the CPU rows (the per-run noise of sim/migrate.py)."""
+    """RMS relative SDs of the CPU rows (the per-run noise of sim/kernel/migrate.py)."""
     def rms(values):
         return math.sqrt(sum(v * v for v in values) / len(values))
     def relative_sd(mode, workload, column):
@@ -142,7 +142,7 @@ def jitter():
 
 
 def stored_values():
-    """The fitted constants as sim/costs.py holds them, in the fit's units."""
+    """The fitted constants as sim/host/costs.py holds them, in the fit's units."""
     out = {}
     for name, (const, _) in STORED.items():
         value = getattr(costs_module, const)
@@ -175,7 +175,7 @@ def report(result, out=None):
         const, shown = _stored_form(name, theta[name])
         in_costs = _stored_form(name, stored[name])[1]
         same = "matches" if math.isclose(shown, in_costs, rel_tol=0, abs_tol=1e-9) else "DIFFERS"
-        w(f"  {name:18s} = {theta[name]:10.4f} {UNITS[name]:12s} sim/costs.py {const} = "
+        w(f"  {name:18s} = {theta[name]:10.4f} {UNITS[name]:12s} sim/host/costs.py {const} = "
           f"{in_costs} ({same})\n      from: {SOURCES[name]}\n")
     w("\n  per-folio steps (estimate x core_scale -> value in ns):\n")
     for field, estimate in costs_module.CORE_STEP_ESTIMATES_NS.items():
@@ -183,7 +183,7 @@ def report(result, out=None):
           f"{estimate * theta['core_scale']:7.2f}\n")
     w(f"\n  linearity check: the model at the fitted values differs from the linear "
       f"prediction by at most {result['linearity_error']:.2e} cycles/page\n")
-    w("\nFixed beforehand, not fitted (sim/costs.py, sourced there): DRAM copy 1->0 "
+    w("\nFixed beforehand, not fitted (sim/host/costs.py, sourced there): DRAM copy 1->0 "
       f"{SEED_GHZ * PAGE / DEFAULT_COSTS.copy_bw_1_0:.2f} cycles/page (seed 256MB/1GB Generic "
       f"folio_copy), TLB flush {DEFAULT_COSTS.tlb_flush_ns(0):.0f} ns per batch (no remote "
       f"CPU), migrate_pages() call {DEFAULT_COSTS.migrate_call_ns:.0f} ns, LLC "
@@ -202,11 +202,11 @@ def report(result, out=None):
         in_costs = getattr(costs_module, JITTER_STORED[name])
         same = "matches" if round(value, 4) == in_costs else "DIFFERS"
         w(f"  {name:13s} = {value:.4f}  from {', '.join(f'{p:.1%}' for p in parts)}; "
-          f"sim/costs.py {JITTER_STORED[name]} = {in_costs} ({same})\n")
+          f"sim/host/costs.py {JITTER_STORED[name]} = {in_costs} ({same})\n")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m sim.calibrate", description=__doc__.split(
+    parser = argparse.ArgumentParser(prog="python -m sim.experiments.calibrate", description=__doc__.split(
         "\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)

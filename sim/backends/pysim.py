@@ -2,7 +2,7 @@
 
 Two testbenches share the simulation: a background one serving m_axi from the
 AxiSlaveModel (added first, so it runs first at every edge), and the scenario
-with the AXI4-Lite master. Timing follows the contract in :mod:`sim.backend`.
+with the AXI4-Lite master. Timing follows the contract in :mod:`sim.backends.base`.
 """
 import contextlib
 import json
@@ -10,8 +10,8 @@ import json
 from amaranth import C, Cat, Mux
 from amaranth.sim import Simulator
 
-from sim.axi_slave import OUTPUTS
-from sim.backend import (AXIL_PROT, MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
+from sim.platform.axi_slave import OUTPUTS
+from sim.backends.base import (AXIL_PROT, MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
                          ScenarioError, build_memory, check_mmio, check_response,
                          dut_bus_widths, load_scenario)
 
@@ -167,7 +167,7 @@ def _m_axi_server(dut, axi, device, progress):
 def run_pysim(dut, scenario, kwargs, *, memory_config, params=None, progress=None, vcd=None):
     """Run scenario ("package.module:function") with kwargs against dut in pysim.
 
-    memory_config -- see :func:`sim.backend.build_memory`.
+    memory_config -- see :func:`sim.backends.base.build_memory`.
     params        -- any dict, visible to the scenario as ``dev.params``.
     progress      -- called with the cycle number every PROGRESS_INTERVAL cycles.
     vcd           -- path of a VCD file to write.

@@ -1,16 +1,16 @@
 """The host platform the driver runs on: one simulated timeline for CPU and RTL.
 
 :class:`HostPort` implements :class:`sw_driver.port.Port` on top of a
-simulated device (:class:`sim.backend.Device`, on either back-end). Simulated
+simulated device (:class:`sim.backends.base.Device`, on either back-end). Simulated
 time is the engine's clock: ``engine_mhz`` turns cycles into nanoseconds, and
-CPU time (from :class:`sim.costs.CostTable`) advances the same clock, so the
+CPU time (from :class:`sim.host.costs.CostTable`) advances the same clock, so the
 RTL runs while the CPU works. With idle skipping, time in which the engine
 is idle and nothing is armed is counted, not simulated.
 """
 import math
 
-from sim.costs import CostTable
-from sim.memory_system import DEFAULT_ENGINE_MHZ
+from sim.host.costs import CostTable
+from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 from sw_driver.port import Op, Port
 
 #: While waiting for an interrupt, how often (in cycles) the line is looked at.
@@ -37,7 +37,7 @@ class HostPort(Port):
     coherent    -- (base, size) of the memory the driver may allocate from.
     numa_nodes  -- (start, end, node) ranges for the CPU copy cost; other
                    addresses are node 0.
-    iommu       -- enforce the IOMMU (:mod:`sim.iommu`): the engine reaches only
+    iommu       -- enforce the IOMMU (:mod:`sim.platform.iommu`): the engine reaches only
                    what iommu_map mapped and the coherent allocations. Default:
                    on, unless the memory_config says ``"iommu": false``.
 
@@ -108,7 +108,7 @@ class HostPort(Port):
     async def wait_for_irq(self, timeout_ns):
         """Look at the line every IRQ_CHECK_CYCLES cycles, each look a
         ``spend(IRQ_CHECK_CYCLES cycles)``; the looks are planned ahead and the
-        device runs them in one call (:meth:`sim.backend.Device.run_periods`),
+        device runs them in one call (:meth:`sim.backends.base.Device.run_periods`),
         with the same outcome and the same arithmetic as one spend at a time."""
         started = self.now_ns
         periods = 16
@@ -193,7 +193,7 @@ class HostPort(Port):
         return self.iommu.map(addr, nbytes)     # as dma_alloc_coherent does
 
     def iommu_map(self, addr, nbytes):
-        # Identity IOVA (sim.iommu): the bus address is addr; what the IOMMU adds is
+        # Identity IOVA (sim.platform.iommu): the bus address is addr; what the IOMMU adds is
         # that only mapped pages are reachable. The caller charges the map's cost.
         return self.iommu.map(addr, nbytes)
 

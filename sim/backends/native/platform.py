@@ -1,14 +1,14 @@
 """The native AXI slave (``axi_slave.hpp``) seen from Python through ctypes.
 
 :class:`NativeAxi` takes its whole configuration from a Python
-:class:`~sim.axi_slave.AxiSlaveModel` built from the same memory_config
+:class:`~sim.platform.axi_slave.AxiSlaveModel` built from the same memory_config
 (node timings, backpressure table, error regions, IOMMU walk time), so the
 configuration is computed in one place; only the per-cycle behaviour is ported.
-It serves the same :class:`~sim.memory.Memory` array in place (no copies), and
+It serves the same :class:`~sim.platform.memory.Memory` array in place (no copies), and
 offers what scenarios and tests read of the Python model: the handshake logs,
 ``busy()``, ``advance()``, ``cycle``, ``iommu``, ``memory_system``.
 
-:class:`NativeIommu` is the :class:`~sim.iommu.Iommu` (page table, unmap
+:class:`NativeIommu` is the :class:`~sim.platform.iommu.Iommu` (page table, unmap
 policy, flush queue: the Python code) whose translation unit (IOTLB, page-walk
 cache, walk timing, faults) lives in the native model; page-table changes are
 mirrored to it as they happen.
@@ -17,8 +17,8 @@ import ctypes
 
 import numpy as np
 
-from sim.axi_slave import OUTPUTS, AxiProtocolError, AxiSlaveModel
-from sim.iommu import Iommu
+from sim.platform.axi_slave import OUTPUTS, AxiProtocolError, AxiSlaveModel
+from sim.platform.iommu import Iommu
 
 _I64 = ctypes.c_int64
 _U64 = ctypes.c_uint64
@@ -105,7 +105,7 @@ class _Log:
 
 
 class NativeIommu(Iommu):
-    """An :class:`~sim.iommu.Iommu` whose translation unit is the native model's."""
+    """An :class:`~sim.platform.iommu.Iommu` whose translation unit is the native model's."""
 
     def __init__(self, lib, handle, python_iommu):
         self._native = None

@@ -20,9 +20,9 @@ import weakref
 
 from hw.axi import RESP_OKAY
 from hw.regmap import REG_ADDR_WIDTH, REG_BYTES
-from sim.axi_slave import AxiSlaveModel
-from sim.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE, Iommu
-from sim.memory import Memory
+from sim.platform.axi_slave import AxiSlaveModel
+from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE, Iommu
+from sim.platform.memory import Memory
 
 #: An AXI4-Lite access with no response within this many cycles fails.
 MMIO_TIMEOUT_CYCLES = 10_000
@@ -87,11 +87,11 @@ def build_memory(memory_config, *, data_width, id_width):
     """(Memory, AxiSlaveModel) from a JSON-friendly memory_config dict.
 
     Keys: base, size (required); read_latency, write_latency, backpressure,
-    seed, error_regions (see :class:`~sim.axi_slave.AxiSlaveModel`);
-    memory_system: a :meth:`sim.memory_system.MemorySystem.to_config` dict
+    seed, error_regions (see :class:`~sim.platform.axi_slave.AxiSlaveModel`);
+    memory_system: a :meth:`sim.platform.memory_system.MemorySystem.to_config` dict
     (per-node latency and bandwidth; then read_latency/write_latency must be
-    left out); iommu: true, false or null (see :mod:`sim.iommu`; null: off
-    for the engine alone, on under a :class:`~sim.host.HostPort`); iommu_mode:
+    left out); iommu: true, false or null (see :mod:`sim.platform.iommu`; null: off
+    for the engine alone, on under a :class:`~sim.host.port.HostPort`); iommu_mode:
     "lazy" (default) or "strict", the DMA API's invalidation mode.
     """
     unknown = set(memory_config) - {"base", "size", *_MEMORY_DEFAULTS}
@@ -138,8 +138,8 @@ def check_response(kind, addr, resp):
 class Device(abc.ABC):
     """The DUT as a scenario sees it (see the module docstring for timing).
 
-    memory -- the :class:`~sim.memory.Memory` behind m_axi.
-    axi    -- the :class:`~sim.axi_slave.AxiSlaveModel` serving it (with its logs).
+    memory -- the :class:`~sim.platform.memory.Memory` behind m_axi.
+    axi    -- the :class:`~sim.platform.axi_slave.AxiSlaveModel` serving it (with its logs).
     params -- the dict the caller passed to the backend.
     """
 

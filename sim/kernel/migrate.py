@@ -23,9 +23,9 @@ What is modelled (``../shared/reference/dcbm-lineage.md`` section 1):
 * the seed's measurements: t1/t4 around the call, t2/t3 around each copy (the
   per-folio copy upstream, the batch copy otherwise), summed.
 
-Every cost comes from :class:`sim.costs.CostTable` (the same table the driver
+Every cost comes from :class:`sim.host.costs.CostTable` (the same table the driver
 is charged from). Two mechanisms beyond plain per-step costs, both fitted to
-the seed's CPU rows by :mod:`sim.calibrate`:
+the seed's CPU rows by :mod:`sim.experiments.calibrate`:
 
 * **cold start**: in each call, the first run of every distinct kernel routine
   (a migration-core step, or a driver operation :class:`sw_driver.port.Op`)
@@ -50,7 +50,7 @@ batch. ``full=True`` simulates every batch. One piece of platform state does
 not repeat with the batches: the IOMMU's lazy flush queue, which invalidates
 the IOTLB every 256 unmap calls. Batches are compared without their
 invalidation waits, allowing each invalidation a bounded IOTLB refill
-(``sim.iommu.REFILL_READS_PER_INVALIDATION`` page-table reads); an
+(``sim.platform.iommu.REFILL_READS_PER_INVALIDATION`` page-table reads); an
 extrapolated run gets the CPU wait of the invalidations its unmap calls
 cause instead of the template batch's, while the template's device time,
 with the refills after its own invalidations, is repeated as it was.
@@ -71,10 +71,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.costs import DEFAULT_COSTS, CostTable
-from sim.cache import DEFAULT_TOUCHER
-from sim.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
-from sim.memory_system import (CXL_MEMORY, DEFAULT_ENGINE_MHZ, LOCAL_DRAM, REMOTE_DRAM,
+from sim.host.costs import DEFAULT_COSTS, CostTable
+from sim.host.cache import DEFAULT_TOUCHER
+from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
+from sim.platform.memory_system import (CXL_MEMORY, DEFAULT_ENGINE_MHZ, LOCAL_DRAM, REMOTE_DRAM,
                                zen3_two_socket)
 from sw_driver.dcbm import DEFAULT_STRATEGY
 from sim.seed import CPU_GHZ, MODES as SEED_MODES, PAGES as SEED_PAGES, TABLE1_WORKLOADS
@@ -92,7 +92,7 @@ FLOWS = ("upstream", "batched", "early-copy")
 DEFAULT_FLOW = {"cpu": "upstream", "batch-cpu": "batched", "dma": "batched"}
 #: Categories of simulated time (ns); the noise acts per category.
 CATEGORIES = ("core", "cold", "copy", "driver", "wait")
-#: Nodes: 0 the migrating CPU's, 1 the other socket, 2 the CXL tier (sim.memory_system).
+#: Nodes: 0 the migrating CPU's, 1 the other socket, 2 the CXL tier (sim.platform.memory_system).
 NODES = tuple(node.node_id for node in (LOCAL_DRAM, REMOTE_DRAM, CXL_MEMORY))
 #: Simulate at most this many batches of one run of equal batches before giving up
 #: proving repetition (then the run is simulated in full only with ``full``).
@@ -362,7 +362,7 @@ class SoftPort(CoreClock):
         return self._now
 
     def node_of(self, addr):
-        from sim.host import numa_node
+        from sim.host.port import numa_node
         return numa_node(self._numa, addr)
 
     async def _advance(self, ns, category, what):
@@ -381,7 +381,7 @@ class SoftPort(CoreClock):
 
 
 def _host_port_class():
-    from sim.host import HostPort
+    from sim.host.port import HostPort
 
     class MigrationHostPort(CoreClock, HostPort):
         """HostPort (driver, RTL, one timeline) plus the migration core's clock."""
@@ -640,7 +640,7 @@ class MigrationCore:
         if iommu is not None and iommu.mode == "lazy":
             # Strict invalidations come with every unmap, the same in every batch:
             # nothing to take out.
-            from sim.iommu import REFILL_READS_PER_INVALIDATION
+            from sim.platform.iommu import REFILL_READS_PER_INVALIDATION
             inv_ns = self.costs.iotlb_invalidation_ns
             refill_ns = (REFILL_READS_PER_INVALIDATION * iommu.walk_read_cycles
                          * self.port.cycle_ns)
@@ -789,7 +789,7 @@ def _config_from(spec):
 
 def run_cpu(spec, costs=DEFAULT_COSTS):
     """A CPU-copy mode (cpu, batch-cpu) on the CPU alone; the raw result."""
-    from sim.memory import Memory
+    from sim.platform.memory import Memory
     config = _config_from(spec)
     if config.mode == "dma":
         raise MigrateError("run_cpu runs the CPU modes; dma runs on the RTL (run_dma)")
@@ -809,7 +809,7 @@ def dma_memory_config(spec, costs=DEFAULT_COSTS, *, engine_mhz=DEFAULT_ENGINE_MH
                       latency_ns=None, iommu_mode=IOMMU_DEFAULT_MODE):
     """(memory_config, layout) for the DMA scenario: node regions, NUMA latencies, the
     IOMMU's invalidation mode."""
-    from sim.engine_scenarios import DATA, MEM_BASE
+    from sim.platform.address_map import DATA, MEM_BASE
     config = _config_from(spec)
     plan = _plan_from(spec, costs)
     layout = node_layout(plan, from_node=config.from_node, to_node=config.to_node,
@@ -841,7 +841,7 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY,
                            engine_mhz=DEFAULT_ENGINE_MHZ, idle_skip=True,
                            v1_double_copy=True):
     """Scenario (either back-end): dcbm registered, migrate_pages() with the DMA copy."""
-    from sim.engine_scenarios import COHERENT, DRIVER_RING_ENTRIES
+    from sim.platform.address_map import COHERENT, DRIVER_RING_ENTRIES
     from sw_driver.dcbm import Dcbm
     from sw_driver.foliodma import foliodma_probe, foliodma_remove
     table = CostTable(**costs)
@@ -875,14 +875,14 @@ def run_dma(spec, costs=DEFAULT_COSTS, *, params=None, backend="pysim", driver=D
     """The dma mode on an RTL back-end; the raw result."""
     from hw.engine import DmaEngine
     from hw.params import EngineParams
-    from sim.bench import get_runner
+    from sim.backends import get_runner
     params = params or EngineParams()
     memory, layout = dma_memory_config(spec, costs, engine_mhz=engine_mhz, latency_ns=latency_ns,
                                        iommu_mode=iommu_mode)
     kwargs = {"spec": spec, "costs": costs.as_dict(), "layout": layout, "driver": driver,
               "nr_dma_chan": params.channels, "engine_mhz": engine_mhz,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy}
-    return get_runner(backend)(DmaEngine(params), "sim.migrate:migrate_scenario", kwargs,
+    return get_runner(backend)(DmaEngine(params), "sim.kernel.migrate:migrate_scenario", kwargs,
                             memory_config=memory, progress=progress, vcd=vcd)
 
 
@@ -939,14 +939,14 @@ def measure(raw, costs, *, pages, nbytes, repeat, seed=0, cpu_ghz=CPU_GHZ):
 def post_move_access(spec, mode, v1_double_copy=False, *, toucher=DEFAULT_TOUCHER,
                      dma_allocates_in_llc=None, llc_bytes=None):
     """Cycles per page of the seed's read loop over the moved pages right after the
-    move (its second table), from the cache model (:mod:`sim.cache`): a CPU (by
-    default the migrating one, ``toucher``: see sim.cache.TOUCHERS) reads the pages
+    move (its second table), from the cache model (:mod:`sim.host.cache`): a CPU (by
+    default the migrating one, ``toucher``: see sim.host.cache.TOUCHERS) reads the pages
     moved to the migrating CPU's node. The copier is the CPU (cpu, batch-cpu), the
     engine (dma), or the engine then the CPU (dma with dcbm v1's extra CPU copy).
     ``dma_allocates_in_llc`` (None: the platform's, no on Zen 3) and ``llc_bytes``
     (per CCX; None: the platform's 32 MiB) change the platform. None when the pages
     did not move to node 0 (the migrating CPU's)."""
-    from sim.cache import DEFAULT_PLATFORM, CacheModel
+    from sim.host.cache import DEFAULT_PLATFORM, CacheModel
     if spec.get("to_node", 0) != 0:
         return None
     copier = "cpu" if mode != "dma" else ("dma_then_cpu" if v1_double_copy else "dma")
@@ -1036,7 +1036,7 @@ def prepare_request(req):
         raise MigrateError(f"latency_ns={req.latency_ns!r}: a memory latency must be a number "
                            f">= 0 ns")
     if req.llc_bytes is not None:
-        from sim.cache import DEFAULT_PLATFORM, CacheModelError
+        from sim.host.cache import DEFAULT_PLATFORM, CacheModelError
         try:
             DEFAULT_PLATFORM.replace(llc_bytes_per_ccx=req.llc_bytes)
         except CacheModelError as error:

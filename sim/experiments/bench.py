@@ -2,40 +2,9 @@
 import resource
 import time
 
-from sim.engine_scenarios import folio_jobs, jobs_extent, memory_config
-from sim.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
-
-BACKENDS = ("pysim", "icarus", "verilator")
-
-
-def get_runner(backend):
-    """The run function of a back-end (see :func:`sim.pysim_backend.run_pysim`), after
-    checking that its tools are here (IcarusNotFoundError, VerilatorNotFoundError)."""
-    if backend == "pysim":
-        from sim.pysim_backend import run_pysim
-        return run_pysim
-    if backend == "verilator":
-        from sim.verilator_backend import require_verilator, run_verilator
-        require_verilator()
-        return run_verilator
-    from sim.icarus_backend import require_icarus, run_icarus
-    require_icarus()
-    return run_icarus
-
-
-def prepare(backend, dut, *, vcd=None):
-    """Build the back-end's simulation of dut unless it is cached, before a timed run:
-    {"build_seconds": ..., "build_cached": ...} (pysim builds nothing)."""
-    if backend == "verilator":
-        from sim.verilator_backend import build
-        built = build(dut, trace=vcd is not None)
-        return {"build_seconds": built.seconds, "build_cached": built.cached}
-    if backend == "icarus":
-        from sim.icarus_backend import build
-        _, cached, seconds = build(dut, waves=vcd is not None)
-        return {"build_seconds": seconds, "build_cached": cached}
-    return {"build_seconds": 0.0, "build_cached": True}
-
+from sim.backends import get_runner, prepare
+from sim.experiments.engine_scenarios import folio_jobs, jobs_extent, memory_config
+from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
 
 def cpu_seconds():
     """CPU time of this process and of its finished children (Icarus runs in one)."""
@@ -79,7 +48,7 @@ def run_bench(params, *, backend, folios, folio_size, read_latency, write_latenc
     jobs = folio_jobs(folios, folio_size, params.channels)
     config = memory_config(jobs_extent(jobs), read_latency=read_latency,
                            write_latency=write_latency, backpressure=backpressure, seed=seed)
-    result, speed = timed_run(backend, params, "sim.engine_scenarios:bench_batch",
+    result, speed = timed_run(backend, params, "sim.experiments.engine_scenarios:bench_batch",
                               {"jobs": jobs, "seed": seed}, memory_config=config,
                               progress=progress, vcd=vcd)
     nbytes = folios * folio_size
@@ -124,15 +93,15 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
                             MMIO, in CPU copies, and busy-polling or asleep;
     device_busy_ns       -- channel-busy time, summed over the engine's channels.
 
-    ``numa``: the engine sees the seed's machine (:func:`sim.memory_system.zen3_two_socket`
+    ``numa``: the engine sees the seed's machine (:func:`sim.platform.memory_system.zen3_two_socket`
     at engine_mhz: the sources on the remote node 1, the rest local) instead of the
     read/write latencies.
     """
-    from sim.driver_bench import batch_layout
+    from sim.experiments.driver_bench import batch_layout
     srcs, _, extent = batch_layout(folios, folio_size)
     timing = {"read_latency": read_latency, "write_latency": write_latency}
     if numa:
-        from sim.memory_system import zen3_two_socket
+        from sim.platform.memory_system import zen3_two_socket
         system = zen3_two_socket(remote=[(srcs[0], srcs[-1] + folio_size)], engine_mhz=engine_mhz)
         timing = {"memory_system": system.to_config()}
     config = memory_config(extent, **timing, backpressure=backpressure, seed=seed,
@@ -140,7 +109,7 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
     kwargs = {"driver": driver, "folios": folios, "folio_size": folio_size,
               "nr_dma_chan": params.channels, "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy, "seed": seed}
-    result, speed = timed_run(backend, params, "sim.driver_bench:driver_batch",
+    result, speed = timed_run(backend, params, "sim.experiments.driver_bench:driver_batch",
                               kwargs, memory_config=config, progress=progress, vcd=vcd)
     nbytes = folios * folio_size
     row = {

@@ -1,4 +1,4 @@
-"""Cycle-level AXI4 slave serving a :class:`sim.memory.Memory`; pure Python.
+"""Cycle-level AXI4 slave serving a :class:`sim.platform.memory.Memory`; pure Python.
 
 Both simulators drive this one model through thin adapters, so they see the
 same slave. Contract of :meth:`AxiSlaveModel.step`, called once per rising
@@ -23,14 +23,14 @@ later of its AW and its last W beat; B's come in order. R data is read from
 memory when the burst's first beat is presented; write data is applied when
 the burst is complete (last W beat and AW both accepted).
 
-With a :class:`~sim.memory_system.MemorySystem`, the latencies are those of
+With a :class:`~sim.platform.memory_system.MemorySystem`, the latencies are those of
 the node the burst's address falls in, and each node's read and write
 bandwidth (shared by all bursts) paces the R beats and WREADY; see
-:mod:`sim.memory_system`. With the :class:`~sim.iommu.Iommu` enabled, a burst
+:mod:`sim.platform.memory_system`. With the :class:`~sim.platform.iommu.Iommu` enabled, a burst
 to a page that is not mapped gets DECERR (zero read data; nothing written),
 decided when its AR or AW is accepted; behind a memory system, a mapped
 burst also waits for its address translation (IOTLB and page walks, see
-:mod:`sim.iommu`): a read is sent to its node once translated, a write's B
+:mod:`sim.platform.iommu`): a read is sent to its node once translated, a write's B
 waits for it.
 """
 from collections import deque
@@ -39,8 +39,8 @@ import numpy as np
 
 from hw.axi import BURST_INCR, RESP_DECERR, RESP_OKAY, RESP_SLVERR
 from hw.params import AXI_BOUNDARY_BYTES, AXI_MAX_BURST_BEATS
-from sim.iommu import Iommu
-from sim.memory_system import MemorySystem
+from sim.platform.iommu import Iommu
+from sim.platform.memory_system import MemorySystem
 
 #: Order of the values returned by :meth:`AxiSlaveModel.step` (AXI signal names).
 OUTPUTS = ("arready", "awready", "wready",
@@ -82,7 +82,7 @@ def _parse_region(region):
 class AxiSlaveModel:
     """AXI4 slave with pipelined latency, random backpressure and error regions.
 
-    memory         -- the :class:`~sim.memory.Memory` served.
+    memory         -- the :class:`~sim.platform.memory.Memory` served.
     data_width     -- data bus width in bits (power of two, 8..1024); only
                       full-width INCR bursts are accepted.
     id_width       -- AXI ID width in bits (1..32).
@@ -98,10 +98,10 @@ class AxiSlaveModel:
                       id, addr, len); ``w_log``: (cycle, index of the AW);
                       ``r_log``: (cycle, index of the AR) per R beat; ``b_log``:
                       (cycle, index of the AW) per B). May be switched at any time.
-    memory_system  -- a :class:`~sim.memory_system.MemorySystem` (or its config
+    memory_system  -- a :class:`~sim.platform.memory_system.MemorySystem` (or its config
                       dict): per-node latency and bandwidth, instead of
                       read_latency/write_latency (give one or the other).
-    iommu          -- the :class:`~sim.iommu.Iommu` in front of the memory
+    iommu          -- the :class:`~sim.platform.iommu.Iommu` in front of the memory
                       (default: a new one, disabled).
     """
 

@@ -3,7 +3,7 @@
 Every CPU cost the platform charges comes from here: the kernel operations the
 driver names (:class:`sw_driver.port.Op`), MMIO register reads and writes,
 interrupt delivery, CPU copies between NUMA nodes, and the migration core's
-steps (``sim/migrate.py``: unmap, TLB shootdown, move, cold start, the LLC
+steps (``sim/kernel/migrate.py``: unmap, TLB shootdown, move, cold start, the LLC
 and its run-to-run noise). Each default carries its
 source in the field's metadata (``source``) and whether it is a public
 measurement, derived from the seed's measured tables, or an estimate
@@ -16,7 +16,7 @@ Rules the defaults follow (see docs/costs.md):
   first-principles estimate with the arithmetic shown);
 * only the CPU copy bandwidth and the migration core's constants are derived
   from the seed, from its CPU rows only (``folio_copy``, access costs; the
-  migration core's by ``sim/calibrate.py``, which prints the fit); nothing is
+  migration core's by ``sim/experiments/calibrate.py``, which prints the fit); nothing is
   fitted to the seed's DMA rows, whose reproduction is an *outcome* of the
   model, not an input.
 
@@ -34,8 +34,8 @@ import math
 from dataclasses import dataclass, field
 
 from sim import seed
-from sim.iommu import FLUSH_QUEUE_ENTRIES
-from sim.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM
+from sim.platform.iommu import FLUSH_QUEUE_ENTRIES
+from sim.platform.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM
 from sw_driver.folio import PAGE_SIZE
 from sw_driver.port import Op
 
@@ -59,7 +59,7 @@ READ_LOCAL_CYCLES = seed.table2("cpu", "1G", "post_move_access")[0]             
 # Copy = read stream + write stream (additive, calibrated exactly at 1 -> 0):
 WRITE_LOCAL_CYCLES = COPY_1_0_CYCLES - READ_REMOTE_CYCLES                 # 182.19
 WRITE_REMOTE_CYCLES = WRITE_LOCAL_CYCLES * READ_REMOTE_CYCLES / READ_LOCAL_CYCLES  # 297.70
-# Node 2, the optional CXL tier (sim/memory_system.py: a memory expander at 300 ns
+# Node 2, the optional CXL tier (sim/platform/memory_system.py: a memory expander at 300 ns
 # against 100 local and 200 remote). One core's read stream is latency-bound (the
 # seed's remote stream costs 1.63x the local one for 2x the latency): the cost per
 # page is taken linear in the latency through the two measured points, and the
@@ -71,9 +71,9 @@ READ_CXL_CYCLES = READ_LOCAL_CYCLES + (READ_REMOTE_CYCLES - READ_LOCAL_CYCLES) *
 WRITE_CXL_CYCLES = WRITE_LOCAL_CYCLES * READ_CXL_CYCLES / READ_LOCAL_CYCLES    # 413.21
 
 
-# --- Migration core (mm/migrate.c): values fitted by sim/calibrate.py --------------
+# --- Migration core (mm/migrate.c): values fitted by sim/experiments/calibrate.py --------------
 # Fitted to the seed's CPU rows only (table 1, "Generic Kernel" and "Offload
-# disabled"; never its DMA rows). `python -m sim.calibrate` prints the fit, its
+# disabled"; never its DMA rows). `python -m sim.experiments.calibrate` prints the fit, its
 # residuals and these values; tests/test_calibrate.py keeps them in step.
 #
 # First-principles estimates (ns) of the per-folio steps of migrate_pages() for a
@@ -305,7 +305,7 @@ class CostTable:
     # ---- CPU copy with the source still in the copying CPU's LLC ----------------
     llc_copy_bw_0: float = _cost(
         _bw(LLC_COPY_CYCLES), SEED,
-        "Fitted (sim/calibrate.py) to seed table 1's 2MB rows, folio_copy, Generic Kernel "
+        "Fitted (sim/experiments/calibrate.py) to seed table 1's 2MB rows, folio_copy, Generic Kernel "
         f"493.84 and Offload disabled 533.34 cycles/page: {LLC_COPY_CYCLES} cycles/page with "
         "the source lines still in the LLC after the test program wrote them, to node 0",
         unit="bytes/ns")
@@ -328,7 +328,7 @@ class CostTable:
         unit="bytes")
     copy_writeback_ns: float = _cost(
         round(COPY_WRITEBACK_CYCLES / SEED_GHZ, 2), SEED,
-        "Fitted (sim/calibrate.py): per 4 KiB page of a batched (back-to-back) CPU copy whose "
+        "Fitted (sim/experiments/calibrate.py): per 4 KiB page of a batched (back-to-back) CPU copy whose "
         "footprint exceeds the LLC, the dirty destination lines of the previous copies are "
         "written back while it runs; seed Offload disabled minus Generic Kernel folio_copy, "
         f"256MB and 1GB rows: {COPY_WRITEBACK_CYCLES} cycles/page")
@@ -340,12 +340,12 @@ class CostTable:
         "retry-pass bookkeeping, stats and trace points, ~400 cycles")
     cold_routine_ns: float = _cost(
         COLD_ROUTINE_NS, SEED,
-        "Fitted (sim/calibrate.py) to seed table 1's 4KB rows (one page per call) against the "
+        "Fitted (sim/experiments/calibrate.py) to seed table 1's 4KB rows (one page per call) against the "
         "512+ page rows: the first run in a call of each distinct kernel routine misses its "
         f"code and data in the caches; {COLD_ROUTINE_NS} ns per routine")
     cold_copy_ns: float = _cost(
         COLD_COPY_NS, SEED,
-        "Fitted (sim/calibrate.py): the first CPU copy of a call (copy routine, struct page "
+        "Fitted (sim/experiments/calibrate.py): the first CPU copy of a call (copy routine, struct page "
         "and direct-map lines cold); seed 4KB folio_copy (794, 799.60) against the 2MB rows' "
         f"LLC-resident copy: {COLD_COPY_NS} ns")
     tlb_flush_local_ns: float = _cost(
@@ -367,7 +367,7 @@ class CostTable:
     # ---- Migration core: per folio, per mapping, per page-table entry ---------------
     unmap_folio_ns: float = _cost(
         _core("unmap_folio_ns"), SEED,
-        f"Estimate 400 ns x fitted scale {CORE_STEP_SCALE} (sim/calibrate.py): "
+        f"Estimate 400 ns x fitted scale {CORE_STEP_SCALE} (sim/experiments/calibrate.py): "
         "migrate_folio_unmap(): allocate the destination folio on the target node (pcp list ~250 ns), trylock, "
         "refcount and anon_vma get ~100, list moves ~50")
     unmap_mapping_ns: float = _cost(
@@ -395,19 +395,19 @@ class CostTable:
         f"Estimate 300 ns x {CORE_STEP_SCALE}: migrate_folio_done() and friends: unlock both, "
         "LRU add of the destination (per-CPU batch), free the source (pcp ~100), counters, list moves")
 
-    # ---- Run-to-run variation (seeded noise; sim/migrate.py applies it per run) -----
+    # ---- Run-to-run variation (seeded noise; sim/kernel/migrate.py applies it per run) -----
     jitter_core: float = _cost(
         JITTER_CORE, SEED,
-        "Fitted (sim/calibrate.py): RMS of the relative SDs of migrate_pages in seed table "
+        "Fitted (sim/experiments/calibrate.py): RMS of the relative SDs of migrate_pages in seed table "
         "1's 2MB, 256MB and 1GB CPU rows (2.7, 4.3, 1.5, 2.4, 3.6, 1.2 %): per-run factor "
         "on kernel software time", unit="ratio")
     jitter_copy: float = _cost(
         JITTER_COPY, SEED,
-        "Fitted (sim/calibrate.py): RMS of the relative SDs of folio_copy in the same rows "
+        "Fitted (sim/experiments/calibrate.py): RMS of the relative SDs of folio_copy in the same rows "
         "(5.7, 21.1, 7.5, 7.1, 14.6, 5.6 %): per-run factor on CPU copy time", unit="ratio")
     jitter_cold: float = _cost(
         JITTER_COLD, SEED,
-        "Fitted (sim/calibrate.py): RMS of the relative SDs of migrate_pages in the 4KB CPU "
+        "Fitted (sim/experiments/calibrate.py): RMS of the relative SDs of migrate_pages in the 4KB CPU "
         "rows (24.0, 17.1 %): per-run factor on cold-start time", unit="ratio")
     jitter_device: float = _cost(
         0.02, ESTIMATE,
@@ -440,7 +440,7 @@ class CostTable:
         name = self.op_field(op)
         if not hasattr(self, name):
             raise CostError(f"the cost table has no entry for {op} (expected field {name!r}); "
-                            f"add it, with its source, to sim/costs.py and docs/costs.md")
+                            f"add it, with its source, to sim/host/costs.py and docs/costs.md")
         return getattr(self, name)
 
     def copy_bw(self, src_node, dst_node):

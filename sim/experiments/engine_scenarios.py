@@ -1,25 +1,16 @@
-"""Scenarios that run a DmaEngine on either simulator (see :mod:`sim.backend`).
+"""Scenarios that run a DmaEngine on either simulator (see :mod:`sim.backends.base`).
 
 Each is an async function ``(dev, **kwargs)`` that sets up memory, programs the
-engine through :class:`sim.engine_io.EngineIO`, checks everything it can
+engine through :class:`sim.experiments.engine_io.EngineIO`, checks everything it can
 (destinations byte for byte, guard bytes around them, completion records,
 HEAD and counters) and returns a JSON-friendly summary.
 """
 import numpy as np
 
 from hw.descriptor import FLAG_INTERRUPT, RECORD_BYTES, Status
-from sim.engine_io import EngineIO
+from sim.experiments.engine_io import EngineIO
+from sim.platform.address_map import DATA, MEM_BASE, RECORDS, RING_BYTES
 
-#: Memory window of the scenarios: above 4 GiB, so the high address bits matter.
-MEM_BASE = 0x1_0000_0000
-RING_BYTES = 64 * 1024            # one ring per channel, up to 2048 descriptors
-RECORDS = MEM_BASE + 16 * RING_BYTES
-RECORD_AREA = 1 << 20
-DATA = RECORDS + RECORD_AREA
-#: The driver's coherent memory (rings and records) in the driver scenarios: all below DATA.
-COHERENT = (MEM_BASE, DATA - MEM_BASE)
-#: Descriptors per ring the driver scenarios probe with (a ring holds RING_BYTES).
-DRIVER_RING_ENTRIES = 1024
 GUARD = 64                        # guard bytes before and after every destination
 GUARD_BYTE = 0xA5
 

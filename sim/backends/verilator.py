@@ -1,13 +1,13 @@
 """Run a scenario against an Amaranth DUT compiled with Verilator, its memory side native.
 
 The DUT's Verilog (amaranth.back.verilog) is verilated and compiled with g++,
-together with the native AXI slave (:mod:`sim.native.platform`) and the
-harness (``sim/native/harness.cpp``), into one shared library per
+together with the native AXI slave (:mod:`sim.backends.native.platform`) and the
+harness (``sim/backends/native/harness.cpp``), into one shared library per
 configuration. Python loads it with ctypes and talks to it at transaction level
 only: MMIO accesses, "wait n cycles", "wait for the interrupt", runs of check
 periods. Every clock cycle, with its AXI handshakes, node timing and IOMMU
 translations, runs in C++, so the scenario and the driver stack above it run
-unchanged at the speed of compiled code. Timing follows :mod:`sim.backend`.
+unchanged at the speed of compiled code. Timing follows :mod:`sim.backends.base`.
 
 Why Verilator, not CXXRTL: measured on this engine (README, "The compiled
 back-end"), Verilator's model runs several times faster per cycle and builds
@@ -17,7 +17,7 @@ sources are compiled directly.
 
 Why the Python AXI model stays the reference: it is the readable executable
 specification that pysim and Icarus run, and every memory-system test is
-written against it; the native port (``sim/native/axi_slave.hpp``) is proven
+written against it; the native port (``sim/backends/native/axi_slave.hpp``) is proven
 cycle-identical to it by tests/test_native_platform.py on randomized traffic,
 and the whole back-end to Icarus by the engine, driver and migrate tests.
 """
@@ -33,11 +33,11 @@ import sys
 import time
 from pathlib import Path
 
-from sim.backend import (MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device, ScenarioError,
+from sim.backends.base import (MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device, ScenarioError,
                          build_memory, check_mmio, check_response, dut_bus_widths, dut_verilog,
                          load_scenario)
-from sim.native import build as native_build
-from sim.native.platform import NativeAxi, check, load_library
+from sim.backends.native import build as native_build
+from sim.backends.native.platform import NativeAxi, check, load_library
 
 TOPLEVEL = "foliodma_dut"
 #: Verilator flags: -O3 model optimisation, two-state (no X) with zeroed initial
@@ -131,7 +131,7 @@ def _runtime_archive(root, compiler, compile_flags, trace):
 
 
 def build(dut, *, trace=False):
-    """The compiled simulation of dut (a :class:`~sim.native.build.Build`), built
+    """The compiled simulation of dut (a :class:`~sim.backends.native.build.Build`), built
     unless cached. The key covers the Verilog text, the harness and AXI model
     sources, the flags and the versions of Verilator and g++."""
     require_verilator()
@@ -288,7 +288,7 @@ class _VerilatorDevice(Device):
 def run_verilator(dut, scenario, kwargs, *, memory_config, params=None, progress=None, vcd=None):
     """Run scenario ("package.module:function") with kwargs against dut, compiled.
 
-    Same arguments and result as :func:`sim.pysim_backend.run_pysim`; ``vcd``
+    Same arguments and result as :func:`sim.backends.pysim.run_pysim`; ``vcd``
     must end in ".vcd". Raises VerilatorNotFoundError when the back-end cannot be
     built here, ScenarioError if the run failed.
     """

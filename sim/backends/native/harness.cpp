@@ -1,9 +1,9 @@
 // The compiled back-end's simulation: the Verilated engine, the native AXI slave
 // serving its m_axi, and an AXI4-Lite master on its s_axil, all stepped in C++.
 //
-// Python (sim/verilator_backend.py) calls in at transaction level: an MMIO access,
+// Python (sim/backends/verilator.py) calls in at transaction level: an MMIO access,
 // "wait n cycles", "wait for the interrupt", "run these check periods". Timing is
-// the contract of sim/backend.py, as on pysim and Icarus: one step of the AXI
+// the contract of sim/backends/base.py, as on pysim and Icarus: one step of the AXI
 // model per rising edge with the values driven before it; irq and idle are
 // sampled before the edge; AXI4-Lite VALIDs rise after the next edge, RREADY and
 // BREADY are high from edge 1 on, and an access returns at the edge of its R/B
@@ -26,8 +26,8 @@ using namespace foliodma;
 namespace {
 
 const int RESET_CYCLES = 5;
-const int64_t IDLE_CHECK_CYCLES = 8;   // sim.backend.IDLE_CHECK_CYCLES
-const uint32_t AXIL_PROT = 0b010;      // sim.backend.AXIL_PROT
+const int64_t IDLE_CHECK_CYCLES = 8;   // sim.backends.base.IDLE_CHECK_CYCLES
+const uint32_t AXIL_PROT = 0b010;      // sim.backends.base.AXIL_PROT
 
 struct Sim {
     std::unique_ptr<VerilatedContext> context{new VerilatedContext};
