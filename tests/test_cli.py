@@ -198,3 +198,10 @@ def test_migrate_backend_auto_falls_back_to_pysim_saying_why(available, monkeypa
     assert row["backend"] == ("verilator" if available else "pysim")
     assert ("running on pysim: the compiled back-end is not available here (g++ not found"
             in captured.err) != available
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == "foliodma 0.1.0"

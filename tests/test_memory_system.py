@@ -21,7 +21,7 @@ from sim.experiments.engine_scenarios import GUARD, GUARD_BYTE, memory_config
 from sim.platform.address_map import DATA, MEM_BASE, RECORDS, RING_BYTES
 from sim.platform.memory import Memory
 from sim.platform.memory_system import (CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM, SOURCES, MemorySystem,
-                               Node, zen3_two_socket)
+                                        Node, zen3_two_socket)
 from tests.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
 
 SCENARIOS = "tests.test_memory_system"

@@ -7,8 +7,8 @@ from sim.backends import BACKENDS
 from sim.cli.main import main
 from sim.host.costs import DEFAULT_COSTS
 from sim.kernel.migrate import (CATEGORIES, MigrateError, MigrateRequest, Plan,
-                         folio_sizes, llc_resident, measure, noise_factors, plan_batches,
-                         run_cpu, run_dma, run_request, totals)
+                                folio_sizes, llc_resident, measure, noise_factors, plan_batches,
+                                run_cpu, run_dma, run_request, totals)
 
 K, M = 1 << 10, 1 << 20
 REQUIRED_ROW_KEYS = {"mode", "workload_bytes", "folio_bytes", "migrate_pages_cycles_per_page",

@@ -5,8 +5,9 @@ import pytest
 
 from sim.cli.main import main
 from sim.kernel.migrate import CATEGORIES
-from sim.experiments.plot import (CATEGORY_NAMES, PlotError, grouped_bars, line_chart, migrate_figure,
-                      nice_ticks, reproduce_figure, stacked_bars, write_svg)
+from sim.experiments.plot import (CATEGORY_NAMES, PlotError, grouped_bars, line_chart,
+                                  migrate_figure, nice_ticks, reproduce_figure, stacked_bars,
+                                  write_svg)
 
 SVG = "{http://www.w3.org/2000/svg}"
 

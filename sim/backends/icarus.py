@@ -21,7 +21,8 @@ from pathlib import Path
 from cocotb_tools.runner import get_results, get_runner
 
 from sim.backends.native.build import cache_root
-from sim.backends.base import ScenarioError, build_memory, dut_bus_widths, dut_verilog, load_scenario
+from sim.backends.base import (ScenarioError, build_memory, dut_bus_widths, dut_verilog,
+                               load_scenario)
 
 ENV_VAR = "FOLIODMA_COCOTB_RUN"
 TOPLEVEL = "foliodma_dut"
@@ -129,7 +130,8 @@ def _run_cocotb(build_dir, run_dir, config, waves):
     results_xml = run_dir / "results.xml"
     try:
         get_runner("icarus").test(
-            test_module="sim.backends.cocotb_entry", hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
+            test_module="sim.backends.cocotb_entry", hdl_toplevel=TOPLEVEL,
+            hdl_toplevel_lang="verilog",
             build_dir=build_dir,
             test_dir=run_dir, results_xml=str(results_xml),
             extra_env={ENV_VAR: config}, waves=bool(waves), log_file=run_dir / "sim.log",

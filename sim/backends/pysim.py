@@ -12,8 +12,8 @@ from amaranth.sim import Simulator
 
 from sim.platform.axi_slave import OUTPUTS
 from sim.backends.base import (AXIL_PROT, MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
-                         ScenarioError, build_memory, check_mmio, check_response,
-                         dut_bus_widths, load_scenario)
+                               ScenarioError, build_memory, check_mmio, check_response,
+                               dut_bus_widths, load_scenario)
 
 #: Clock period in seconds (only cycles matter; this sets the VCD time scale).
 CLOCK_PERIOD = 1e-9

@@ -34,8 +34,8 @@ import time
 from pathlib import Path
 
 from sim.backends.base import (MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device, ScenarioError,
-                         build_memory, check_mmio, check_response, dut_bus_widths, dut_verilog,
-                         load_scenario)
+                               build_memory, check_mmio, check_response, dut_bus_widths, dut_verilog,
+                               load_scenario)
 from sim.backends.native import build as native_build
 from sim.backends.native.platform import NativeAxi, check, load_library
 

@@ -1,5 +1,6 @@
 """The ``foliodma`` command line."""
 import argparse
+import importlib.metadata
 import json
 import os
 import re
@@ -1040,6 +1041,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="foliodma",
         description="Cycle-level HW/SW co-design model of DMA-offloaded page migration.")
+    parser.add_argument("--version", action="version",
+                        version=f"foliodma {importlib.metadata.version('foliodma')}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     bench = commands.add_parser(

@@ -206,8 +206,8 @@ def report(result, out=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m sim.experiments.calibrate", description=__doc__.split(
-        "\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sim.experiments.calibrate",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     result = calibrate()

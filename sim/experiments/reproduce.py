@@ -32,7 +32,7 @@ import time
 from sim import seed
 from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
 from sim.kernel.migrate import (DEFAULT_REPEAT, PAGE, MigrateRequest, Plan, figure_fields,
-                         folio_sizes, measure, post_move_access, run_request)
+                                folio_sizes, measure, post_move_access, run_request)
 from sim.seed import LATER_POSTING, MODE_NAMES, MODES, TABLE1_WORKLOADS, TABLE2_WORKLOADS
 from sw_driver.dcbm import DEFAULT_STRATEGY
 

@@ -75,9 +75,9 @@ from sim.host.costs import DEFAULT_COSTS, CostTable
 from sim.host.cache import DEFAULT_TOUCHER
 from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
 from sim.platform.memory_system import (CXL_MEMORY, DEFAULT_ENGINE_MHZ, LOCAL_DRAM, REMOTE_DRAM,
-                               zen3_two_socket)
-from sw_driver.dcbm import DEFAULT_STRATEGY
+                                        zen3_two_socket)
 from sim.seed import CPU_GHZ, MODES as SEED_MODES, PAGES as SEED_PAGES, TABLE1_WORKLOADS
+from sw_driver.dcbm import DEFAULT_STRATEGY
 from sw_driver.folio import PAGE_SIZE, Folio, is_folio_size
 
 PAGE = PAGE_SIZE
