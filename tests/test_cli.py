@@ -205,3 +205,17 @@ def test_version(capsys):
         main(["--version"])
     assert stop.value.code == 0
     assert capsys.readouterr().out.strip() == "foliodma 0.1.0"
+
+
+def test_progress_rate_counts_simulated_cycles_over_the_last_interval(monkeypatch, capsys):
+    from sim.cli import main as cli
+    clock = iter([0.0, 0.5, 2.0, 4.0])
+    monkeypatch.setattr(cli.time, "perf_counter", lambda: next(clock))
+    progress = cli.Progress("run")
+    progress(1000, 1000)            # 0.5 s after the start: too soon, not shown
+    progress(50_000, 3000)          # 2 s: 3,000 simulated, 47,000 skipped
+    progress(60_000, 13_000)        # 2 s later: 10,000 more simulated
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "run: cycle 50,000, 47,000 skipped as idle; simulating 1,500 cycles/s over the last 2.0 s",
+        "run: cycle 60,000, 47,000 skipped as idle; simulating 5,000 cycles/s over the last 2.0 s"]

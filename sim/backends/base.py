@@ -28,7 +28,8 @@ from sim.platform.memory import Memory
 MMIO_TIMEOUT_CYCLES = 10_000
 #: While waiting with idle skipping on, how often (in cycles) quiescence is checked.
 IDLE_CHECK_CYCLES = 8
-#: ``progress(cycle)`` is called about this often (in cycles).
+#: ``progress(cycle, ticked)`` is called about this often (in cycles): the cycle
+#: reached, and how many of the cycles so far were simulated (not skipped as idle).
 PROGRESS_INTERVAL = 10_000
 #: AxPROT of every AXI4-Lite access: non-secure data, AxiLiteMaster's default.
 AXIL_PROT = 0b010

@@ -88,7 +88,7 @@ class _CocotbDevice(Device):
         return bool(irq.value)
 
 
-async def _serve_m_axi(dut, axi, scenario_task, progress_file):
+async def _serve_m_axi(dut, axi, device, scenario_task, progress_file):
     """Step the model at every edge until the scenario is done; writes only changes."""
     edge = RisingEdge(dut.clk)
 
@@ -127,7 +127,7 @@ async def _serve_m_axi(dut, axi, scenario_task, progress_file):
                     handle.value = new
             previous = current
         if progress_file and axi.cycle % PROGRESS_INTERVAL == 0:
-            Path(progress_file).write_text(str(axi.cycle))
+            Path(progress_file).write_text(f"{axi.cycle} {axi.cycle - device.skipped_cycles}")
 
 
 async def _run(dut, config):
@@ -154,7 +154,7 @@ async def _run(dut, config):
             outcome["error"] = error
 
     task = cocotb.start_soon(run_scenario())
-    await _serve_m_axi(dut, axi, task, config["progress_file"])
+    await _serve_m_axi(dut, axi, device, task, config["progress_file"])
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]

@@ -182,10 +182,10 @@ def run_icarus(dut, scenario, kwargs, *, memory_config, params=None, progress=No
                 except concurrent.futures.TimeoutError:
                     if progress is not None:
                         with contextlib.suppress(OSError, ValueError):
-                            cycle = int((run_dir / "progress").read_text())
+                            cycle, ticked = map(int, (run_dir / "progress").read_text().split())
                             if cycle != reported:
                                 reported = cycle
-                                progress(cycle)
+                                progress(cycle, ticked)
         return _collect(scenario, run_dir / "result.json", results_xml, run_dir / "sim.log")
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)

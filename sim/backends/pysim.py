@@ -159,7 +159,7 @@ def _m_axi_server(dut, axi, device, progress):
                 ctx.set(s_axil.rready, 1)
                 ctx.set(s_axil.bready, 1)
             if progress is not None and cycle % PROGRESS_INTERVAL == 0:
-                progress(cycle)
+                progress(cycle, cycle - device.skipped_cycles)
 
     return serve
 
@@ -169,7 +169,8 @@ def run_pysim(dut, scenario, kwargs, *, memory_config, params=None, progress=Non
 
     memory_config -- see :func:`sim.backends.base.build_memory`.
     params        -- any dict, visible to the scenario as ``dev.params``.
-    progress      -- called with the cycle number every PROGRESS_INTERVAL cycles.
+    progress      -- called with the cycle number and the cycles simulated so far (not
+                     skipped) every PROGRESS_INTERVAL cycles.
     vcd           -- path of a VCD file to write.
     kwargs and params go through a JSON round trip, as on the way to Icarus, and
     so does the result. Raises ScenarioError carrying the exception of the

@@ -207,7 +207,7 @@ class _VerilatorDevice(Device):
         if self._progress is not None:
             cycle = self.cycle
             if cycle // PROGRESS_INTERVAL != self._reported // PROGRESS_INTERVAL:
-                self._progress(cycle)
+                self._progress(cycle, cycle - self.skipped_cycles)
             self._reported = cycle
 
     @property

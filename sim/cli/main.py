@@ -212,19 +212,30 @@ def human_size(nbytes):
 
 
 class Progress:
-    """Simulated-cycle progress on stderr (a line per report, or in place on a TTY)."""
+    """Simulation progress on stderr, at most once per INTERVAL seconds (a line per report,
+    or in place on a TTY): the cycle reached, and the simulator's speed over the last
+    interval in cycles it simulated (cycles skipped as idle do not count)."""
+
+    INTERVAL = 1.0
 
     def __init__(self, label, enabled=True):
         self.label = label
         self.enabled = enabled
-        self.started = time.perf_counter()
         self.tty = sys.stderr.isatty()
+        self._last = (time.perf_counter(), 0)
 
-    def __call__(self, cycle):
+    def __call__(self, cycle, ticked):
         if not self.enabled:
             return
-        rate = cycle / max(time.perf_counter() - self.started, 1e-9)
-        text = f"{self.label}: cycle {cycle:,} ({rate:,.0f} cycles/s)"
+        now = time.perf_counter()
+        then, ticked_then = self._last
+        if now - then < self.INTERVAL:
+            return
+        self._last = (now, ticked)
+        rate = (ticked - ticked_then) / (now - then)
+        skipped = f", {cycle - ticked:,} skipped as idle" if cycle > ticked else ""
+        text = (f"{self.label}: cycle {cycle:,}{skipped}; simulating {rate:,.0f} cycles/s "
+                f"over the last {now - then:.1f} s")
         sys.stderr.write(f"\r{text}\x1b[K" if self.tty else text + "\n")
         sys.stderr.flush()
 
