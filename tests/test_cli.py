@@ -20,7 +20,10 @@ def test_parse_size():
 
 def test_bench_json(capsys):
     assert main(["bench", "--folios", "3", "--latency", "16", "--json", "--quiet"]) == 0
-    result = json.loads(capsys.readouterr().out)
+    document = json.loads(capsys.readouterr().out)
+    assert document["schema_version"] == 1 and document["command"] == "bench"
+    assert document["settings"]["folios"] == 3 and document["settings"]["latency"] == 16
+    result, = document["rows"]
     assert REQUIRED_KEYS <= set(result)
     assert result["bytes"] == 3 * 4096 and result["folios"] == 3
     assert result["backend"] == "pysim"

@@ -290,9 +290,20 @@ def _check_clocks(args):
         raise UsageError("--engine-mhz and --cpu-ghz must be positive")
 
 
-def _print_rows_json(rows):
-    """One row as an object, several as a list."""
-    print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
+#: Version of the shape of every --json document (bump it when a key changes meaning).
+JSON_SCHEMA_VERSION = 1
+
+
+def print_json(args, rows, **extra):
+    """The --json document of a command, always of one shape: schema_version, the
+    foliodma version, the command and every setting it ran with, extra keys, rows."""
+    settings = {key: str(value) if isinstance(value, Path) else value
+                for key, value in vars(args).items()
+                if key not in ("func", "defaults", "sweepable", "json", "command")}
+    print(json.dumps({"schema_version": JSON_SCHEMA_VERSION,
+                      "foliodma": importlib.metadata.version("foliodma"),
+                      "command": args.command, "settings": settings, **extra, "rows": rows},
+                     indent=2, default=str))
 
 
 #: bench --driver's choices: a dcbm strategy, or none (the CPU copies).
@@ -329,7 +340,7 @@ def cmd_bench(args):
         progress.done()
         rows.append(row)
     if args.json:
-        _print_rows_json(rows)
+        print_json(args, rows)
         return
     for row in rows:
         row["folio_size"] = human_size(row["folio_bytes"])
@@ -371,7 +382,7 @@ def cmd_driver_bench(args):
             progress.done()
             rows.append(row)
     if args.json:
-        _print_rows_json(rows)
+        print_json(args, rows)
         return
     for row in rows:
         row["folio_size"] = human_size(row["folio_bytes"])
@@ -570,7 +581,7 @@ def cmd_migrate(args):
         _check_waveform(args, (args.backend,))
     rows = run_migrate_rows(args, migrate_requests(args))
     if args.json:
-        print(json.dumps({"rows": rows}, indent=2))
+        print_json(args, rows)
     else:
         row = rows[0]
         folio = human_size(row["folio_bytes"]) if row["folio_bytes"] else "mixed"
@@ -710,8 +721,7 @@ def cmd_sweep(args):
         row["swept"] = {option[2:]: text}
     key, label = SWEEP_MEASURES[args.measure]
     if args.json:
-        print(json.dumps({"option": option[2:], "values": args.values, "measure": args.measure,
-                          "rows": rows}, indent=2))
+        print_json(args, rows, option=option[2:], values=args.values, measure=args.measure)
     else:
         print(f"sweep of {option} over {', '.join(args.values)}; everything else as "
               f"`foliodma migrate` with the same options")
