@@ -211,7 +211,7 @@ def test_version(capsys):
 
 
 def test_progress_rate_counts_simulated_cycles_over_the_last_interval(monkeypatch, capsys):
-    from sim.cli import main as cli
+    from sim.cli import common as cli
     clock = iter([0.0, 0.5, 2.0, 4.0])
     monkeypatch.setattr(cli.time, "perf_counter", lambda: next(clock))
     progress = cli.Progress("run")

@@ -29,8 +29,6 @@ import importlib.util
 import json
 import os
 import shutil
-import sys
-import time
 from pathlib import Path
 
 from sim.backends.base import (MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device, ScenarioError,

@@ -1,0 +1,320 @@
+"""Shared pieces of the command line: argument types, tables, progress, JSON output,
+the back-end choice and the option groups several commands take.
+"""
+import argparse
+import importlib.metadata
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+from hw.params import AXI_MAX_BURST_BEATS, EngineParams, MAX_CHANNELS, ParameterError
+from sim.backends import BACKENDS
+from sim.kernel.migrate import MigrateRequest
+from sim.platform.iommu import FLUSH_QUEUE_ENTRIES, MODES as IOMMU_MODES
+
+
+_SIZE = re.compile(r"^(\d+)\s*([KMG]?)(i?B)?$", re.IGNORECASE)
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+class UsageError(Exception):
+    """Bad command-line input; the message says what and why."""
+
+
+def parse_size(text):
+    """Bytes from '4096', '4K', '2M', '1GiB'."""
+    match = _SIZE.match(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (examples: 4096, 4K, 2M, 1G)")
+    return int(match.group(1)) * _UNITS[match.group(2).upper()]
+
+
+def positive_int(text):
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def backend_list(text):
+    """Back-ends for bench: 'all' or comma-separated names, e.g. icarus,verilator."""
+    names = list(BACKENDS) if text == "all" else [name.strip() for name in text.split(",")]
+    unknown = [name for name in names if name not in BACKENDS]
+    if unknown or not names or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected 'all' or distinct back-ends from {', '.join(BACKENDS)}, "
+            f"comma-separated")
+    return tuple(names)
+
+
+def non_negative_int(text):
+    try:
+        value = int(text, 0)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 0")
+    return value
+
+
+def output_path(text):
+    """A file to write: its directory must exist, and it must not be a directory."""
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a directory, not a file")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: directory {str(path.parent)!r} does "
+                                         f"not exist")
+    return path
+
+
+def svg_path(text):
+    """A figure to write: an output_path ending in .svg."""
+    path = output_path(text)
+    if path.suffix.lower() != ".svg":
+        raise argparse.ArgumentTypeError(f"{text!r}: figures are written as SVG; give a path "
+                                         f"ending in .svg")
+    return path
+
+
+def number_in(check, expected):
+    """An argument type: a float for which check(value) holds, else '... must be expected'."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"{text!r} must be {expected}")
+        return value
+    return parse
+
+
+positive_float = number_in(lambda value: value > 0, "positive")
+
+
+non_negative_float = number_in(lambda value: value >= 0, "at least 0")
+
+
+probability = number_in(lambda value: 0.0 <= value < 1.0, "in [0, 1)")
+
+
+def add_engine_options(parser):
+    """Every EngineParams field as an option (defaults from EngineParams)."""
+    defaults = EngineParams()
+    group = parser.add_argument_group("engine parameters")
+    group.add_argument("--data-width", type=positive_int, default=defaults.data_width,
+                       help="AXI data width in bits: 64, 128, 256 or 512 (default %(default)s)")
+    group.add_argument("--channels", type=positive_int, default=defaults.channels,
+                       help=f"DMA channels (independent descriptor rings), 1..{MAX_CHANNELS} "
+                            "(default %(default)s)")
+    group.add_argument("--max-burst", type=positive_int, default=defaults.max_burst,
+                       help=f"longest AXI burst in beats, 1..{AXI_MAX_BURST_BEATS} "
+                            "(default %(default)s)")
+    group.add_argument("--outstanding-reads", type=positive_int,
+                       default=defaults.outstanding_reads,
+                       help="data read bursts in flight (default %(default)s)")
+    group.add_argument("--outstanding-writes", type=positive_int,
+                       default=defaults.outstanding_writes,
+                       help="write bursts awaiting their response (default %(default)s)")
+    group.add_argument("--buffer-depth", type=positive_int, default=defaults.buffer_depth,
+                       help="beats buffered between read and write side, a power of two "
+                            "(default %(default)s)")
+    group.add_argument("--prefetch-depth", type=positive_int, default=defaults.prefetch_depth,
+                       help="descriptors fetched ahead (default %(default)s)")
+
+
+def engine_params(args):
+    try:
+        return EngineParams(data_width=args.data_width, channels=args.channels,
+                            max_burst=args.max_burst,
+                            outstanding_reads=args.outstanding_reads,
+                            outstanding_writes=args.outstanding_writes,
+                            buffer_depth=args.buffer_depth,
+                            prefetch_depth=args.prefetch_depth)
+    except ParameterError as error:
+        raise UsageError(f"engine parameter: {error}") from None
+
+
+def format_table(rows, columns):
+    """A plain-text table; columns are (header, key, format)."""
+    cells = [[header for header, _, _ in columns]]
+    for row in rows:
+        cells.append([fmt.format(row[key]) for _, key, fmt in columns])
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def plural(count, noun):
+    """'1 batch', '2 batches'."""
+    return f"{count} {noun}" + ("" if count == 1 else "es" if noun.endswith("ch") else "s")
+
+
+def human_size(nbytes):
+    for unit, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+        if nbytes % scale == 0:
+            return f"{nbytes // scale}{unit}"
+    return str(nbytes)
+
+
+class Progress:
+    """Simulation progress on stderr, at most once per INTERVAL seconds (a line per report,
+    or in place on a TTY): the cycle reached, and the simulator's speed over the last
+    interval in cycles it simulated (cycles skipped as idle do not count)."""
+
+    INTERVAL = 1.0
+
+    def __init__(self, label, enabled=True):
+        self.label = label
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self._last = (time.perf_counter(), 0)
+
+    def __call__(self, cycle, ticked):
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        then, ticked_then = self._last
+        if now - then < self.INTERVAL:
+            return
+        self._last = (now, ticked)
+        rate = (ticked - ticked_then) / (now - then)
+        skipped = f", {cycle - ticked:,} skipped as idle" if cycle > ticked else ""
+        text = (f"{self.label}: cycle {cycle:,}{skipped}; simulating {rate:,.0f} cycles/s "
+                f"over the last {now - then:.1f} s")
+        sys.stderr.write(f"\r{text}\x1b[K" if self.tty else text + "\n")
+        sys.stderr.flush()
+
+    def done(self):
+        if self.enabled and self.tty:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def check_waveform(args, backends):
+    """--vcd names one waveform file: one back-end, and for icarus an FST file."""
+    if args.vcd is None:
+        return
+    if len(backends) > 1:
+        raise UsageError("--vcd writes the waveform of one back-end: give --backend pysim "
+                         "(VCD), icarus (FST) or verilator (VCD)")
+    if backends[0] == "icarus" and args.vcd.suffix != ".fst":
+        raise UsageError(f"--vcd {args.vcd}: Icarus Verilog writes FST waveforms; give a path "
+                         f"ending in .fst")
+    if backends[0] == "verilator" and args.vcd.suffix != ".vcd":
+        raise UsageError(f"--vcd {args.vcd}: the verilator back-end writes VCD waveforms; give "
+                         f"a path ending in .vcd")
+
+
+def check_clocks(args):
+    if args.engine_mhz <= 0 or args.cpu_ghz <= 0:
+        raise UsageError("--engine-mhz and --cpu-ghz must be positive")
+
+
+#: Version of the shape of every --json document (bump it when a key changes meaning).
+JSON_SCHEMA_VERSION = 1
+
+
+def print_json(args, rows, **extra):
+    """The --json document of a command, always of one shape: schema_version, the
+    foliodma version, the command and every setting it ran with, extra keys, rows."""
+    settings = {key: str(value) if isinstance(value, Path) else value
+                for key, value in vars(args).items()
+                if key not in ("func", "defaults", "sweepable", "json", "command")}
+    print(json.dumps({"schema_version": JSON_SCHEMA_VERSION,
+                      "foliodma": importlib.metadata.version("foliodma"),
+                      "command": args.command, "settings": settings, **extra, "rows": rows},
+                     indent=2, default=str))
+
+
+def request_default(name):
+    """The default of MigrateRequest's field ``name`` (one place for migrate's defaults)."""
+    return MigrateRequest.__dataclass_fields__[name].default
+
+
+#: --backend auto: the compiled back-end where it can be built, else pysim.
+AUTO_BACKEND = "auto"
+
+
+def resolve_backend(args, params):
+    """The back-end to run on: ``auto`` becomes verilator if its simulation of the
+    engine builds here, else pysim, with one line on stderr saying why. A build that
+    happens is done here and reported on its own line (it is cached for the run)."""
+    from sim.backends import verilator as verilator_backend
+    from sim.backends.native.build import NativeBuildError
+    backend = args.backend
+    if backend == AUTO_BACKEND:
+        backend = "verilator"
+        try:
+            verilator_backend.require_verilator()   # before an engine is elaborated
+            prepare_reporting(backend, params, args)
+        except (verilator_backend.VerilatorNotFoundError, NativeBuildError) as error:
+            reason = str(error).splitlines()[0]
+            print(f"foliodma: running on pysim: the compiled back-end is not available here "
+                  f"({reason})", file=sys.stderr)
+            return "pysim"
+        return backend
+    if backend != "pysim" and not getattr(args, "vcd", None):
+        prepare_reporting(backend, params, args)
+    return backend
+
+
+def prepare_reporting(backend, params, args):
+    from hw.engine import DmaEngine
+    from sim.backends import prepare
+    figures = prepare(backend, DmaEngine(params))
+    if not figures["build_cached"] and not args.quiet:
+        print(f"foliodma: built the {backend} simulation of the engine in "
+              f"{figures['build_seconds']:.1f} s (cached for later runs)", file=sys.stderr)
+    return figures
+
+
+def comma_list(text):
+    """Comma-separated values (at least one)."""
+    values = [part.strip() for part in text.split(",") if part.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated values")
+    return values
+
+
+def add_platform_reading_options(group):
+    """--v1-dma-only and --iommu-mode: how the seed's driver and kernel are read."""
+    group.add_argument("--v1-dma-only", action="store_true",
+                       help="dcbm v1 without its CPU copy after a successful DMA (default: "
+                            "with it, as the posted code reads and the seed's "
+                            "post_move_access column supports)")
+    group.add_argument("--iommu-mode", choices=IOMMU_MODES, default=request_default("iommu_mode"),
+                       help="the DMA API's IOTLB invalidation: lazy (x86's default: "
+                            f"unmaps queue, one invalidation per {FLUSH_QUEUE_ENTRIES}) or "
+                            "strict (each unmap "
+                            "waits for its invalidation) (default %(default)s)")
+
+
+def add_host_options(group):
+    """Clocks and driver options shared by bench --driver and migrate."""
+    group.add_argument("--engine-mhz", type=float, default=request_default("engine_mhz"),
+                       help="engine clock in MHz: turns cycles into ns (default %(default)g)")
+    group.add_argument("--cpu-ghz", type=float, default=request_default("cpu_ghz"),
+                       help="CPU clock in GHz, for CPU cycles per page (default %(default)g, "
+                            "as in the seed)")
+    add_platform_reading_options(group)
+    group.add_argument("--no-idle-skip", action="store_true",
+                       help="simulate idle engine time cycle by cycle instead of skipping it")
+
+
+def add_output_options(parser, *, json_help,
+                       vcd_help="write a waveform (pysim: VCD; icarus: the path must end in "
+                                ".fst)"):
+    """--json, --vcd and --quiet."""
+    parser.add_argument("--json", action="store_true", help=json_help)
+    parser.add_argument("--vcd", type=output_path, help=vcd_help)
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -1,0 +1,27 @@
+"""``foliodma reproduce``: every row of the seed's tables, model against measurement.
+"""
+import sys
+
+from sim.cli.common import resolve_backend
+from sim.kernel.migrate import MODES
+
+
+def cmd_reproduce(args):
+    from hw.params import EngineParams
+    from sim.experiments.reproduce import print_report, run_all, to_json
+    args.backend = resolve_backend(args, EngineParams())
+
+    def progress(key):
+        sys.stderr.write(f"reproduce: {' '.join(str(k) for k in key)} done\n")
+    report = run_all(backend=args.backend, repeat=args.repeat, seed=args.seed, jobs=args.jobs,
+                     progress=None if args.quiet else progress,
+                     v1_double_copy=not args.v1_dma_only, iommu_mode=args.iommu_mode)
+    if args.json:
+        print(to_json(report))
+    else:
+        print_report(report)
+    if args.plot:
+        from sim.experiments.plot import reproduce_figure, write_svg
+        write_svg(args.plot, reproduce_figure(report, MODES))
+        print(f"figure: {args.plot}", file=sys.stderr)
+    return 0 if report["integrity_ok"] else 1

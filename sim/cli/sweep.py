@@ -1,0 +1,133 @@
+"""``foliodma sweep``: migrate once per value of one of its options.
+"""
+import argparse
+import sys
+
+from sim.cli.common import prepare_reporting, engine_params, print_json, resolve_backend, UsageError
+from sim.cli.migrate import (report_integrity, add_migrate_options, migrate_requests, migrate_table,
+                             run_migrate_rows)
+from sim.kernel.migrate import MODES
+
+
+#: What ``foliodma sweep`` can plot: row key and axis label.
+SWEEP_MEASURES = {
+    "migrate_pages": ("migrate_pages_cycles_per_page", "migrate_pages, CPU cycles per page"),
+    "folio_copy": ("folio_copy_cycles_per_page", "folio_copy, CPU cycles per page"),
+    "copy_gbps": ("copy_gbps", "copy GB/s"),
+    "F": ("F", "F = folio_copy / migrate_pages"),
+    "post_move_access": ("post_move_access_cycles_per_page",
+                         "post_move_access, CPU cycles per page"),
+}
+
+
+#: migrate options a sweep does not vary: lists, and what selects the rows.
+NOT_SWEPT = ("--copy", "--inject-dma-fail", "--inject-poison")
+
+
+def sweepable_options():
+    """{"--name": action} of the migrate options that take one value."""
+    probe = argparse.ArgumentParser(add_help=False)
+    add_migrate_options(probe)
+    return {option: action for action in probe._actions
+            for option in action.option_strings
+            if option.startswith("--") and action.nargs is None and action.const is None
+            and option not in NOT_SWEPT}
+
+
+def sweep_values(option, action, texts):
+    """The values of a swept option, converted and checked as the option itself would;
+    two texts for one value are refused."""
+    values = []
+    for text in texts:
+        try:
+            value = action.type(text) if action.type else text
+        except (argparse.ArgumentTypeError, ValueError) as error:
+            raise UsageError(f"{option} {text!r}: {error}") from None
+        if action.choices is not None and value not in action.choices:
+            raise UsageError(f"{option} {text!r}: expected one of "
+                             f"{', '.join(map(str, action.choices))}")
+        if value in values:
+            raise UsageError(f"{option} {text!r}: the same value as "
+                             f"{texts[values.index(value)]!r}, already swept")
+        values.append(value)
+    return values
+
+
+def cmd_sweep(args):
+    option = "--" + args.option
+    action = args.sweepable.get(option)
+    if action is None:
+        raise UsageError(f"cannot sweep {option}: expected one of "
+                         f"{', '.join(o[2:] for o in sorted(args.sweepable))}")
+    fixed = getattr(args, action.dest)
+    if fixed != action.default:
+        raise UsageError(f"{option} is swept over {','.join(args.values)} and also given as "
+                         f"{fixed}: leave the fixed {option} out")
+    if "dma" in (args.copy or MODES):
+        args.backend = resolve_backend(args, engine_params(args))
+    migrate_requests(args)                  # the options not swept, checked on their own
+    points = []
+    for text, value in zip(args.values, sweep_values(option, action, args.values)):
+        point = argparse.Namespace(**vars(args))
+        setattr(point, action.dest, value)
+        try:
+            points.append((text, point, migrate_requests(point)))
+        except UsageError as error:
+            raise UsageError(f"{option} {text}: {error}") from None
+        if args.plot and args.measure == "post_move_access" and point.to_node != 0:
+            raise UsageError(f"{option} {text}: --measure post_move_access has no value for "
+                             f"pages moved to node {point.to_node} (the cache model covers "
+                             f"node 0, the migrating CPU's)")
+    if args.backend != "pysim":
+        # Build every point's engine first, each build on its own line: the rows'
+        # wall times are then the runs alone.
+        for params in dict.fromkeys(request.params for _, _, requests in points
+                                    for request in requests if request.mode == "dma"):
+            prepare_reporting(args.backend, params, args)
+    rows = []
+    if args.jobs > 1:
+        rows = _run_in_parallel(points, args.jobs, quiet=args.quiet)
+    else:
+        for text, point, requests in points:
+            rows += run_migrate_rows(point, requests, label=f"sweep {option}={text}")
+    texts = [text for text, _, requests in points for _ in requests]
+    for row, text in zip(rows, texts, strict=True):
+        row["swept"] = {option[2:]: text}
+    key, label = SWEEP_MEASURES[args.measure]
+    if args.json:
+        print_json(args, rows, option=option[2:], values=args.values, measure=args.measure)
+    else:
+        print(f"sweep of {option} over {', '.join(args.values)}; everything else as "
+              f"`foliodma migrate` with the same options")
+        print(migrate_table(rows, lead=(option[2:], lambda row: row["swept"][option[2:]])))
+    if args.plot:
+        from sim.experiments.plot import line_chart, write_svg
+        names = [row["mode"] + (f" ({row['driver']})" if row["driver"] and option != "--driver"
+                                else "") for row in rows]
+        series = {name: [None] * len(args.values) for name in names}
+        per_point = len(rows) // len(points)
+        for index, (name, row) in enumerate(zip(names, rows)):
+            series[name][index // per_point] = row[key]
+        write_svg(args.plot, line_chart(f"{label} against {option}", label, option,
+                                        args.values, series))
+        print(f"figure: {args.plot}", file=sys.stderr)
+    return report_integrity(rows)
+
+
+def _run_in_parallel(points, jobs, quiet):
+    """The rows of every point's requests, in order, run ``jobs`` at a time."""
+    import concurrent.futures
+    from sim.host.costs import CostError
+    from sim.kernel.migrate import MigrateError, run_request
+    requests = [request for _, _, point_requests in points for request in point_requests]
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(run_request, request) for request in requests]
+        try:
+            rows = []
+            for n, future in enumerate(futures, 1):
+                rows.append(future.result())
+                if not quiet:
+                    print(f"sweep: {n} of {len(futures)} runs done", file=sys.stderr)
+        except (MigrateError, CostError) as error:
+            raise UsageError(str(error)) from None
+    return rows
