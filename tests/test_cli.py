@@ -136,7 +136,7 @@ def test_sweep_refuses_bad_options_and_values_before_running(argv, message, monk
                                                               capsys):
     def run_request(*args, **kwargs):
         raise AssertionError("a sweep with a bad value ran a simulation")
-    monkeypatch.setattr("sim.kernel.migrate.run_request", run_request)
+    monkeypatch.setattr("sim.kernel.request.run_request", run_request)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err
@@ -144,11 +144,11 @@ def test_sweep_refuses_bad_options_and_values_before_running(argv, message, monk
 
 
 def test_an_error_found_while_running_is_a_message(monkeypatch, capsys):
-    from sim.kernel.migrate import MigrateError
+    from sim.kernel.folios import MigrateError
 
     def run_request(*args, **kwargs):
         raise MigrateError("batches did not repeat their timing")
-    monkeypatch.setattr("sim.kernel.migrate.run_request", run_request)
+    monkeypatch.setattr("sim.kernel.request.run_request", run_request)
     assert main(["migrate", "--copy", "cpu", "--workload", "8K"]) == 2
     assert capsys.readouterr().err == \
         "foliodma migrate: error: batches did not repeat their timing\n"
@@ -162,7 +162,7 @@ def test_interrupt_and_closed_pipe_end_without_traceback(stop, status, err, monk
                                                           capsys):
     def run_request(*args, **kwargs):
         raise stop()
-    monkeypatch.setattr("sim.kernel.migrate.run_request", run_request)
+    monkeypatch.setattr("sim.kernel.request.run_request", run_request)
     assert main(["migrate", "--copy", "cpu", "--workload", "8K"]) == status
     assert capsys.readouterr().err == err
 

@@ -6,9 +6,11 @@ import pytest
 from sim.backends import BACKENDS
 from sim.cli.main import main
 from sim.host.costs import DEFAULT_COSTS
-from sim.kernel.migrate import (CATEGORIES, MigrateError, MigrateRequest, Plan,
-                                folio_sizes, llc_resident, measure, noise_factors, plan_batches,
-                                run_cpu, run_dma, run_request, totals)
+from sim.kernel.folios import (CATEGORIES, MigrateError, Plan, folio_sizes, llc_resident,
+                               plan_batches)
+from sim.kernel.measure import measure, noise_factors, totals
+from sim.kernel.request import MigrateRequest, run_request
+from sim.kernel.scenario import run_cpu, run_dma
 
 K, M = 1 << 10, 1 << 20
 REQUIRED_ROW_KEYS = {"mode", "workload_bytes", "folio_bytes", "migrate_pages_cycles_per_page",
@@ -98,7 +100,9 @@ def test_integrity_check_catches_corruption_loss_and_duplicates():
     import asyncio
 
     from sim.platform.memory import Memory
-    from sim.kernel.migrate import CoreConfig, MigrationCore, SoftPort, node_layout
+    from sim.kernel.clock import SoftPort
+    from sim.kernel.core import CoreConfig, MigrationCore
+    from sim.kernel.frames import node_layout
     plan = Plan.build([4 * K] * 4, max_batch_pages=512, llc_bytes=0)
     layout = node_layout(plan, from_node=1, to_node=0, base=0, full=True)
     end = max(s + n for s, n in layout.values())
@@ -250,7 +254,7 @@ def test_extrapolation_counts_the_flush_queue_invalidations(monkeypatch):
 def test_promotion_from_the_cxl_tier():
     """Node 2 (the CXL tier): the CPU copies from it at its own, slower rate, and the
     engine reads it behind the memory system's CXL node (300 ns)."""
-    from sim.kernel.migrate import dma_memory_config
+    from sim.kernel.scenario import dma_memory_config
     big = 256 * M                                   # sources no longer in the LLC
     from_remote = totals(run_cpu(spec("cpu", workload=big)))[1]["copy"]
     from_cxl = totals(run_cpu(spec("cpu", workload=big, from_node=2)))[1]["copy"]
@@ -296,7 +300,7 @@ def test_dma_v1_one_page_per_descriptor_and_same_on_every_backend():
 
 
 def test_post_move_access_from_the_cache_model():
-    from sim.kernel.migrate import post_move_access
+    from sim.kernel.measure import post_move_access
     two_mb = spec("cpu", workload=2 * M)
     cpu = post_move_access(two_mb, "cpu")
     dma = post_move_access(two_mb, "dma")
@@ -306,7 +310,7 @@ def test_post_move_access_from_the_cache_model():
 
 
 def test_post_move_access_platform_and_toucher():
-    from sim.kernel.migrate import post_move_access
+    from sim.kernel.measure import post_move_access
     two_mb = spec("cpu", workload=2 * M)
     dma, cpu = post_move_access(two_mb, "dma"), post_move_access(two_mb, "cpu")
     # DMA writes allocating in the LLC make 2 MiB as hot as the CPU copy (docs/cache.md).

@@ -4,7 +4,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from sim.cli.main import main
-from sim.kernel.migrate import CATEGORIES
+from sim.kernel.folios import CATEGORIES
 from sim.experiments.plot import (CATEGORY_NAMES, PlotError, grouped_bars, line_chart,
                                   migrate_figure, nice_ticks, reproduce_figure, stacked_bars,
                                   write_svg)

@@ -6,7 +6,7 @@ import pytest
 
 from sim import seed
 from sim.cli.main import main
-from sim.kernel.migrate import MigrateRequest
+from sim.kernel.request import MigrateRequest
 from sim.experiments.reproduce import (_run_keep_raw, print_report, reuse_simulation, run_all)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hw.params import AXI_MAX_BURST_BEATS, EngineParams, MAX_CHANNELS, ParameterError
 from sim.backends import BACKENDS
-from sim.kernel.migrate import MigrateRequest
+from sim.kernel.request import MigrateRequest
 from sim.platform.iommu import FLUSH_QUEUE_ENTRIES, MODES as IOMMU_MODES
 
 

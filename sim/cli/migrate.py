@@ -9,7 +9,8 @@ from sim.cli.common import (check_clocks, check_waveform, add_engine_options, ad
                             non_negative_float, non_negative_int, parse_size, plural, positive_int,
                             print_json, Progress, request_default, resolve_backend, UsageError)
 from sim.host.cache import TOUCHERS
-from sim.kernel.migrate import DEFAULT_FLOW, FLOWS, MigrateRequest, MODES, NODES, WORKLOADS
+from sim.kernel.folios import DEFAULT_FLOW, FLOWS, MODES, NODES, WORKLOADS
+from sim.kernel.request import MigrateRequest
 from sw_driver.dcbm import STRATEGIES
 
 
@@ -95,7 +96,8 @@ def migrate_requests(args):
     """The requests of --copy's modes (default all three), each checked: UsageError
     names the first bad one before anything runs."""
     from sim.host.costs import CostError
-    from sim.kernel.migrate import MigrateError, prepare_request
+    from sim.kernel.folios import MigrateError
+    from sim.kernel.request import prepare_request
     params = engine_params(args)
     check_clocks(args)
     requests = [migrate_request(args, mode, params) for mode in dict.fromkeys(args.copy or MODES)]
@@ -110,7 +112,8 @@ def migrate_requests(args):
 def run_migrate_rows(args, requests, label="migrate"):
     """One row per request, as ``foliodma migrate`` runs them (progress for the RTL)."""
     from sim.host.costs import CostError
-    from sim.kernel.migrate import MigrateError, run_request
+    from sim.kernel.folios import MigrateError
+    from sim.kernel.request import run_request
     rows = []
     for request in requests:
         progress = Progress(f"{label} {request.mode} {args.backend}",
@@ -173,7 +176,7 @@ def cmd_migrate(args):
                   + ("" if pma is None else f"  post_move_access:{pma:.2f}"))
         print()
         print(f"mean ± SD over {args.repeat} runs (seeded per-run noise on each category of "
-              f"simulated time; see sim/kernel/migrate.py). F = copy / migrate_pages time. "
+              f"simulated time; see sim/kernel/measure.py). F = copy / migrate_pages time. "
               f"batches: simulated cycle-accurately + extrapolated (proven repeated).")
         if all(row["post_move_access_cycles_per_page"] is None for row in rows):
             print("post_move_access: not computed (the cache model, sim/host/cache.py, covers pages "

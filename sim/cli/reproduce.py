@@ -3,7 +3,7 @@
 import sys
 
 from sim.cli.common import resolve_backend
-from sim.kernel.migrate import MODES
+from sim.kernel.folios import MODES
 
 
 def cmd_reproduce(args):

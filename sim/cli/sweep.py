@@ -6,7 +6,7 @@ import sys
 from sim.cli.common import prepare_reporting, engine_params, print_json, resolve_backend, UsageError
 from sim.cli.migrate import (report_integrity, add_migrate_options, migrate_requests, migrate_table,
                              run_migrate_rows)
-from sim.kernel.migrate import MODES
+from sim.kernel.folios import MODES
 
 
 #: What ``foliodma sweep`` can plot: row key and axis label.
@@ -118,7 +118,8 @@ def _run_in_parallel(points, jobs, quiet):
     """The rows of every point's requests, in order, run ``jobs`` at a time."""
     import concurrent.futures
     from sim.host.costs import CostError
-    from sim.kernel.migrate import MigrateError, run_request
+    from sim.kernel.folios import MigrateError
+    from sim.kernel.request import run_request
     requests = [request for _, _, point_requests in points for request in point_requests]
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(run_request, request) for request in requests]

@@ -6,7 +6,7 @@ the same values. Only the CPU rows of the seed's first table are used (Generic
 Kernel = mode ``cpu``, Offload disabled = mode ``batch-cpu``); the DMA rows are
 never an input (they are an outcome, compared by ``foliodma reproduce``).
 
-The fit. The CPU-mode model (:func:`sim.kernel.migrate.run_cpu`) is linear in five
+The fit. The CPU-mode model (:func:`sim.kernel.scenario.run_cpu`) is linear in five
 unknowns, so their columns are measured by running the model itself with
 each unknown at one unit and the others at zero:
 
@@ -83,7 +83,9 @@ def _table(theta, base=DEFAULT_COSTS):
 
 def model_cells(table):
     """{(mode, workload, column): cycles/page} of the CPU model for the 16 cells."""
-    from sim.kernel.migrate import WORKLOADS, measure, run_cpu
+    from sim.kernel.folios import WORKLOADS
+    from sim.kernel.measure import measure
+    from sim.kernel.scenario import run_cpu
     cells = {}
     for mode in CPU_MODES:
         for workload in seed.TABLE1_WORKLOADS:
@@ -128,7 +130,7 @@ def fit():
 
 
 def jitter():
-    """RMS relative SDs of the CPU rows (the per-run noise of sim/kernel/migrate.py)."""
+    """RMS relative SDs of the CPU rows (the per-run noise of sim/kernel/measure.py)."""
     def rms(values):
         return math.sqrt(sum(v * v for v in values) / len(values))
     def relative_sd(mode, workload, column):

@@ -238,7 +238,7 @@ def write_svg(path, svg):
 # The figures of the commands
 # --------------------------------------------------------------------------------------
 
-#: migrate's time categories (sim.kernel.migrate.CATEGORIES), as the legend names them.
+#: migrate's time categories (sim.kernel.folios.CATEGORIES), as the legend names them.
 CATEGORY_NAMES = {"core": "migration core", "cold": "cold start", "copy": "CPU copy",
                   "driver": "driver and MMIO", "wait": "waiting on the device"}
 

@@ -31,8 +31,9 @@ import time
 
 from sim import seed
 from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
-from sim.kernel.migrate import (DEFAULT_REPEAT, PAGE, MigrateRequest, Plan, figure_fields,
-                                folio_sizes, measure, post_move_access, run_request)
+from sim.kernel.folios import DEFAULT_REPEAT, PAGE, Plan, folio_sizes
+from sim.kernel.measure import measure, post_move_access
+from sim.kernel.request import MigrateRequest, figure_fields, run_request
 from sim.seed import LATER_POSTING, MODE_NAMES, MODES, TABLE1_WORKLOADS, TABLE2_WORKLOADS
 from sw_driver.dcbm import DEFAULT_STRATEGY
 

@@ -3,7 +3,7 @@
 Every CPU cost the platform charges comes from here: the kernel operations the
 driver names (:class:`sw_driver.port.Op`), MMIO register reads and writes,
 interrupt delivery, CPU copies between NUMA nodes, and the migration core's
-steps (``sim/kernel/migrate.py``: unmap, TLB shootdown, move, cold start, the LLC
+steps (``sim/kernel/``: unmap, TLB shootdown, move, cold start, the LLC
 and its run-to-run noise). Each default carries its
 source in the field's metadata (``source``) and whether it is a public
 measurement, derived from the seed's measured tables, or an estimate
@@ -395,7 +395,7 @@ class CostTable:
         f"Estimate 300 ns x {CORE_STEP_SCALE}: migrate_folio_done() and friends: unlock both, "
         "LRU add of the destination (per-CPU batch), free the source (pcp ~100), counters, list moves")
 
-    # ---- Run-to-run variation (seeded noise; sim/kernel/migrate.py applies it per run) -----
+    # ---- Run-to-run variation (seeded noise; sim/kernel/measure.py applies it per run) -----
     jitter_core: float = _cost(
         JITTER_CORE, SEED,
         "Fitted (sim/experiments/calibrate.py): RMS of the relative SDs of migrate_pages in seed table "

@@ -29,7 +29,7 @@ usable from its end, and an access that finds a walk in progress waits for it.
 Mappings of whole, aligned 2 MiB regions use one 2 MiB translation (as AMD-Vi's
 v1 table with ``iommu_map`` picking the largest page size). The first
 translation of a run also reads the device table entry. Every run starts with
-cold caches, as the migration core's CPU side does (:mod:`sim.kernel.migrate`).
+cold caches, as the migration core's CPU side does (:mod:`sim.kernel.core`).
 
 Invalidation follows the DMA API's mode (:data:`MODES`, ``memory_config
 ["iommu_mode"]``), and :meth:`Iommu.unmap` returns how many invalidations the
@@ -70,7 +70,7 @@ IOTLB_ENTRIES = 64
 #: After a domain invalidation, the next translations of a migration batch walk the
 #: directory levels again: levels 3 and 2 for each region in use (rings and
 #: records, sources, destinations). The extrapolation of repeated batches
-#: (sim.kernel.migrate) allows this many page-table reads per invalidation as the
+#: (sim.kernel.core) allows this many page-table reads per invalidation as the
 #: difference between otherwise equal batches, and does not extrapolate them.
 REFILL_READS_PER_INVALIDATION = 3 * 2
 #: Directory entries cached by the page-walk cache (estimate; one per 2 MiB or

@@ -1,0 +1,163 @@
+"""The CPU side of the core on either platform: time categories, cold start of
+kernel routines, the copy model; a port of its own for CPU-only runs.
+"""
+
+from sim.kernel.folios import CATEGORIES, PAGE
+
+
+class CoreClock:
+    """Mixin: migration-core time by category, cold start per call, the CPU copy.
+
+    A platform provides ``_advance(ns, category, what)`` (let ns pass, charged to
+    the category), ``node_of(addr)`` and ``memory``.
+    """
+
+    def _init_core(self, costs):
+        self.costs = costs
+        self.cat = dict.fromkeys(CATEGORIES, 0.0)
+        self._seen = set()
+        self._copied = False
+        self.resident = set()            # source addresses whose lines are in the LLC
+        self.poisoned = set()            # source addresses whose read machine-checks
+        self.machine_checks = []
+        self.batched_copy = False        # set by the core around a batch copy
+
+    def begin_call(self):
+        """A new migrate_pages() call: every routine is cold again."""
+        self._seen.clear()
+        self._copied = False
+
+    async def _cold(self, name):
+        if name not in self._seen:
+            self._seen.add(name)
+            await self._advance(self.costs.cold_routine_ns, "cold", "cold_start")
+
+    async def routine(self, name, ns):
+        """The CPU runs migration-core routine ``name`` for ns (plus cold start)."""
+        await self._cold(name)
+        await self._advance(ns, "core", name)
+
+    def copy_cost_ns(self, dst, src, nbytes):
+        c = self.costs
+        if src in self.resident:
+            return c.llc_copy_ns(nbytes, self.node_of(dst))
+        ns = c.copy_ns(nbytes, self.node_of(src), self.node_of(dst))
+        if self.batched_copy:
+            ns += c.copy_writeback_ns * (nbytes / PAGE)
+        return ns
+
+    async def cpu_copy(self, dst, src, nbytes):
+        if not self._copied:
+            self._copied = True
+            await self._advance(self.costs.cold_copy_ns, "cold", "cold_start")
+        ns = self.copy_cost_ns(dst, src, nbytes)
+        if src in self.poisoned:
+            # copy_mc: the read of the poisoned line machine-checks half way on
+            # average; nothing is written.
+            self.machine_checks.append(src)
+            ns /= 2
+        else:
+            self.memory.write(dst, self.memory.read(src, nbytes))
+        await self._advance(ns, "copy", "cpu_copy")
+
+    def snapshot(self):
+        return dict(self.cat)
+
+
+class SoftPort(CoreClock):
+    """The CPU alone (no device): CPU-copy modes, no RTL needed."""
+
+    def __init__(self, memory, *, costs, numa_nodes):
+        self.memory = memory
+        self._numa = tuple(numa_nodes)
+        self._now = 0.0
+        self._init_core(costs)
+
+    @property
+    def now_ns(self):
+        return self._now
+
+    def node_of(self, addr):
+        from sim.host.port import numa_node
+        return numa_node(self._numa, addr)
+
+    async def _advance(self, ns, category, what):
+        self.cat[category] += ns
+        self._now += ns
+
+    async def cpu(self, op, count=1):
+        await self._cold(op.value)
+        await self._advance(self.costs.op_ns(op) * count, "driver", op.value)
+
+    def mem_read(self, addr, nbytes):
+        return self.memory.read(addr, nbytes)
+
+    def mem_write(self, addr, data):
+        self.memory.write(addr, data)
+
+
+def host_port_class():
+    """HostPort with the core's clock: the platform of runs on an RTL back-end (made on
+    first use, so that CPU-only runs import no back-end)."""
+    from sim.host.port import HostPort
+
+    class MigrationHostPort(CoreClock, HostPort):
+        """HostPort (driver, RTL, one timeline) plus the migration core's clock."""
+
+        def __init__(self, dev, *, costs, **kwargs):
+            HostPort.__init__(self, dev, costs=costs, **kwargs)
+            self.memory = dev.memory
+            self._init_core(costs)
+
+        async def _advance(self, ns, category, what):
+            self.cat[category] += ns
+            await self.spend(ns, "copy" if category == "copy" else "cpu", what)
+
+        async def cpu(self, op, count=1):
+            await self._cold(op.value)
+            await HostPort.cpu(self, op, count)
+
+        async def poll(self, condition, timeout_ns, ops=None):
+            # A busy-poll loop runs its operations' code too (dma_sync_wait: tx_status
+            # and cpu_relax): cold on its first turn in a call.
+            from sw_driver.port import Op
+            ops = (Op.POLL_ITERATION,) if ops is None else ops
+            for op in ops:
+                await self._cold(Op(op).value)
+            return await HostPort.poll(self, condition, timeout_ns, ops)
+
+        async def cpu_copy(self, dst, src, nbytes):
+            await CoreClock.cpu_copy(self, dst, src, nbytes)
+
+        def snapshot(self):
+            snap = dict(self.cat)
+            # HostPort's "cpu" holds the core and cold time too; the rest is the driver's
+            # operations and MMIO. "wait": polling and sleeping on the device.
+            snap["driver"] = self.time_ns["cpu"] - self.cat["core"] - self.cat["cold"]
+            snap["wait"] = self.time_ns["wait"]
+            return snap
+
+    return MigrationHostPort
+
+
+def time_delta(after, before):
+    """Per time category, after minus before."""
+    return {k: after[k] - before[k] for k in CATEGORIES}
+
+
+def add_times(into, more, times=1):
+    """Add ``times`` times the per-category times ``more`` into ``into``."""
+    for k in CATEGORIES:
+        into[k] += more[k] * times
+
+
+def zero_times():
+    """Zero time in every category."""
+    return dict.fromkeys(CATEGORIES, 0.0)
+
+
+async def folio_mc_copy(port, dst, src):
+    """The CPU copies one folio; False if the read machine-checked (nothing written)."""
+    before = len(port.machine_checks)
+    await port.cpu_copy(dst.address, src.address, src.size)
+    return len(port.machine_checks) == before

@@ -1,0 +1,78 @@
+"""The seed's measures from a run: totals per category, seeded per-run noise,
+mean and SD, and the post-move access cost from the cache model.
+"""
+import math
+
+import numpy as np
+
+from sim.host.cache import DEFAULT_TOUCHER
+from sim.kernel.clock import add_times, zero_times
+from sim.kernel.folios import CATEGORIES, PAGE
+from sim.seed import CPU_GHZ
+
+
+def totals(raw):
+    """(migrate_pages ns by category, copy ns by category) of one call, noise-free."""
+    total, copy = dict(raw["call"]), zero_times()
+    for group in raw["groups"]:
+        add_times(total, group["total"], group["count"])
+        add_times(copy, group["copy"], group["count"])
+    return total, copy
+
+
+def noise_factors(costs, repeat, seed):
+    """Per run, a factor per category (mean 1); all 1 for a single run."""
+    sigma = {"core": costs.jitter_core, "driver": costs.jitter_core, "cold": costs.jitter_cold,
+             "copy": costs.jitter_copy, "wait": costs.jitter_device}
+    if repeat == 1:
+        return [dict.fromkeys(CATEGORIES, 1.0)]
+    rng = np.random.default_rng(seed)
+    runs = []
+    for _ in range(repeat):
+        z = rng.standard_normal(len(CATEGORIES))
+        runs.append({k: max(0.05, 1.0 + sigma[k] * zk) for k, zk in zip(CATEGORIES, z)})
+    return runs
+
+
+def measure(raw, costs, *, pages, nbytes, repeat, seed=0, cpu_ghz=CPU_GHZ):
+    """The seed's figures, mean and SD over ``repeat`` noisy runs."""
+    total, copy = totals(raw)
+    samples = {"migrate_pages": [], "folio_copy": [], "F": [], "copy_gbps": []}
+    for factors in noise_factors(costs, repeat, seed):
+        t = sum(total[k] * factors[k] for k in CATEGORIES)
+        c = sum(copy[k] * factors[k] for k in CATEGORIES)
+        samples["migrate_pages"].append(t * cpu_ghz / pages)
+        samples["folio_copy"].append(c * cpu_ghz / pages)
+        samples["F"].append(c / t if t else 0.0)
+        samples["copy_gbps"].append(nbytes / c if c else math.inf)
+    out = {}
+    for name, values in samples.items():
+        values = np.asarray(values)
+        out[name] = float(values.mean())
+        out[name + "_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    out["migrate_pages_ns"] = sum(total.values())
+    out["folio_copy_ns"] = sum(copy.values())
+    out["breakdown_cycles_per_page"] = {k: total[k] * cpu_ghz / pages for k in CATEGORIES}
+    out["copy_breakdown_cycles_per_page"] = {k: copy[k] * cpu_ghz / pages for k in CATEGORIES}
+    return out
+
+
+def post_move_access(spec, mode, v1_double_copy=False, *, toucher=DEFAULT_TOUCHER,
+                     dma_allocates_in_llc=None, llc_bytes=None):
+    """Cycles per page of the seed's read loop over the moved pages right after the
+    move (its second table), from the cache model (:mod:`sim.host.cache`): a CPU (by
+    default the migrating one, ``toucher``: see sim.host.cache.TOUCHERS) reads the pages
+    moved to the migrating CPU's node. The copier is the CPU (cpu, batch-cpu), the
+    engine (dma), or the engine then the CPU (dma with dcbm v1's extra CPU copy).
+    ``dma_allocates_in_llc`` (None: the platform's, no on Zen 3) and ``llc_bytes``
+    (per CCX; None: the platform's 32 MiB) change the platform. None when the pages
+    did not move to node 0 (the migrating CPU's)."""
+    from sim.host.cache import DEFAULT_PLATFORM, CacheModel
+    if spec.get("to_node", 0) != 0:
+        return None
+    copier = "cpu" if mode != "dma" else ("dma_then_cpu" if v1_double_copy else "dma")
+    pages = spec["workload_bytes"] // PAGE
+    platform = DEFAULT_PLATFORM if llc_bytes is None else \
+        DEFAULT_PLATFORM.replace(llc_bytes_per_ccx=llc_bytes)
+    return CacheModel(platform).post_move_access_cycles_per_page(
+        pages, PAGE, copier=copier, toucher=toucher, dma_allocates_in_llc=dma_allocates_in_llc)

@@ -1,0 +1,161 @@
+"""One migrate run as a request: its settings checked, run, and its figures as a row.
+"""
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+
+from sim.host.cache import DEFAULT_TOUCHER
+from sim.host.costs import CostTable, DEFAULT_COSTS
+from sim.kernel.folios import (DEFAULT_FLOW, DEFAULT_REPEAT, MigrateError, NR_MAX_BATCHED_MIGRATION,
+                               PAGE)
+from sim.kernel.measure import measure, post_move_access
+from sim.kernel.scenario import core_config, plan_of, run_cpu, run_dma
+from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
+from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
+from sim.seed import CPU_GHZ
+from sw_driver.dcbm import DEFAULT_STRATEGY
+
+
+@dataclass
+class MigrateRequest:
+    """One row of ``foliodma migrate``."""
+    mode: str
+    workload_bytes: int = 2 << 20
+    folio_bytes: int = PAGE
+    sizes: list = None
+    flow: str = None
+    driver: str = DEFAULT_STRATEGY
+    from_node: int = 1
+    to_node: int = 0
+    max_batch_pages: int = NR_MAX_BATCHED_MIGRATION
+    remote_cpus: int = 0
+    mappings: int = 1
+    full: bool = False
+    dma_fail: tuple = ()
+    poison: tuple = ()
+    repeat: int = DEFAULT_REPEAT
+    seed: int = 0
+    backend: str = "pysim"
+    params: object = None
+    engine_mhz: float = DEFAULT_ENGINE_MHZ
+    cpu_ghz: float = CPU_GHZ
+    latency_ns: float = None
+    v1_double_copy: bool = True
+    iommu_mode: str = IOMMU_DEFAULT_MODE
+    toucher: str = DEFAULT_TOUCHER
+    dma_allocates_in_llc: bool = None
+    llc_bytes: int = None
+    idle_skip: bool = True
+    vcd: object = None
+    costs: CostTable = field(default=DEFAULT_COSTS)
+
+    def spec(self):
+        spec = {"mode": self.mode, "workload_bytes": self.workload_bytes,
+                "folio_bytes": self.folio_bytes, "flow": self.flow,
+                "from_node": self.from_node, "to_node": self.to_node,
+                "max_batch_pages": self.max_batch_pages, "remote_cpus": self.remote_cpus,
+                "mappings": self.mappings, "full": self.full, "dma_fail": list(self.dma_fail),
+                "poison": list(self.poison), "seed": self.seed}
+        if self.sizes is not None:
+            spec["sizes"] = list(self.sizes)
+            spec["workload_bytes"] = sum(self.sizes)
+        return spec
+
+
+def figure_fields(figures):
+    """measure()'s figures under a row's names: mean and SD, ns totals, breakdowns."""
+    row = {}
+    for key, figure in (("migrate_pages_cycles_per_page", "migrate_pages"),
+                        ("folio_copy_cycles_per_page", "folio_copy"), ("F", "F"),
+                        ("copy_gbps", "copy_gbps")):
+        row[key] = figures[figure]
+        row[key + "_sd"] = figures[figure + "_sd"]
+    for key in ("migrate_pages_ns", "folio_copy_ns", "breakdown_cycles_per_page",
+                "copy_breakdown_cycles_per_page"):
+        row[key] = figures[key]
+    return row
+
+
+def _finite_at_least(value, minimum, strictly=False):
+    """Whether value is a finite number >= minimum (> minimum if strictly)."""
+    return (isinstance(value, (int, float)) and math.isfinite(value)
+            and (value > minimum if strictly else value >= minimum))
+
+
+def prepare_request(req):
+    """(request, spec, plan) of a request checked before anything runs: MigrateError
+    names what is wrong. The request returned carries its LLC size in its costs."""
+    for name in ("engine_mhz", "cpu_ghz"):
+        value = getattr(req, name)
+        if not _finite_at_least(value, 0, strictly=True):
+            raise MigrateError(f"{name}={value!r}: a clock frequency must be a positive number")
+    if not isinstance(req.repeat, int) or req.repeat < 1:
+        raise MigrateError(f"repeat={req.repeat!r}: expected an int >= 1")
+    if req.latency_ns is not None and not _finite_at_least(req.latency_ns, 0):
+        raise MigrateError(f"latency_ns={req.latency_ns!r}: a memory latency must be a number "
+                           f">= 0 ns")
+    if req.llc_bytes is not None:
+        from sim.host.cache import DEFAULT_PLATFORM, CacheModelError
+        try:
+            DEFAULT_PLATFORM.replace(llc_bytes_per_ccx=req.llc_bytes)
+        except CacheModelError as error:
+            raise MigrateError(f"LLC size {req.llc_bytes!r} bytes (llc_bytes, --llc-size): "
+                               f"{error}") from None
+        # One LLC for both: which copy sources are still cached, and the cache model.
+        req = dataclasses.replace(req, costs=req.costs.with_overrides(llc_bytes=req.llc_bytes))
+    spec = req.spec()
+    core_config(spec)
+    return req, spec, plan_of(spec, req.costs)
+
+
+def run_request(req, progress=None, keep_raw=False):
+    """Run one row: the raw simulation result and the measured figures, as a row dict
+    (with the raw result under ``_raw`` if keep_raw)."""
+    req, spec, plan = prepare_request(req)
+    started = time.perf_counter()
+    if req.mode == "dma":
+        raw = run_dma(spec, req.costs, params=req.params, backend=req.backend, driver=req.driver,
+                      engine_mhz=req.engine_mhz, idle_skip=req.idle_skip,
+                      v1_double_copy=req.v1_double_copy, latency_ns=req.latency_ns,
+                      iommu_mode=req.iommu_mode, progress=progress, vcd=req.vcd)
+    else:
+        raw = run_cpu(spec, req.costs)
+    wall = time.perf_counter() - started
+    figures = measure(raw, req.costs, pages=plan.pages, nbytes=sum(plan.sizes),
+                      repeat=req.repeat, seed=req.seed, cpu_ghz=req.cpu_ghz)
+    uniform = len(set(plan.sizes)) == 1
+    row = {
+        "mode": req.mode,
+        "driver": req.driver if req.mode == "dma" else None,
+        "flow": spec["flow"] or DEFAULT_FLOW[req.mode],
+        "backend": req.backend if req.mode == "dma" else "none",
+        "workload_bytes": sum(plan.sizes),
+        "folio_bytes": plan.sizes[0] if uniform else None,
+        "folios": len(plan.sizes),
+        "pages": plan.pages,
+        "batches": len(plan.batches),
+        **figure_fields(figures),
+        "post_move_access_cycles_per_page": post_move_access(
+            spec, req.mode, req.mode == "dma" and req.driver == "v1" and req.v1_double_copy,
+            toucher=req.toucher, dma_allocates_in_llc=req.dma_allocates_in_llc,
+            llc_bytes=req.llc_bytes),
+        "simulated_batches": raw["simulated_batches"],
+        "extrapolated_batches": raw["extrapolated_batches"],
+        "integrity": raw["integrity"],
+        "repeat": req.repeat,
+        "iommu_mode": req.iommu_mode if req.mode == "dma" else None,
+        "v1_double_copy": req.v1_double_copy if req.mode == "dma" and req.driver == "v1"
+        else None,
+        "toucher": req.toucher,
+        "dma_allocates_in_llc": req.dma_allocates_in_llc,
+        "llc_bytes": int(req.costs.llc_bytes),
+        "wall_seconds": wall,
+    }
+    for key in ("dma_copied_folios", "dma_failed_folios", "simulated_cycles", "skipped_cycles",
+                "iommu_walks", "iommu_walk_reads", "iotlb_invalidations"):
+        if key in raw:
+            row[key] = raw[key]
+    if keep_raw:
+        row["_raw"] = raw
+    return row

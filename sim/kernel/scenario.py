@@ -1,0 +1,131 @@
+"""Running the core: on the CPU alone, or as a scenario on an RTL back-end with
+the driver stack and the engine.
+"""
+import asyncio
+import math
+
+from sim.host.costs import CostTable, DEFAULT_COSTS
+from sim.kernel.clock import host_port_class, SoftPort
+from sim.kernel.core import CoreConfig, MigrationCore
+from sim.kernel.folios import folio_sizes, MigrateError, NR_MAX_BATCHED_MIGRATION, PAGE, Plan
+from sim.kernel.frames import node_layout, NodeFrames
+from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
+from sim.platform.memory_system import CXL_MEMORY, DEFAULT_ENGINE_MHZ, REMOTE_DRAM, zen3_two_socket
+from sw_driver.dcbm import DEFAULT_STRATEGY
+
+
+def plan_of(spec, costs):
+    """The folio plan (sizes, batches, LLC residency) of a run's spec."""
+    sizes = folio_sizes(spec.get("workload_bytes"), spec.get("folio_bytes", PAGE),
+                        spec.get("sizes"))
+    return Plan.build(sizes, max_batch_pages=spec.get("max_batch_pages",
+                                                      NR_MAX_BATCHED_MIGRATION),
+                      llc_bytes=int(costs.llc_bytes), dma_fail=spec.get("dma_fail", ()),
+                      poison=spec.get("poison", ()))
+
+
+def core_config(spec):
+    """The core's configuration from a run's spec."""
+    return CoreConfig(mode=spec["mode"], flow=spec.get("flow"),
+                      from_node=spec.get("from_node", 1), to_node=spec.get("to_node", 0),
+                      remote_cpus=spec.get("remote_cpus", 0), mappings=spec.get("mappings", 1),
+                      full=spec.get("full", False), seed=spec.get("seed", 0))
+
+
+def run_cpu(spec, costs=DEFAULT_COSTS):
+    """A CPU-copy mode (cpu, batch-cpu) on the CPU alone; the raw result."""
+    from sim.platform.memory import Memory
+    config = core_config(spec)
+    if config.mode == "dma":
+        raise MigrateError("run_cpu runs the CPU modes; dma runs on the RTL (run_dma)")
+    plan = plan_of(spec, costs)
+    layout = node_layout(plan, from_node=config.from_node, to_node=config.to_node,
+                         base=0, full=config.full)
+    end = max(start + size for start, size in layout.values())
+    memory = Memory(0, end)
+    numa = [(start, start + size, node) for node, (start, size) in layout.items()]
+    port = SoftPort(memory, costs=costs, numa_nodes=numa)
+    core = MigrationCore(port, plan, config, layout, offload=False)
+    return asyncio.run(core.migrate_pages())
+
+
+# --- the RTL scenario ---
+def dma_memory_config(spec, costs=DEFAULT_COSTS, *, engine_mhz=DEFAULT_ENGINE_MHZ,
+                      latency_ns=None, iommu_mode=IOMMU_DEFAULT_MODE):
+    """(memory_config, layout) for the DMA scenario: node regions, NUMA latencies, the
+    IOMMU's invalidation mode."""
+    from sim.platform.address_map import DATA, MEM_BASE
+    config = core_config(spec)
+    plan = plan_of(spec, costs)
+    layout = node_layout(plan, from_node=config.from_node, to_node=config.to_node,
+                         base=DATA, full=config.full)
+    end = max(start + size for start, size in layout.values())
+    memory = {"base": MEM_BASE, "size": end - MEM_BASE, "iommu_mode": iommu_mode}
+    if latency_ns is None:
+        ranges = {node: [(start, start + size)] for node, (start, size) in layout.items()}
+        memory["memory_system"] = zen3_two_socket(
+            remote=ranges.get(REMOTE_DRAM.node_id, ()), cxl=ranges.get(CXL_MEMORY.node_id, ()),
+            engine_mhz=engine_mhz).to_config()
+    else:                          # one flat latency instead of the nodes'
+        cycles = max(1, math.ceil(latency_ns * engine_mhz / 1000))
+        memory.update(read_latency=cycles, write_latency=cycles)
+    faulty = sorted(plan.dma_fail | plan.poison)
+    if faulty:
+        # The reserved source frames of the faulty folios (see MigrationCore): the
+        # engine's reads there get SLVERR (poisoned or failing memory).
+        frames = NodeFrames(config.from_node, *layout[config.from_node])
+        regions = []
+        for slot, index in enumerate(faulty):
+            addr = frames.reserve_top(plan.sizes[index], slot)
+            regions.append([addr, addr + plan.sizes[index], "read", "SLVERR"])
+        memory["error_regions"] = regions
+    return memory, {str(k): list(v) for k, v in layout.items()}
+
+
+async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY, nr_dma_chan=1,
+                           engine_mhz=DEFAULT_ENGINE_MHZ, idle_skip=True,
+                           v1_double_copy=True):
+    """Scenario (either back-end): dcbm registered, migrate_pages() with the DMA copy."""
+    from sim.platform.address_map import COHERENT, DRIVER_RING_ENTRIES
+    from sw_driver.dcbm import Dcbm
+    from sw_driver.foliodma import foliodma_probe, foliodma_remove
+    table = CostTable(**costs)
+    layout = {int(k): tuple(v) for k, v in layout.items()}
+    config = core_config(spec)
+    plan = plan_of(spec, table)
+    numa = [(start, start + size, node) for node, (start, size) in layout.items()]
+    port = host_port_class()(dev, costs=table, engine_mhz=engine_mhz, idle_skip=idle_skip,
+                              coherent=COHERENT,
+                              numa_nodes=numa)
+    dma = await foliodma_probe(port, ring_entries=DRIVER_RING_ENTRIES)
+    dcbm = Dcbm(dma, strategy=driver, nr_dma_chan=nr_dma_chan, v1_double_copy=v1_double_copy)
+    await dcbm.set_offloading(1)
+    started = dev.cycle
+    try:
+        core = MigrationCore(port, plan, config, layout, offload=True)
+        result = await core.migrate_pages(tol_ns=port.cycle_ns)
+    finally:
+        await dcbm.set_offloading(0)
+    await foliodma_remove(dma)
+    result.update(dma_copied_folios=dcbm.folios_migrated, dma_failed_folios=dcbm.folios_failures,
+                  simulated_cycles=dev.cycle - started, skipped_cycles=dev.skipped_cycles,
+                  iommu_walks=port.iommu.walks, iommu_walk_reads=port.iommu.walk_reads,
+                  iotlb_invalidations=port.iommu.invalidations)
+    return result
+
+
+def run_dma(spec, costs=DEFAULT_COSTS, *, params=None, backend="pysim", driver=DEFAULT_STRATEGY,
+            engine_mhz=DEFAULT_ENGINE_MHZ, idle_skip=True, v1_double_copy=True,
+            latency_ns=None, iommu_mode=IOMMU_DEFAULT_MODE, progress=None, vcd=None):
+    """The dma mode on an RTL back-end; the raw result."""
+    from hw.engine import DmaEngine
+    from hw.params import EngineParams
+    from sim.backends import get_runner
+    params = params or EngineParams()
+    memory, layout = dma_memory_config(spec, costs, engine_mhz=engine_mhz, latency_ns=latency_ns,
+                                       iommu_mode=iommu_mode)
+    kwargs = {"spec": spec, "costs": costs.as_dict(), "layout": layout, "driver": driver,
+              "nr_dma_chan": params.channels, "engine_mhz": engine_mhz,
+              "idle_skip": idle_skip, "v1_double_copy": v1_double_copy}
+    return get_runner(backend)(DmaEngine(params), "sim.kernel.scenario:migrate_scenario", kwargs,
+                            memory_config=memory, progress=progress, vcd=vcd)
