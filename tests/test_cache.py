@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from sim import seed
+from sim.experiments.cache_check import cold_cache_sweep, format_seed_comparison, seed_comparison
 from sim.host.cache import (CONSTANTS, DEFAULT_PLATFORM, LLC_BYTES_PER_CCX, PAGE_BYTES,
-                            SEED_COLUMNS, CacheModel, CacheModelError, Platform, cold_cache_sweep,
-                            format_seed_comparison, seed_comparison)
+                            SEED_COLUMNS, CacheModel, CacheModelError, Platform)
 from sim.host.costs import KINDS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "cache.md"
