@@ -222,3 +222,22 @@ def test_progress_rate_counts_simulated_cycles_over_the_last_interval(monkeypatc
     assert lines == [
         "run: cycle 50,000, 47,000 skipped as idle; simulating 1,500 cycles/s over the last 2.0 s",
         "run: cycle 60,000, 47,000 skipped as idle; simulating 5,000 cycles/s over the last 2.0 s"]
+
+
+def test_csv_rows_of_migrate_and_reproduce_style_nesting(tmp_path, capsys):
+    import csv
+    path = tmp_path / "rows.csv"
+    assert main(["migrate", "--copy", "cpu", "--copy", "batch-cpu", "--workload", "8K",
+                 "--repeat", "2", "--csv", str(path), "--json", "--quiet"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    table = list(csv.DictReader(path.open()))
+    assert [row["mode"] for row in table] == ["cpu", "batch-cpu"]
+    for row, written in zip(rows, table):
+        assert float(written["migrate_pages_cycles_per_page"]) == \
+            pytest.approx(row["migrate_pages_cycles_per_page"])
+        assert float(written["breakdown_cycles_per_page.core"]) == \
+            pytest.approx(row["breakdown_cycles_per_page"]["core"])
+        assert written["integrity.ok"] == "True"
+    with pytest.raises(SystemExit) as stop:
+        main(["bench", "--csv", str(tmp_path / "rows.txt")])
+    assert stop.value.code == 2 and "give a path ending in .csv" in capsys.readouterr().err

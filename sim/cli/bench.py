@@ -2,6 +2,7 @@
 """
 
 from sim.cli.common import (check_clocks, check_waveform, engine_params, format_table, human_size,
+                            write_csv,
                             print_json, Progress, UsageError)
 from sw_driver.dcbm import STRATEGIES
 from sw_driver.folio import PAGE_SIZE
@@ -116,6 +117,8 @@ def cmd_bench(args):
                         vcd=args.vcd)
         progress.done()
         rows.append(row)
+    if args.csv:
+        write_csv(args.csv, rows)
     if args.json:
         print_json(args, rows)
         return
@@ -158,6 +161,8 @@ def cmd_driver_bench(args):
                 vcd=args.vcd)
             progress.done()
             rows.append(row)
+    if args.csv:
+        write_csv(args.csv, rows)
     if args.json:
         print_json(args, rows)
         return

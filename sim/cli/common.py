@@ -311,10 +311,51 @@ def add_host_options(group):
                        help="simulate idle engine time cycle by cycle instead of skipping it")
 
 
+def csv_path(text):
+    """A CSV file to write (an output_path ending in .csv)."""
+    path = output_path(text)
+    if path.suffix != ".csv":
+        raise argparse.ArgumentTypeError(f"{text!r}: give a path ending in .csv")
+    return path
+
+
+def add_csv_option(parser):
+    parser.add_argument("--csv", type=csv_path, metavar="FILE.csv",
+                        help="also write the rows as CSV, one column per figure (nested "
+                             "figures as dotted names, lists as JSON)")
+
+
+def write_csv(path, rows):
+    """The rows (dicts) as CSV: nested dicts flattened to dotted column names, lists and
+    other values JSON-encoded unless they are numbers or strings; columns in order of
+    first appearance."""
+    import csv
+
+    def flat(row, prefix=""):
+        out = {}
+        for key, value in row.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict):
+                out.update(flat(value, name + "."))
+            elif value is None or isinstance(value, (bool, int, float, str)):
+                out[name] = value
+            else:
+                out[name] = json.dumps(value, default=str)
+        return out
+
+    flattened = [flat(row) for row in rows]
+    columns = list(dict.fromkeys(name for row in flattened for name in row))
+    with open(path, "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(flattened)
+
+
 def add_output_options(parser, *, json_help,
-                       vcd_help="write a waveform (pysim: VCD; icarus: the path must end in "
-                                ".fst)"):
-    """--json, --vcd and --quiet."""
+                       vcd_help="write a waveform (pysim and verilator: the path must end in "
+                                ".vcd; icarus: in .fst)"):
+    """--json, --csv, --vcd and --quiet."""
     parser.add_argument("--json", action="store_true", help=json_help)
+    add_csv_option(parser)
     parser.add_argument("--vcd", type=output_path, help=vcd_help)
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -9,10 +9,11 @@ from pathlib import Path
 from hw.synth import DEFAULT_DEVICE, DEFAULT_TARGET_MHZ, ECP5_DEVICES
 from sim.backends import BACKENDS
 from sim.cli.bench import cmd_bench, DRIVER_ONLY, DRIVERS
-from sim.cli.common import (add_engine_options, add_host_options, add_output_options,
-                            add_platform_reading_options, AUTO_BACKEND, backend_list, comma_list,
-                            non_negative_int, output_path, parse_size, positive_float, positive_int,
-                            probability, request_default, svg_path, UsageError)
+from sim.cli.common import (add_csv_option, add_engine_options, add_host_options,
+                            add_output_options, add_platform_reading_options, AUTO_BACKEND,
+                            backend_list, comma_list, non_negative_int, output_path, parse_size,
+                            positive_float, positive_int, probability, request_default, svg_path,
+                            UsageError)
 from sim.cli.hardware import cmd_regs, cmd_synth, cmd_verilog, output_dir, verilog_identifier
 from sim.cli.migrate import add_migrate_options, cmd_migrate
 from sim.cli.reproduce import cmd_reproduce
@@ -120,6 +121,7 @@ def build_parser():
                        help="print one JSON object: option, values, measure, rows (each "
                             "with the value it ran with under 'swept')")
     sweep.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_csv_option(sweep)
 
     rep = commands.add_parser(
         "reproduce", help="every row of the seed's tables: model vs measured, with errors",
@@ -138,6 +140,7 @@ def build_parser():
     rep.add_argument("--seed", type=non_negative_int, default=0, help="noise seed (default 0)")
     add_platform_reading_options(rep)
     rep.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_csv_option(rep)
     rep.add_argument("--plot", type=svg_path, metavar="FILE.svg",
                      help="also draw each table 1 cell's error against its band (SVG)")
     rep.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -5,6 +5,7 @@ import sys
 
 from sim.backends import BACKENDS
 from sim.cli.common import (check_clocks, check_waveform, add_engine_options, add_host_options,
+                            write_csv,
                             AUTO_BACKEND, engine_params, format_table, human_size,
                             non_negative_float, non_negative_int, parse_size, plural, positive_int,
                             print_json, Progress, request_default, resolve_backend, UsageError)
@@ -144,6 +145,8 @@ def cmd_migrate(args):
         args.backend = resolve_backend(args, params)
         check_waveform(args, (args.backend,))
     rows = run_migrate_rows(args, migrate_requests(args))
+    if args.csv:
+        write_csv(args.csv, rows)
     if args.json:
         print_json(args, rows)
     else:
@@ -179,8 +182,8 @@ def cmd_migrate(args):
               f"simulated time; see sim/kernel/measure.py). F = copy / migrate_pages time. "
               f"batches: simulated cycle-accurately + extrapolated (proven repeated).")
         if all(row["post_move_access_cycles_per_page"] is None for row in rows):
-            print("post_move_access: not computed (the cache model, sim/host/cache.py, covers pages "
-                  "moved to node 0, the migrating CPU's).")
+            print("post_move_access: not computed (the cache model, sim/host/cache.py, covers "
+                  "pages moved to node 0, the migrating CPU's).")
         else:
             where = TOUCHER_WORDS[args.toucher]
             print(f"post_move_access: the seed's read loop over the moved pages right after "

@@ -2,7 +2,7 @@
 """
 import sys
 
-from sim.cli.common import resolve_backend
+from sim.cli.common import resolve_backend, write_csv
 from sim.kernel.folios import MODES
 
 
@@ -16,6 +16,9 @@ def cmd_reproduce(args):
     report = run_all(backend=args.backend, repeat=args.repeat, seed=args.seed, jobs=args.jobs,
                      progress=None if args.quiet else progress,
                      v1_double_copy=not args.v1_dma_only, iommu_mode=args.iommu_mode)
+    if args.csv:
+        write_csv(args.csv, [{"table": "1", **row} for row in report["table1"]]
+                  + [{"table": "2", **row} for row in report["table2"]])
     if args.json:
         print(to_json(report))
     else:

@@ -3,7 +3,8 @@
 import argparse
 import sys
 
-from sim.cli.common import prepare_reporting, engine_params, print_json, resolve_backend, UsageError
+from sim.cli.common import (engine_params, prepare_reporting, print_json, resolve_backend,
+                            UsageError, write_csv)
 from sim.cli.migrate import (report_integrity, add_migrate_options, migrate_requests, migrate_table,
                              run_migrate_rows)
 from sim.kernel.folios import MODES
@@ -94,6 +95,8 @@ def cmd_sweep(args):
     for row, text in zip(rows, texts, strict=True):
         row["swept"] = {option[2:]: text}
     key, label = SWEEP_MEASURES[args.measure]
+    if args.csv:
+        write_csv(args.csv, rows)
     if args.json:
         print_json(args, rows, option=option[2:], values=args.values, measure=args.measure)
     else:
