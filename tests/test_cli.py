@@ -241,3 +241,34 @@ def test_csv_rows_of_migrate_and_reproduce_style_nesting(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["bench", "--csv", str(tmp_path / "rows.txt")])
     assert stop.value.code == 2 and "give a path ending in .csv" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["migrate", "--copy", "dma", "--workload", "16K", "--driver", "v2", "--repeat", "3",
+     "--backend", "verilator", "--data-width", "128"],
+    ["bench", "--folios", "3", "--latency", "30", "--backend", "pysim,verilator"],
+], ids=["migrate", "bench"])
+def test_a_json_result_runs_again_from_itself(argv, tmp_path, capsys):
+    assert main([*argv, "--json", "--quiet"]) == 0
+    first = capsys.readouterr().out
+    (tmp_path / "result.json").write_text(first)
+    assert main([argv[0], "--from-json", str(tmp_path / "result.json"), "--json",
+                 "--quiet"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    first = json.loads(first)
+    assert again["settings"] == {**first["settings"],
+                                 "from_json": str(tmp_path / "result.json")}
+
+    def steady(rows):
+        timing = {"wall_seconds", "cpu_seconds", "build_seconds", "build_cached",
+                  "ticked_per_wall_second", "ticked_per_cpu_second"}
+        return [{k: v for k, v in row.items() if k not in timing} for row in rows]
+    assert steady(again["rows"]) == steady(first["rows"])
+
+
+def test_from_json_refuses_another_commands_result(tmp_path, capsys):
+    (tmp_path / "r.json").write_text(json.dumps({"schema_version": 1, "command": "bench",
+                                                 "settings": {}, "rows": []}))
+    assert main(["migrate", "--from-json", str(tmp_path / "r.json")]) == 2
+    assert "not the --json output (schema version 1) of foliodma migrate" in \
+        capsys.readouterr().err

@@ -311,6 +311,42 @@ def add_host_options(group):
                        help="simulate idle engine time cycle by cycle instead of skipping it")
 
 
+#: Settings that choose only what is written, not what runs: --from-json leaves them
+#: as the command line gives them.
+OUTPUT_SETTINGS = ("json", "csv", "plot", "vcd", "quiet", "from_json")
+
+
+def add_from_json_option(parser):
+    parser.add_argument("--from-json", type=Path, metavar="RESULT.json",
+                        help="run again with every setting of a --json result of the same "
+                             "command (the outputs --json, --csv, --plot, --vcd, --quiet come "
+                             "from this command line; other options are replaced)")
+
+
+def apply_from_json(args):
+    """With --from-json, take every setting but the outputs from that --json document;
+    UsageError if it is not one of this command's."""
+    path = getattr(args, "from_json", None)
+    if path is None:
+        return
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--from-json {path}: cannot read it as JSON: {error}") from None
+    if not isinstance(document, dict) or document.get("command") != args.command \
+            or document.get("schema_version") != JSON_SCHEMA_VERSION:
+        raise UsageError(f"--from-json {path}: not the --json output (schema version "
+                         f"{JSON_SCHEMA_VERSION}) of foliodma {args.command}")
+    for key, value in document.get("settings", {}).items():
+        if key in OUTPUT_SETTINGS:
+            continue
+        if not hasattr(args, key):
+            raise UsageError(f"--from-json {path}: unknown setting {key!r}")
+        if isinstance(getattr(args, key), tuple) and isinstance(value, list):
+            value = tuple(value)
+        setattr(args, key, value)
+
+
 def csv_path(text):
     """A CSV file to write (an output_path ending in .csv)."""
     path = output_path(text)
@@ -357,5 +393,6 @@ def add_output_options(parser, *, json_help,
     """--json, --csv, --vcd and --quiet."""
     parser.add_argument("--json", action="store_true", help=json_help)
     add_csv_option(parser)
+    add_from_json_option(parser)
     parser.add_argument("--vcd", type=output_path, help=vcd_help)
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")

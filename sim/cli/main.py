@@ -9,7 +9,8 @@ from pathlib import Path
 from hw.synth import DEFAULT_DEVICE, DEFAULT_TARGET_MHZ, ECP5_DEVICES
 from sim.backends import BACKENDS
 from sim.cli.bench import cmd_bench, DRIVER_ONLY, DRIVERS
-from sim.cli.common import (add_csv_option, add_engine_options, add_host_options,
+from sim.cli.common import (add_csv_option, add_engine_options, add_from_json_option,
+                            add_host_options, apply_from_json,
                             add_output_options, add_platform_reading_options, AUTO_BACKEND,
                             backend_list, comma_list, non_negative_int, output_path, parse_size,
                             positive_float, positive_int, probability, request_default, svg_path,
@@ -122,6 +123,7 @@ def build_parser():
                             "with the value it ran with under 'swept')")
     sweep.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_csv_option(sweep)
+    add_from_json_option(sweep)
 
     rep = commands.add_parser(
         "reproduce", help="every row of the seed's tables: model vs measured, with errors",
@@ -202,6 +204,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     prog = f"foliodma {args.command}"          # as argparse names the command in its errors
     try:
+        apply_from_json(args)
         status = args.func(args)
     except UsageError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
