@@ -1,80 +1,71 @@
-"""SVG figures: bars where the numbers put them, the commands' figures, bad paths refused."""
-import xml.etree.ElementTree as ET
-
+"""The figures: bars and points where the numbers put them, the commands' figures, bad
+paths refused."""
 import pytest
 
 from sim.cli.main import main
-from sim.kernel.folios import CATEGORIES
 from sim.experiments.plot import (CATEGORY_NAMES, PlotError, grouped_bars, line_chart,
-                                  migrate_figure, nice_ticks, reproduce_figure, stacked_bars,
-                                  write_svg)
-
-SVG = "{http://www.w3.org/2000/svg}"
+                                  migrate_figure, reproduce_figure, stacked_bars, write_figure)
+from sim.kernel.folios import CATEGORIES
 
 
-def _bars(svg):
-    """(tooltip, y, height) of every data bar (rects with a tooltip, bands excluded)."""
-    root = ET.fromstring(svg)
-    out = []
-    for rect in root.iter(f"{SVG}rect"):
-        tip = rect.find(f"{SVG}title")
-        if tip is not None and not tip.text.startswith("band"):
-            out.append((tip.text, float(rect.get("y")), float(rect.get("height"))))
+def _bars(figure):
+    """{(legend label, x position rounded): (bottom, height)} of the data bars."""
+    axes = figure.axes[0]
+    out = {}
+    for container in axes.containers:
+        if not hasattr(container, "patches"):
+            continue
+        for patch in container.patches:
+            x = round(patch.get_x() + patch.get_width() / 2, 3)
+            out[(container.get_label(), x)] = (patch.get_y(), patch.get_height())
     return out
 
 
-def _axis(svg):
-    """y pixel of each labelled tick value."""
-    root = ET.fromstring(svg)
-    ticks = {}
-    for text in root.iter(f"{SVG}text"):
-        if text.get("text-anchor") == "end":
-            ticks[float(text.text.replace(",", ""))] = float(text.get("y")) - 4
-    return ticks
+def _legend(figure):
+    return [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
 
 
-def _value_of(pixels, ticks):
-    """The value a pixel height stands for, from two tick labels."""
-    (v0, y0), (v1, y1) = sorted(ticks.items())[:2]
-    return pixels * (v1 - v0) / (y0 - y1)
-
-
-@pytest.mark.parametrize("low, high", [(0, 1), (0, 60388), (-28.1, 20), (3.2, 3.3)])
-def test_ticks_cover_the_range_in_round_steps(low, high):
-    ticks = nice_ticks(low, high)
-    assert ticks[0] <= low and ticks[-1] >= high
-    steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:])}
-    assert len(steps) == 1 and 3 <= len(ticks) <= 12
-
-
-def test_stacked_bars_heights_are_the_values():
-    svg = stacked_bars("t", "cycles", [("a", {"x": 100.0, "y": 300.0}), ("b", {"x": 50.0})],
-                       ["x", "y"])
-    bars = {tip: height for tip, _, height in _bars(svg)}
-    assert set(bars) == {"a: x 100", "a: y 300", "b: x 50"}
-    ticks = _axis(svg)
-    assert _value_of(bars["a: y 300"], ticks) == pytest.approx(300, rel=1e-3)
-    assert _value_of(bars["b: x 50"], ticks) == pytest.approx(50, rel=1e-3)
-    # Stacked: y sits on top of x.
-    (_, x_top, _), (_, y_top, y_height) = sorted(
-        (b for b in _bars(svg) if b[0].startswith("a:")), key=lambda b: -b[1])
-    assert y_top + y_height == pytest.approx(x_top)
+def test_stacked_bars_heights_are_the_values_stacked():
+    figure = stacked_bars("t", "cycles", [("a", {"x": 100.0, "y": 300.0}), ("b", {"x": 50.0})],
+                          ["x", "y"])
+    bars = _bars(figure)
+    assert bars[("x", 0)] == (0.0, 100.0) and bars[("y", 0)] == (100.0, 300.0)
+    assert bars[("x", 1)] == (0.0, 50.0) and bars[("y", 1)] == (50.0, 0.0)
+    assert _legend(figure) == ["y", "x"]                   # top part first, as stacked
+    totals = [text.get_text() for text in figure.axes[0].texts]
+    assert totals == ["400", "50"]
+    assert figure.axes[0].get_ylabel() == "cycles"
 
 
 def test_grouped_bars_go_both_ways_from_zero_over_their_bands():
-    svg = grouped_bars("t", "%", [("g1", {"m": -28.0, "f": 5.0}), ("g2", {"m": None, "f": 9.0})],
-                       ("m", "f"), bands=[(0, 1, -20.0, 20.0, "all")])
-    bars = {tip: (y, height) for tip, y, height in _bars(svg)}
-    assert set(bars) == {"all g1: m -28.0", "all g1: f +5.0", "all g2: f +9.0"}
-    ticks = _axis(svg)
-    zero = ticks[0.0]
-    y, height = bars["all g1: m -28.0"]
-    assert y == pytest.approx(zero) and _value_of(height, ticks) == pytest.approx(28.0, rel=1e-3)
-    y, height = bars["all g2: f +9.0"]
-    assert y + height == pytest.approx(zero)
-    root = ET.fromstring(svg)
-    assert any(r.find(f"{SVG}title") is not None and r.find(f"{SVG}title").text == "band -20 .. 20"
-               for r in root.iter(f"{SVG}rect"))
+    figure = grouped_bars("t", "%", [("g1", {"m": -28.0, "f": 5.0}),
+                                     ("g2", {"m": None, "f": 9.0})],
+                          ("m", "f"), bands=[(0, 1, -20.0, 20.0, "all")], band_name="criterion")
+    bars = _bars(figure)
+    assert sorted((name, bottom, height) for (name, _), (bottom, height) in bars.items()) == \
+        [("f", 0.0, 5.0), ("f", 0.0, 9.0), ("m", 0.0, -28.0)]
+    (band,) = figure.axes[0].collections
+    extent = band.get_paths()[0].get_extents()
+    assert (extent.y0, extent.y1) == (-20.0, 20.0)
+    assert _legend(figure) == ["criterion", "m", "f"]
+
+
+def test_line_chart_numeric_axis_error_bars_and_categories():
+    figure = line_chart("t", "GB/s", "channels", ["1", "2", "4"],
+                        {"dma": [5.0, 10.0, None], "cpu": [8.0, 8.0, 8.0]},
+                        errors={"dma": [0.5, 1.0, None]})
+    axes = figure.axes[0]
+    series = {container.get_label(): container for container in axes.containers}
+    dma, cpu = series["dma"].lines[0], series["cpu"].lines[0]
+    assert list(dma.get_xdata()) == [1.0, 2.0] and list(dma.get_ydata()) == [5.0, 10.0]
+    assert list(cpu.get_xdata()) == [1.0, 2.0, 4.0]
+    assert series["dma"].has_yerr and not series["cpu"].has_yerr
+    assert axes.get_ylim()[0] == 0 and axes.get_xlabel() == "channels"
+    named = line_chart("t", "y", "driver", ["v1", "v2"], {"dma": [3.0, 2.0]})
+    assert list(named.axes[0].get_lines()[0].get_xdata()) == [0, 1]
+    assert [t.get_text() for t in named.axes[0].get_xticklabels()] == ["v1", "v2"]
+    with pytest.raises(PlotError, match="2 values for 3 x"):
+        line_chart("t", "y", "x", ["1", "2", "3"], {"a": [1.0, 2.0]})
 
 
 def test_bad_figures_and_paths_are_refused(tmp_path):
@@ -82,8 +73,19 @@ def test_bad_figures_and_paths_are_refused(tmp_path):
         stacked_bars("t", "y", [], ["x"])
     with pytest.raises(PlotError, match="negative x"):
         stacked_bars("t", "y", [("a", {"x": -1.0})], ["x"])
-    with pytest.raises(PlotError, match="ending in .svg"):
-        write_svg(tmp_path / "figure.png", "<svg/>")
+    with pytest.raises(PlotError, match="ending in .svg or .png"):
+        write_figure(tmp_path / "figure.pdf", stacked_bars("t", "y", [("a", {"x": 1.0})], ["x"]))
+
+
+@pytest.mark.parametrize("suffix, magic", [(".svg", b"<?xml"), (".png", b"\x89PNG")])
+def test_written_by_the_extension_and_svg_reproducible(tmp_path, suffix, magic):
+    figure = stacked_bars("t", "y", [("a", {"x": 1.0})], ["x"])
+    path = write_figure(tmp_path / f"f{suffix}", figure)
+    assert path.read_bytes().startswith(magic)
+    if suffix == ".svg":
+        again = write_figure(tmp_path / "g.svg",
+                             stacked_bars("t", "y", [("a", {"x": 1.0})], ["x"]))
+        assert again.read_bytes() == path.read_bytes()
 
 
 ROW = {"mode": "dma", "driver": "v1",
@@ -93,11 +95,13 @@ ROW = {"mode": "dma", "driver": "v1",
 
 def test_migrate_figure_stacks_every_category():
     assert set(CATEGORY_NAMES) == set(CATEGORIES)
-    bars = _bars(migrate_figure([ROW], "4K"))
-    tips = {tip for tip, _, _ in bars}
-    assert "dma (v1) migrate_pages: cold start 2,000" in tips
-    assert "dma (v1) folio_copy: driver and MMIO 700" in tips
-    assert len(bars) == 4 + 3          # zero categories draw nothing
+    figure = migrate_figure([ROW], "4K")
+    bars = _bars(figure)
+    assert bars[("cold start", 0)] == (1000.0, 2000.0)
+    assert bars[("driver and MMIO", 1)] == (1400.0, 700.0)
+    assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == \
+        ["dma (v1)\nmigrate_pages", "dma (v1)\nfolio_copy"]
+    assert figure.axes[0].get_title() == "Where the time goes: 4K"
 
 
 def test_reproduce_figure_bands_follow_the_criteria():
@@ -105,39 +109,25 @@ def test_reproduce_figure_bands_follow_the_criteria():
     for mode, error in (("dma", -0.281), ("cpu", 0.05)):
         report["table1"].append({"mode": mode, "workload": "4K", "cells": {
             "migrate_pages": {"error": error / 2}, "folio_copy": {"error": error}}})
-    svg = reproduce_figure(report, ("cpu", "batch-cpu", "dma"))
-    tips = [tip for tip, _, _ in _bars(svg)]
-    assert tips == ["cpu (±10%) 4K: migrate_pages +2.5", "cpu (±10%) 4K: folio_copy +5.0",
-                    "dma (±20%) 4K: migrate_pages -14.1", "dma (±20%) 4K: folio_copy -28.1"]
-    assert "band -10 .. 10" in svg and "band -20 .. 20" in svg
-    assert "cpu (±10%)" in svg and "dma (±20%)" in svg
+    figure = reproduce_figure(report, ("cpu", "batch-cpu", "dma"))
+    heights = sorted((name, round(height, 2)) for (name, _), (_, height) in _bars(figure).items())
+    assert heights == [("folio_copy", -28.1), ("folio_copy", 5.0), ("migrate_pages", -14.05),
+                       ("migrate_pages", 2.5)]
+    bands = [c.get_paths()[0].get_extents() for c in figure.axes[0].collections]
+    assert [(round(b.y0), round(b.y1)) for b in bands] == [(-10, 10), (-20, 20)]
+    labels = [t.get_text() for t in figure.axes[0].texts]
+    assert labels == ["cpu (±10%)", "dma (±20%)"]
 
 
 def test_migrate_plot_option(tmp_path, capsys):
-    figure = tmp_path / "time.svg"
+    figure = tmp_path / "time.png"
     assert main(["migrate", "--workload", "8K", "--copy", "cpu", "--copy", "batch-cpu",
                  "--repeat", "2", "--quiet", "--plot", str(figure)]) == 0
-    tips = {tip for tip, _, _ in _bars(figure.read_text())}
-    assert any(tip.startswith("batch-cpu folio_copy: CPU copy") for tip in tips)
+    assert figure.read_bytes().startswith(b"\x89PNG")
     assert f"figure: {figure}" in capsys.readouterr().err
 
 
-def test_plot_option_wants_an_svg_path(capsys):
+def test_plot_option_wants_an_svg_or_png_path(capsys):
     with pytest.raises(SystemExit):
-        main(["migrate", "--plot", "time.png"])
-    assert "ending in .svg" in capsys.readouterr().err
-
-
-def test_line_chart_places_points_by_value():
-    svg = line_chart("t", "GB/s", "--channels", ["1", "2", "4"],
-                     {"dma": [5.0, 10.0, None], "cpu": [8.0, 8.0, 8.0]})
-    root = ET.fromstring(svg)
-    points = {c.find(f"{SVG}title").text: float(c.get("cy")) for c in root.iter(f"{SVG}circle")}
-    assert set(points) == {"dma at 1: 5", "dma at 2: 10", "cpu at 1: 8", "cpu at 2: 8",
-                           "cpu at 4: 8"}
-    ticks = _axis(svg)
-    assert ticks[0.0] - points["dma at 2: 10"] == pytest.approx(
-        2 * (ticks[0.0] - points["dma at 1: 5"]))
-    assert len(list(root.iter(f"{SVG}polyline"))) == 2
-    with pytest.raises(PlotError, match="2 values for 3 x"):
-        line_chart("t", "y", "x", ["1", "2", "3"], {"a": [1.0, 2.0]})
+        main(["migrate", "--plot", "time.pdf"])
+    assert "ending in .svg or .png" in capsys.readouterr().err

@@ -75,12 +75,12 @@ def output_path(text):
     return path
 
 
-def svg_path(text):
-    """A figure to write: an output_path ending in .svg."""
+def figure_path(text):
+    """A figure to write: an output_path ending in .svg or .png (its format)."""
     path = output_path(text)
-    if path.suffix.lower() != ".svg":
-        raise argparse.ArgumentTypeError(f"{text!r}: figures are written as SVG; give a path "
-                                         f"ending in .svg")
+    if path.suffix.lower() not in (".svg", ".png"):
+        raise argparse.ArgumentTypeError(f"{text!r}: figures are written as SVG or PNG; give "
+                                         f"a path ending in .svg or .png")
     return path
 
 

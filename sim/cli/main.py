@@ -13,7 +13,7 @@ from sim.cli.common import (add_csv_option, add_engine_options, add_from_json_op
                             add_host_options, apply_from_json,
                             add_output_options, add_platform_reading_options, AUTO_BACKEND,
                             backend_list, comma_list, non_negative_int, output_path, parse_size,
-                            positive_float, positive_int, probability, request_default, svg_path,
+                            positive_float, positive_int, probability, request_default, figure_path,
                             UsageError)
 from sim.cli.hardware import cmd_regs, cmd_synth, cmd_verilog, output_dir, verilog_identifier
 from sim.cli.migrate import add_migrate_options, cmd_migrate
@@ -88,9 +88,9 @@ def build_parser():
                     "migrate_pages and folio_copy cycles per page, F, copy GB/s. Every run "
                     "ends with an integrity check of every simulated folio.")
     add_migrate_options(mig)
-    mig.add_argument("--plot", type=svg_path, metavar="FILE.svg",
+    mig.add_argument("--plot", type=figure_path, metavar="FILE.svg|png",
                      help="also draw where the time goes: migrate_pages and folio_copy "
-                          "cycles per page of each mode, stacked by category (SVG)")
+                          "cycles per page of each mode, stacked by category (SVG or PNG by the extension)")
     add_output_options(mig, json_help="print one JSON object with a 'rows' list",
                        vcd_help="waveform of the dma run (pysim: VCD; icarus: path ending "
                                 "in .fst)")
@@ -116,8 +116,8 @@ def build_parser():
                             "no progress within a run)")
     sweep.add_argument("--measure", choices=SWEEP_MEASURES, default="migrate_pages",
                        help="what --plot draws (default %(default)s)")
-    sweep.add_argument("--plot", type=svg_path, metavar="FILE.svg",
-                       help="also draw the measure against the option, a line per mode (SVG)")
+    sweep.add_argument("--plot", type=figure_path, metavar="FILE.svg|png",
+                       help="also draw the measure against the option, a line per mode, the SD as error bars (SVG or PNG)")
     sweep.add_argument("--json", action="store_true",
                        help="print one JSON object: option, values, measure, rows (each "
                             "with the value it ran with under 'swept')")
@@ -143,8 +143,8 @@ def build_parser():
     add_platform_reading_options(rep)
     rep.add_argument("--json", action="store_true", help="print the report as JSON")
     add_csv_option(rep)
-    rep.add_argument("--plot", type=svg_path, metavar="FILE.svg",
-                     help="also draw each table 1 cell's error against its band (SVG)")
+    rep.add_argument("--plot", type=figure_path, metavar="FILE.svg|png",
+                     help="also draw each table 1 cell's error against its band (SVG or PNG)")
     rep.add_argument("--quiet", action="store_true", help="no progress on stderr")
     rep.set_defaults(func=cmd_reproduce)
 

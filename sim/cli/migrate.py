@@ -195,11 +195,11 @@ def cmd_migrate(args):
               "and mapped there, or intact and mapped at its source; nothing lost, nothing "
               "duplicated.")
     if args.plot:
-        from sim.experiments.plot import migrate_figure, write_svg
+        from sim.experiments.plot import migrate_figure, write_figure
         folios = rows[0]["folios"]
         subtitle = (f"{human_size(rows[0]['workload_bytes'])}B in {folios} "
                     f"folio{'s' * (folios != 1)}, node {args.from_node} -> {args.to_node}")
-        write_svg(args.plot, migrate_figure(rows, subtitle))
+        write_figure(args.plot, migrate_figure(rows, subtitle))
         print(f"figure: {args.plot}", file=sys.stderr)
     return report_integrity(rows)
 

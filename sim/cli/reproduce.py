@@ -24,7 +24,7 @@ def cmd_reproduce(args):
     else:
         print_report(report)
     if args.plot:
-        from sim.experiments.plot import reproduce_figure, write_svg
-        write_svg(args.plot, reproduce_figure(report, MODES))
+        from sim.experiments.plot import reproduce_figure, write_figure
+        write_figure(args.plot, reproduce_figure(report, MODES))
         print(f"figure: {args.plot}", file=sys.stderr)
     return 0 if report["integrity_ok"] else 1

@@ -104,15 +104,17 @@ def cmd_sweep(args):
               f"`foliodma migrate` with the same options")
         print(migrate_table(rows, lead=(option[2:], lambda row: row["swept"][option[2:]])))
     if args.plot:
-        from sim.experiments.plot import line_chart, write_svg
+        from sim.experiments.plot import line_chart, write_figure
         names = [row["mode"] + (f" ({row['driver']})" if row["driver"] and option != "--driver"
                                 else "") for row in rows]
         series = {name: [None] * len(args.values) for name in names}
+        errors = {name: [None] * len(args.values) for name in names}
         per_point = len(rows) // len(points)
         for index, (name, row) in enumerate(zip(names, rows)):
             series[name][index // per_point] = row[key]
-        write_svg(args.plot, line_chart(f"{label} against {option}", label, option,
-                                        args.values, series))
+            errors[name][index // per_point] = row.get(f"{key}_sd")
+        write_figure(args.plot, line_chart(f"{label} against {option}", label, option,
+                                           args.values, series, errors))
         print(f"figure: {args.plot}", file=sys.stderr)
     return report_integrity(rows)
 

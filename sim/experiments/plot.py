@@ -1,146 +1,71 @@
-"""Figures as SVG, drawn without a plotting library: the bar charts of
-``foliodma migrate --plot`` (where the time goes) and ``foliodma reproduce
---plot`` (each cell's error against its band), the lines of ``foliodma sweep
---plot`` (a measure against one parameter).
+"""The commands' figures, drawn with matplotlib: the stacked bars of ``foliodma
+migrate --plot`` (where the time goes), the grouped bars of ``foliodma reproduce
+--plot`` (each cell's error against its band) and the lines of ``foliodma sweep
+--plot`` (a measure against one option, on a numeric axis when the values are
+numbers, with the SD as error bars).
 
-:func:`stacked_bars`, :func:`grouped_bars` and :func:`line_chart` return the SVG text;
-:func:`write_svg` writes it, refusing any path that does not end in ``.svg``.
+:func:`stacked_bars`, :func:`grouped_bars` and :func:`line_chart` return a
+``matplotlib.figure.Figure`` (made without pyplot: no display is needed);
+:func:`write_figure` writes it as SVG or PNG, by the path's extension.
 """
-import math
 from pathlib import Path
-from xml.sax.saxutils import escape
 
-COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3")
+import matplotlib
+from matplotlib.figure import Figure
+
+#: Formats by file extension.
+FORMATS = {".svg": "svg", ".png": "png"}
+FIGSIZE = (9.0, 4.6)
 BAND_COLOR = "#e5efe5"
-WIDTH, HEIGHT = 900, 460
-LEFT, RIGHT, TOP, BOTTOM = 80, 170, 50, 90      # margins: axis labels, legend, title, x labels
+# The same figure gives the same SVG bytes (ids are hashed from this salt, not random).
+matplotlib.rcParams["svg.hashsalt"] = "foliodma"
 
 
 class PlotError(ValueError):
     """A figure that cannot be drawn or written (bad path, no data)."""
 
 
-def nice_ticks(low, high, count=6):
-    """Round tick values covering [low, high], about ``count`` of them."""
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise PlotError(f"cannot scale an axis over [{low}, {high}]")
-    if high <= low:
-        high = low + 1.0
-    raw = (high - low) / max(1, count - 1)
-    step = 10 ** math.floor(math.log10(raw))
-    step *= next(m for m in (1, 2, 2.5, 5, 10) if raw <= m * step)
-    ticks = [math.floor(low / step) * step]
-    while ticks[-1] < high - 1e-9 * step:
-        ticks.append(ticks[-1] + step)
-    return [round(tick, 10) for tick in ticks]
-
-
-class _Canvas:
-    """One plot area with a linear y axis from ticks[0] to ticks[-1]."""
-
-    def __init__(self, title, ylabel, ticks, groups):
-        self.ticks, self.groups = ticks, groups
-        self.items = []
-        self.plot_w = WIDTH - LEFT - RIGHT
-        self.plot_h = HEIGHT - TOP - BOTTOM
-        self.text(WIDTH / 2, TOP / 2, title, size=15, anchor="middle", weight="bold")
-        self.text(18, TOP + self.plot_h / 2, ylabel, size=12, anchor="middle",
-                  rotate=-90)
-        for tick in ticks:
-            y = self.y(tick)
-            self.line(LEFT, y, LEFT + self.plot_w, y, color="#dddddd")
-            self.text(LEFT - 6, y + 4, _format_tick(tick), size=11, anchor="end")
-        self.line(LEFT, TOP, LEFT, TOP + self.plot_h, color="#333333")
-
-    def y(self, value):
-        low, high = self.ticks[0], self.ticks[-1]
-        return TOP + self.plot_h * (1 - (value - low) / (high - low))
-
-    def slot(self, index):
-        """(left x, width) of group ``index``."""
-        width = self.plot_w / self.groups
-        return LEFT + index * width, width
-
-    def rect(self, x, y0, width, y1, color, tip=None):
-        top, bottom = sorted((self.y(y0), self.y(y1)))
-        title = f"<title>{escape(tip)}</title>" if tip else ""
-        self.items.append(f'<rect x="{x:.2f}" y="{top:.2f}" width="{width:.2f}" '
-                          f'height="{bottom - top:.2f}" fill="{color}">{title}</rect>')
-
-    def line(self, x0, y0, x1, y1, color, width=1, dash=None):
-        dashes = f' stroke-dasharray="{dash}"' if dash else ""
-        self.items.append(f'<line x1="{x0:.2f}" y1="{y0:.2f}" x2="{x1:.2f}" y2="{y1:.2f}" '
-                          f'stroke="{color}" stroke-width="{width}"{dashes}/>')
-
-    def text(self, x, y, text, size=11, anchor="start", weight="normal", rotate=None):
-        turn = f' transform="rotate({rotate} {x:.2f} {y:.2f})"' if rotate else ""
-        self.items.append(f'<text x="{x:.2f}" y="{y:.2f}" font-size="{size}" '
-                          f'text-anchor="{anchor}" font-weight="{weight}"{turn}>'
-                          f'{escape(str(text))}</text>')
-
-    def x_labels(self, labels):
-        for index, label in enumerate(labels):
-            left, width = self.slot(index)
-            for n, part in enumerate(str(label).split("\n")):
-                self.text(left + width / 2, TOP + self.plot_h + 16 + 13 * n, part, size=11,
-                          anchor="middle")
-
-    def legend(self, entries):
-        x = LEFT + self.plot_w + 16
-        for n, (name, color) in enumerate(entries):
-            y = TOP + 10 + 20 * n
-            self.items.append(f'<rect x="{x}" y="{y - 10}" width="12" height="12" '
-                              f'fill="{color}"/>')
-            self.text(x + 18, y, name, size=12)
-
-    def svg(self):
-        body = "\n".join(self.items)
-        return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-                f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif">\n'
-                f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>\n{body}\n</svg>\n')
-
-
-def _format_tick(value):
-    return f"{value:,.0f}" if abs(value) >= 100 or value == int(value) else f"{value:g}"
-
-
-def _format_value(value):
-    """A data value in a tooltip: whole above 100, else three significant digits."""
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+def _figure(title, ylabel):
+    figure = Figure(figsize=FIGSIZE, layout="constrained")
+    axes = figure.add_subplot()
+    axes.set_title(title, fontweight="bold")
+    axes.set_ylabel(ylabel)
+    axes.grid(axis="y", color="#dddddd")
+    axes.set_axisbelow(True)
+    return figure, axes
 
 
 def _colors(names):
-    """A color per name, in order, cycling through COLORS."""
-    return {name: COLORS[i % len(COLORS)] for i, name in enumerate(names)}
+    """A color per name, in order, from matplotlib's default cycle."""
+    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    return {name: cycle[i % len(cycle)] for i, name in enumerate(names)}
 
 
 def stacked_bars(title, ylabel, bars, parts):
     """One stacked bar per (label, {part: value}) in ``bars``, parts in ``parts`` order
-    from the bottom; negative values are not allowed."""
+    from the bottom, each bar's total written on top; negative values are refused."""
     if not bars:
         raise PlotError("no bars to draw")
     for label, values in bars:
         bad = [p for p in parts if values.get(p, 0) < 0]
         if bad:
             raise PlotError(f"bar {label!r}: negative {', '.join(bad)}")
-    top = max(sum(values.get(p, 0) for p in parts) for _, values in bars)
-    canvas = _Canvas(title, ylabel, nice_ticks(0.0, top * 1.05), len(bars))
+    figure, axes = _figure(title, ylabel)
     colors = _colors(parts)
-    for index, (label, values) in enumerate(bars):
-        left, width = canvas.slot(index)
-        base = 0.0
-        for part in parts:
-            value = values.get(part, 0.0)
-            if value > 0:
-                canvas.rect(left + width * 0.2, base, width * 0.6, base + value, colors[part],
-                            tip=f"{label.replace(chr(10), ' ')}: {part} {value:,.0f}")
-            base += value
-        canvas.text(left + width / 2, canvas.y(base) - 5, f"{base:,.0f}", size=11,
-                    anchor="middle")
-    canvas.line(LEFT, canvas.y(0), LEFT + canvas.plot_w, canvas.y(0), color="#333333")
-    canvas.x_labels([label for label, _ in bars])
-    canvas.legend([(part, colors[part]) for part in reversed(parts)])
-    return canvas.svg()
+    positions = range(len(bars))
+    base = [0.0] * len(bars)
+    for part in parts:
+        heights = [values.get(part, 0.0) for _, values in bars]
+        axes.bar(positions, heights, 0.6, bottom=base, color=colors[part], label=part)
+        base = [b + h for b, h in zip(base, heights)]
+    for x, total in zip(positions, base):
+        axes.annotate(f"{total:,.0f}", (x, total), textcoords="offset points", xytext=(0, 3),
+                      ha="center", fontsize=9)
+    axes.set_xticks(list(positions), [label for label, _ in bars], fontsize=9)
+    axes.set_ylim(0, max(base) * 1.08 or 1.0)
+    handles, labels = axes.get_legend_handles_labels()
+    axes.legend(handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(1.01, 1))
+    return figure
 
 
 def grouped_bars(title, ylabel, groups, series, bands=(), band_name="band"):
@@ -150,87 +75,81 @@ def grouped_bars(title, ylabel, groups, series, bands=(), band_name="band"):
     under the group labels; the legend calls them ``band_name``."""
     if not groups:
         raise PlotError("no groups to draw")
-    values = [v for _, row in groups for v in row.values() if v is not None]
-    limits = [edge for _, _, low, high, _ in bands for edge in (low, high)]
-    low = min(values + limits + [0.0])
-    high = max(values + limits + [0.0])
-    margin = 0.05 * (high - low or 1.0)
-    canvas = _Canvas(title, ylabel, nice_ticks(low - margin, high + margin), len(groups))
-    for first, last, band_low, band_high, label in bands:
-        left, _ = canvas.slot(first)
-        right, width = canvas.slot(last)
-        canvas.rect(left, band_low, right + width - left, band_high, BAND_COLOR,
-                    tip=f"band {band_low:g} .. {band_high:g}")
-        canvas.text((left + right + width) / 2, TOP + canvas.plot_h + 36, label, size=12,
-                    anchor="middle", weight="bold")
-        if first:
-            canvas.line(left, TOP + canvas.plot_h, left, TOP + canvas.plot_h + 40,
-                        color="#999999")
+    figure, axes = _figure(title, ylabel)
     colors = _colors(series)
-    band_of = {index: label for first, last, _, _, label in bands
-               for index in range(first, last + 1)}
-    for index, (label, row) in enumerate(groups):
-        left, width = canvas.slot(index)
-        bar = width * 0.8 / len(series)
-        where = " ".join(filter(None, (band_of.get(index), label.replace("\n", " "))))
-        for n, name in enumerate(series):
-            value = row.get(name)
-            if value is None:
-                continue
-            canvas.rect(left + width * 0.1 + n * bar, 0.0, bar * 0.9, value, colors[name],
-                        tip=f"{where}: {name} {value:+.1f}")
-    canvas.line(LEFT, canvas.y(0), LEFT + canvas.plot_w, canvas.y(0), color="#333333")
-    canvas.x_labels([label for label, _ in groups])
-    canvas.legend([(name, colors[name]) for name in series] +
-                  ([(band_name, BAND_COLOR)] if bands else []))
-    return canvas.svg()
+    width = 0.8 / len(series)
+    for n, name in enumerate(series):
+        xs = [i - 0.4 + (n + 0.5) * width for i, (_, row) in enumerate(groups)
+              if row.get(name) is not None]
+        heights = [row[name] for _, row in groups if row.get(name) is not None]
+        axes.bar(xs, heights, width * 0.9, color=colors[name], label=name)
+    for first, last, low, high, label in bands:
+        axes.fill_between([first - 0.5, last + 0.5], low, high, color=BAND_COLOR, zorder=0,
+                          label=band_name if first == bands[0][0] else None)
+        axes.annotate(label, ((first + last) / 2, 0), xycoords=("data", "axes fraction"),
+                      xytext=(0, -30), textcoords="offset points", ha="center",
+                      fontweight="bold")
+        if first:
+            axes.axvline(first - 0.5, color="#999999", linewidth=0.8)
+    axes.axhline(0, color="#333333", linewidth=0.8)
+    axes.set_xticks(range(len(groups)), [label for label, _ in groups])
+    axes.set_xlim(-0.5, len(groups) - 0.5)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    return figure
 
 
-def line_chart(title, ylabel, xlabel, xlabels, series):
-    """One line per {name: [value or None per x]} in ``series`` over the categories
-    ``xlabels`` (equally spaced, in order); the y axis starts at 0 for positive data."""
-    if not xlabels or not series:
+def _numeric(values):
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+
+
+def line_chart(title, ylabel, xlabel, xvalues, series, errors=None):
+    """One line per {name: [value or None per x]} in ``series``. ``xvalues`` that are
+    all numbers go on a numeric axis (logarithmic when they span more than 10x);
+    others are equally spaced categories. ``errors``: {name: [SD or None per x]},
+    drawn as error bars. The y axis starts at 0 for positive data."""
+    if not len(xvalues) or not series:
         raise PlotError("no points to draw")
     for name, values in series.items():
-        if len(values) != len(xlabels):
-            raise PlotError(f"series {name!r}: {len(values)} values for {len(xlabels)} x")
-    values = [v for row in series.values() for v in row if v is not None]
-    if not values:
+        if len(values) != len(xvalues):
+            raise PlotError(f"series {name!r}: {len(values)} values for {len(xvalues)} x")
+    if all(v is None for values in series.values() for v in values):
         raise PlotError("no points to draw")
-    low, high = min(values + [0.0]), max(values + [0.0])
-    canvas = _Canvas(title, ylabel, nice_ticks(low, high + 0.05 * (high - low or 1.0)),
-                     len(xlabels))
+    figure, axes = _figure(title, ylabel)
+    numbers = _numeric(xvalues)
+    xs = numbers if numbers is not None else list(range(len(xvalues)))
     colors = _colors(series)
-    for name, row in series.items():
-        points = []
-        for index, value in enumerate(row):
-            if value is None:
-                continue
-            left, width = canvas.slot(index)
-            points.append((left + width / 2, canvas.y(value), xlabels[index], value))
-        if len(points) > 1:
-            path = " ".join(f"{x:.2f},{y:.2f}" for x, y, _, _ in points)
-            canvas.items.append(f'<polyline points="{path}" fill="none" '
-                                f'stroke="{colors[name]}" stroke-width="2"/>')
-        for x, y, label, value in points:
-            canvas.items.append(f'<circle cx="{x:.2f}" cy="{y:.2f}" r="4" '
-                                f'fill="{colors[name]}"><title>{escape(name)} at '
-                                f'{escape(str(label))}: {_format_value(value)}</title>'
-                                f'</circle>')
-    canvas.line(LEFT, canvas.y(0), LEFT + canvas.plot_w, canvas.y(0), color="#333333")
-    canvas.x_labels(xlabels)
-    canvas.text(LEFT + canvas.plot_w / 2, TOP + canvas.plot_h + 40, xlabel, size=12,
-                anchor="middle", weight="bold")
-    canvas.legend([(name, colors[name]) for name in series])
-    return canvas.svg()
+    for name, values in series.items():
+        sds = (errors or {}).get(name) or [None] * len(values)
+        points = [(x, v, sd or 0.0) for x, v, sd in zip(xs, values, sds) if v is not None]
+        px, py, pe = zip(*points)
+        axes.errorbar(px, py, yerr=pe if any(pe) else None, marker="o", capsize=3,
+                      color=colors[name], label=name)
+    if numbers is None:
+        axes.set_xticks(xs, [str(v) for v in xvalues])
+    else:
+        if min(numbers) > 0 and max(numbers) / min(numbers) > 10:
+            axes.set_xscale("log", base=2)
+        axes.set_xticks(numbers, [str(v) for v in xvalues])
+    axes.set_xlabel(xlabel)
+    low = min(v for values in series.values() for v in values if v is not None)
+    if low >= 0:
+        axes.set_ylim(bottom=0)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    return figure
 
 
-def write_svg(path, svg):
-    """Write svg to path, which must end in .svg; returns the path."""
+def write_figure(path, figure):
+    """Write the figure to path, as SVG or PNG by its extension; returns the path."""
     path = Path(path)
-    if path.suffix.lower() != ".svg":
-        raise PlotError(f"{str(path)!r}: plots are written as SVG; give a path ending in .svg")
-    path.write_text(svg)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise PlotError(f"{str(path)!r}: figures are written as SVG or PNG; give a path "
+                        f"ending in .svg or .png")
+    metadata = {"Date": None} if fmt == "svg" else {}
+    figure.savefig(path, format=fmt, metadata=metadata, dpi=150)
     return path
 
 
@@ -254,7 +173,7 @@ def migrate_figure(rows, subtitle=""):
             bars.append((f"{name}\n{measure}",
                          {CATEGORY_NAMES[k]: v for k, v in row[key].items()}))
     title = "Where the time goes" + (f": {subtitle}" if subtitle else "")
-    return stacked_bars(title, "CPU cycles per page (noise-free)", bars,
+    return stacked_bars(title, "CPU cycles per 4 KiB page (noise-free)", bars,
                         list(CATEGORY_NAMES.values()))
 
 
@@ -275,3 +194,4 @@ def reproduce_figure(report, modes):
     return grouped_bars("foliodma reproduce: model against the seed's table 1",
                         "error of the model, % of the seed's mean", groups,
                         ("migrate_pages", "folio_copy"), bands, band_name="criterion")
+
