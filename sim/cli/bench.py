@@ -2,8 +2,7 @@
 """
 
 from sim.cli.common import (check_clocks, check_waveform, engine_params, format_table, human_size,
-                            write_csv,
-                            print_json, Progress, UsageError)
+                            Progress, UsageError, write_outputs)
 from sw_driver.dcbm import STRATEGIES
 from sw_driver.folio import PAGE_SIZE
 
@@ -117,10 +116,7 @@ def cmd_bench(args):
                         vcd=args.vcd)
         progress.done()
         rows.append(row)
-    if args.csv:
-        write_csv(args.csv, rows)
-    if args.json:
-        print_json(args, rows)
+    if write_outputs(args, rows):
         return
     for row in rows:
         row["folio_size"] = human_size(row["folio_bytes"])
@@ -161,10 +157,7 @@ def cmd_driver_bench(args):
                 vcd=args.vcd)
             progress.done()
             rows.append(row)
-    if args.csv:
-        write_csv(args.csv, rows)
-    if args.json:
-        print_json(args, rows)
+    if write_outputs(args, rows):
         return
     for row in rows:
         row["folio_size"] = human_size(row["folio_bytes"])

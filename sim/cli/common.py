@@ -347,6 +347,16 @@ def apply_from_json(args):
         setattr(args, key, value)
 
 
+def write_outputs(args, rows, **extra):
+    """The rows as --csv asks (a file) and as --json asks (stdout, see print_json);
+    True if the JSON replaced the table."""
+    if args.csv:
+        write_csv(args.csv, rows)
+    if args.json:
+        print_json(args, rows, **extra)
+    return args.json
+
+
 def csv_path(text):
     """A CSV file to write (an output_path ending in .csv)."""
     path = output_path(text)

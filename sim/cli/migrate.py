@@ -4,11 +4,10 @@ import argparse
 import sys
 
 from sim.backends import BACKENDS
-from sim.cli.common import (check_clocks, check_waveform, add_engine_options, add_host_options,
-                            write_csv,
-                            AUTO_BACKEND, engine_params, format_table, human_size,
+from sim.cli.common import (add_engine_options, add_host_options, AUTO_BACKEND, check_clocks,
+                            check_waveform, engine_params, format_table, human_size,
                             non_negative_float, non_negative_int, parse_size, plural, positive_int,
-                            print_json, Progress, request_default, resolve_backend, UsageError)
+                            Progress, request_default, resolve_backend, UsageError, write_outputs)
 from sim.host.cache import TOUCHERS
 from sim.kernel.folios import DEFAULT_FLOW, FLOWS, MODES, NODES, WORKLOADS
 from sim.kernel.request import MigrateRequest
@@ -145,11 +144,7 @@ def cmd_migrate(args):
         args.backend = resolve_backend(args, params)
         check_waveform(args, (args.backend,))
     rows = run_migrate_rows(args, migrate_requests(args))
-    if args.csv:
-        write_csv(args.csv, rows)
-    if args.json:
-        print_json(args, rows)
-    else:
+    if not write_outputs(args, rows):
         row = rows[0]
         folio = human_size(row["folio_bytes"]) if row["folio_bytes"] else "mixed"
         print(f"migrate_pages(): {human_size(row['workload_bytes'])} = {row['folios']} x "

@@ -3,8 +3,8 @@
 import argparse
 import sys
 
-from sim.cli.common import (engine_params, prepare_reporting, print_json, resolve_backend,
-                            UsageError, write_csv)
+from sim.cli.common import (engine_params, prepare_reporting, resolve_backend,
+                            UsageError, write_outputs)
 from sim.cli.migrate import (report_integrity, add_migrate_options, migrate_requests, migrate_table,
                              run_migrate_rows)
 from sim.kernel.folios import MODES
@@ -95,11 +95,8 @@ def cmd_sweep(args):
     for row, text in zip(rows, texts, strict=True):
         row["swept"] = {option[2:]: text}
     key, label = SWEEP_MEASURES[args.measure]
-    if args.csv:
-        write_csv(args.csv, rows)
-    if args.json:
-        print_json(args, rows, option=option[2:], values=args.values, measure=args.measure)
-    else:
+    if not write_outputs(args, rows, option=option[2:], values=args.values,
+                         measure=args.measure):
         print(f"sweep of {option} over {', '.join(args.values)}; everything else as "
               f"`foliodma migrate` with the same options")
         print(migrate_table(rows, lead=(option[2:], lambda row: row["swept"][option[2:]])))
