@@ -274,3 +274,13 @@ def test_from_json_refuses_another_commands_result(tmp_path, capsys):
     assert main(["migrate", "--from-json", str(tmp_path / "r.json")]) == 2
     assert "not the --json output (schema version 1) of foliodma migrate" in \
         capsys.readouterr().err
+
+
+def test_run_counter_estimates_the_time_left(monkeypatch):
+    from sim.cli import common
+    clock = iter([100.0, 110.0, 130.0, 160.0])
+    monkeypatch.setattr(common.time, "perf_counter", lambda: next(clock))
+    counter = common.RunCounter(3)
+    assert counter.done() == "1 of 3 runs done, 10 s so far, about 20 s left"
+    assert counter.done() == "2 of 3 runs done, 30 s so far, about 15 s left"
+    assert counter.done() == "3 of 3 runs done, 60 s so far"

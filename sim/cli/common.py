@@ -154,6 +154,24 @@ def format_table(rows, columns):
     return "\n".join(lines)
 
 
+class RunCounter:
+    """Counts the runs of a multi-run command as they finish; ``done()`` says how many
+    of how many, and an estimate of the time left (the mean run so far, times the runs
+    left)."""
+
+    def __init__(self, total, started=None):
+        self.total = total
+        self.finished = 0
+        self.started = time.perf_counter() if started is None else started
+
+    def done(self):
+        self.finished += 1
+        elapsed = time.perf_counter() - self.started
+        left = elapsed / self.finished * (self.total - self.finished)
+        return (f"{self.finished} of {self.total} runs done, {elapsed:.0f} s so far"
+                + (f", about {left:.0f} s left" if self.finished < self.total else ""))
+
+
 def plural(count, noun):
     """'1 batch', '2 batches'."""
     return f"{count} {noun}" + ("" if count == 1 else "es" if noun.endswith("ch") else "s")

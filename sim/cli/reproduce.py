@@ -1,8 +1,9 @@
 """``foliodma reproduce``: every row of the seed's tables, model against measurement.
 """
 import sys
+import time
 
-from sim.cli.common import resolve_backend, write_csv
+from sim.cli.common import resolve_backend, RunCounter, write_csv
 from sim.kernel.folios import MODES
 
 
@@ -11,8 +12,12 @@ def cmd_reproduce(args):
     from sim.experiments.reproduce import print_report, run_all, to_json
     args.backend = resolve_backend(args, EngineParams())
 
-    def progress(key):
-        sys.stderr.write(f"reproduce: {' '.join(str(k) for k in key)} done\n")
+    started, counter = time.perf_counter(), None
+
+    def progress(key, total):
+        nonlocal counter
+        counter = counter or RunCounter(total, started)
+        sys.stderr.write(f"reproduce: {' '.join(str(k) for k in key)}: {counter.done()}\n")
     report = run_all(backend=args.backend, repeat=args.repeat, seed=args.seed, jobs=args.jobs,
                      progress=None if args.quiet else progress,
                      v1_double_copy=not args.v1_dma_only, iommu_mode=args.iommu_mode)

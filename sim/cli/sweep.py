@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from sim.cli.common import (engine_params, prepare_reporting, resolve_backend,
+from sim.cli.common import (engine_params, prepare_reporting, resolve_backend, RunCounter,
                             UsageError, write_outputs)
 from sim.cli.migrate import (report_integrity, add_migrate_options, migrate_requests, migrate_table,
                              run_migrate_rows)
@@ -89,8 +89,11 @@ def cmd_sweep(args):
     if args.jobs > 1:
         rows = _run_in_parallel(points, args.jobs, quiet=args.quiet)
     else:
+        counter = RunCounter(len(points))
         for text, point, requests in points:
             rows += run_migrate_rows(point, requests, label=f"sweep {option}={text}")
+            if not args.quiet:
+                print(f"sweep: {option}={text}: {counter.done()}", file=sys.stderr)
     texts = [text for text, _, requests in points for _ in requests]
     for row, text in zip(rows, texts, strict=True):
         row["swept"] = {option[2:]: text}
@@ -125,12 +128,13 @@ def _run_in_parallel(points, jobs, quiet):
     requests = [request for _, _, point_requests in points for request in point_requests]
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(run_request, request) for request in requests]
+        counter = RunCounter(len(futures))
         try:
             rows = []
-            for n, future in enumerate(futures, 1):
+            for future in futures:
                 rows.append(future.result())
                 if not quiet:
-                    print(f"sweep: {n} of {len(futures)} runs done", file=sys.stderr)
+                    print(f"sweep: {counter.done()}", file=sys.stderr)
         except (MigrateError, CostError) as error:
             raise UsageError(str(error)) from None
     return rows

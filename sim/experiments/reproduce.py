@@ -101,7 +101,8 @@ def run_all(*, backend="pysim", repeat=DEFAULT_REPEAT, seed=0, jobs=2, progress=
             workloads=TABLE1_WORKLOADS, later=True, v1_double_copy=True,
             iommu_mode=IOMMU_DEFAULT_MODE):
     """Every row (of ``workloads``; the later posting's points with ``later``); returns
-    the report as a dict."""
+    the report as a dict. ``progress(key, total)`` is called as each of the ``total``
+    RTL runs finishes."""
     started = time.perf_counter()
     requests = {}
     for workload in workloads:
@@ -132,12 +133,12 @@ def run_all(*, backend="pysim", repeat=DEFAULT_REPEAT, seed=0, jobs=2, progress=
             for future in concurrent.futures.as_completed(futures):
                 rows[futures[future]] = future.result()
                 if progress:
-                    progress(futures[future])
+                    progress(futures[future], len(dma_keys))
     else:
         for key in dma_keys:
             rows[key] = _run_keep_raw(requests[key])
             if progress:
-                progress(key)
+                progress(key, len(dma_keys))
     for key, source in reuse.items():
         reused = reuse_simulation(rows[source], requests[key])
         rows[key] = reused if reused is not None else _run_keep_raw(requests[key])
