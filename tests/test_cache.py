@@ -7,8 +7,9 @@ import pytest
 
 from sim import seed
 from sim.experiments.cache_check import cold_cache_sweep, format_seed_comparison, seed_comparison
-from sim.host.cache import (CONSTANTS, DEFAULT_PLATFORM, LLC_BYTES_PER_CCX, PAGE_BYTES,
-                            SEED_COLUMNS, CacheModel, CacheModelError, Platform)
+from sim.host.cache import CacheModel
+from sim.host.cache_params import (CONSTANTS, DEFAULT_PLATFORM, LLC_BYTES_PER_CCX, PAGE_BYTES,
+                                   SEED_COLUMNS, CacheModelError, Platform)
 from sim.host.costs import KINDS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "cache.md"
@@ -249,7 +250,7 @@ def test_every_platform_field_is_a_documented_constant():
 
 
 def test_every_constant_has_a_source_and_kind():
-    import sim.host.cache as cache
+    import sim.host.cache_params as cache
     for name, c in CONSTANTS.items():
         assert getattr(cache, name) == c.value, name
         assert c.kind in KINDS, name

@@ -56,7 +56,7 @@ def test_nothing_but_ops_platform_copy_and_migration_core_fields():
 
 
 def test_migration_core_steps_are_estimates_times_one_fitted_scale():
-    from sim.host import costs
+    from sim.host import seed_derived as costs
     for name, estimate in costs.CORE_STEP_ESTIMATES_NS.items():
         assert getattr(DEFAULT_COSTS, name) == pytest.approx(estimate * costs.CORE_STEP_SCALE,
                                                              abs=0.01)

@@ -3,8 +3,9 @@ the pages are after a CPU or a DMA copy; ``python -m sim.experiments.cache_check
 both.
 """
 from sim import seed
-from sim.host.cache import (DEFAULT_TOUCHER, PAGE_BYTES, SEED_COLUMNS, CacheModel,
-                            CacheModelError, seed_mean)
+from sim.host.cache import CacheModel
+from sim.host.cache_params import (DEFAULT_TOUCHER, PAGE_BYTES, SEED_COLUMNS, CacheModelError,
+                                   seed_mean)
 
 
 #: The seed's "offload enabled" rows, read two ways: the v1 driver as posted (the CPU

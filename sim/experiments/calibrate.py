@@ -1,7 +1,7 @@
 """Calibration of the migration core's fitted constants against the seed's CPU rows.
 
 ``python -m sim.experiments.calibrate`` prints each fitted constant with where it comes from,
-the residual of every cell it was fitted to, and whether ``sim/host/costs.py`` holds
+the residual of every cell it was fitted to, and whether ``sim/host/seed_derived.py`` holds
 the same values. Only the CPU rows of the seed's first table are used (Generic
 Kernel = mode ``cpu``, Offload disabled = mode ``batch-cpu``); the DMA rows are
 never an input (they are an outcome, compared by ``foliodma reproduce``).
@@ -33,9 +33,10 @@ import sys
 
 import numpy as np
 
-from sim.host import costs as costs_module
+from sim.host import seed_derived as costs_module
 from sim import seed
-from sim.host.costs import DEFAULT_COSTS, PAGE, SEED_GHZ
+from sim.host.costs import DEFAULT_COSTS
+from sim.host.seed_derived import PAGE, SEED_GHZ
 
 CPU_MODES = seed.MODES[:2]              # cpu, batch-cpu
 #: Relative SD columns behind the noise constants.
@@ -57,7 +58,7 @@ SOURCES = {
 }
 UNITS = {"cold_routine_ns": "ns", "core_scale": "x estimates", "llc_copy_cycles": "cycles/page",
          "cold_copy_ns": "ns", "copy_writeback_ns": "ns/page"}
-#: Where each lives in sim/host/costs.py, and how it is stored there (rounding).
+#: Where each lives in sim/host/seed_derived.py, and how it is stored there (rounding).
 STORED = {
     "cold_routine_ns": ("COLD_ROUTINE_NS", 1),
     "core_scale": ("CORE_STEP_SCALE", 4),
@@ -144,7 +145,7 @@ def jitter():
 
 
 def stored_values():
-    """The fitted constants as sim/host/costs.py holds them, in the fit's units."""
+    """The fitted constants as sim/host/seed_derived.py holds them, in the fit's units."""
     out = {}
     for name, (const, _) in STORED.items():
         value = getattr(costs_module, const)
@@ -177,7 +178,7 @@ def report(result, out=None):
         const, shown = _stored_form(name, theta[name])
         in_costs = _stored_form(name, stored[name])[1]
         same = "matches" if math.isclose(shown, in_costs, rel_tol=0, abs_tol=1e-9) else "DIFFERS"
-        w(f"  {name:18s} = {theta[name]:10.4f} {UNITS[name]:12s} sim/host/costs.py {const} = "
+        w(f"  {name:18s} = {theta[name]:10.4f} {UNITS[name]:12s} sim/host/seed_derived.py {const} = "
           f"{in_costs} ({same})\n      from: {SOURCES[name]}\n")
     w("\n  per-folio steps (estimate x core_scale -> value in ns):\n")
     for field, estimate in costs_module.CORE_STEP_ESTIMATES_NS.items():
@@ -204,7 +205,7 @@ def report(result, out=None):
         in_costs = getattr(costs_module, JITTER_STORED[name])
         same = "matches" if round(value, 4) == in_costs else "DIFFERS"
         w(f"  {name:13s} = {value:.4f}  from {', '.join(f'{p:.1%}' for p in parts)}; "
-          f"sim/host/costs.py {JITTER_STORED[name]} = {in_costs} ({same})\n")
+          f"sim/host/seed_derived.py {JITTER_STORED[name]} = {in_costs} ({same})\n")
 
 
 def main(argv=None):

@@ -33,82 +33,14 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from sim import seed
+from sim.host.seed_derived import (COLD_COPY_NS, COLD_ROUTINE_NS, COPY_1_0_CYCLES,
+                                   COPY_WRITEBACK_CYCLES, CORE_STEP_SCALE,
+                                   JITTER_COLD, JITTER_COPY, JITTER_CORE, LLC_BYTES,
+                                   LLC_COPY_CYCLES, READ_CXL_CYCLES, READ_LOCAL_CYCLES,
+                                   READ_REMOTE_CYCLES, SEED_GHZ, WRITE_CXL_CYCLES,
+                                   WRITE_LOCAL_CYCLES, WRITE_REMOTE_CYCLES, copy_bw, core_step_ns)
 from sim.platform.iommu import FLUSH_QUEUE_ENTRIES
-from sim.platform.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM
-from sw_driver.folio import PAGE_SIZE
 from sw_driver.port import Op
-
-# The seed machine: AMD Zen 3 EPYC, 2 sockets, cpuinfo_cur_freq 2 GHz.
-SEED_GHZ = seed.CPU_GHZ
-PAGE = PAGE_SIZE
-
-# --- Seed-derived quantities for the CPU copy (cycles per 4 KiB page) --------
-# Seed table 1 (cover letter), "Generic Kernel", column folio_copy, promotion
-# node 1 -> node 0; rows 256MB and 1GB (footprints far above the LLC, so the
-# source is read from DRAM as in a real promotion of cold pages).
-SEED_FOLIO_COPY_256MB = seed.table1("cpu", "256M", "folio_copy")[0]            # 815.40
-SEED_FOLIO_COPY_1GB = seed.table1("cpu", "1G", "folio_copy")[0]                # 804.68
-COPY_1_0_CYCLES = (SEED_FOLIO_COPY_256MB + SEED_FOLIO_COPY_1GB) / 2      # 810.04
-# Seed table 2 (Shivank Garg's follow-up, 2024-06-25), "Generic Kernel", 1GB
-# row: a read stream (one load per 64 B line) over pages on node 1 just after
-# clflush (uncached_access) and over the same pages after they moved to node 0
-# (post_move_access).
-READ_REMOTE_CYCLES = seed.table2("cpu", "1G", "uncached_access")[0]            # 627.85
-READ_LOCAL_CYCLES = seed.table2("cpu", "1G", "post_move_access")[0]             # 384.24
-# Copy = read stream + write stream (additive, calibrated exactly at 1 -> 0):
-WRITE_LOCAL_CYCLES = COPY_1_0_CYCLES - READ_REMOTE_CYCLES                 # 182.19
-WRITE_REMOTE_CYCLES = WRITE_LOCAL_CYCLES * READ_REMOTE_CYCLES / READ_LOCAL_CYCLES  # 297.70
-# Node 2, the optional CXL tier (sim/platform/memory_system.py: a memory expander at 300 ns
-# against 100 local and 200 remote). One core's read stream is latency-bound (the
-# seed's remote stream costs 1.63x the local one for 2x the latency): the cost per
-# page is taken linear in the latency through the two measured points, and the
-# write stream scaled like the remote one. Both stay above what the tier's
-# bandwidth allows (24 GB/s read: 341 cycles/page; 20 GB/s write: 410).
-READ_CXL_CYCLES = READ_LOCAL_CYCLES + (READ_REMOTE_CYCLES - READ_LOCAL_CYCLES) * (
-    CXL_MEMORY.read_latency_ns - LOCAL_DRAM.read_latency_ns) / (
-    REMOTE_DRAM.read_latency_ns - LOCAL_DRAM.read_latency_ns)                  # 871.46
-WRITE_CXL_CYCLES = WRITE_LOCAL_CYCLES * READ_CXL_CYCLES / READ_LOCAL_CYCLES    # 413.21
-
-
-# --- Migration core (mm/migrate.c): values fitted by sim/experiments/calibrate.py --------------
-# Fitted to the seed's CPU rows only (table 1, "Generic Kernel" and "Offload
-# disabled"; never its DMA rows). `python -m sim.experiments.calibrate` prints the fit, its
-# residuals and these values; tests/test_calibrate.py keeps them in step.
-#
-# First-principles estimates (ns) of the per-folio steps of migrate_pages() for a
-# 4 KiB anonymous folio mapped once (arithmetic in docs/costs.md). With 4 KiB folios
-# only their sum is visible in the seed, so the fit scales all of them by one factor.
-CORE_STEP_ESTIMATES_NS = {
-    "unmap_folio_ns": 400.0,
-    "unmap_mapping_ns": 250.0,
-    "unmap_pte_ns": 100.0,
-    "move_folio_ns": 300.0,
-    "restore_mapping_ns": 250.0,
-    "restore_pte_ns": 100.0,
-    "putback_folio_ns": 300.0,
-}
-CORE_STEP_SCALE = 0.8526            # fitted: the seed's non-copy time per 4 KiB folio
-COLD_ROUTINE_NS = 816.3             # fitted: the 4KB rows' extra over 512+ page calls
-COLD_COPY_NS = 142.3                # fitted: the 4KB rows' copy against the 2MB rows'
-LLC_COPY_CYCLES = 512.12            # fitted: 2MB rows' folio_copy (source in the LLC)
-COPY_WRITEBACK_CYCLES = 85.50       # fitted: batched copy minus per-folio copy, 256MB/1GB
-JITTER_CORE = 0.0284                # fitted: RMS relative SD of migrate_pages, 2MB..1GB rows
-JITTER_COPY = 0.1174                # fitted: RMS relative SD of folio_copy, 2MB..1GB rows
-JITTER_COLD = 0.2086                # fitted: RMS relative SD of migrate_pages, 4KB rows
-# Zen 3 EPYC (Milan): 32 MiB of L3 per CCD, shared by its 8 cores (AMD EPYC 7003
-# product brief / PPR); the copying CPU's LLC.
-LLC_BYTES = 32 << 20
-
-
-def _core(name):
-    return round(CORE_STEP_ESTIMATES_NS[name] * CORE_STEP_SCALE, 2)
-
-
-def _bw(cycles_per_page):
-    """Bytes per ns of a copy costing ``cycles_per_page`` at the seed's 2 GHz."""
-    return PAGE / (cycles_per_page / SEED_GHZ)
-
 
 class CostError(ValueError):
     """A cost table was asked for something it does not hold, or given a bad value."""
@@ -259,64 +191,64 @@ class CostTable:
 
     # ---- CPU copy bandwidth by (source node, destination node), bytes per ns ---
     copy_bw_1_0: float = _cost(
-        _bw(COPY_1_0_CYCLES), SEED,
+        copy_bw(COPY_1_0_CYCLES), SEED,
         "Seed table 1, Generic Kernel folio_copy 1->0, mean of 256MB (815.40) and 1GB "
         "(804.68) rows = 810.04 cycles/page = 405.02 ns at 2 GHz -> 4096/405.02 = 10.11 GB/s",
         unit="bytes/ns")
     copy_bw_0_0: float = _cost(
-        _bw(READ_LOCAL_CYCLES + WRITE_LOCAL_CYCLES), SEED,
+        copy_bw(READ_LOCAL_CYCLES + WRITE_LOCAL_CYCLES), SEED,
         "Read-local + write-local: 384.24 (seed table 2, 1GB post_move_access) + 182.19 "
         "(810.04 - 627.85) = 566.43 cycles/page -> 14.46 GB/s",
         unit="bytes/ns")
     copy_bw_0_1: float = _cost(
-        _bw(READ_LOCAL_CYCLES + WRITE_REMOTE_CYCLES), SEED,
+        copy_bw(READ_LOCAL_CYCLES + WRITE_REMOTE_CYCLES), SEED,
         "Read-local + write-remote: 384.24 + 297.70 (write-local x remote/local read "
         "ratio 627.85/384.24) = 681.94 cycles/page -> 12.01 GB/s",
         unit="bytes/ns")
     copy_bw_1_1: float = _cost(
-        _bw(READ_REMOTE_CYCLES + WRITE_REMOTE_CYCLES), SEED,
+        copy_bw(READ_REMOTE_CYCLES + WRITE_REMOTE_CYCLES), SEED,
         "Read-remote + write-remote: 627.85 (seed table 2, 1GB uncached_access) + 297.70 "
         "= 925.55 cycles/page -> 8.85 GB/s",
         unit="bytes/ns")
     copy_bw_2_0: float = _cost(
-        _bw(READ_CXL_CYCLES + WRITE_LOCAL_CYCLES), ESTIMATE,
+        copy_bw(READ_CXL_CYCLES + WRITE_LOCAL_CYCLES), ESTIMATE,
         "Read-CXL + write-local: 871.46 (read stream linear in latency through the seed's "
         "384.24 at 100 ns and 627.85 at 200 ns, CXL at 300 ns) + 182.19 = 1053.65 "
         "cycles/page -> 7.78 GB/s (promotion from the CXL tier)",
         unit="bytes/ns")
     copy_bw_0_2: float = _cost(
-        _bw(READ_LOCAL_CYCLES + WRITE_CXL_CYCLES), ESTIMATE,
+        copy_bw(READ_LOCAL_CYCLES + WRITE_CXL_CYCLES), ESTIMATE,
         "Read-local + write-CXL: 384.24 + 413.21 (write-local x CXL/local read ratio) = "
         "797.45 cycles/page -> 10.27 GB/s (demotion to the CXL tier)",
         unit="bytes/ns")
     copy_bw_2_1: float = _cost(
-        _bw(READ_CXL_CYCLES + WRITE_REMOTE_CYCLES), ESTIMATE,
+        copy_bw(READ_CXL_CYCLES + WRITE_REMOTE_CYCLES), ESTIMATE,
         "Read-CXL + write-remote: 871.46 + 297.70 = 1169.16 cycles/page -> 7.01 GB/s",
         unit="bytes/ns")
     copy_bw_1_2: float = _cost(
-        _bw(READ_REMOTE_CYCLES + WRITE_CXL_CYCLES), ESTIMATE,
+        copy_bw(READ_REMOTE_CYCLES + WRITE_CXL_CYCLES), ESTIMATE,
         "Read-remote + write-CXL: 627.85 + 413.21 = 1041.06 cycles/page -> 7.87 GB/s",
         unit="bytes/ns")
     copy_bw_2_2: float = _cost(
-        _bw(READ_CXL_CYCLES + WRITE_CXL_CYCLES), ESTIMATE,
+        copy_bw(READ_CXL_CYCLES + WRITE_CXL_CYCLES), ESTIMATE,
         "Read-CXL + write-CXL: 871.46 + 413.21 = 1284.67 cycles/page -> 6.38 GB/s",
         unit="bytes/ns")
 
     # ---- CPU copy with the source still in the copying CPU's LLC ----------------
     llc_copy_bw_0: float = _cost(
-        _bw(LLC_COPY_CYCLES), SEED,
+        copy_bw(LLC_COPY_CYCLES), SEED,
         "Fitted (sim/experiments/calibrate.py) to seed table 1's 2MB rows, folio_copy, Generic Kernel "
         f"493.84 and Offload disabled 533.34 cycles/page: {LLC_COPY_CYCLES} cycles/page with "
         "the source lines still in the LLC after the test program wrote them, to node 0",
         unit="bytes/ns")
     llc_copy_bw_1: float = _cost(
-        _bw(LLC_COPY_CYCLES - WRITE_LOCAL_CYCLES + WRITE_REMOTE_CYCLES), SEED,
+        copy_bw(LLC_COPY_CYCLES - WRITE_LOCAL_CYCLES + WRITE_REMOTE_CYCLES), SEED,
         f"LLC read ({LLC_COPY_CYCLES} - 182.19 write-local) + write-remote 297.70 = "
         f"{LLC_COPY_CYCLES - WRITE_LOCAL_CYCLES + WRITE_REMOTE_CYCLES:.2f} cycles/page, to "
         "node 1",
         unit="bytes/ns")
     llc_copy_bw_2: float = _cost(
-        _bw(LLC_COPY_CYCLES - WRITE_LOCAL_CYCLES + WRITE_CXL_CYCLES), ESTIMATE,
+        copy_bw(LLC_COPY_CYCLES - WRITE_LOCAL_CYCLES + WRITE_CXL_CYCLES), ESTIMATE,
         f"LLC read ({LLC_COPY_CYCLES} - 182.19 write-local) + write-CXL 413.21 = "
         f"{LLC_COPY_CYCLES - WRITE_LOCAL_CYCLES + WRITE_CXL_CYCLES:.2f} cycles/page, to "
         "node 2 (the CXL tier)",
@@ -366,32 +298,32 @@ class CostTable:
 
     # ---- Migration core: per folio, per mapping, per page-table entry ---------------
     unmap_folio_ns: float = _cost(
-        _core("unmap_folio_ns"), SEED,
+        core_step_ns("unmap_folio_ns"), SEED,
         f"Estimate 400 ns x fitted scale {CORE_STEP_SCALE} (sim/experiments/calibrate.py): "
         "migrate_folio_unmap(): allocate the destination folio on the target node (pcp list ~250 ns), trylock, "
         "refcount and anon_vma get ~100, list moves ~50")
     unmap_mapping_ns: float = _cost(
-        _core("unmap_mapping_ns"), SEED,
+        core_step_ns("unmap_mapping_ns"), SEED,
         f"Estimate 250 ns x {CORE_STEP_SCALE}: try_to_migrate(), per mapping (VMA): anon_vma "
         "read lock, interval-tree lookup, page_vma_mapped_walk down to the PTE and its lock")
     unmap_pte_ns: float = _cost(
-        _core("unmap_pte_ns"), SEED,
+        core_step_ns("unmap_pte_ns"), SEED,
         f"Estimate 100 ns x {CORE_STEP_SCALE}: per page-table entry: get-and-clear, "
         "dirty/young transfer, install the migration entry, rmap and refcount drop, add to the TLB flush batch")
     move_folio_ns: float = _cost(
-        _core("move_folio_ns"), SEED,
+        core_step_ns("move_folio_ns"), SEED,
         f"Estimate 300 ns x {CORE_STEP_SCALE}: move_to_new_folio() without the copy: "
         "refcount freeze, __folio_migrate_mapping, folio_migrate_flags (flags, memcg ~100, NUMA stats)")
     restore_mapping_ns: float = _cost(
-        _core("restore_mapping_ns"), SEED,
+        core_step_ns("restore_mapping_ns"), SEED,
         f"Estimate 250 ns x {CORE_STEP_SCALE}: remove_migration_ptes(), per mapping: rmap walk "
         "again to the PTE and its lock, as unmap_mapping")
     restore_pte_ns: float = _cost(
-        _core("restore_pte_ns"), SEED,
+        core_step_ns("restore_pte_ns"), SEED,
         f"Estimate 100 ns x {CORE_STEP_SCALE}: per entry: build the PTE, set_pte_at, rmap add, "
         "update_mmu_cache")
     putback_folio_ns: float = _cost(
-        _core("putback_folio_ns"), SEED,
+        core_step_ns("putback_folio_ns"), SEED,
         f"Estimate 300 ns x {CORE_STEP_SCALE}: migrate_folio_done() and friends: unlock both, "
         "LRU add of the destination (per-CPU batch), free the source (pcp ~100), counters, list moves")
 

@@ -37,8 +37,9 @@ from collections import deque
 
 import numpy as np
 
-from hw.axi import BURST_INCR, RESP_DECERR, RESP_OKAY, RESP_SLVERR
+from hw.axi import BURST_INCR, RESP_DECERR, RESP_OKAY
 from hw.params import AXI_BOUNDARY_BYTES, AXI_MAX_BURST_BEATS
+from sim.platform.error_regions import parse_error_regions
 from sim.platform.iommu import Iommu
 from sim.platform.memory_system import MemorySystem
 
@@ -52,31 +53,11 @@ OUTPUTS = ("arready", "awready", "wready",
 #: so skipping idle cycles never changes them.
 BACKPRESSURE_PERIOD = 65521
 
-_RESP_NAMES = {"SLVERR": RESP_SLVERR, "DECERR": RESP_DECERR}
-_ACCESSES = ("read", "write", "rw")
 _AR, _AW, _W, _R, _B = range(5)   # rows of the backpressure table
 
 
 class AxiProtocolError(Exception):
     """The master broke an AXI4 rule (or used a feature the model does not support)."""
-
-
-def _parse_region(region):
-    try:
-        start, end, access, resp = region
-    except (TypeError, ValueError):
-        raise ValueError(f"error region {region!r} is not a (start, end, access, resp) "
-                         f"tuple") from None
-    resp = _RESP_NAMES.get(resp, resp)
-    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
-        raise ValueError(f"error region {region!r}: need integer 0 <= start < end "
-                         f"(end is exclusive)")
-    if access not in _ACCESSES:
-        raise ValueError(f"error region {region!r}: access must be one of {_ACCESSES}")
-    if resp not in (RESP_SLVERR, RESP_DECERR):
-        raise ValueError(f"error region {region!r}: resp must be SLVERR or DECERR "
-                         f"({RESP_SLVERR} or {RESP_DECERR})")
-    return start, end, access, resp
 
 
 class AxiSlaveModel:
@@ -93,7 +74,8 @@ class AxiSlaveModel:
                       withheld, independently per channel.
     seed           -- seed of the backpressure pattern.
     error_regions  -- (start, end, access, resp) with end exclusive, access
-                      "read"/"write"/"rw", resp SLVERR/DECERR (int or name).
+                      "read"/"write"/"rw", resp SLVERR/DECERR (int or name); see
+                      :mod:`sim.platform.error_regions`.
     record         -- keep the handshake logs (``ar_log``, ``aw_log``: (cycle,
                       id, addr, len); ``w_log``: (cycle, index of the AW);
                       ``r_log``: (cycle, index of the AR) per R beat; ``b_log``:
@@ -138,7 +120,7 @@ class AxiSlaveModel:
         self.write_latency = write_latency
         self.backpressure = backpressure
         self.seed = seed
-        self.error_regions = tuple(_parse_region(r) for r in error_regions)
+        self.error_regions = parse_error_regions(error_regions)
         self._read_regions = tuple((s, e, resp) for s, e, access, resp in self.error_regions
                                    if access != "write")
         self._write_regions = tuple((s, e, resp) for s, e, access, resp in self.error_regions
@@ -157,35 +139,14 @@ class AxiSlaveModel:
         self.memory_system = memory_system
         self._nodes = None
         if memory_system is not None:
-            if memory_system.write_buffer_bytes < self.beat_bytes:
-                raise ValueError(f"memory_system write_buffer_bytes="
-                                 f"{memory_system.write_buffer_bytes} is less than one beat "
-                                 f"({self.beat_bytes} bytes)")
-            # Per node: (read latency, (p, beat*q) or None, write latency, (p, beat*q,
-            # buffer*q - beat*q) or None), times in units of 1/p cycle. A node that
-            # moves at least a beat per cycle never limits the one R or W channel:
-            # no pacing (None), so the timing is that of the flat model.
-            nodes = []
-            for timing in memory_system.timings:
-                read = write = None
-                if timing.read_rate is not None:
-                    p, q = timing.read_rate
-                    if p < self.beat_bytes * q:
-                        read = (p, self.beat_bytes * q)
-                if timing.write_rate is not None:
-                    p, q = timing.write_rate
-                    if p < self.beat_bytes * q:
-                        write = (p, self.beat_bytes * q,
-                                 (memory_system.write_buffer_bytes - self.beat_bytes) * q)
-                nodes.append((timing.read_latency, read, timing.write_latency, write))
-            self._nodes = tuple(nodes)
+            self._nodes = memory_system.beat_timings(self.beat_bytes)
             self._node_index = memory_system.node_index
             # IO page tables live on the default (local) node: a walk reads them there.
             self.iommu.walk_read_cycles = memory_system.timings[
                 memory_system.node_index_of_id(memory_system.default_node)].read_latency
-            self._r_free = [0] * len(nodes)     # per node: when its reads are all served
-            self._w_free = [0] * len(nodes)     # per node: when its write buffer is drained
-            self._w_paced = any(write is not None for *_, write in nodes)
+            self._r_free = [0] * len(self._nodes)     # per node: when its reads are all served
+            self._w_free = [0] * len(self._nodes)     # per node: when its write buffer is drained
+            self._w_paced = any(write is not None for *_, write in self._nodes)
         else:
             self._w_paced = False
 

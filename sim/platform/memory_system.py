@@ -266,6 +266,29 @@ class MemorySystem:
         """The Node holding addr."""
         return self.nodes[self.node_index(addr)]
 
+    def beat_timings(self, beat_bytes):
+        """Per node, the timing of a bus of ``beat_bytes`` per beat in exact integers:
+        (read latency, (p, beat*q) or None, write latency, (p, beat*q, buffer*q -
+        beat*q) or None), times in units of 1/p cycle for a rate of p/q bytes per
+        cycle. A node that moves at least a beat per cycle never limits the one R
+        or W channel: no pacing (None), so its timing is that of a flat memory."""
+        if self.write_buffer_bytes < beat_bytes:
+            raise ValueError(f"memory_system write_buffer_bytes={self.write_buffer_bytes} is "
+                             f"less than one beat ({beat_bytes} bytes)")
+        nodes = []
+        for timing in self.timings:
+            read = write = None
+            if timing.read_rate is not None:
+                p, q = timing.read_rate
+                if p < beat_bytes * q:
+                    read = (p, beat_bytes * q)
+            if timing.write_rate is not None:
+                p, q = timing.write_rate
+                if p < beat_bytes * q:
+                    write = (p, beat_bytes * q, (self.write_buffer_bytes - beat_bytes) * q)
+            nodes.append((timing.read_latency, read, timing.write_latency, write))
+        return tuple(nodes)
+
     # --- JSON-friendly form (memory_config["memory_system"]) ---
     def to_config(self):
         return {"nodes": [n.as_dict() for n in self.nodes],
