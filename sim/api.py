@@ -4,35 +4,48 @@ Every function returns plain data: a row is a dict of numbers and strings (as
 ``--json`` prints it), and a list of rows goes straight into
 ``pandas.DataFrame(rows)``. Settings are the fields of
 :class:`sim.kernel.request.MigrateRequest` (``mode``, ``workload_bytes``,
-``folio_bytes``, ``driver``, ``backend``, ...) and of
-:class:`hw.params.EngineParams` (``data_width``, ``channels``, ...), by name.
+``folio_bytes``, ``driver``, ``backend``, ...), by name, and the machine's:
+``platform`` (a platform file), ``machine`` (a :class:`sim.machine.Machine`),
+``values`` ({"section.key": value}, as ``--set``), and single values by their
+short names (:data:`sim.machine.SHORTHANDS`: ``data_width``, ``channels``,
+``engine_mhz``, ``cpu_ghz``, ``iommu_mode``, ``llc_bytes``, ...).
 
     from sim.api import run_migrate, sweep
     row = run_migrate(mode="dma", driver="v3", backend="verilator")
     rows = sweep("data_width", [64, 128, 256], mode="dma", backend="verilator")
+    slow = run_migrate(mode="dma", values={"memory.remote.read_latency_ns": 400.0})
 """
 import dataclasses
 
-from hw.params import EngineParams
 from sim.experiments.bench import run_bench as _engine_bench, run_driver_bench
 from sim.kernel.request import MigrateRequest, run_request
-from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
-from sim.seed import CPU_GHZ
+from sim.machine import SHORTHANDS, load_machine
 
-_ENGINE_FIELDS = {field.name for field in dataclasses.fields(EngineParams)}
-_REQUEST_FIELDS = {field.name for field in dataclasses.fields(MigrateRequest)} - {"params"}
+_REQUEST_FIELDS = {field.name for field in dataclasses.fields(MigrateRequest)} - {"machine"}
+_MACHINE_SETTINGS = {"platform", "machine", "values"}
+
+
+def machine_of(platform=None, machine=None, values=None, **short):
+    """The Machine of a platform file (or ``machine``, else the built-in), with
+    ``values`` and single values by short name applied."""
+    if platform is not None and machine is not None:
+        raise ValueError("give a platform file or a machine, not both")
+    base = machine if machine is not None else load_machine(platform)
+    changes = {SHORTHANDS[name]: value for name, value in short.items()}
+    return base.with_values({**changes, **(values or {})})
 
 
 def migrate_request(**settings):
-    """A MigrateRequest from request and engine settings by name; ValueError names an
-    unknown one."""
-    unknown = set(settings) - _ENGINE_FIELDS - _REQUEST_FIELDS
+    """A MigrateRequest from its settings by name (see the module docstring);
+    ValueError names an unknown one."""
+    unknown = set(settings) - _REQUEST_FIELDS - _MACHINE_SETTINGS - set(SHORTHANDS)
     if unknown:
-        raise ValueError(f"unknown settings {sorted(unknown)}: expected fields of MigrateRequest "
-                         f"or EngineParams")
-    engine = {name: value for name, value in settings.items() if name in _ENGINE_FIELDS}
+        raise ValueError(f"unknown settings {sorted(unknown)}: expected fields of MigrateRequest, "
+                         f"platform, machine, values or one of {sorted(SHORTHANDS)}")
     request = {name: value for name, value in settings.items() if name in _REQUEST_FIELDS}
-    return MigrateRequest(params=EngineParams(**engine), **request)
+    machine = machine_of(**{name: value for name, value in settings.items()
+                            if name not in _REQUEST_FIELDS})
+    return MigrateRequest(machine=machine, **request)
 
 
 def run_migrate(request=None, **settings):
@@ -45,13 +58,14 @@ def run_migrate(request=None, **settings):
     return run_request(request)
 
 
-def sweep(option, values, **settings):
-    """One row per value of ``option`` (a MigrateRequest or EngineParams field), the
-    other settings fixed; each row says its value under ``swept``."""
+def sweep(option, points, **settings):
+    """One row per value in ``points`` of ``option`` (a setting's name, see
+    :func:`migrate_request`), the other settings fixed; each row says its value
+    under ``swept``."""
     if option in settings:
         raise ValueError(f"{option} is swept and also given as {settings[option]!r}")
     rows = []
-    for value in values:
+    for value in points:
         row = run_migrate(**settings, **{option: value})
         row["swept"] = {option: value}
         rows.append(row)
@@ -59,16 +73,21 @@ def sweep(option, values, **settings):
 
 
 def run_bench(*, backend="pysim", folios=512, folio_size=4096, latency=200, driver=None,
-              engine_mhz=DEFAULT_ENGINE_MHZ, cpu_ghz=CPU_GHZ, numa=False, **engine):
+              numa=False, platform=None, machine=None, values=None, **short):
     """One ``foliodma bench`` row: the engine alone (``driver`` None) or through the
     driver stack (``driver`` "v1", "v2", "v3" or "none"), with its throughput figures
-    and the simulation's speed; ``engine`` holds EngineParams fields."""
-    params = EngineParams(**engine)
+    and the simulation's speed; the machine's settings as for :func:`migrate_request`
+    (the engine alone uses only its engine parameters)."""
+    unknown = set(short) - set(SHORTHANDS)
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}: expected one of "
+                         f"{sorted(SHORTHANDS)}, platform, machine or values")
+    chosen = machine_of(platform, machine, values, **short)
     if driver is None:
         if numa:
             raise ValueError("numa=True acts on the driver stack: give a driver")
-        return _engine_bench(params, backend=backend, folios=folios, folio_size=folio_size,
-                             read_latency=latency, write_latency=latency)
-    return run_driver_bench(params, backend=backend, driver=driver, folios=folios,
+        return _engine_bench(chosen.engine, backend=backend, folios=folios,
+                             folio_size=folio_size, read_latency=latency, write_latency=latency)
+    return run_driver_bench(chosen.engine, backend=backend, driver=driver, folios=folios,
                             folio_size=folio_size, read_latency=latency, write_latency=latency,
-                            engine_mhz=engine_mhz, cpu_ghz=cpu_ghz, numa=numa)
+                            machine=chosen, numa=numa)

@@ -123,7 +123,7 @@ def test_sweep_table_leads_with_the_option(capsys):
 @pytest.mark.parametrize("argv, message", [
     (["sweep", "plot", "a.svg"], "cannot sweep --plot: expected one of"),
     (["sweep", "copy", "cpu"], "cannot sweep --copy"),
-    (["sweep", "channels", "1,99"], "--channels 99: engine parameter: channels=99"),
+    (["sweep", "channels", "1,99"], "--channels 99: channels=99 is out of range"),
     (["sweep", "driver", "v1,v4"], "--driver 'v4': expected one of v1, v2, v3"),
     (["sweep", "folio-size", "4K,3x"], "--folio-size '3x': '3x' is not a size"),
     (["sweep", "folio-size", "4K,3K"], "--folio-size 3K: folio size 3072"),

@@ -11,6 +11,8 @@ from sim.kernel.folios import (CATEGORIES, MigrateError, Plan, folio_sizes, llc_
 from sim.kernel.measure import measure, noise_factors, totals
 from sim.kernel.request import MigrateRequest, run_request
 from sim.kernel.scenario import run_cpu, run_dma
+from sim.host.cache_params import DEFAULT_PLATFORM
+from sim.machine import DEFAULT_MACHINE, MachineError
 
 K, M = 1 << 10, 1 << 20
 REQUIRED_ROW_KEYS = {"mode", "workload_bytes", "folio_bytes", "migrate_pages_cycles_per_page",
@@ -217,7 +219,8 @@ def test_strict_iommu_extrapolation_equals_full_simulation():
     def run(full):
         request = MigrateRequest(mode="dma", workload_bytes=64 * K, max_batch_pages=4,
                                  full=full)
-        return run_dma(request.spec(), driver="v1", iommu_mode="strict", backend="pysim")
+        strict = DEFAULT_MACHINE.with_values({"iommu.mode": "strict"})
+        return run_dma(request.spec(), strict, driver="v1", backend="pysim")
     short, full = run(False), run(True)
     assert short["extrapolated_batches"] > 0 and full["simulated_batches"] == 4
     assert short["iotlb_invalidations"] == full["iotlb_invalidations"] == 2 * 16
@@ -314,10 +317,11 @@ def test_post_move_access_platform_and_toucher():
     two_mb = spec("cpu", workload=2 * M)
     dma, cpu = post_move_access(two_mb, "dma"), post_move_access(two_mb, "cpu")
     # DMA writes allocating in the LLC make 2 MiB as hot as the CPU copy (docs/cache.md).
-    assert post_move_access(two_mb, "dma", dma_allocates_in_llc=True) == pytest.approx(cpu)
+    allocating = DEFAULT_PLATFORM.replace(dma_allocates_in_llc=True)
+    assert post_move_access(two_mb, "dma", cache=allocating) == pytest.approx(cpu)
     assert post_move_access(two_mb, "cpu", toucher="other_ccx") > cpu
     # An LLC smaller than the workload: even the CPU-copied pages come from DRAM.
-    assert post_move_access(two_mb, "cpu", llc_bytes=1 * M) > cpu
+    assert post_move_access(two_mb, "cpu", cache=DEFAULT_PLATFORM.replace(llc_bytes_per_ccx=1 * M)) > cpu
     assert dma > cpu
 
 
@@ -384,7 +388,7 @@ def test_migrate_bad_requests(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("clock", [{"cpu_ghz": 0.0}, {"engine_mhz": -1.0}])
-def test_requests_with_a_clock_not_positive_are_refused(clock):
-    with pytest.raises(MigrateError, match="a clock frequency must be a positive number"):
-        run_request(MigrateRequest(mode="cpu", workload_bytes=8 << 10, **clock))
+@pytest.mark.parametrize("clock", [{"clocks.cpu_ghz": 0.0}, {"clocks.engine_mhz": -1.0}])
+def test_machines_with_a_clock_not_positive_are_refused(clock):
+    with pytest.raises(MachineError, match="a clock frequency must be a positive number"):
+        DEFAULT_MACHINE.with_values(clock)

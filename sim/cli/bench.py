@@ -1,7 +1,7 @@
 """``foliodma bench``: one folio batch through the engine alone or through the driver stack.
 """
 
-from sim.cli.common import (check_clocks, check_waveform, engine_params, format_table, human_size,
+from sim.cli.common import (check_waveform, engine_params, machine_of, format_table, human_size,
                             Progress, UsageError, write_outputs)
 from sw_driver.dcbm import STRATEGIES
 from sw_driver.folio import PAGE_SIZE
@@ -140,7 +140,7 @@ def cmd_driver_bench(args):
     if args.vcd and args.compare_idle_skip:
         raise UsageError("--vcd with --compare-idle-skip: two runs would write one waveform "
                          "file; leave one of them out")
-    check_clocks(args)
+    machine = machine_of(args)
     backends, read_latency, write_latency = _bench_memory(args)
     skips = (True, False) if args.compare_idle_skip else (not args.no_idle_skip,)
     rows = []
@@ -150,9 +150,8 @@ def cmd_driver_bench(args):
             row = run_driver_bench(
                 params, backend=backend, driver=args.driver, folios=args.folios,
                 folio_size=args.folio_size, read_latency=read_latency,
-                write_latency=write_latency, engine_mhz=args.engine_mhz, cpu_ghz=args.cpu_ghz,
-                idle_skip=idle_skip, v1_double_copy=not args.v1_dma_only,
-                iommu_mode=args.iommu_mode, numa=args.numa,
+                write_latency=write_latency, machine=machine,
+                idle_skip=idle_skip, v1_double_copy=not args.v1_dma_only, numa=args.numa,
                 backpressure=args.backpressure, seed=args.seed, progress=progress,
                 vcd=args.vcd)
             progress.done()
@@ -164,11 +163,11 @@ def cmd_driver_bench(args):
         for key in ("driver_cpu", "cpu_copy", "wait", "device_busy"):
             row[f"{key}_us"] = row[f"{key}_ns"] / 1000
     p = params
-    memory = ("memory: the seed's machine (sources on the remote node)" if args.numa else
+    memory = ("memory: the platform's nodes (sources on the remote node)" if args.numa else
               f"memory latency {read_latency}/{write_latency} cycles")
-    print(f"engine: {p.data_width}-bit at {args.engine_mhz:g} MHz, {p.channels} channel(s); "
-          f"CPU {args.cpu_ghz:g} GHz; {memory}"
-          + f"; IOMMU {args.iommu_mode}"
+    print(f"engine: {p.data_width}-bit at {machine.engine_mhz:g} MHz, {p.channels} channel(s); "
+          f"CPU {machine.cpu_ghz:g} GHz; {memory}"
+          + f"; IOMMU {machine.iommu_mode}"
           + ("; v1 without its extra CPU copy" if args.driver == "v1" and args.v1_dma_only
              else ""))
     print(format_table(rows, DRIVER_COLUMNS))
@@ -176,7 +175,7 @@ def cmd_driver_bench(args):
           "folio_copy); device busy: channel-busy time summed over channels")
     row = rows[0]
     print(f"\nwhere the time goes ({row['backend']}, {row['driver']}), CPU cycles per page:")
-    items = [(name, ns * args.cpu_ghz) for name, ns in row["breakdown_ns_per_page"].items()]
+    items = [(name, ns * machine.cpu_ghz) for name, ns in row["breakdown_ns_per_page"].items()]
     print(format_table([{"what": name, "cycles": cycles,
                          "share": cycles / row["copy_cycles_per_page"]}
                         for name, cycles in items],

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from hw.params import AXI_MAX_BURST_BEATS, EngineParams, MAX_CHANNELS, ParameterError
+from hw.params import AXI_MAX_BURST_BEATS, MAX_CHANNELS
 from sim.backends import BACKENDS
 from sim.kernel.request import MigrateRequest
 from sim.platform.iommu import FLUSH_QUEUE_ENTRIES, MODES as IOMMU_MODES
@@ -106,41 +106,105 @@ non_negative_float = number_in(lambda value: value >= 0, "at least 0")
 probability = number_in(lambda value: 0.0 <= value < 1.0, "in [0, 1)")
 
 
+def _builtin(key):
+    """The built-in machine's value of ``section.key``, for --help."""
+    from sim.machine import DEFAULT_MACHINE
+    return DEFAULT_MACHINE.values()[key]
+
+
+def add_platform_options(parser):
+    """--platform FILE and --set KEY=VALUE: the machine a command models."""
+    group = parser.add_argument_group(
+        "platform (the modelled machine: `foliodma platform show` lists every value)")
+    group.add_argument("--platform", type=Path, metavar="FILE",
+                       help="platform file (TOML) to model instead of the built-in seed "
+                            "machine; it may give only the values it changes")
+    group.add_argument("--set", action="append", metavar="KEY=VALUE", dest="set_values",
+                       help="change one platform value, e.g. memory.remote.read_latency_ns=250 "
+                            "or costs.dma_map_page_ns=300 (repeatable; after --platform and "
+                            "the single-value options below)")
+    return group
+
+
 def add_engine_options(parser):
-    """Every EngineParams field as an option (defaults from EngineParams)."""
-    defaults = EngineParams()
-    group = parser.add_argument_group("engine parameters")
-    group.add_argument("--data-width", type=positive_int, default=defaults.data_width,
-                       help="AXI data width in bits: 64, 128, 256 or 512 (default %(default)s)")
-    group.add_argument("--channels", type=positive_int, default=defaults.channels,
+    """Every EngineParams field as an option; each overrides the platform's value."""
+    group = parser.add_argument_group("engine parameters (default: the platform's)")
+    group.add_argument("--data-width", type=positive_int,
+                       help="AXI data width in bits: 64, 128, 256 or 512 (built-in "
+                            f"{_builtin('dma.data_width')})")
+    group.add_argument("--channels", type=positive_int,
                        help=f"DMA channels (independent descriptor rings), 1..{MAX_CHANNELS} "
-                            "(default %(default)s)")
-    group.add_argument("--max-burst", type=positive_int, default=defaults.max_burst,
+                            f"(built-in {_builtin('dma.channels')})")
+    group.add_argument("--max-burst", type=positive_int,
                        help=f"longest AXI burst in beats, 1..{AXI_MAX_BURST_BEATS} "
-                            "(default %(default)s)")
+                            f"(built-in {_builtin('dma.max_burst')})")
     group.add_argument("--outstanding-reads", type=positive_int,
-                       default=defaults.outstanding_reads,
-                       help="data read bursts in flight (default %(default)s)")
+                       help="data read bursts in flight (built-in "
+                            f"{_builtin('dma.outstanding_reads')})")
     group.add_argument("--outstanding-writes", type=positive_int,
-                       default=defaults.outstanding_writes,
-                       help="write bursts awaiting their response (default %(default)s)")
-    group.add_argument("--buffer-depth", type=positive_int, default=defaults.buffer_depth,
+                       help="write bursts awaiting their response (built-in "
+                            f"{_builtin('dma.outstanding_writes')})")
+    group.add_argument("--buffer-depth", type=positive_int,
                        help="beats buffered between read and write side, a power of two "
-                            "(default %(default)s)")
-    group.add_argument("--prefetch-depth", type=positive_int, default=defaults.prefetch_depth,
-                       help="descriptors fetched ahead (default %(default)s)")
+                            f"(built-in {_builtin('dma.buffer_depth')})")
+    group.add_argument("--prefetch-depth", type=positive_int,
+                       help=f"descriptors fetched ahead (built-in {_builtin('dma.prefetch_depth')})")
+    if not any(action.dest == "platform" for action in parser._actions):
+        add_platform_options(parser)
+
+
+def parse_set_value(text):
+    """(key, value) of a --set KEY=VALUE; the value read as a TOML value (number,
+    true/false, "string"), else as a bare string."""
+    import tomllib
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--set {text!r}: expected KEY=VALUE, e.g. clocks.engine_mhz=500")
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    return key.strip(), parsed
+
+
+def _option_values(args):
+    """[(option, section.key, value)] of the single-value options given."""
+    from sim.machine import SHORTHANDS
+    dests = dict(SHORTHANDS, llc_size="cache.llc_bytes_per_ccx")
+    given = []
+    for dest, key in dests.items():
+        value = getattr(args, dest, None)
+        if value is not None and value is not False:
+            given.append((f"--{dest.replace('_', '-')} {value}", key, value))
+    return given
+
+
+def machine_of(args):
+    """The Machine a command models: --platform (else the built-in), then the single-value
+    options, then every --set. A --from-json run starts from the machine its document
+    recorded instead. UsageError names a bad file, option, key or value."""
+    from sim.machine import DEFAULT_MACHINE, MachineError, flatten, load_machine
+    recorded = getattr(args, "recorded_machine", None)
+    try:
+        machine = DEFAULT_MACHINE.with_values(flatten(recorded)) if recorded else \
+            load_machine(getattr(args, "platform", None))
+    except MachineError as error:
+        raise UsageError(str(error)) from None
+    changes = _option_values(args)
+    for text in getattr(args, "set_values", None) or ():
+        key, value = parse_set_value(text)
+        changes.append((f"--set {text}", key, value))
+    for where, key, value in changes:
+        try:
+            machine = machine.with_values({key: value})
+        except MachineError as error:
+            raise UsageError(f"{where}: {error}") from None
+    return machine
 
 
 def engine_params(args):
-    try:
-        return EngineParams(data_width=args.data_width, channels=args.channels,
-                            max_burst=args.max_burst,
-                            outstanding_reads=args.outstanding_reads,
-                            outstanding_writes=args.outstanding_writes,
-                            buffer_depth=args.buffer_depth,
-                            prefetch_depth=args.prefetch_depth)
-    except ParameterError as error:
-        raise UsageError(f"engine parameter: {error}") from None
+    """The engine's parameters: the platform's, with the engine options applied."""
+    return machine_of(args).engine
 
 
 def format_table(rows, columns):
@@ -233,11 +297,6 @@ def check_waveform(args, backends):
                          f"a path ending in .vcd")
 
 
-def check_clocks(args):
-    if args.engine_mhz <= 0 or args.cpu_ghz <= 0:
-        raise UsageError("--engine-mhz and --cpu-ghz must be positive")
-
-
 #: Version of the shape of every --json document (bump it when a key changes meaning).
 JSON_SCHEMA_VERSION = 1
 
@@ -247,7 +306,10 @@ def print_json(args, rows, **extra):
     foliodma version, the command and every setting it ran with, extra keys, rows."""
     settings = {key: str(value) if isinstance(value, Path) else value
                 for key, value in vars(args).items()
-                if key not in ("func", "defaults", "sweepable", "json", "command")}
+                if key not in ("func", "defaults", "sweepable", "json", "command",
+                               "recorded_machine")}
+    if hasattr(args, "platform"):
+        extra = {"machine": machine_of(args).as_dict(), **extra}
     print(json.dumps({"schema_version": JSON_SCHEMA_VERSION,
                       "foliodma": importlib.metadata.version("foliodma"),
                       "command": args.command, "settings": settings, **extra, "rows": rows},
@@ -310,20 +372,22 @@ def add_platform_reading_options(group):
                        help="dcbm v1 without its CPU copy after a successful DMA (default: "
                             "with it, as the posted code reads and the seed's "
                             "post_move_access column supports)")
-    group.add_argument("--iommu-mode", choices=IOMMU_MODES, default=request_default("iommu_mode"),
+    group.add_argument("--iommu-mode", choices=IOMMU_MODES,
                        help="the DMA API's IOTLB invalidation: lazy (x86's default: "
                             f"unmaps queue, one invalidation per {FLUSH_QUEUE_ENTRIES}) or "
-                            "strict (each unmap "
-                            "waits for its invalidation) (default %(default)s)")
+                            "strict (each unmap waits for its invalidation) (default: the "
+                            f"platform's; built-in {_builtin('iommu.mode')})")
 
 
 def add_host_options(group):
     """Clocks and driver options shared by bench --driver and migrate."""
-    group.add_argument("--engine-mhz", type=float, default=request_default("engine_mhz"),
-                       help="engine clock in MHz: turns cycles into ns (default %(default)g)")
-    group.add_argument("--cpu-ghz", type=float, default=request_default("cpu_ghz"),
-                       help="CPU clock in GHz, for CPU cycles per page (default %(default)g, "
-                            "as in the seed)")
+    group.add_argument("--engine-mhz", type=positive_float,
+                       help="engine clock in MHz: turns cycles into ns (default: the "
+                            f"platform's; built-in {_builtin('clocks.engine_mhz'):g})")
+    group.add_argument("--cpu-ghz", type=positive_float,
+                       help="CPU clock in GHz, for CPU cycles per page (default: the "
+                            f"platform's; built-in {_builtin('clocks.cpu_ghz'):g}, as in "
+                            "the seed)")
     add_platform_reading_options(group)
     group.add_argument("--no-idle-skip", action="store_true",
                        help="simulate idle engine time cycle by cycle instead of skipping it")
@@ -363,6 +427,8 @@ def apply_from_json(args):
         if isinstance(getattr(args, key), tuple) and isinstance(value, list):
             value = tuple(value)
         setattr(args, key, value)
+    if "machine" in document:
+        args.recorded_machine = document["machine"]
 
 
 def write_outputs(args, rows, **extra):

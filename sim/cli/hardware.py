@@ -6,6 +6,7 @@ import re
 import sys
 from pathlib import Path
 
+from hw.params import EngineParams
 from sim.cli.common import add_engine_options, comma_list, engine_params, format_table, UsageError
 from sim.cli.sweep import sweep_values
 
@@ -60,7 +61,9 @@ def engine_sweep_points(args):
     option, texts = "--" + args.sweep[0], args.sweep[1]
     probe = argparse.ArgumentParser(add_help=False)
     add_engine_options(probe)
-    actions = {name: action for action in probe._actions for name in action.option_strings}
+    engine_fields = set(EngineParams.__dataclass_fields__)
+    actions = {name: action for action in probe._actions for name in action.option_strings
+               if action.dest in engine_fields}
     if option not in actions:
         raise UsageError(f"cannot sweep {option}: expected an engine parameter, one of "
                          f"{', '.join(name[2:] for name in actions if name != '-h')}")
@@ -76,7 +79,9 @@ def engine_sweep_points(args):
         try:
             points.append((text, engine_params(point)))
         except UsageError as error:
-            raise UsageError(f"{option} {text}: {error}") from None
+            message = str(error)
+            raise UsageError(message if message.startswith(f"{option} ") else
+                             f"{option} {text}: {message}") from None
     return points
 
 

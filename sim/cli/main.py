@@ -11,12 +11,14 @@ from sim.backends import BACKENDS
 from sim.cli.bench import cmd_bench, DRIVER_ONLY, DRIVERS
 from sim.cli.common import (add_csv_option, add_engine_options, add_from_json_option,
                             add_host_options, apply_from_json,
-                            add_output_options, add_platform_reading_options, AUTO_BACKEND,
+                            add_output_options, add_platform_options,
+                            add_platform_reading_options, AUTO_BACKEND,
                             backend_list, comma_list, non_negative_int, output_path, parse_size,
                             positive_float, positive_int, probability, request_default, figure_path,
                             UsageError)
 from sim.cli.hardware import cmd_regs, cmd_synth, cmd_verilog, output_dir, verilog_identifier
 from sim.cli.migrate import add_migrate_options, cmd_migrate
+from sim.cli.platform import add_platform_command
 from sim.cli.reproduce import cmd_reproduce
 from sim.cli.sweep import cmd_sweep, SWEEP_MEASURES, sweepable_options
 from sim.experiments.plot import PlotError
@@ -140,7 +142,7 @@ def build_parser():
     rep.add_argument("--repeat", type=positive_int, default=request_default("repeat"),
                      help="runs for mean ± SD (default %(default)s)")
     rep.add_argument("--seed", type=non_negative_int, default=0, help="noise seed (default 0)")
-    add_platform_reading_options(rep)
+    add_platform_reading_options(add_platform_options(rep))
     rep.add_argument("--json", action="store_true", help="print the report as JSON")
     add_csv_option(rep)
     rep.add_argument("--plot", type=figure_path, metavar="FILE.svg|png",
@@ -197,6 +199,7 @@ def build_parser():
     synth.add_argument("--json", action="store_true", help="print the result as JSON")
     synth.add_argument("--quiet", action="store_true", help="no progress on stderr")
     synth.set_defaults(func=cmd_synth)
+    add_platform_command(commands)
     return parser
 
 

@@ -4,8 +4,8 @@ import argparse
 import sys
 
 from sim.backends import BACKENDS
-from sim.cli.common import (add_engine_options, add_host_options, AUTO_BACKEND, check_clocks,
-                            check_waveform, engine_params, format_table, human_size,
+from sim.cli.common import (add_engine_options, add_host_options, AUTO_BACKEND,
+                            check_waveform, engine_params, machine_of, format_table, human_size,
                             non_negative_float, non_negative_int, parse_size, plural, positive_int,
                             Progress, request_default, resolve_backend, UsageError, write_outputs)
 from sim.host.cache import TOUCHERS
@@ -75,8 +75,8 @@ TOUCHER_WORDS = {"same_core": "the migrating CPU",
                  "random": "a random core (the expectation over all cores)"}
 
 
-def migrate_request(args, mode, params):
-    """The MigrateRequest of one mode from migrate's options."""
+def migrate_request(args, mode, machine):
+    """The MigrateRequest of one mode from migrate's options, on ``machine``."""
     flow = None if mode == "cpu" else args.flow
     return MigrateRequest(
         mode=mode, workload_bytes=args.workload, folio_bytes=args.folio_size, flow=flow,
@@ -84,12 +84,10 @@ def migrate_request(args, mode, params):
         max_batch_pages=args.max_batch_pages, remote_cpus=args.remote_cpus,
         mappings=args.mappings, full=args.full,
         dma_fail=tuple(args.inject_dma_fail or ()), poison=tuple(args.inject_poison or ()),
-        repeat=args.repeat, seed=args.seed, backend=args.backend, params=params,
-        engine_mhz=args.engine_mhz, cpu_ghz=args.cpu_ghz, latency_ns=args.latency,
-        v1_double_copy=not args.v1_dma_only, iommu_mode=args.iommu_mode,
-        idle_skip=not args.no_idle_skip, toucher=args.toucher,
-        dma_allocates_in_llc=args.dma_allocates_in_llc or None, llc_bytes=args.llc_size,
-        vcd=getattr(args, "vcd", None) if mode == "dma" else None)
+        repeat=args.repeat, seed=args.seed, backend=args.backend, latency_ns=args.latency,
+        v1_double_copy=not args.v1_dma_only, idle_skip=not args.no_idle_skip,
+        toucher=args.toucher, vcd=getattr(args, "vcd", None) if mode == "dma" else None,
+        machine=machine)
 
 
 def migrate_requests(args):
@@ -98,9 +96,8 @@ def migrate_requests(args):
     from sim.host.costs import CostError
     from sim.kernel.folios import MigrateError
     from sim.kernel.request import prepare_request
-    params = engine_params(args)
-    check_clocks(args)
-    requests = [migrate_request(args, mode, params) for mode in dict.fromkeys(args.copy or MODES)]
+    machine = machine_of(args)
+    requests = [migrate_request(args, mode, machine) for mode in dict.fromkeys(args.copy or MODES)]
     for request in requests:
         try:
             prepare_request(request)
@@ -151,11 +148,12 @@ def cmd_migrate(args):
               f"{folio} folios, node {args.from_node} -> node {args.to_node}, batches of <= "
               f"{args.max_batch_pages} pages ({plural(row['batches'], 'batch')}), "
               f"{args.remote_cpus} remote CPU(s) in the TLB shootdown")
+        machine = machine_of(args)
         if "dma" in modes:
             p = params
             print(f"dma: dcbm {args.driver}, {p.channels} channel(s); engine {p.data_width}-bit "
-                  f"at {args.engine_mhz:g} MHz on {args.backend}; CPU {args.cpu_ghz:g} GHz; "
-                  f"IOMMU {args.iommu_mode}"
+                  f"at {machine.engine_mhz:g} MHz on {args.backend}; CPU {machine.cpu_ghz:g} "
+                  f"GHz; IOMMU {machine.iommu_mode}"
                   + ("" if args.latency is None else
                      f"; memory latency {args.latency:g} ns flat (not per node)")
                   + ("; v1 without its extra CPU copy" if args.driver == "v1" and
@@ -184,7 +182,7 @@ def cmd_migrate(args):
             print(f"post_move_access: the seed's read loop over the moved pages right after "
                   f"the move, on {where} (cache model, sim/host/cache.py; LLC "
                   f"{human_size(rows[0]['llc_bytes'])}B per CCX, "
-                  f"DMA writes {'allocate' if args.dma_allocates_in_llc else 'do not allocate'} "
+                  f"DMA writes {'allocate' if rows[0]['dma_allocates_in_llc'] else 'do not allocate'} "
                   f"in it).")
         print("integrity: checked for every simulated folio: at its destination, identical "
               "and mapped there, or intact and mapped at its source; nothing lost, nothing "

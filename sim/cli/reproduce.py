@@ -3,14 +3,14 @@
 import sys
 import time
 
-from sim.cli.common import resolve_backend, RunCounter, write_csv
+from sim.cli.common import machine_of, resolve_backend, RunCounter, write_csv
 from sim.kernel.folios import MODES
 
 
 def cmd_reproduce(args):
-    from hw.params import EngineParams
     from sim.experiments.reproduce import print_report, run_all, to_json
-    args.backend = resolve_backend(args, EngineParams())
+    machine = machine_of(args)
+    args.backend = resolve_backend(args, machine.engine)
 
     started, counter = time.perf_counter(), None
 
@@ -20,7 +20,7 @@ def cmd_reproduce(args):
         sys.stderr.write(f"reproduce: {' '.join(str(k) for k in key)}: {counter.done()}\n")
     report = run_all(backend=args.backend, repeat=args.repeat, seed=args.seed, jobs=args.jobs,
                      progress=None if args.quiet else progress,
-                     v1_double_copy=not args.v1_dma_only, iommu_mode=args.iommu_mode)
+                     v1_double_copy=not args.v1_dma_only, machine=machine)
     if args.csv:
         write_csv(args.csv, [{"table": "1", **row} for row in report["table1"]]
                   + [{"table": "2", **row} for row in report["table2"]])

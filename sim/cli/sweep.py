@@ -74,7 +74,9 @@ def cmd_sweep(args):
         try:
             points.append((text, point, migrate_requests(point)))
         except UsageError as error:
-            raise UsageError(f"{option} {text}: {error}") from None
+            message = str(error)
+            raise UsageError(message if message.startswith(f"{option} ") else
+                             f"{option} {text}: {message}") from None
         if args.plot and args.measure == "post_move_access" and point.to_node != 0:
             raise UsageError(f"{option} {text}: --measure post_move_access has no value for "
                              f"pages moved to node {point.to_node} (the cache model covers "
@@ -82,7 +84,7 @@ def cmd_sweep(args):
     if args.backend != "pysim":
         # Build every point's engine first, each build on its own line: the rows'
         # wall times are then the runs alone.
-        for params in dict.fromkeys(request.params for _, _, requests in points
+        for params in dict.fromkeys(request.machine.engine for _, _, requests in points
                                     for request in requests if request.mode == "dma"):
             prepare_reporting(args.backend, params, args)
     rows = []

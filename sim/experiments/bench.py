@@ -4,7 +4,7 @@ import time
 
 from sim.backends import get_runner, prepare
 from sim.experiments.engine_scenarios import folio_jobs, jobs_extent, memory_config
-from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
+from sim.machine import DEFAULT_MACHINE
 
 def cpu_seconds():
     """CPU time of this process and of its finished children (Icarus runs in one)."""
@@ -82,9 +82,9 @@ def throughput(params, nbytes, cycles):
 
 
 def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latency,
-                     write_latency, engine_mhz, cpu_ghz, idle_skip=True, v1_double_copy=True,
-                     iommu_mode=IOMMU_DEFAULT_MODE, backpressure=0.0, seed=0, numa=False,
-                     progress=None, vcd=None):
+                     write_latency, machine=DEFAULT_MACHINE, idle_skip=True,
+                     v1_double_copy=True, backpressure=0.0, seed=0, numa=False, progress=None,
+                     vcd=None):
     """Copy a folio batch through the driver stack (or the CPU: driver "none").
 
     copy_cycles_per_page -- CPU cycles from the start to the end of the batch
@@ -93,22 +93,26 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
                             MMIO, in CPU copies, and busy-polling or asleep;
     device_busy_ns       -- channel-busy time, summed over the engine's channels.
 
-    ``numa``: the engine sees the seed's machine (:func:`sim.platform.memory_system.zen3_two_socket`
-    at engine_mhz: the sources on the remote node 1, the rest local) instead of the
-    read/write latencies.
+    ``machine`` gives the clocks, the IOMMU mode and the host costs; with ``numa`` the
+    engine sees its memory nodes (:func:`sim.platform.memory_system.zen3_two_socket`: the
+    sources on the remote node 1, the rest local) instead of the read/write latencies.
     """
+    engine_mhz, cpu_ghz, iommu_mode = machine.engine_mhz, machine.cpu_ghz, machine.iommu_mode
     from sim.experiments.driver_bench import batch_layout
     srcs, _, extent = batch_layout(folios, folio_size)
     timing = {"read_latency": read_latency, "write_latency": write_latency}
     if numa:
         from sim.platform.memory_system import zen3_two_socket
-        system = zen3_two_socket(remote=[(srcs[0], srcs[-1] + folio_size)], engine_mhz=engine_mhz)
+        system = zen3_two_socket(remote=[(srcs[0], srcs[-1] + folio_size)], engine_mhz=engine_mhz,
+                                 local=machine.local, remote_node=machine.remote,
+                                 write_buffer_bytes=machine.write_buffer_bytes)
         timing = {"memory_system": system.to_config()}
     config = memory_config(extent, **timing, backpressure=backpressure, seed=seed,
                            iommu_mode=iommu_mode)
     kwargs = {"driver": driver, "folios": folios, "folio_size": folio_size,
               "nr_dma_chan": params.channels, "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
-              "idle_skip": idle_skip, "v1_double_copy": v1_double_copy, "seed": seed}
+              "idle_skip": idle_skip, "v1_double_copy": v1_double_copy, "seed": seed,
+              "costs": machine.costs.as_dict()}
     result, speed = timed_run(backend, params, "sim.experiments.driver_bench:driver_batch",
                               kwargs, memory_config=config, progress=progress, vcd=vcd)
     nbytes = folios * folio_size

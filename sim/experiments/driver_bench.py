@@ -10,6 +10,7 @@ import numpy as np
 from sim.experiments.engine_io import EngineIO
 from sim.experiments.engine_scenarios import stream_metrics
 from sim.platform.address_map import COHERENT, DATA, DRIVER_RING_ENTRIES
+from sim.host.costs import CostTable
 from sim.host.port import HostPort
 from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 from sim.seed import CPU_GHZ
@@ -32,11 +33,13 @@ def batch_layout(folios, folio_size):
 
 async def driver_batch(dev, *, driver, folios, folio_size, nr_dma_chan=1,
                        engine_mhz=DEFAULT_ENGINE_MHZ, cpu_ghz=CPU_GHZ, idle_skip=True,
-                       v1_double_copy=True, seed=0):
-    """Copy the batch with `driver`; check it; return times in ns and the copy's figures."""
+                       v1_double_copy=True, seed=0, costs=None):
+    """Copy the batch with `driver`; check it; return times in ns and the copy's figures.
+    ``costs``: the host cost table's values by name (None: the built-in table)."""
     srcs, dsts, _ = batch_layout(folios, folio_size)
     numa = [(srcs[0], srcs[-1] + folio_size, 1)]
     port = HostPort(dev, engine_mhz=engine_mhz, idle_skip=idle_skip,
+                    costs=None if costs is None else CostTable(**costs),
                     coherent=COHERENT, numa_nodes=numa)
     rng = np.random.default_rng(seed)
     src = [Folio(addr, folio_size) for addr in srcs]

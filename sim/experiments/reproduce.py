@@ -30,10 +30,10 @@ import sys
 import time
 
 from sim import seed
-from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
 from sim.kernel.folios import DEFAULT_REPEAT, PAGE, Plan, folio_sizes
 from sim.kernel.measure import measure, post_move_access
 from sim.kernel.request import MigrateRequest, figure_fields, run_request
+from sim.machine import DEFAULT_MACHINE
 from sim.seed import LATER_POSTING, MODE_NAMES, MODES, TABLE1_WORKLOADS, TABLE2_WORKLOADS
 from sw_driver.dcbm import DEFAULT_STRATEGY
 
@@ -47,21 +47,19 @@ OFFLOAD_PAIR = ("dma", "batch-cpu")
 
 
 def _request(mode, workload_bytes, *, folio_bytes=PAGE, driver="v1", backend="pysim",
-             repeat=DEFAULT_REPEAT, seed=0, v1_double_copy=True,
-             iommu_mode=IOMMU_DEFAULT_MODE):
+             repeat=DEFAULT_REPEAT, seed=0, v1_double_copy=True, machine=DEFAULT_MACHINE):
     driver = driver if mode == "dma" else DEFAULT_STRATEGY
     return MigrateRequest(mode=mode, workload_bytes=workload_bytes, folio_bytes=folio_bytes,
                           driver=driver, backend=backend, repeat=repeat, seed=seed,
-                          v1_double_copy=v1_double_copy and driver == "v1",
-                          iommu_mode=iommu_mode)
+                          v1_double_copy=v1_double_copy and driver == "v1", machine=machine)
 
 
 def _deterministic(row, request):
     """The noise-free figures of a row (its expected value)."""
     raw = row["_raw"]
     plan_pages = row["pages"]
-    return measure(raw, request.costs, pages=plan_pages, nbytes=row["workload_bytes"],
-                   repeat=1, cpu_ghz=request.cpu_ghz)
+    return measure(raw, request.machine.costs, pages=plan_pages, nbytes=row["workload_bytes"],
+                   repeat=1, cpu_ghz=request.machine.cpu_ghz)
 
 
 def reuse_simulation(row, request):
@@ -69,7 +67,7 @@ def reuse_simulation(row, request):
     the same single run of identical batches, only fewer of them extrapolated."""
     plan = Plan.build(folio_sizes(request.workload_bytes, request.folio_bytes),
                       max_batch_pages=request.max_batch_pages,
-                      llc_bytes=int(request.costs.llc_bytes))
+                      llc_bytes=int(request.machine.costs.llc_bytes))
     raw = copy.deepcopy(row["_raw"])
     runs = plan.runs()
     groups = raw["groups"]
@@ -78,8 +76,8 @@ def reuse_simulation(row, request):
         return None
     groups[-1]["count"] = len(plan.batches) - raw["simulated_batches"]
     raw["extrapolated_batches"] = groups[-1]["count"]
-    figures = measure(raw, request.costs, pages=plan.pages, nbytes=sum(plan.sizes),
-                      repeat=request.repeat, seed=request.seed, cpu_ghz=request.cpu_ghz)
+    figures = measure(raw, request.machine.costs, pages=plan.pages, nbytes=sum(plan.sizes),
+                      repeat=request.repeat, seed=request.seed, cpu_ghz=request.machine.cpu_ghz)
     # The longer run's totals are not this one's: left out.
     shorter = {key: value for key, value in row.items() if key not in RUN_TOTALS}
     return dict(shorter, workload_bytes=sum(plan.sizes), folios=len(plan.sizes),
@@ -87,7 +85,8 @@ def reuse_simulation(row, request):
                 extrapolated_batches=raw["extrapolated_batches"], _raw=raw,
                 reused_from=row["workload_bytes"], wall_seconds=0.0,
                 post_move_access_cycles_per_page=post_move_access(
-                    request.spec(), request.mode, request.v1_double_copy),
+                    request.spec(), request.mode, request.v1_double_copy,
+                    cache=request.machine.cache),
                 **figure_fields(figures))
 
 
@@ -99,7 +98,7 @@ def _error(model, measured):
 
 def run_all(*, backend="pysim", repeat=DEFAULT_REPEAT, seed=0, jobs=2, progress=None,
             workloads=TABLE1_WORKLOADS, later=True, v1_double_copy=True,
-            iommu_mode=IOMMU_DEFAULT_MODE):
+            machine=DEFAULT_MACHINE):
     """Every row (of ``workloads``; the later posting's points with ``later``); returns
     the report as a dict. ``progress(key, total)`` is called as each of the ``total``
     RTL runs finishes."""
@@ -111,12 +110,12 @@ def run_all(*, backend="pysim", repeat=DEFAULT_REPEAT, seed=0, jobs=2, progress=
                                                         backend=backend, repeat=repeat,
                                                         seed=seed,
                                                         v1_double_copy=v1_double_copy,
-                                                        iommu_mode=iommu_mode)
+                                                        machine=machine)
     for point in LATER_POSTING if later else ():
         key = ("later", point["copy"], point["folio_bytes"])
         requests[key] = _request(point["copy"], 1 << 30, folio_bytes=point["folio_bytes"],
                                  driver=point["driver"] or DEFAULT_STRATEGY, backend=backend,
-                                 repeat=repeat, seed=seed, iommu_mode=iommu_mode)
+                                 repeat=repeat, seed=seed, machine=machine)
     # The 256MB DMA row is the 1GB row's first 128 batches (one run of identical
     # batches): its simulation is reused, not repeated.
     reuse = {key: source for key, source in {("t1", "dma", "256M"): ("t1", "dma", "1G")}.items()
@@ -144,7 +143,8 @@ def run_all(*, backend="pysim", repeat=DEFAULT_REPEAT, seed=0, jobs=2, progress=
         rows[key] = reused if reused is not None else _run_keep_raw(requests[key])
     report = _report(rows, requests, time.perf_counter() - started, workloads,
                      v1_double_copy)
-    report["iommu_mode"] = iommu_mode
+    report["iommu_mode"] = machine.iommu_mode
+    report["machine"] = machine.as_dict()
     return report
 
 
@@ -176,11 +176,13 @@ def _report(rows, requests, wall, workloads=TABLE1_WORKLOADS, v1_double_copy=Tru
                            "reused_from": row.get("reused_from"),
                            "copy_gbps": row["copy_gbps"]})
     table2 = []
+    cache = next(iter(requests.values())).machine.cache
     for workload in TABLE2_WORKLOADS:
         for mode in MODES:
             spec = _request(mode, WORKLOAD_BYTES[workload]).spec()
-            model = post_move_access(spec, mode, v1_double_copy)
-            other = post_move_access(spec, mode, not v1_double_copy) if mode == "dma" else None
+            model = post_move_access(spec, mode, v1_double_copy, cache=cache)
+            other = post_move_access(spec, mode, not v1_double_copy, cache=cache) \
+                if mode == "dma" else None
             mean, sd = seed.table2(mode, workload, "post_move_access")
             table2.append({"mode": mode, "workload": workload, "model": model, "seed": mean,
                            "seed_sd": sd, "error": _error(model, mean),

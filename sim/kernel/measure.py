@@ -57,22 +57,18 @@ def measure(raw, costs, *, pages, nbytes, repeat, seed=0, cpu_ghz=CPU_GHZ):
     return out
 
 
-def post_move_access(spec, mode, v1_double_copy=False, *, toucher=DEFAULT_TOUCHER,
-                     dma_allocates_in_llc=None, llc_bytes=None):
+def post_move_access(spec, mode, v1_double_copy=False, *, toucher=DEFAULT_TOUCHER, cache=None):
     """Cycles per page of the seed's read loop over the moved pages right after the
     move (its second table), from the cache model (:mod:`sim.host.cache`): a CPU (by
     default the migrating one, ``toucher``: see sim.host.cache.TOUCHERS) reads the pages
     moved to the migrating CPU's node. The copier is the CPU (cpu, batch-cpu), the
     engine (dma), or the engine then the CPU (dma with dcbm v1's extra CPU copy).
-    ``dma_allocates_in_llc`` (None: the platform's, no on Zen 3) and ``llc_bytes``
-    (per CCX; None: the platform's 32 MiB) change the platform. None when the pages
-    did not move to node 0 (the migrating CPU's)."""
+    ``cache`` is the cache hierarchy (a :class:`sim.host.cache_params.Platform`; None:
+    the seed's). None when the pages did not move to node 0 (the migrating CPU's)."""
     from sim.host.cache import DEFAULT_PLATFORM, CacheModel
     if spec.get("to_node", 0) != 0:
         return None
     copier = "cpu" if mode != "dma" else ("dma_then_cpu" if v1_double_copy else "dma")
     pages = spec["workload_bytes"] // PAGE
-    platform = DEFAULT_PLATFORM if llc_bytes is None else \
-        DEFAULT_PLATFORM.replace(llc_bytes_per_ccx=llc_bytes)
-    return CacheModel(platform).post_move_access_cycles_per_page(
-        pages, PAGE, copier=copier, toucher=toucher, dma_allocates_in_llc=dma_allocates_in_llc)
+    return CacheModel(cache or DEFAULT_PLATFORM).post_move_access_cycles_per_page(
+        pages, PAGE, copier=copier, toucher=toucher)

@@ -6,20 +6,22 @@ import time
 from dataclasses import dataclass, field
 
 from sim.host.cache import DEFAULT_TOUCHER
-from sim.host.costs import CostTable, DEFAULT_COSTS
 from sim.kernel.folios import (DEFAULT_FLOW, DEFAULT_REPEAT, MigrateError, NR_MAX_BATCHED_MIGRATION,
                                PAGE)
 from sim.kernel.measure import measure, post_move_access
 from sim.kernel.scenario import core_config, plan_of, run_cpu, run_dma
-from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
-from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
-from sim.seed import CPU_GHZ
+from sim.machine import DEFAULT_MACHINE, Machine
 from sw_driver.dcbm import DEFAULT_STRATEGY
 
 
-@dataclass
+@dataclass(frozen=True)
 class MigrateRequest:
-    """One row of ``foliodma migrate``."""
+    """One row of ``foliodma migrate``: what to migrate, how, and on which machine.
+
+    Immutable, and made of plain values and frozen dataclasses, so that it goes
+    unchanged to a worker process and into the JSON output (:meth:`settings`).
+    Everything about the modelled computer (clocks, engine, memory nodes, IOMMU
+    mode, cache, costs) is its ``machine``."""
     mode: str
     workload_bytes: int = 2 << 20
     folio_bytes: int = PAGE
@@ -37,18 +39,20 @@ class MigrateRequest:
     repeat: int = DEFAULT_REPEAT
     seed: int = 0
     backend: str = "pysim"
-    params: object = None
-    engine_mhz: float = DEFAULT_ENGINE_MHZ
-    cpu_ghz: float = CPU_GHZ
     latency_ns: float = None
     v1_double_copy: bool = True
-    iommu_mode: str = IOMMU_DEFAULT_MODE
     toucher: str = DEFAULT_TOUCHER
-    dma_allocates_in_llc: bool = None
-    llc_bytes: int = None
     idle_skip: bool = True
     vcd: object = None
-    costs: CostTable = field(default=DEFAULT_COSTS)
+    machine: Machine = field(default=DEFAULT_MACHINE)
+
+    def settings(self):
+        """Every setting as plain data (the machine nested by section), for JSON."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+               if f.name != "machine"}
+        out["vcd"] = None if self.vcd is None else str(self.vcd)
+        out["machine"] = self.machine.as_dict()
+        return out
 
     def spec(self):
         spec = {"mode": self.mode, "workload_bytes": self.workload_bytes,
@@ -84,46 +88,35 @@ def _finite_at_least(value, minimum, strictly=False):
 
 
 def prepare_request(req):
-    """(request, spec, plan) of a request checked before anything runs: MigrateError
-    names what is wrong. The request returned carries its LLC size in its costs."""
-    for name in ("engine_mhz", "cpu_ghz"):
-        value = getattr(req, name)
-        if not _finite_at_least(value, 0, strictly=True):
-            raise MigrateError(f"{name}={value!r}: a clock frequency must be a positive number")
+    """(spec, plan) of a request checked before anything runs: MigrateError names what
+    is wrong."""
+    if not isinstance(req.machine, Machine):
+        raise MigrateError(f"machine={req.machine!r}: expected a sim.machine.Machine")
     if not isinstance(req.repeat, int) or req.repeat < 1:
         raise MigrateError(f"repeat={req.repeat!r}: expected an int >= 1")
     if req.latency_ns is not None and not _finite_at_least(req.latency_ns, 0):
         raise MigrateError(f"latency_ns={req.latency_ns!r}: a memory latency must be a number "
                            f">= 0 ns")
-    if req.llc_bytes is not None:
-        from sim.host.cache import DEFAULT_PLATFORM, CacheModelError
-        try:
-            DEFAULT_PLATFORM.replace(llc_bytes_per_ccx=req.llc_bytes)
-        except CacheModelError as error:
-            raise MigrateError(f"LLC size {req.llc_bytes!r} bytes (llc_bytes, --llc-size): "
-                               f"{error}") from None
-        # One LLC for both: which copy sources are still cached, and the cache model.
-        req = dataclasses.replace(req, costs=req.costs.with_overrides(llc_bytes=req.llc_bytes))
     spec = req.spec()
     core_config(spec)
-    return req, spec, plan_of(spec, req.costs)
+    return spec, plan_of(spec, req.machine.costs)
 
 
 def run_request(req, progress=None, keep_raw=False):
     """Run one row: the raw simulation result and the measured figures, as a row dict
     (with the raw result under ``_raw`` if keep_raw)."""
-    req, spec, plan = prepare_request(req)
+    spec, plan = prepare_request(req)
+    machine = req.machine
     started = time.perf_counter()
     if req.mode == "dma":
-        raw = run_dma(spec, req.costs, params=req.params, backend=req.backend, driver=req.driver,
-                      engine_mhz=req.engine_mhz, idle_skip=req.idle_skip,
-                      v1_double_copy=req.v1_double_copy, latency_ns=req.latency_ns,
-                      iommu_mode=req.iommu_mode, progress=progress, vcd=req.vcd)
+        raw = run_dma(spec, machine, backend=req.backend, driver=req.driver,
+                      idle_skip=req.idle_skip, v1_double_copy=req.v1_double_copy,
+                      latency_ns=req.latency_ns, progress=progress, vcd=req.vcd)
     else:
-        raw = run_cpu(spec, req.costs)
+        raw = run_cpu(spec, machine.costs)
     wall = time.perf_counter() - started
-    figures = measure(raw, req.costs, pages=plan.pages, nbytes=sum(plan.sizes),
-                      repeat=req.repeat, seed=req.seed, cpu_ghz=req.cpu_ghz)
+    figures = measure(raw, machine.costs, pages=plan.pages, nbytes=sum(plan.sizes),
+                      repeat=req.repeat, seed=req.seed, cpu_ghz=machine.cpu_ghz)
     uniform = len(set(plan.sizes)) == 1
     row = {
         "mode": req.mode,
@@ -138,18 +131,17 @@ def run_request(req, progress=None, keep_raw=False):
         **figure_fields(figures),
         "post_move_access_cycles_per_page": post_move_access(
             spec, req.mode, req.mode == "dma" and req.driver == "v1" and req.v1_double_copy,
-            toucher=req.toucher, dma_allocates_in_llc=req.dma_allocates_in_llc,
-            llc_bytes=req.llc_bytes),
+            toucher=req.toucher, cache=machine.cache),
         "simulated_batches": raw["simulated_batches"],
         "extrapolated_batches": raw["extrapolated_batches"],
         "integrity": raw["integrity"],
         "repeat": req.repeat,
-        "iommu_mode": req.iommu_mode if req.mode == "dma" else None,
+        "iommu_mode": machine.iommu_mode if req.mode == "dma" else None,
         "v1_double_copy": req.v1_double_copy if req.mode == "dma" and req.driver == "v1"
         else None,
         "toucher": req.toucher,
-        "dma_allocates_in_llc": req.dma_allocates_in_llc,
-        "llc_bytes": int(req.costs.llc_bytes),
+        "dma_allocates_in_llc": machine.cache.dma_allocates_in_llc,
+        "llc_bytes": int(machine.cache.llc_bytes_per_ccx),
         "wall_seconds": wall,
     }
     for key in ("dma_copied_folios", "dma_failed_folios", "simulated_cycles", "skipped_cycles",

@@ -9,8 +9,8 @@ from sim.kernel.clock import host_port_class, SoftPort
 from sim.kernel.core import CoreConfig, MigrationCore
 from sim.kernel.folios import folio_sizes, MigrateError, NR_MAX_BATCHED_MIGRATION, PAGE, Plan
 from sim.kernel.frames import node_layout, NodeFrames
-from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE
-from sim.platform.memory_system import CXL_MEMORY, DEFAULT_ENGINE_MHZ, REMOTE_DRAM, zen3_two_socket
+from sim.machine import DEFAULT_MACHINE
+from sim.platform.memory_system import DEFAULT_ENGINE_MHZ, zen3_two_socket
 from sw_driver.dcbm import DEFAULT_STRATEGY
 
 
@@ -50,22 +50,24 @@ def run_cpu(spec, costs=DEFAULT_COSTS):
 
 
 # --- the RTL scenario ---
-def dma_memory_config(spec, costs=DEFAULT_COSTS, *, engine_mhz=DEFAULT_ENGINE_MHZ,
-                      latency_ns=None, iommu_mode=IOMMU_DEFAULT_MODE):
-    """(memory_config, layout) for the DMA scenario: node regions, NUMA latencies, the
-    IOMMU's invalidation mode."""
+def dma_memory_config(spec, machine=DEFAULT_MACHINE, *, latency_ns=None):
+    """(memory_config, layout) for the DMA scenario on ``machine``: node regions, the
+    nodes' latency and bandwidth (or one flat ``latency_ns``), the IOMMU's
+    invalidation mode."""
     from sim.platform.address_map import DATA, MEM_BASE
     config = core_config(spec)
-    plan = plan_of(spec, costs)
+    plan = plan_of(spec, machine.costs)
+    engine_mhz = machine.engine_mhz
     layout = node_layout(plan, from_node=config.from_node, to_node=config.to_node,
                          base=DATA, full=config.full)
     end = max(start + size for start, size in layout.values())
-    memory = {"base": MEM_BASE, "size": end - MEM_BASE, "iommu_mode": iommu_mode}
+    memory = {"base": MEM_BASE, "size": end - MEM_BASE, "iommu_mode": machine.iommu_mode}
     if latency_ns is None:
         ranges = {node: [(start, start + size)] for node, (start, size) in layout.items()}
         memory["memory_system"] = zen3_two_socket(
-            remote=ranges.get(REMOTE_DRAM.node_id, ()), cxl=ranges.get(CXL_MEMORY.node_id, ()),
-            engine_mhz=engine_mhz).to_config()
+            remote=ranges.get(machine.remote.node_id, ()), cxl=ranges.get(machine.cxl.node_id, ()),
+            engine_mhz=engine_mhz, local=machine.local, remote_node=machine.remote,
+            cxl_node=machine.cxl, write_buffer_bytes=machine.write_buffer_bytes).to_config()
     else:                          # one flat latency instead of the nodes'
         cycles = max(1, math.ceil(latency_ns * engine_mhz / 1000))
         memory.update(read_latency=cycles, write_latency=cycles)
@@ -114,18 +116,15 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY,
     return result
 
 
-def run_dma(spec, costs=DEFAULT_COSTS, *, params=None, backend="pysim", driver=DEFAULT_STRATEGY,
-            engine_mhz=DEFAULT_ENGINE_MHZ, idle_skip=True, v1_double_copy=True,
-            latency_ns=None, iommu_mode=IOMMU_DEFAULT_MODE, progress=None, vcd=None):
-    """The dma mode on an RTL back-end; the raw result."""
+def run_dma(spec, machine=DEFAULT_MACHINE, *, backend="pysim", driver=DEFAULT_STRATEGY,
+            idle_skip=True, v1_double_copy=True, latency_ns=None, progress=None, vcd=None):
+    """The dma mode on an RTL back-end, on ``machine``; the raw result."""
     from hw.engine import DmaEngine
-    from hw.params import EngineParams
     from sim.backends import get_runner
-    params = params or EngineParams()
-    memory, layout = dma_memory_config(spec, costs, engine_mhz=engine_mhz, latency_ns=latency_ns,
-                                       iommu_mode=iommu_mode)
-    kwargs = {"spec": spec, "costs": costs.as_dict(), "layout": layout, "driver": driver,
-              "nr_dma_chan": params.channels, "engine_mhz": engine_mhz,
+    params = machine.engine
+    memory, layout = dma_memory_config(spec, machine, latency_ns=latency_ns)
+    kwargs = {"spec": spec, "costs": machine.costs.as_dict(), "layout": layout, "driver": driver,
+              "nr_dma_chan": params.channels, "engine_mhz": machine.engine_mhz,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy}
     return get_runner(backend)(DmaEngine(params), "sim.kernel.scenario:migrate_scenario", kwargs,
                             memory_config=memory, progress=progress, vcd=vcd)

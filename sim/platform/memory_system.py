@@ -54,10 +54,12 @@ DEFAULT_ENGINE_MHZ = 1000.0
 #: Node ranges must be multiples of this, so that no AXI burst (which never
 #: crosses a 4 KiB boundary) spans two nodes.
 PAGE_BYTES = AXI_BOUNDARY_BYTES
-#: Default write buffering per node (bytes), an estimate: a DDR4 controller queues
-#: ~32 writes of 64 bytes per channel, 8 channels per socket: 8 x 32 x 64 = 16 KiB.
-#: (With one 4 KiB burst's worth, writes alternating over two nodes overlap less.)
+#: Default write buffering per node (bytes), an estimate; see WRITE_BUFFER_SOURCE.
 WRITE_BUFFER_BYTES = 16 * 1024
+WRITE_BUFFER_SOURCE = (
+    "Estimate: a DDR4 controller queues ~32 writes of 64 bytes per channel, 8 channels per "
+    "socket: 8 x 32 x 64 = 16 KiB per node (with one 4 KiB burst's worth, writes "
+    "alternating over two nodes overlap less).")
 
 
 def _positive_number(name, value, allow_none=False):

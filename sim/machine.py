@@ -1,0 +1,324 @@
+"""The machine a run models, as one immutable value: what a platform file describes.
+
+A :class:`Machine` gathers everything about the modelled computer: the CPU and
+engine clocks, the DMA engine's build parameters, the IOMMU's invalidation
+mode, the memory nodes the engine sees (latency and bandwidth of local DRAM,
+remote DRAM and the CXL tier, and the fabric's write buffering), the cache
+hierarchy of the cost-to-userspace model and the host cost table. Each value
+keeps the one definition it has in its own module (:class:`hw.params.EngineParams`,
+:mod:`sim.platform.memory_system`, :mod:`sim.host.cache_params`,
+:mod:`sim.host.costs`), with its source; this module only puts them together.
+
+A platform file is TOML (read with :mod:`tomllib`) whose tables are the
+:data:`SECTIONS`; it may give only the values it changes, the others come from
+the built-in machine, the seed's (:data:`DEFAULT_MACHINE`, shipped as
+``sim/machines/seed.toml``, which :func:`render_toml` writes with each value's
+source as a comment). Values are addressed as ``section.key`` (e.g.
+``memory.remote.read_latency_ns``); :meth:`Machine.with_values` changes some.
+Two values are held once for the whole machine: the CPU clock (``clocks.cpu_ghz``,
+also the cache model's core clock) and the LLC size (``cache.llc_bytes_per_ccx``,
+also the cost table's ``llc_bytes``).
+"""
+import dataclasses
+import math
+import textwrap
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+
+from hw.params import EngineParams, ParameterError
+from sim.host.cache_params import CONSTANTS as CACHE_CONSTANTS, DEFAULT_PLATFORM as DEFAULT_CACHE
+from sim.host.cache_params import CacheModelError, Platform as CachePlatform
+from sim.host.costs import DEFAULT_COSTS, CostError, CostTable
+from sim.platform import memory_system
+from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE, MODES as IOMMU_MODES
+from sim.platform.memory_system import (CXL_MEMORY, DEFAULT_ENGINE_MHZ, LOCAL_DRAM, REMOTE_DRAM,
+                                        WRITE_BUFFER_BYTES, Node)
+from sim.seed import CPU_GHZ
+
+#: The built-in platform file, in the package.
+DEFAULT_FILE = resources.files("sim") / "machines" / "seed.toml"
+#: The memory nodes by role, as ``memory.<role>`` tables.
+NODE_ROLES = ("local", "remote", "cxl")
+NODE_KEYS = ("read_latency_ns", "write_latency_ns", "read_gbps", "write_gbps")
+#: How a file says that a node's bandwidth is not limited (TOML has no null).
+UNLIMITED = "unlimited"
+#: Cost-table fields that are not a file's values: they follow another value.
+_COSTS_TIED = {"llc_bytes": "cache.llc_bytes_per_ccx"}
+
+
+class MachineError(ValueError):
+    """A platform file or value that cannot describe a machine; the message names it."""
+
+
+@dataclass(frozen=True)
+class Machine:
+    """The modelled computer (see the module docstring). Immutable; compare with ==."""
+
+    name: str = "seed: 2-socket AMD EPYC 7003 (Zen 3), the RFC's test machine"
+    cpu_ghz: float = CPU_GHZ
+    engine_mhz: float = DEFAULT_ENGINE_MHZ
+    engine: EngineParams = EngineParams()
+    iommu_mode: str = IOMMU_DEFAULT_MODE
+    write_buffer_bytes: int = WRITE_BUFFER_BYTES
+    local: Node = LOCAL_DRAM
+    remote: Node = REMOTE_DRAM
+    cxl: Node = CXL_MEMORY
+    cache: CachePlatform = DEFAULT_CACHE
+    costs: CostTable = DEFAULT_COSTS
+
+    def __post_init__(self):
+        for name in ("cpu_ghz", "engine_mhz"):
+            _check_clock(f"clocks.{name}", getattr(self, name))
+        if self.iommu_mode not in IOMMU_MODES:
+            raise MachineError(f"iommu.mode={self.iommu_mode!r}: expected one of "
+                               f"{', '.join(IOMMU_MODES)}")
+        if not isinstance(self.write_buffer_bytes, int) or self.write_buffer_bytes < 1:
+            raise MachineError(f"memory.write_buffer_bytes={self.write_buffer_bytes!r}: expected "
+                               f"an int >= 1 (bytes)")
+        if self.cache.core_ghz != self.cpu_ghz:
+            raise MachineError("cache.core_ghz must equal clocks.cpu_ghz (one CPU clock)")
+        if self.costs.llc_bytes != self.cache.llc_bytes_per_ccx:
+            raise MachineError("costs.llc_bytes must equal cache.llc_bytes_per_ccx (one LLC)")
+
+    @property
+    def nodes(self):
+        """The memory nodes, by role."""
+        return {role: getattr(self, role) for role in NODE_ROLES}
+
+    # ---- values by name -----------------------------------------------------------
+    def values(self):
+        """{"section.key": value} of every value a platform file can give."""
+        out = {"name": self.name, "clocks.cpu_ghz": self.cpu_ghz,
+               "clocks.engine_mhz": self.engine_mhz}
+        out.update({f"dma.{k}": v for k, v in self.engine.as_dict().items()})
+        out["iommu.mode"] = self.iommu_mode
+        out["memory.write_buffer_bytes"] = self.write_buffer_bytes
+        for role, node in self.nodes.items():
+            out.update({f"memory.{role}.{k}": getattr(node, k) for k in NODE_KEYS})
+        for f in dataclasses.fields(CachePlatform):
+            if f.name != "core_ghz":
+                out[f"cache.{f.name}"] = getattr(self.cache, f.name)
+        out.update({f"costs.{k}": v for k, v in self.costs.as_dict().items()
+                    if k not in _COSTS_TIED})
+        return out
+
+    def with_values(self, changes):
+        """A machine with some values changed, by ``section.key`` name; MachineError
+        names an unknown key or a bad value."""
+        if not changes:
+            return self
+        values = self.values()
+        unknown = sorted(set(changes) - set(values))
+        if unknown:
+            raise MachineError(f"unknown platform value(s): {', '.join(unknown)} (see "
+                               f"`foliodma platform show` for every name)")
+        values.update(changes)
+        return machine_from_values(values)
+
+    def as_dict(self):
+        """Nested {section: {key: value}}, as the platform file and --json show it."""
+        nested = {}
+        for key, value in self.values().items():
+            *path, last = key.split(".")
+            table = nested
+            for part in path:
+                table = table.setdefault(part, {})
+            table[last] = value
+        return nested
+
+
+def _section(values, prefix):
+    return {key[len(prefix):]: value for key, value in values.items() if key.startswith(prefix)}
+
+
+def _bandwidth(key, value):
+    if value == UNLIMITED or value is None:
+        return None
+    if isinstance(value, str):
+        raise MachineError(f"{key}={value!r}: expected GB/s or {UNLIMITED!r}")
+    return value
+
+
+def _check_clock(key, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not (math.isfinite(value) and value > 0):
+        raise MachineError(f"{key}={value!r}: a clock frequency must be a positive number")
+
+
+def machine_from_values(values):
+    """The Machine of a complete {"section.key": value} dict (as :meth:`Machine.values`)."""
+    for key in ("clocks.cpu_ghz", "clocks.engine_mhz"):
+        _check_clock(key, values[key])
+    try:
+        engine = EngineParams(**_section(values, "dma."))
+        nodes = {}
+        for role, default in (("local", LOCAL_DRAM), ("remote", REMOTE_DRAM), ("cxl", CXL_MEMORY)):
+            given = _section(values, f"memory.{role}.")
+            for key in ("read_gbps", "write_gbps"):
+                given[key] = _bandwidth(f"memory.{role}.{key}", given[key])
+            nodes[role] = default.replace(**given)
+        cpu_ghz = values["clocks.cpu_ghz"]
+        cache = DEFAULT_CACHE.replace(core_ghz=cpu_ghz, **_section(values, "cache."))
+        costs = DEFAULT_COSTS.with_overrides(llc_bytes=cache.llc_bytes_per_ccx,
+                                             **_section(values, "costs."))
+        return Machine(name=values["name"], cpu_ghz=cpu_ghz,
+                       engine_mhz=values["clocks.engine_mhz"], engine=engine,
+                       iommu_mode=values["iommu.mode"],
+                       write_buffer_bytes=values["memory.write_buffer_bytes"],
+                       cache=cache, costs=costs, **nodes)
+    except (ParameterError, CacheModelError, CostError, TypeError) as error:
+        raise MachineError(str(error)) from None
+    except ValueError as error:          # a Node's own check
+        if isinstance(error, MachineError):
+            raise
+        raise MachineError(str(error)) from None
+
+
+DEFAULT_MACHINE = Machine()
+
+
+# ---- platform files ------------------------------------------------------------------
+def flatten(table, prefix=""):
+    """{"section.key": value} of a nested table (a platform file, :meth:`Machine.as_dict`)."""
+    out = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def load_machine(path=None, base=DEFAULT_MACHINE):
+    """The Machine a platform file describes (values it leaves out from ``base``);
+    ``None``: ``base``. MachineError names a missing file, bad TOML or a bad value."""
+    if path is None:
+        return base
+    try:
+        with open(path, "rb") as handle:
+            table = tomllib.load(handle)
+    except FileNotFoundError:
+        raise MachineError(f"platform file {path}: no such file") from None
+    except OSError as error:
+        raise MachineError(f"platform file {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise MachineError(f"platform file {path}: not valid TOML ({error})") from None
+    try:
+        return base.with_values(flatten(table))
+    except MachineError as error:
+        raise MachineError(f"platform file {path}: {error}") from None
+
+
+# ---- the file, with each value's source --------------------------------------------
+SECTIONS = {
+    "clocks": "Clocks: the CPU's (cycles per page, the cache model) and the DMA engine's "
+              "(turns engine cycles into ns).",
+    "dma": "The DMA engine's build parameters (hw.params.EngineParams): design choices of "
+           "the modelled engine, not measurements.",
+    "iommu": "The IOMMU in front of the engine (sim/platform/iommu.py).",
+    "memory": "The memory system the engine sees from socket 0's I/O die "
+              "(sim/platform/memory_system.py).",
+    "cache": "The cache hierarchy of the cost-to-userspace model (sim/host/cache_params.py, "
+             "docs/cache.md).",
+    "costs": "Host CPU costs in ns, bandwidths in bytes/ns (sim/host/costs.py, docs/costs.md).",
+}
+
+_NODE_SOURCES = {
+    ("local", "latency"): "local DRAM latency 100 ns",
+    ("remote", "latency"): "remote DRAM latency 200 ns",
+    ("cxl", "latency"): "CXL latency 300 ns",
+    ("local", "gbps"): "local DRAM bandwidth 160 GB/s",
+    ("remote", "gbps"): "remote DRAM bandwidth 100 GB/s",
+    ("cxl", "gbps"): "CXL bandwidth 24/20 GB/s",
+}
+
+
+def _engine_doc():
+    """{field: its line of the EngineParams docstring}."""
+    doc, lines = {}, EngineParams.__doc__.splitlines()
+    for line in lines:
+        name, sep, text = line.strip().partition(" -- ")
+        if sep:
+            doc[name.strip()] = text.strip()
+        elif doc and line.strip():
+            last = list(doc)[-1]
+            doc[last] += " " + line.strip()
+    return doc
+
+
+def source_of(key):
+    """Where the built-in value of ``section.key`` comes from, as one sentence or more."""
+    section, _, rest = key.partition(".")
+    if key == "name":
+        return "What this platform stands for."
+    if key == "clocks.cpu_ghz":
+        return CACHE_CONSTANTS["CORE_GHZ"].source
+    if key == "clocks.engine_mhz":
+        return ("Model choice: one engine cycle per ns; an ASIC-class clock for the engine "
+                "(`foliodma synth` gives an FPGA's).")
+    if section == "dma":
+        return _engine_doc()[rest]
+    if key == "iommu.mode":
+        return ("x86 kernels build with IOMMU_DEFAULT_DMA_LAZY: unmaps queue in the flush "
+                "queue; 'strict' waits for an invalidation per unmap.")
+    if key == "memory.write_buffer_bytes":
+        return memory_system.WRITE_BUFFER_SOURCE
+    if section == "memory":
+        role, _, field = rest.partition(".")
+        kind = "latency" if field.endswith("latency_ns") else "gbps"
+        return memory_system.SOURCES[_NODE_SOURCES[role, kind]]
+    if section == "cache":
+        c = CACHE_CONSTANTS.get(rest.upper())
+        if c is None:
+            return "Hardware prefetchers on, as in the seed's runs (off: mlp_demand)."
+        return f"[{c.kind}, {c.unit}] {c.source}"
+    field = {f.name: f for f in dataclasses.fields(CostTable)}[rest]
+    return f"[{field.metadata['kind']}, {field.metadata['unit']}] {field.metadata['source']}"
+
+
+def _toml_value(value):
+    if value is None:
+        return f'"{UNLIMITED}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def _comment(text, width=92):
+    return [f"# {line}" for line in textwrap.wrap(text, width - 2)]
+
+
+def render_toml(machine=DEFAULT_MACHINE):
+    """The platform file of ``machine``: every value, each with its source above it."""
+    values = machine.values()
+    out = ["# foliodma platform file: the machine a run models (foliodma --platform FILE).",
+           "# Each value's comment gives the source of the built-in (seed machine) value.",
+           "# A file may give only the values it changes; the others are the built-in ones.",
+           "# Written by `foliodma platform show --toml`.", "",
+           *_comment(source_of("name")), f"name = {_toml_value(values['name'])}"]
+    tables = {}
+    for key, value in values.items():
+        if key == "name":
+            continue
+        table, _, leaf = key.rpartition(".")
+        tables.setdefault(table, []).append((key, leaf, value))
+    for table, entries in tables.items():
+        out.append("")
+        if table in SECTIONS:
+            out += _comment(SECTIONS[table])
+        out.append(f"[{table}]")
+        for key, leaf, value in entries:
+            out += _comment(source_of(key))
+            out.append(f"{leaf} = {_toml_value(value)}")
+    return "\n".join(out) + "\n"
+
+
+#: Command-line names of single values (options and Python API settings), by
+#: the ``section.key`` they set.
+SHORTHANDS = {"cpu_ghz": "clocks.cpu_ghz", "engine_mhz": "clocks.engine_mhz",
+              "iommu_mode": "iommu.mode", "llc_bytes": "cache.llc_bytes_per_ccx",
+              "dma_allocates_in_llc": "cache.dma_allocates_in_llc",
+              **{f.name: f"dma.{f.name}" for f in dataclasses.fields(EngineParams)}}

@@ -1,0 +1,123 @@
+"""The platform: one Machine value, its file, and the commands that take it."""
+import dataclasses
+import json
+import pickle
+
+import pytest
+
+from sim.cli.main import main
+from sim.kernel.request import MigrateRequest, run_request
+from sim.machine import (DEFAULT_FILE, DEFAULT_MACHINE, MachineError, load_machine,
+                         render_toml)
+
+
+def migrate_json(capsys, *extra):
+    """The --json document of a small DMA migrate on the compiled back-end."""
+    assert main(["migrate", "--copy", "dma", "--workload", "64K", "--repeat", "1",
+                 "--backend", "verilator", "--json", "--quiet", *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_shipped_file_is_the_built_in_machine_with_every_source():
+    text = DEFAULT_FILE.read_text()
+    assert text == render_toml(DEFAULT_MACHINE), \
+        "sim/machines/seed.toml is stale: foliodma platform show --toml > sim/machines/seed.toml"
+    assert load_machine(DEFAULT_FILE) == DEFAULT_MACHINE
+    # Every value has a comment line (its source) right above it.
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if "=" in line and not line.startswith("#"):
+            assert lines[i - 1].startswith("# "), line
+
+
+def test_platform_show_json_prints_the_default_platform(capsys):
+    assert main(["platform", "show", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown == json.loads(json.dumps(DEFAULT_MACHINE.as_dict()))
+    assert shown["memory"]["remote"]["read_latency_ns"] == 200.0
+    assert shown["dma"]["data_width"] == 256
+
+
+def test_one_llc_and_one_cpu_clock():
+    machine = DEFAULT_MACHINE.with_values({"cache.llc_bytes_per_ccx": 16 << 20,
+                                           "clocks.cpu_ghz": 3.0})
+    assert machine.costs.llc_bytes == machine.cache.llc_bytes_per_ccx == 16 << 20
+    assert machine.cache.core_ghz == 3.0
+    assert "costs.llc_bytes" not in machine.values()
+    with pytest.raises(MachineError, match="one LLC"):
+        dataclasses.replace(machine, costs=DEFAULT_MACHINE.costs)
+
+
+def test_a_modified_platform_file_changes_a_migrate_row(tmp_path, capsys):
+    base = migrate_json(capsys)["rows"][0]
+    slow = tmp_path / "slow-remote.toml"
+    slow.write_text("name = \"slow remote\"\n[memory.remote]\nread_latency_ns = 800.0\n"
+                    "read_gbps = 10.0\n")
+    document = migrate_json(capsys, "--platform", str(slow))
+    row = document["rows"][0]
+    assert document["machine"]["name"] == "slow remote"
+    assert document["machine"]["memory"]["remote"]["read_gbps"] == 10.0
+    assert row["integrity"]["ok"]
+    # The sources are on the remote node: a slower node makes the DMA copy slower.
+    assert row["folio_copy_cycles_per_page"] > 1.1 * base["folio_copy_cycles_per_page"]
+    assert row["migrate_pages_cycles_per_page"] > base["migrate_pages_cycles_per_page"]
+
+
+def test_options_override_the_file_and_set_overrides_options(tmp_path, capsys):
+    path = tmp_path / "two.toml"
+    path.write_text("[dma]\nchannels = 2\ndata_width = 128\n[clocks]\nengine_mhz = 500.0\n")
+    machine = migrate_json(capsys, "--platform", str(path), "--channels", "4",
+                           "--set", "clocks.engine_mhz=250")["machine"]
+    assert machine["dma"]["channels"] == 4          # the option over the file
+    assert machine["dma"]["data_width"] == 128      # the file over the built-in
+    assert machine["clocks"]["engine_mhz"] == 250   # --set last
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[memory.remote]\nlatency = 3\n", "unknown platform value(s): memory.remote.latency"),
+    ("[dma]\nchannels = 99\n", "channels=99 is out of range"),
+    ("[clocks\n", "not valid TOML"),
+    ("[memory.local]\nread_gbps = \"fast\"\n", "expected GB/s or 'unlimited'"),
+    ("[clocks]\ncpu_ghz = 0\n", "a clock frequency must be a positive number"),
+])
+def test_bad_platform_files_are_named(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(content)
+    assert main(["platform", "show", "--platform", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"platform file {path}" in err and message in err
+
+
+def test_bad_set_values_are_named(capsys):
+    assert main(["platform", "show", "--set", "iommu.mode=sometimes"]) == 2
+    assert "--set iommu.mode=sometimes: iommu.mode='sometimes'" in capsys.readouterr().err
+    assert main(["platform", "show", "--set", "no-equals-sign"]) == 2
+    assert "expected KEY=VALUE" in capsys.readouterr().err
+    assert main(["platform", "show", "--platform", "/no/such/file.toml"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_from_json_reruns_on_the_recorded_machine_without_the_file(tmp_path, capsys):
+    path = tmp_path / "p.toml"
+    path.write_text("[memory.remote]\nread_latency_ns = 400.0\n")
+    first = migrate_json(capsys, "--platform", str(path))
+    result = tmp_path / "r.json"
+    result.write_text(json.dumps(first))
+    path.unlink()                               # the JSON alone must be enough
+    again = migrate_json(capsys, "--from-json", str(result))
+    assert again["machine"] == first["machine"]
+    for key in ("folio_copy_cycles_per_page", "migrate_pages_cycles_per_page",
+                "simulated_cycles"):
+        assert again["rows"][0][key] == first["rows"][0][key]
+
+
+def test_a_request_is_immutable_and_travels_to_a_worker_unchanged():
+    machine = DEFAULT_MACHINE.with_values({"costs.dma_map_page_ns": 900.0})
+    request = MigrateRequest(mode="cpu", workload_bytes=8 << 10, repeat=1, machine=machine)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.mode = "dma"
+    travelled = pickle.loads(pickle.dumps(request))
+    assert travelled == request
+    json.dumps(request.settings())
+    assert run_request(travelled)["migrate_pages_cycles_per_page"] == \
+        run_request(request)["migrate_pages_cycles_per_page"]
