@@ -61,8 +61,8 @@ regs: $(STAMP)
 figures: $(STAMP) tools
 	$(BIN)/foliodma migrate --quiet --plot docs/figures/migrate.svg
 	$(BIN)/foliodma reproduce --backend icarus --quiet --plot docs/figures/reproduce.svg
-	$(BIN)/foliodma sweep driver v1,v2,v3 --copy batch-cpu --copy dma --backend icarus --quiet --plot docs/figures/sweep-driver.svg
-	$(BIN)/foliodma sweep data-width 64,128,256,512 --folio-size 2M --workload 8M --max-batch-pages 2048 --copy batch-cpu --copy dma --backend icarus --measure copy_gbps --quiet --plot docs/figures/sweep-data-width.svg
+	$(BIN)/foliodma sweep driver v1,v2,v3 --copy batch-cpu --copy dma --backend icarus --wide --quiet --plot docs/figures/sweep-driver.svg
+	$(BIN)/foliodma sweep data-width 64,128,256,512 --folio-size 2M --workload 8M --max-batch-pages 2048 --copy batch-cpu --copy dma --backend icarus --measure copy_gbps --wide --quiet --plot docs/figures/sweep-data-width.svg
 
 clean:
 	rm -rf build $(VENV) *.egg-info

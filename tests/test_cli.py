@@ -113,11 +113,44 @@ def test_sweep_runs_migrate_per_value(tmp_path, capsys):
 
 def test_sweep_table_leads_with_the_option(capsys):
     assert main(["sweep", "mappings", "1,3", "--copy", "batch-cpu", "--workload", "8K",
-                 "--repeat", "2", "--quiet"]) == 0
+                 "--repeat", "2", "--quiet", "--wide"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("sweep of --mappings over 1, 3")
     assert lines[1].split()[:2] == ["mappings", "mode"]
     assert [line.split()[0] for line in lines[3:5]] == ["1", "3"]
+
+
+def test_tables_fit_120_columns_unless_wide(capsys):
+    argv = ["migrate", "--copy", "cpu", "--copy", "batch-cpu", "--workload", "8K",
+            "--repeat", "2", "--quiet"]
+    assert main(argv) == 0
+    narrow = capsys.readouterr().out.splitlines()
+    table = narrow[narrow.index(next(l for l in narrow if l.startswith("----"))) - 3:]
+    table = table[:table.index("")]
+    assert max(len(line) for line in table) <= 120
+    assert table[-1] == "(left out to fit 120 columns: F, wall s; --wide shows every column)"
+    assert main(argv + ["--wide"]) == 0
+    wide = capsys.readouterr().out.splitlines()
+    header = next(line for line in wide if line.lstrip().startswith("mode"))
+    assert header.split()[-2:] == ["wall", "s"] and len(header) > 120
+    assert "left out" not in "\n".join(wide)
+
+
+def test_format_table_keeps_a_narrow_table_on_one_line_and_never_drops_required_columns():
+    from sim.cli.common import format_table, set_table_width
+    rows = [{"a": 1, "b": "x" * 30}]
+    columns = (("first column", "a", "{}"), ("second", "b", "{}"))
+    try:
+        set_table_width(50)
+        assert format_table(rows, columns).splitlines()[0].split() == ["first", "column", "second"]
+        set_table_width(40)
+        wrapped = format_table(rows, columns).splitlines()
+        assert [line.split() for line in wrapped[:2]] == [["first"], ["column", "second"]]
+        assert max(len(line) for line in wrapped) <= 40
+        set_table_width(30)                            # too narrow, nothing optional to drop
+        assert format_table(rows, columns) == "\n".join(wrapped)
+    finally:
+        set_table_width(120)
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -6,6 +6,7 @@ import importlib.metadata
 import json
 import re
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -207,15 +208,54 @@ def engine_params(args):
     return machine_of(args).engine
 
 
+#: Width a table keeps to unless --wide: a 120-column terminal.
+TABLE_WIDTH = 120
+_table_width = [TABLE_WIDTH]
+
+
+def set_table_width(width):
+    """The width tables keep to from now on (None: no limit, as --wide asks)."""
+    _table_width[0] = width
+
+
 def format_table(rows, columns):
-    """A plain-text table; columns are (header, key, format)."""
-    cells = [[header for header, _, _ in columns]]
-    for row in rows:
-        cells.append([fmt.format(row[key]) for _, key, fmt in columns])
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    """A plain-text table; columns are (header, key, format) or (header, key, format,
+    "optional"). Within the table width (:func:`set_table_width`) headers wrap onto
+    several lines, and if that is not enough, optional columns are left out from the
+    right, with a last line naming them; without a limit every column is on one line."""
+    limit = _table_width[0]
+    columns = list(columns)
+    texts = [[fmt.format(row[key]) for row in rows] for _, key, fmt, *_ in columns]
+    dropped = []
+
+    def widths(wrapped):
+        return [max([max(len(word) for word in c[0].split()) if wrapped else len(c[0])]
+                    + [len(t) for t in col]) for c, col in zip(columns, texts)]
+
+    def total(ws):
+        return sum(ws) + 2 * (len(ws) - 1)
+    wrap = limit is not None and total(widths(False)) > limit
+    while wrap and total(widths(True)) > limit:
+        optional = [i for i, c in enumerate(columns) if c[3:] == ("optional",)]
+        if not optional:
+            break
+        dropped.insert(0, columns.pop(optional[-1])[0])
+        texts.pop(optional[-1])
+    ws = widths(wrap)
+    headers = [textwrap.wrap(c[0], w) if wrap else [c[0]] for c, w in zip(columns, ws)]
+    height = max(len(h) for h in headers)
+    lines = []
+    for line in range(height):
+        # Headers sit on the last lines, next to the data.
+        lines.append([(h[line - height + len(h)] if line >= height - len(h) else "")
+                      for h in headers])
+    lines += [[col[r] for col in texts] for r in range(len(rows))]
+    out = ["  ".join(cell.rjust(w) for cell, w in zip(line, ws)).rstrip() for line in lines]
+    out.insert(height, "  ".join("-" * w for w in ws))
+    if dropped:
+        out.append(f"(left out to fit {limit} columns: {', '.join(dropped)}; --wide shows "
+                   f"every column)")
+    return "\n".join(out)
 
 
 class RunCounter:

@@ -15,7 +15,7 @@ from sim.cli.common import (add_csv_option, add_engine_options, add_from_json_op
                             add_platform_reading_options, AUTO_BACKEND,
                             backend_list, comma_list, non_negative_int, output_path, parse_size,
                             positive_float, positive_int, probability, request_default, figure_path,
-                            UsageError)
+                            set_table_width, TABLE_WIDTH, UsageError)
 from sim.cli.hardware import cmd_regs, cmd_synth, cmd_verilog, output_dir, verilog_identifier
 from sim.cli.migrate import add_migrate_options, cmd_migrate
 from sim.cli.platform import add_platform_command
@@ -200,12 +200,18 @@ def build_parser():
     synth.add_argument("--quiet", action="store_true", help="no progress on stderr")
     synth.set_defaults(func=cmd_synth)
     add_platform_command(commands)
+    for name in ("bench", "migrate", "sweep", "synth"):
+        commands.choices[name].add_argument(
+            "--wide", action="store_true",
+            help=f"print every table column on one line, however wide (default: fit "
+                 f"{TABLE_WIDTH} columns, wrapping headers and leaving out optional columns)")
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     prog = f"foliodma {args.command}"          # as argparse names the command in its errors
+    set_table_width(None if getattr(args, "wide", False) else TABLE_WIDTH)
     try:
         apply_from_json(args)
         status = args.func(args)

@@ -61,10 +61,10 @@ def migrate_table(rows, lead=None):
     return format_table(out, ((((lead[0], "lead", "{}"),) if lead else ()) + (
         ("mode", "mode", "{}"), ("flow", "flow", "{}"),
         ("migrate_pages cycles/page", "mp", "{}"), ("folio_copy cycles/page", "fc", "{}"),
-        ("F", "F", "{}"), ("copy GB/s", "gbps", "{}"),
+        ("F", "F", "{}", "optional"), ("copy GB/s", "gbps", "{}"),
         ("post_move_access cycles/page", "pma", "{}"),
         ("batches simulated + extrapolated", "batches", "{}"),
-        ("integrity", "integrity", "{}"), ("wall s", "wall", "{}"))))
+        ("integrity", "integrity", "{}"), ("wall s", "wall", "{}", "optional"))))
 
 
 #: How the migrate output names each --toucher.
