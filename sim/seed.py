@@ -1,9 +1,10 @@
 """The measured figures the model is calibrated on and compared with, held once.
 
-Sources: the seed (``../shared/seed/000_3cb86562fd58bc19.txt``: the RFC cover
-letter's table and Shivank Garg's follow-up of 2024-06-25) and a later posting
-of the series (``../shared/reference/dcbm-lineage.md`` section 1). All figures
-are CPU cycles per 4 KiB page at 2 GHz, as printed there.
+Sources: the seed (the RFC v1 cover letter of the dcbm series, "mm: migration:
+batch migration with DMA offload", with its table, and Shivank Garg's follow-up
+of 2024-06-25 on the same thread) and a later posting of the series (dcbm v3,
+its 1 GiB ``move_pages()`` results). All figures are CPU cycles per 4 KiB page at
+2 GHz, as printed there.
 
 Modes: ``cpu`` = Generic Kernel, ``batch-cpu`` = patched kernel with offload
 disabled (batched flow, CPU copy), ``dma`` = offload enabled (dcbm v1). A

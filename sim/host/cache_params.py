@@ -14,6 +14,7 @@ from sim import seed
 from sim.host.costs import ESTIMATE, MEASURED, SEED
 from sim.host.seed_derived import LLC_BYTES, SEED_GHZ
 from sim.platform.memory_system import LOCAL_DRAM, REMOTE_DRAM
+from sw_driver.folio import PAGE_SIZE
 
 # --------------------------------------------------------------------------------
 # Constants, of the kinds of sim/host/costs.py (KINDS): a public fact/measurement,
@@ -26,7 +27,7 @@ CORE_GHZ = SEED_GHZ
 # x86 cache line; also the stride of the seed's loop (one load per line).
 LINE_BYTES = 64
 # THP was off in the seed: every folio is one 4 KiB page.
-PAGE_BYTES = 4096
+PAGE_BYTES = PAGE_SIZE
 # Zen 3 core: 32 KiB L1D, 512 KiB private L2 (unchanged since Zen 1).
 L1_BYTES = 32 * 1024
 L2_BYTES = 512 * 1024
