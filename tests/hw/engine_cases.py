@@ -1,7 +1,7 @@
-"""Checked DmaEngine scenarios, run on both backends by tests/test_engine.py.
+"""Checked DmaEngine scenarios, run on both backends by tests/hw/test_engine.py.
 
 Each scenario is an ``async def name(dev, **kwargs)`` in the sense of
-:mod:`sim.backends.base`, named "tests.engine_cases:name". It lays its jobs out in
+:mod:`sim.backends.base`, named "tests.hw.engine_cases:name". It lays its jobs out in
 memory, programs the engine through :class:`sim.experiments.engine_io.EngineIO`, checks
 everything itself (destinations byte for byte, the whole memory image so that
 guard bytes and any stray write are caught, every completion record, HEAD,

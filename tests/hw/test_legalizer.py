@@ -3,7 +3,7 @@
 The engine tests see the legalizer only through AXI; here its own contract is
 checked cycle by cycle: a read is issued only with room for all its beats in the
 buffer, a free read slot and a job slot, each read is queued as its DATA job in
-the same cycle, bursts are cut where :func:`tests.engine_cases.legal_bursts` cuts
+the same cycle, bursts are cut where :func:`tests.hw.engine_cases.legal_bursts` cuts
 them, and every bad descriptor ends with its status and no burst.
 """
 import pytest
@@ -11,8 +11,8 @@ import pytest
 from hw.descriptor import FLAG_FENCE, FLAG_INTERRUPT, Status
 from hw.legalizer import BurstLegalizer
 from hw.params import AXI_BOUNDARY_BYTES, EngineParams
-from tests.engine_cases import legal_bursts
-from tests.rtl_bench import StageBench
+from tests.hw.engine_cases import legal_bursts
+from tests.hw.rtl_bench import StageBench
 
 PARAMS = {
     "w64b16x2": EngineParams(data_width=64, channels=2, max_burst=16, buffer_depth=64),

@@ -19,7 +19,7 @@ from hw.axi import RESP_DECERR, RESP_OKAY, RESP_SLVERR
 from hw.descriptor import RECORD_BYTES, Status, unpack_record
 from hw.params import EngineParams
 from hw.writer import WritePort
-from tests.rtl_bench import StageBench
+from tests.hw.rtl_bench import StageBench
 
 PARAMS = {
     "w64x2": EngineParams(data_width=64, channels=2, max_burst=16, buffer_depth=64,
