@@ -20,6 +20,7 @@ from sim.backends.icarus import run_icarus
 from sim.backends.pysim import run_pysim
 from sim.backends.verilator import run_verilator
 from tests.hw import engine_cases as cases
+from tests.hw.reference import ERRORS
 
 #: A few parameter sets, reused so that Icarus builds stay cached.
 PARAMS = {
@@ -210,7 +211,7 @@ def test_random(sim, seed, pname):
 # Errors and abort
 # --------------------------------------------------------------------------
 
-ALL_ERRORS = list(cases.ERROR_KINDS)
+ALL_ERRORS = list(ERRORS)
 
 
 @pytest.mark.parametrize("pname, kind, where", [
