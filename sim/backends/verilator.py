@@ -18,7 +18,7 @@ sources are compiled directly.
 Why the Python AXI model stays the reference: it is the readable executable
 specification that pysim and Icarus run, and every memory-system test is
 written against it; the native port (``sim/backends/native/axi_slave.hpp``) is proven
-cycle-identical to it by tests/test_native_platform.py on randomized traffic,
+cycle-identical to it by tests/sim/backends/test_native_platform.py on randomized traffic,
 and the whole back-end to Icarus by the engine, driver and migrate tests.
 """
 import asyncio

@@ -45,7 +45,7 @@ WRITE_CXL_CYCLES = WRITE_LOCAL_CYCLES * READ_CXL_CYCLES / READ_LOCAL_CYCLES    #
 # --- Migration core (mm/migrate.c): values fitted by sim/experiments/calibrate.py --------------
 # Fitted to the seed's CPU rows only (table 1, "Generic Kernel" and "Offload
 # disabled"; never its DMA rows). `python -m sim.experiments.calibrate` prints the fit, its
-# residuals and these values; tests/test_calibrate.py keeps them in step.
+# residuals and these values; tests/sim/experiments/test_calibrate.py keeps them in step.
 #
 # First-principles estimates (ns) of the per-folio steps of migrate_pages() for a
 # 4 KiB anonymous folio mapped once (arithmetic in docs/costs.md). With 4 KiB folios

@@ -3,7 +3,7 @@
 //
 // The Python classes are the reference: this file is a line-by-line port of
 // AxiSlaveModel.step() and Iommu.translate()/allows(), with the same integer
-// arithmetic, and tests/test_native_platform.py drives both with the same
+// arithmetic, and tests/sim/backends/test_native_platform.py drives both with the same
 // random traffic and checks that every output of every cycle is identical.
 // Configuration (node timings, backpressure table, error regions) is computed
 // once by the Python model and handed over as numbers, so it is not ported.

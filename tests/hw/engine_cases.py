@@ -1,7 +1,7 @@
-"""Checked DmaEngine scenarios, run on both backends by tests/test_engine.py.
+"""Checked DmaEngine scenarios, run on both backends by tests/hw/test_engine.py.
 
 Each scenario is an ``async def name(dev, **kwargs)`` in the sense of
-:mod:`sim.backends.base`, named "tests.engine_cases:name". It lays its jobs out in
+:mod:`sim.backends.base`, named "tests.hw.engine_cases:name". It lays its jobs out in
 memory, programs the engine through :class:`sim.experiments.engine_io.EngineIO`, checks
 everything itself (destinations byte for byte, the whole memory image so that
 guard bytes and any stray write are caught, every completion record, HEAD,
@@ -22,12 +22,14 @@ import random
 
 import numpy as np
 
+from hw.axi import RESP_DECERR, RESP_SLVERR
 from hw.descriptor import (DESC_BYTES, FLAG_FENCE, FLAG_INTERRUPT, RECORD_BYTES, Status,
                            pack_record)
 from hw.params import AXI_BOUNDARY_BYTES, EngineParams
 from sim.experiments.engine_io import EngineIO
 from sim.experiments.engine_scenarios import GUARD, GUARD_BYTE, copy_batch, memory_config
 from sim.platform.address_map import DATA, MEM_BASE, RECORDS, RING_BYTES
+from tests.hw.reference import ERRORS, channel_status, copy_outcome, legal_bursts, record_beat
 
 #: Completion records of these scenarios lie one 64-byte line apart, so a record
 #: is the only thing in its data beat (even at 512 bits) and an error region on
@@ -51,22 +53,6 @@ def ring_base(channel):
 
 def record_addr(n):
     return RECORDS + n * RECORD_STRIDE
-
-
-def legal_bursts(src, dst, length, params):
-    """(src, dst, bytes) of the bursts a descriptor must be cut into.
-
-    Cut at burst_beats_max and wherever src or dst crosses a 4 KiB boundary.
-    """
-    limit = params.burst_beats_max * params.beat_bytes
-    bursts, offset = [], 0
-    while offset < length:
-        n = min(length - offset, limit,
-                AXI_BOUNDARY_BYTES - (src + offset) % AXI_BOUNDARY_BYTES,
-                AXI_BOUNDARY_BYTES - (dst + offset) % AXI_BOUNDARY_BYTES)
-        bursts.append((src + offset, dst + offset, n))
-        offset += n
-    return bursts
 
 
 def axi_summary(dev):
@@ -241,7 +227,7 @@ def bursts_by_job(dev, jobs, params):
                                      f"beats) is not inside any job's {key} range")
             found[spans[i][2].n].append((cycle, addr, nbytes))
         result.append(found)
-    by_record = {job.completion & ~(beat - 1): job for job in jobs}
+    by_record = {record_beat(job.completion, beat): job for job in jobs}
     records = {job.n: [] for job in jobs}
     for cycle, ident, addr, length in dev.axi.aw_log:
         if ident != 1:
@@ -319,13 +305,13 @@ def check_bursts(dev, jobs, params, counts=None):
     return reads, writes, records
 
 
-async def check_channel(io, ch, *, head, halted=0, code=0, descs=None, nbytes=None, what=""):
-    """STATUS, HEAD (and TAIL when not halted) and counters of one channel."""
+async def check_channel(io, ch, *, head, code=0, descs=None, nbytes=None, what=""):
+    """STATUS (idle, halted with code if non-zero: :func:`channel_status`), HEAD and
+    counters of one channel."""
     status = await io.status(ch)
     got_head = await io.read(f"chan[{ch}].head")
-    assert (status["busy"], status["halted"], status["code"]) == (0, halted, int(code)), \
-        (f"{what}channel {ch}: STATUS busy={status['busy']} halted={status['halted']} "
-         f"code={status['code']}; expected busy=0 halted={halted} code={int(code)}")
+    expected = channel_status(code)
+    assert status == expected, f"{what}channel {ch}: STATUS {status}; expected {expected}"
     assert got_head == head, f"{what}channel {ch}: HEAD {got_head}, expected {head}"
     if descs is not None:
         got = await io.read(f"chan[{ch}].descs")
@@ -402,7 +388,7 @@ async def checked_batch(dev, *, jobs, seed=0, ring_size=1024, concurrent=False):
     beat = params.beat_bytes
     reads, writes, _ = check_bursts(dev, items, params)
     record_writes = [a for _, ident, a, _ in dev.axi.aw_log if ident == 1]
-    expected_records = sorted(RECORDS + (n * RECORD_BYTES & ~(beat - 1)) for n in range(len(jobs)))
+    expected_records = sorted(record_beat(job.completion, beat) for job in items)
     assert sorted(record_writes) == expected_records, \
         f"record writes at {sorted(record_writes)[:8]}..., expected one per job"
     # Nothing written outside sources, guarded destinations, rings and records.
@@ -511,22 +497,6 @@ async def ring_feed(dev, *, jobs, ring_size, batch, seed=0, timeout_cycles=2_000
 # Scenarios: errors and abort
 # --------------------------------------------------------------------------
 
-ERROR_KINDS = {
-    # kind: (status code, a record is written)
-    "read_slverr": (Status.READ_SLVERR, True),
-    "read_decerr": (Status.READ_DECERR, True),
-    "write_slverr": (Status.WRITE_SLVERR, True),
-    "write_decerr": (Status.WRITE_DECERR, True),
-    "zero_length": (Status.ZERO_LENGTH, True),
-    "src_misaligned": (Status.SRC_MISALIGNED, True),
-    "dst_misaligned": (Status.DST_MISALIGNED, True),
-    "len_misaligned": (Status.LEN_MISALIGNED, True),
-    "desc_read_error": (Status.DESC_READ_ERROR, False),
-    "record_misaligned": (Status.RECORD_MISALIGNED, False),
-    "record_write_error": (Status.RECORD_WRITE_ERROR, False),
-}
-
-
 async def _reset_and_reuse(dev, io, js, ch, after_reset, what):
     """CTRL.reset, check the channel is clean, then run fresh jobs from index 0."""
     descs = await io.read(f"chan[{ch}].descs")
@@ -547,7 +517,8 @@ async def _reset_and_reuse(dev, io, js, ch, after_reset, what):
 
 async def error_halts_channel(dev, *, kind, jobs, bad, after_reset, error_at=None,
                               record_offset=0, seed=0, ring_size=16):
-    """Job `bad` (on channel 0, the victim) fails with `kind`; see ERROR_KINDS.
+    """Job `bad` (on channel 0, the victim) fails with `kind`, one of
+    :data:`~tests.hw.reference.ERRORS`.
 
     Channel 0 must halt at it with the code in STATUS and INT_STATUS.error,
     its record (if any) must carry the code and the bytes written before the
@@ -557,7 +528,7 @@ async def error_halts_channel(dev, *, kind, jobs, bad, after_reset, error_at=Non
     """
     params = engine_params(dev)
     beat = params.beat_bytes
-    code, has_record = ERROR_KINDS[kind]
+    code, has_record = ERRORS[kind]
     io = EngineIO(dev)
     js = JobSet(dev, seed)
     items = js.add(jobs, record_offsets={bad: record_offset})
@@ -579,12 +550,18 @@ async def error_halts_channel(dev, *, kind, jobs, bad, after_reset, error_at=Non
     index = victim.index(failing)
     # Bytes the failing descriptor's record must report.
     nbytes = 0
-    if kind.startswith(("read_", "write_")):
-        base = failing.src if kind.startswith("read_") else failing.dst
-        offset = error_at - base
-        nbytes = next(b_src - failing.src for b_src, _, n in
-                      legal_bursts(failing.src, failing.dst, failing.len, params)
-                      if b_src - failing.src <= offset < b_src - failing.src + n)
+    data_error = kind.startswith(("read_", "write_"))
+    if data_error:
+        # The error beat's burst gets the error response, on the side of the error.
+        side = 0 if kind.startswith("read_") else 1
+        bursts = legal_bursts(failing.src, failing.dst, failing.len, params)
+        hit = next(i for i, burst in enumerate(bursts)
+                   if burst[side] <= error_at < burst[side] + burst[2])
+        errors = {hit: RESP_SLVERR if kind.endswith("slverr") else RESP_DECERR}
+        status, nbytes = copy_outcome([n for _, _, n in bursts],
+                                      read_errors=errors if side == 0 else None,
+                                      write_errors=errors if side == 1 else None)
+        assert status == code, f"scenario: {kind} gives {status.name}, ERRORS says {code.name}"
     elif kind == "record_write_error":
         nbytes = failing.len
     what = f"{kind}: "
@@ -600,7 +577,6 @@ async def error_halts_channel(dev, *, kind, jobs, bad, after_reset, error_at=Non
         record = io.record(failing.completion & ~(RECORD_BYTES - 1))
         assert record == (Status.NOT_DONE, 0), \
             f"{what}{failing}: a record {record} was written; expected none"
-    data_error = kind.startswith(("read_", "write_"))
     if data_error:
         # Bursts issued before the error was seen may still land; error beats never do.
         js.expect_copy(failing, nbytes)
@@ -623,7 +599,7 @@ async def error_halts_channel(dev, *, kind, jobs, bad, after_reset, error_at=Non
         check_record(io, job, Status.NOT_DONE, 0, f"{what}(after the failing one) ")
         if data_error or kind == "record_write_error":
             js.allow_partial(job, 0, job.len, beat)
-    await check_channel(io, 0, head=index, halted=1, code=code, descs=index,
+    await check_channel(io, 0, head=index, code=code, descs=index,
                         nbytes=sum(job.len for job in victim[:index]) + nbytes, what=what)
     # Bystanders: untouched by the error.
     for ch in channels[1:]:
@@ -753,7 +729,7 @@ async def abort_mid_batch(dev, *, jobs, after_reset, seed=0, ring_size=64):
     await dev.wait_cycles(200)      # nothing more may happen on channel 0
     done, cut, nbytes, bursts_done = _check_cut_short(dev, io, js, items, params, stopped,
                                                       "abort: ")
-    await check_channel(io, 0, head=len(done), halted=1, code=Status.ABORTED, descs=len(done),
+    await check_channel(io, 0, head=len(done), code=Status.ABORTED, descs=len(done),
                         nbytes=sum(job.len for job in done) + nbytes, what="aborted: ")
     await _check_bystanders(io, js, items)
     _, error = await int_status(io)
@@ -790,7 +766,7 @@ async def reset_while_busy(dev, *, jobs, after_reset, after_abort, seed=0, ring_
     stopped = dev.cycle
     await dev.wait_cycles(8)
     status = await io.status(0)
-    assert status == {"busy": 0, "halted": 0, "code": 0}, \
+    assert status == channel_status(), \
         f"after CTRL.reset on a busy channel: STATUS {status}; expected all 0"
     for ch in sorted({job.ch for job in items} - {0}):
         await io.wait_idle(ch, 500_000)
@@ -812,7 +788,7 @@ async def reset_while_busy(dev, *, jobs, after_reset, after_abort, seed=0, ring_
     # Abort of an idle channel.
     await io.write("chan[0].ctrl", abort=1)
     await dev.wait_cycles(4)
-    await check_channel(io, 0, head=len(fresh), halted=1, code=Status.ABORTED,
+    await check_channel(io, 0, head=len(fresh), code=Status.ABORTED,
                         what="abort of the idle channel: ")
     _, error = await int_status(io)
     assert error == 1, f"abort of the idle channel: INT_STATUS.error = {error:#x}; expected 0x1"
@@ -861,8 +837,7 @@ async def stop_sweep(dev, *, rounds, jobs_per_round, seed=0, ring_size=16, stric
         stopped = dev.cycle
         await dev.wait_cycles(4)
         settled = await io.status(0)
-        expected = ({"busy": 0, "halted": 1, "code": int(Status.ABORTED)} if command == "abort"
-                    else {"busy": 0, "halted": 0, "code": 0})
+        expected = channel_status(Status.ABORTED if command == "abort" else 0)
         assert settled == expected, f"{what}STATUS {settled}; expected {expected}"
         assert status == expected or not strict_status, \
             (f"{what}STATUS read {status} (busy 0, read ending at cycle {stopped}): busy is "
@@ -873,7 +848,7 @@ async def stop_sweep(dev, *, rounds, jobs_per_round, seed=0, ring_size=16, stric
                                                      require_cut=False)
         descs[0] += len(done)
         await check_channel(io, 0, head=len(done) % ring_size if command == "abort" else 0,
-                            halted=int(command == "abort"), code=expected["code"],
+                            code=expected["code"],
                             descs=descs[0], what=what)
         for job in items:
             if job.ch == 1:
@@ -1078,7 +1053,7 @@ async def irq_timer_coalescing(dev, *, timer, length, seed=0):
 
 def _record_w_cycle(dev, job, beat):
     """Cycle of the W beat that wrote job's completion record."""
-    addr = job.completion & ~(beat - 1)
+    addr = record_beat(job.completion, beat)
     index = max(i for i, (_, ident, a, _) in enumerate(dev.axi.aw_log) if ident == 1 and a == addr)
     return next(cycle for cycle, aw in dev.axi.w_log if aw == index)
 
@@ -1206,7 +1181,7 @@ async def irq_enable_and_clear(dev, *, length, seed=0):
     await io.write("int_status", error=0b100)
     await dev.wait_cycles(2)
     assert not dev.irq, "irq still high after W1C of the error bit"
-    await check_channel(io, 2, head=0, halted=1, code=Status.ZERO_LENGTH)
+    await check_channel(io, 2, head=0, code=Status.ZERO_LENGTH)
     await io.write("int_enable", 0)
     after = [[2, alloc.take(length), alloc.take(length), length]]
     await _reset_and_reuse(dev, io, js, 2, after, "channel 2: ")
@@ -1239,7 +1214,7 @@ async def fence_waits(dev, *, jobs, fence, control, seed=0):
         if ident == 1:
             aw_index_of[addr] = i
     for job in items:
-        record_w[job.n] = w_cycles[aw_index_of[job.completion & ~(params.beat_bytes - 1)]]
+        record_w[job.n] = w_cycles[aw_index_of[record_beat(job.completion, params.beat_bytes)]]
     fence_read = reads[fence][0][0]
     earlier = max(record_w[n] for n in range(fence))
     assert fence_read > earlier, \
@@ -1317,7 +1292,7 @@ def spread_jobs(params, per_channel, length, channels=None):
 
 
 def error_case(kind, params, where="middle"):
-    """(kwargs of error_halts_channel, error_regions) for one ERROR_KINDS kind.
+    """(kwargs of error_halts_channel, error_regions) for one kind of ERRORS.
 
     Channel 0: four jobs of 16 bursts, job 1 fails; every other channel: two
     jobs of the same size, posted at the same time. where -- for read/write

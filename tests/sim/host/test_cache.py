@@ -12,7 +12,7 @@ from sim.host.cache_params import (CONSTANTS, DEFAULT_PLATFORM, LLC_BYTES_PER_CC
                                    SEED_COLUMNS, CacheModelError, Platform)
 from sim.host.costs import KINDS
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "cache.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "cache.md"
 
 POST_MOVE_TOLERANCE = 0.20        # the brief: every post_move_access cell within 20%
 ACCESS_TOLERANCE = 0.25           # uncached_access / cached_access: within 25% (worst 20.8%)

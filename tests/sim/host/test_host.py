@@ -43,9 +43,9 @@ async def timeline(dev, *, idle_skip):
 def test_idle_skip_changes_only_the_work(backend):
     run = get_runner(backend)
     config = memory_config(16384, read_latency=50, write_latency=50)
-    skipped = run(DmaEngine(PARAMS), "tests.test_host:timeline", {"idle_skip": True},
+    skipped = run(DmaEngine(PARAMS), "tests.sim.host.test_host:timeline", {"idle_skip": True},
                   memory_config=config)
-    ticked = run(DmaEngine(PARAMS), "tests.test_host:timeline", {"idle_skip": False},
+    ticked = run(DmaEngine(PARAMS), "tests.sim.host.test_host:timeline", {"idle_skip": False},
                  memory_config=config)
     assert ticked["skipped"] == 0
     # The 10 wake-ups and the 10 us timeout are idle: nearly all of it is skipped.
@@ -58,7 +58,7 @@ def test_idle_skip_changes_only_the_work(backend):
 
 def test_cpu_costs_advance_the_clock():
     from sim.backends.pysim import run_pysim
-    result = run_pysim(DmaEngine(PARAMS), "tests.test_host:timeline", {"idle_skip": True},
+    result = run_pysim(DmaEngine(PARAMS), "tests.sim.host.test_host:timeline", {"idle_skip": True},
                        memory_config=memory_config(16384, read_latency=50, write_latency=50))
     from sim.host.costs import CostTable
     wakeups = 10 * CostTable().op_ns(Op.WAKEUP)

@@ -2,7 +2,7 @@
 
 Every test runs once per backend through the ``sim`` fixture (pysim, Icarus
 and the compiled Verilator back-end) with the same EngineParams and memory config; the scenarios in
-tests/engine_cases.py check everything themselves. The two runs of a test
+tests/hw/engine_cases.py check everything themselves. The two runs of a test
 store their results in a directory shared by the xdist workers, and whichever
 finishes later asserts that they are identical (cycle numbers and a digest
 of the AXI handshake logs), so the backends must agree cycle for cycle.
@@ -19,7 +19,8 @@ from sim.backends.base import ScenarioError
 from sim.backends.icarus import run_icarus
 from sim.backends.pysim import run_pysim
 from sim.backends.verilator import run_verilator
-from tests import engine_cases as cases
+from tests.hw import engine_cases as cases
+from tests.hw.reference import ERRORS
 
 #: A few parameter sets, reused so that Icarus builds stay cached.
 PARAMS = {
@@ -58,7 +59,7 @@ def shared_results(tmp_path_factory):
 
 
 class Sim:
-    """Runs scenarios of tests.engine_cases on one backend; compares with the others."""
+    """Runs scenarios of tests.hw.engine_cases on one backend; compares with the others."""
 
     RUNNERS = {"pysim": run_pysim, "icarus": run_icarus, "verilator": run_verilator}
 
@@ -76,7 +77,7 @@ class Sim:
         """Result of scenario on this backend; identical to the other backend's."""
         runner = self.RUNNERS[self.name]
         try:
-            result = runner(DmaEngine(params), f"tests.engine_cases:{scenario}", kwargs,
+            result = runner(DmaEngine(params), f"{cases.__name__}:{scenario}", kwargs,
                             memory_config=memory, params=params.as_dict())
         except ScenarioError as error:
             raise AssertionError(f"[{self.name}{' ' + context if context else ''}] "
@@ -210,7 +211,7 @@ def test_random(sim, seed, pname):
 # Errors and abort
 # --------------------------------------------------------------------------
 
-ALL_ERRORS = list(cases.ERROR_KINDS)
+ALL_ERRORS = list(ERRORS)
 
 
 @pytest.mark.parametrize("pname, kind, where", [

@@ -1,6 +1,6 @@
 """The driver stack (sw_driver) on the simulated engine: probe, dmaengine, dcbm v1/v2/v3.
 
-Scenarios ("tests.test_sw_driver:name") run the driver on a HostPort over the
+Scenarios ("tests.sw_driver.test_sw_driver:name") run the driver on a HostPort over the
 RTL. Each lays out its folios or buffers, runs the driver, checks every
 destination byte for byte together with the guard bytes around it and the
 unchanged sources, and returns a JSON summary that the tests check further
@@ -33,7 +33,7 @@ from sw_driver.dmaengine import (DMA_CTRL_ACK, DMA_PREP_INTERRUPT, Completion, D
 from sw_driver.folio import PAGE_SIZE, Folio
 from sw_driver.foliodma import foliodma_probe, foliodma_remove
 
-SCENARIOS = "tests.test_sw_driver"
+SCENARIOS = "tests.sw_driver.test_sw_driver"
 KiB, MiB = 1 << 10, 1 << 20
 #: Engine and memory of most scenarios: 4 channels, 256-bit data path.
 PARAMS = EngineParams(channels=4)

@@ -3,16 +3,17 @@
 The engine tests see the legalizer only through AXI; here its own contract is
 checked cycle by cycle: a read is issued only with room for all its beats in the
 buffer, a free read slot and a job slot, each read is queued as its DATA job in
-the same cycle, bursts are cut where :func:`tests.engine_cases.legal_bursts` cuts
-them, and every bad descriptor ends with its status and no burst.
+the same cycle, bursts are cut where :func:`tests.hw.reference.legal_bursts` cuts
+them, and every bad descriptor ends with its status of
+:data:`tests.hw.reference.ERRORS` and no burst.
 """
 import pytest
 
 from hw.descriptor import FLAG_FENCE, FLAG_INTERRUPT, Status
 from hw.legalizer import BurstLegalizer
 from hw.params import AXI_BOUNDARY_BYTES, EngineParams
-from tests.engine_cases import legal_bursts
-from tests.rtl_bench import StageBench
+from tests.hw.reference import ERRORS, legal_bursts
+from tests.hw.rtl_bench import StageBench
 
 PARAMS = {
     "w64b16x2": EngineParams(data_width=64, channels=2, max_burst=16, buffer_depth=64),
@@ -178,13 +179,13 @@ def test_interrupt_flag_follows_the_descriptor(flags):
 
 
 BAD = {
-    # name: (descriptor changes, status, record written)
-    "fetch_error": ({"fetch_error": 1}, Status.DESC_READ_ERROR, 0),
-    "record_misaligned": ({"completion": RECORD + 4}, Status.RECORD_MISALIGNED, 0),
-    "zero_length": ({"len": 0}, Status.ZERO_LENGTH, 1),
-    "src_misaligned": ({"src": 0x1000 + 8}, Status.SRC_MISALIGNED, 1),
-    "dst_misaligned": ({"dst": 0x20000 + 8}, Status.DST_MISALIGNED, 1),
-    "len_misaligned": ({"len": 4096 + 8}, Status.LEN_MISALIGNED, 1),
+    # kind of ERRORS: descriptor changes
+    "desc_read_error": {"fetch_error": 1},
+    "record_misaligned": {"completion": RECORD + 4},
+    "zero_length": {"len": 0},
+    "src_misaligned": {"src": 0x1000 + 8},
+    "dst_misaligned": {"dst": 0x20000 + 8},
+    "len_misaligned": {"len": 4096 + 8},
 }
 
 
@@ -193,14 +194,15 @@ def test_bad_descriptor_ends_without_bursts(kind):
     """A bad descriptor between two good ones: an END with its code, a fault pulse
     on its channel, and no burst; its neighbours are copied normally."""
     params = PARAMS["w512"]
-    changes, code, record = BAD[kind]
+    changes = BAD[kind]
+    code, record = ERRORS[kind]
     good = [desc(0x1000, 0x20000, 4096, ch=0), desc(0x3000, 0x40000, 4096, ch=2)]
     bad = {**desc(0x1000, 0x20000, 4096, ch=1), **changes}
     bench = LegalizerBench(params, [good[0], bad, good[1]], pressure=0.3, seed=5).run()
     assert observed_bursts(bench) == expected_bursts(params, good)
     (end,) = bench.end_jobs()
     assert (end["ch"], end["code"], end["record"], end["completion"]) == \
-        (1, code, record, bad["completion"])
+        (1, code, int(record), bad["completion"])
     assert [mask for _, mask in bench.faulted] == [0b010]
     # The END is queued between the first descriptor's bursts and the third's.
     order = [job["end"] for _, job in bench.jobs]

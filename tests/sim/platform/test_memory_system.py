@@ -1,9 +1,10 @@
 """The NUMA memory system behind the engine: per-node latency and shared bandwidth.
 
-Unit tests drive the AXI slave model directly; the scenarios ("tests.test_memory_system:
-name") run the real engine, copy batches whose sources or destinations lie on
-chosen nodes, check every byte (sim.experiments.engine_scenarios.copy_batch) and measure
-each node's latency and bandwidth from the AXI handshake logs.
+Unit tests drive the AXI slave model directly; the scenarios
+("tests.sim.platform.test_memory_system:name") run the real engine, copy batches
+whose sources or destinations lie on chosen nodes, check every byte
+(sim.experiments.engine_scenarios.copy_batch) and measure each node's latency and
+bandwidth from the AXI handshake logs.
 """
 import hashlib
 
@@ -22,9 +23,9 @@ from sim.platform.address_map import DATA, MEM_BASE, RECORDS, RING_BYTES
 from sim.platform.memory import Memory
 from sim.platform.memory_system import (CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM, SOURCES, MemorySystem,
                                         Node, zen3_two_socket)
-from tests.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
+from tests.sim.platform.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
 
-SCENARIOS = "tests.test_memory_system"
+SCENARIOS = "tests.sim.platform.test_memory_system"
 KiB, MiB = 1 << 10, 1 << 20
 PARAMS = EngineParams(channels=4)           # 256-bit: 32-byte beats
 BEAT_BYTES = PARAMS.beat_bytes

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-import stand_in_dut
+from tests.sim.backends import stand_in_dut
 from hw.axi import RESP_SLVERR
 from sim.backends.base import ScenarioError, build_memory
 from sim.backends.icarus import IcarusNotFoundError, run_icarus

@@ -88,7 +88,7 @@ def test_missing_iverilog_is_named(monkeypatch, capsys):
 
 def test_regs_writes_the_docs_kept_in_the_repo(tmp_path, capsys):
     assert main(["regs", "--out", str(tmp_path / "regs")]) == 0
-    docs = Path(__file__).resolve().parents[1] / "docs"
+    docs = Path(__file__).resolve().parents[3] / "docs"
     for name in ("foliodma_regs.h", "registers.md"):
         assert (tmp_path / "regs" / name).read_text() == (docs / name).read_text()
     assert "wrote" in capsys.readouterr().out

@@ -1,7 +1,7 @@
 """The IOMMU in front of the engine: only what the driver mapped is reachable.
 
 Unit tests drive the IOMMU and the AXI slave model directly; the scenario
-("tests.test_iommu:iommu_copies") runs the real engine behind a HostPort
+("tests.sim.platform.test_iommu:iommu_copies") runs the real engine behind a HostPort
 (which turns the IOMMU on) and checks the completion status of copies whose
 source or destination is not mapped, and that nothing outside the mapped
 pages changed.
@@ -21,9 +21,9 @@ from sim.platform.address_map import COHERENT, DATA
 from sim.host.port import HostPort
 from sim.platform.iommu import FLUSH_QUEUE_ENTRIES, PAGE_BYTES, Iommu, IommuError
 from sim.platform.memory import Memory
-from tests.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
+from tests.sim.platform.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
 
-SCENARIOS = "tests.test_iommu"
+SCENARIOS = "tests.sim.platform.test_iommu"
 PARAMS = EngineParams(channels=4)
 PAGE = PAGE_BYTES
 

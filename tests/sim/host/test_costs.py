@@ -9,7 +9,7 @@ import pytest
 from sim.host.costs import DEFAULT_COSTS, KINDS, CostError, CostTable
 from sw_driver.port import Op
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "costs.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "costs.md"
 
 
 def test_every_op_has_a_cost():

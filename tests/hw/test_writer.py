@@ -5,8 +5,8 @@ arrive at a random rate) and an AXI write slave (random AWREADY/WREADY, B
 responses in order after a random delay, error responses at chosen addresses).
 Checked: every data burst writes its buffered beats in order (an errored beat
 with no strobes), every descriptor's record holds the status and byte count of
-:func:`outcome` in its lane and is written only after all its data writes were
-acknowledged, descriptors retire in order, a failed channel's later descriptors
+:func:`outcome` in its lane (:func:`tests.hw.reference.record_write`) and is
+written only after all its data writes were acknowledged, descriptors retire in order, a failed channel's later descriptors
 are dropped until ``clear``, and no more than ``outstanding_writes`` writes are
 open.
 """
@@ -19,7 +19,8 @@ from hw.axi import RESP_DECERR, RESP_OKAY, RESP_SLVERR
 from hw.descriptor import RECORD_BYTES, Status, unpack_record
 from hw.params import EngineParams
 from hw.writer import WritePort
-from tests.rtl_bench import StageBench
+from tests.hw.reference import copy_outcome, record_write
+from tests.hw.rtl_bench import StageBench
 
 PARAMS = {
     "w64x2": EngineParams(data_width=64, channels=2, max_burst=16, buffer_depth=64,
@@ -27,8 +28,6 @@ PARAMS = {
     "w256x2": EngineParams(data_width=256, channels=2, max_burst=16, buffer_depth=64),
 }
 TIMEOUT = 20_000
-READ_CODE = {RESP_SLVERR: Status.READ_SLVERR, RESP_DECERR: Status.READ_DECERR}
-WRITE_CODE = {RESP_SLVERR: Status.WRITE_SLVERR, RESP_DECERR: Status.WRITE_DECERR}
 
 
 class Descriptor:
@@ -55,21 +54,18 @@ class Descriptor:
 
 
 def outcome(desc, beat_bytes, write_errors):
-    """(status, bytes) the record must hold: the first error among the bursts in
-    order (a read error of the burst, else its write response), and the bytes of
-    the bursts acknowledged without error before it."""
+    """(status, bytes) the record must hold: an END's code, else the
+    :func:`~tests.hw.reference.copy_outcome` of its bursts, each with the RRESP of
+    its first errored beat and the BRESP of its AW address in write_errors."""
     if not desc.bursts:
         return Status(desc.code), 0
-    done, addr = 0, desc.dst
-    for i, beats in enumerate(desc.bursts):
-        read = [resp for (burst, _), resp in sorted(desc.read_errors.items()) if burst == i]
-        if read:
-            return READ_CODE[read[0]], done
-        if addr in write_errors:
-            return WRITE_CODE[write_errors[addr]], done
-        done += beats * beat_bytes
-        addr += beats * 0x100
-    return Status.SUCCESS, done
+    read_errors = {}
+    for (burst, _), resp in sorted(desc.read_errors.items()):
+        read_errors.setdefault(burst, resp)
+    addrs = [job["addr"] for job in desc.jobs()]
+    return copy_outcome([beats * beat_bytes for beats in desc.bursts], read_errors,
+                        {i: write_errors[addr] for i, addr in enumerate(addrs)
+                         if addr in write_errors})
 
 
 class WriterBench(StageBench):
@@ -191,17 +187,17 @@ class WriterBench(StageBench):
                              f"of {total} after {TIMEOUT} cycles")
 
     def records(self):
-        """{completion address: (status, bytes, record write index)} of written records."""
-        lane_bytes = RECORD_BYTES
+        """{completion address: (AW address, strobes, record bytes, record write index)}
+        of the written records, each at the address of the lane its strobes select."""
         out = {}
         for index, (wid, addr, beats) in enumerate(self.bursts):
             if wid != 1:
                 continue
             ((data, strb),) = beats
-            lane = (strb.bit_length() - 1) // lane_bytes
-            assert strb == ((1 << lane_bytes) - 1) << (lane * lane_bytes), f"strobes {strb:#x}"
-            raw = (data >> (lane * 64) & (1 << 64) - 1).to_bytes(8, "little")
-            out[addr + lane * lane_bytes] = (*unpack_record(raw), index)
+            lane = (strb.bit_length() - 1) // RECORD_BYTES * RECORD_BYTES
+            assert strb == ((1 << RECORD_BYTES) - 1) << lane, f"strobes {strb:#x}"
+            raw = data.to_bytes(self.params.beat_bytes, "little")[lane:lane + RECORD_BYTES]
+            out[addr + lane] = (addr, strb, raw, index)
         return out
 
 
@@ -226,10 +222,16 @@ def check(bench, descs, dropped=()):
         if not (d.bursts or d.record):
             assert d.completion not in records
             continue
-        assert records[d.completion][:2] == (status, nbytes), f"descriptor {d.completion:#x}"
+        assert d.completion in records, f"descriptor {d.completion:#x}: no record written"
+        got, want = records[d.completion][:3], record_write(d.completion, status, nbytes,
+                                                            beat_bytes)
+        assert got == want, \
+            (f"descriptor {d.completion:#x}: record {unpack_record(got[2])} at {got[0]:#x} "
+             f"strobes {got[1]:#x}; expected {unpack_record(want[2])} at {want[0]:#x} "
+             f"strobes {want[1]:#x}")
         # Its record went out only after every data write of the descriptor was
         # answered (AWs and completed bursts are in the same order).
-        record_aw_cycle = bench.aws[records[d.completion][2]][0]
+        record_aw_cycle = bench.aws[records[d.completion][3]][0]
         addrs = {job["addr"] for job in d.jobs()}
         mine = [i for i, (wid, addr, _) in enumerate(bench.bursts) if wid == 0 and addr in addrs]
         assert all(bench.b_cycles[i] < record_aw_cycle for i in mine)

@@ -9,7 +9,7 @@ from hw import docs
 from hw.params import MAX_CHANNELS
 from hw.regmap import FieldValueError, UnknownRegisterError, load_regmap
 
-DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
+DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from hw.axi import RESP_OKAY, RESP_SLVERR
 from hw.descriptor import DESC_BYTES, DESC_FIELDS, pack_descriptor
 from hw.fetcher import DescriptorFetcher
 from hw.params import EngineParams
-from tests.rtl_bench import StageBench
+from tests.hw.rtl_bench import StageBench
 
 PARAMS = {
     "w64x3": EngineParams(data_width=64, channels=3, max_burst=16, buffer_depth=64,
