@@ -194,14 +194,16 @@ class Device(abc.ABC):
             if self.idle_skip and self.quiescent():
                 self.skipped_cycles += n
                 self.axi.advance(n)
-                self._skipped(n)
+                await self._skip(n)
                 return
             chunk = min(n, IDLE_CHECK_CYCLES) if self.idle_skip else n
             await self._edges(chunk)
             n -= chunk
 
-    def _skipped(self, n):
-        """Hook for a backend whose cycle count needs to hear of n skipped cycles."""
+    async def _skip(self, n):
+        """Let n idle cycles pass without simulating them (``skipped_cycles`` and the
+        AXI model count them already): a back-end counts them in ``cycle`` and lets
+        them pass as time on its waveform (see :mod:`sim.backends.waveform`)."""
 
     @abc.abstractmethod
     async def _edges(self, n):

@@ -6,6 +6,10 @@ itself while the scenario runs as a task. The serving loop registers on the
 clock edge before any other task, so it steps the model first at every edge
 (the timing contract of :mod:`sim.backends.base`). The outcome is written as JSON
 to the result file: {"result": ...} or {"error": ..., "traceback": ...}.
+
+Time is model time (:mod:`sim.backends.waveform`): the clock has the engine's
+period (``period_fs``), cycles skipped as idle pass with it stopped high, and a
+scenario that succeeds ends the test at once, so a waveform ends at its last cycle.
 """
 import json
 import logging
@@ -17,36 +21,55 @@ from pathlib import Path
 import cocotb
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, with_timeout
+from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, Timer, with_timeout
 from cocotb.utils import get_sim_steps
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
 from sim.platform.axi_slave import OUTPUTS, AxiProtocolError
 from sim.backends.base import (MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
                                build_memory, check_mmio, check_response, load_scenario)
-from sim.backends.icarus import CLOCK_PERIOD_NS, ENV_VAR, RESET_CYCLES, TOPLEVEL
+from sim.backends.icarus import ENV_VAR, RESET_CYCLES, TOPLEVEL
 
 # cocotbext-axi 0.1.28 still calls APIs that cocotb 2 deprecates: not ours to fix.
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"cocotbext\.axi\.")
 
 
 class _CocotbDevice(Device):
-    """Device on Icarus: cycle from simulation time, mmio through cocotbext-axi."""
+    """Device on Icarus: cycle from simulation time (skipped cycles pass as time too),
+    mmio through cocotbext-axi."""
 
-    def __init__(self, dut, memory, axi, params):
+    def __init__(self, dut, memory, axi, params, clock):
         super().__init__(memory, axi, params)
         self._dut = dut
         self._edge = RisingEdge(dut.clk)
-        self._period = get_sim_steps(CLOCK_PERIOD_NS, "ns")
+        self._clock = clock
+        self._clock_running = True
+        self._period = clock.period     # in simulator steps
         self._start = get_sim_time("step")
-        self._timeout_ns = MMIO_TIMEOUT_CYCLES * CLOCK_PERIOD_NS
+        self._timeout_steps = MMIO_TIMEOUT_CYCLES * self._period
         logging.getLogger(f"cocotb.{TOPLEVEL}").setLevel(logging.WARNING)   # per-access logs
         self._master = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil", bus_separator="__"),
                                      dut.clk)
 
     @property
     def cycle(self):
-        return (get_sim_time("step") - self._start) // self._period + self.skipped_cycles
+        return (get_sim_time("step") - self._start) // self._period
+
+    async def _skip(self, n):
+        # Called right after an edge (or a skip), the clock high: it stays high, stopped,
+        # until an access or a wait needs edges again (the scenario may skip again first).
+        if self._clock_running:
+            self._clock.stop()
+            self._clock_running = False
+        await Timer(n * self._period, "step")
+
+    def _run_clock(self):
+        """Restart the clock stopped by a skip: high, it falls half a period from now
+        and rises a period from now, the next edge on the cycle grid. (Not restarted
+        at the skip's end: a clock started and stopped in one time step keeps running.)"""
+        if not self._clock_running:
+            self._clock.start(start_high=True)
+            self._clock_running = True
 
     @property
     def dut_idle(self):
@@ -58,8 +81,9 @@ class _CocotbDevice(Device):
         return bool(self._dut.irq.value)
 
     async def _mmio(self, kind, addr, access):
+        self._run_clock()
         try:
-            return await with_timeout(access, self._timeout_ns, "ns")
+            return await with_timeout(access, self._timeout_steps, "step")
         except SimTimeoutError:
             raise TimeoutError(f"MMIO {kind} {addr:#05x}: no response within "
                                f"{MMIO_TIMEOUT_CYCLES} cycles") from None
@@ -77,9 +101,11 @@ class _CocotbDevice(Device):
         return int.from_bytes(response.data, "little")
 
     async def _edges(self, n):
+        self._run_clock()
         await ClockCycles(self._dut.clk, n)
 
     async def wait_irq(self, timeout_cycles):
+        self._run_clock()
         irq = self._dut.irq
         for _ in range(timeout_cycles):
             if irq.value:
@@ -141,36 +167,42 @@ async def _run(dut, config):
         getattr(dut, f"m_axi__{name}").value = value
     # The C++ clock needs no Python wakeup per half period (about 2x faster); the
     # backend tests check that edges and sampling stay cycle-identical with pysim.
-    Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns", impl="gpi").start()
+    period = get_sim_steps(config["period_fs"], "fs")
+    clock = Clock(dut.clk, period, unit="step", impl="gpi")
+    # Low from 0, rising at every whole period from the first on: reset release, and
+    # cycle 0, at RESET_CYCLES periods.
+    dut.clk.value = 0
+    await Timer(period // 2, "step")
+    clock.start(start_high=False)
     await ClockCycles(dut.clk, RESET_CYCLES)
     dut.rst.value = 0
-    device = _CocotbDevice(dut, memory, axi, config["params"])
+    device = _CocotbDevice(dut, memory, axi, config["params"], clock)
     outcome = {}
 
     async def run_scenario():
         try:
-            outcome["result"] = await scenario(device, **config["kwargs"])
+            text = json.dumps({"result": await scenario(device, **config["kwargs"])})
         except Exception as error:      # reported by the serving loop's caller
             outcome["error"] = error
+            device._run_clock()         # stopped by a skip: the loop waits for an edge
+            return
+        Path(config["result_file"]).write_text(text)
+        cocotb.end_test()       # here, at the scenario's last cycle (not at the next edge)
 
     task = cocotb.start_soon(run_scenario())
     await _serve_m_axi(dut, axi, device, task, config["progress_file"])
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
+    raise outcome.get("error") or RuntimeError("the scenario ended without a result")
 
 
 @cocotb.test()
 async def run_scenario(dut):
-    """Run the scenario described in FOLIODMA_COCOTB_RUN and write its outcome."""
+    """Run the scenario described in FOLIODMA_COCOTB_RUN; a scenario that succeeds
+    writes its result and ends the test, a failure is written here."""
     config = json.loads(os.environ[ENV_VAR])
-    failure = None
     try:
-        text = json.dumps({"result": await _run(dut, config)})
+        await _run(dut, config)
     except Exception as error:
-        failure = error
         text = json.dumps({"error": f"{type(error).__name__}: {error}",
                            "traceback": traceback.format_exc()})
-    Path(config["result_file"]).write_text(text)
-    if failure is not None:
-        raise failure
+        Path(config["result_file"]).write_text(text)
+        raise

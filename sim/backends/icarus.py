@@ -6,6 +6,10 @@ and compiled once per distinct Verilog text into the user cache (icarus/<hash>/ 
 run executes :mod:`sim.backends.cocotb_entry` in a fresh test directory; the scenario,
 its kwargs, the memory config and the result file path travel as JSON in the
 FOLIODMA_COCOTB_RUN environment variable, the result comes back as JSON.
+
+The waveform (VCD or FST, by the path's extension) is on model time (see
+:mod:`sim.backends.waveform`): the clock runs at the engine's period, in femtosecond
+steps, and stops through the cycles skipped as idle; the reset comes first.
 """
 import concurrent.futures
 import contextlib
@@ -18,16 +22,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from cocotb_tools.runner import get_results, get_runner
+from cocotb_tools.runner import Icarus, get_results, get_runner
 
 from sim.backends.native.build import cache_root
 from sim.backends.base import (ScenarioError, build_memory, dut_bus_widths, dut_verilog,
                                load_scenario)
+from sim.backends.waveform import period_fs, waveform_format
+from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 
 ENV_VAR = "FOLIODMA_COCOTB_RUN"
 TOPLEVEL = "foliodma_dut"
-#: Clock period in ns under the build's 1ns/1ps timescale.
-CLOCK_PERIOD_NS = 2
+#: The build's timescale: femtosecond steps, the unit of every waveform's time.
+TIMESCALE = ("1ns", "1fs")
 #: Rising edges with reset asserted before the scenario starts.
 RESET_CYCLES = 5
 _PROGRESS_POLL_SECONDS = 0.2
@@ -74,7 +80,8 @@ def _build_root():
 
 
 def _build_dir(verilog_text, waves):
-    key = hashlib.sha256(f"{verilog_text}\n// waves={waves}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{verilog_text}\n// waves={waves} timescale={TIMESCALE}"
+                         .encode()).hexdigest()[:16]
     return _build_root() / key
 
 
@@ -96,7 +103,7 @@ def _build(verilog_text, waves):
             build_args += ["-s", _DUMP_TOP]
         get_runner("icarus").build(sources=sources, hdl_toplevel=TOPLEVEL,
                                    build_args=build_args, build_dir=staging, always=True,
-                                   timescale=("1ns", "1ps"))
+                                   timescale=TIMESCALE)
         with contextlib.suppress(OSError):   # a concurrent build may have won the race
             os.rename(staging, target)
     finally:
@@ -122,37 +129,51 @@ def _on_sys_path(paths):
             sys.path.remove(entry)
 
 
-def _run_cocotb(build_dir, run_dir, config, waves):
-    """Run sim.backends.cocotb_entry with the JSON config; returns the results XML path.
+class _IcarusRunner(Icarus):
+    """cocotb's Icarus runner, with vvp's waveform dumper ours to choose: it passes -fst
+    with ``waves`` and -none without; this passes ``-{dumper}`` (vcd, fst or none)."""
+
+    def __init__(self, dumper):
+        super().__init__()
+        self.dumper = dumper
+
+    def _test_command(self):
+        return [[f"-{self.dumper}" if arg in ("-fst", "-none") else arg for arg in command]
+                for command in super()._test_command()]
+
+
+def _run_cocotb(build_dir, run_dir, config, waves, dumper):
+    """Run sim.backends.cocotb_entry with the JSON config, writing the waveform ``waves``
+    (None: none) with vvp's dumper (vcd, fst); returns the results XML path.
 
     Never raises SystemExit (which the runner uses under pytest on failures).
     """
     results_xml = run_dir / "results.xml"
     try:
-        get_runner("icarus").test(
+        _IcarusRunner(dumper if waves else "none").test(
             test_module="sim.backends.cocotb_entry", hdl_toplevel=TOPLEVEL,
             hdl_toplevel_lang="verilog",
             build_dir=build_dir,
             test_dir=run_dir, results_xml=str(results_xml),
-            extra_env={ENV_VAR: config}, waves=bool(waves), log_file=run_dir / "sim.log",
+            extra_env={ENV_VAR: config}, log_file=run_dir / "sim.log",
             plusargs=[f"+waves={waves}"] if waves else [])
     except SystemExit:
         pass    # under pytest the runner exits on failures; the XML tells us what happened
     return results_xml
 
 
-def run_icarus(dut, scenario, kwargs, *, memory_config, params=None, progress=None, vcd=None):
+def run_icarus(dut, scenario, kwargs, *, memory_config, params=None, progress=None, vcd=None,
+               engine_mhz=DEFAULT_ENGINE_MHZ):
     """Run scenario ("package.module:function") with kwargs against dut in Icarus.
 
     Same arguments and result as :func:`sim.backends.pysim.run_pysim`, except
-    that the waveform (``vcd``) is written in FST format, so its path must end
-    in ".fst". kwargs, params and memory_config must be JSON-serialisable.
+    that the waveform (``vcd``) may be VCD or FST, by the path's extension (.vcd,
+    .fst). kwargs, params and memory_config must be JSON-serialisable.
     Raises IcarusNotFoundError without Icarus, ScenarioError if the run failed.
     """
     require_icarus()
-    if vcd is not None and Path(vcd).suffix != ".fst":
-        raise ValueError(f"waveform path {vcd!r}: Icarus under cocotb writes FST, give a path "
-                         f"ending in .fst")
+    dumper = waveform_format("icarus", vcd) if vcd is not None else None
+    period = period_fs(engine_mhz)
     load_scenario(scenario)     # fail early, and import it to locate its root
     data_width, id_width = dut_bus_widths(dut)
     build_memory(memory_config, data_width=data_width, id_width=id_width)   # validate early
@@ -165,6 +186,7 @@ def run_icarus(dut, scenario, kwargs, *, memory_config, params=None, progress=No
                 "scenario": scenario, "kwargs": kwargs, "memory": memory_config,
                 "params": {} if params is None else params,
                 "data_width": data_width, "id_width": id_width,
+                "period_fs": period,
                 "result_file": str(run_dir / "result.json"),
                 "progress_file": str(run_dir / "progress") if progress else None})
         except TypeError as error:
@@ -173,7 +195,7 @@ def run_icarus(dut, scenario, kwargs, *, memory_config, params=None, progress=No
         waves = str(Path(vcd).resolve()) if vcd is not None else None
         roots = [_import_root(__name__), _import_root(scenario.partition(":")[0])]
         with _on_sys_path(roots), concurrent.futures.ThreadPoolExecutor(1) as pool:
-            future = pool.submit(_run_cocotb, build_dir, run_dir, config, waves)
+            future = pool.submit(_run_cocotb, build_dir, run_dir, config, waves, dumper)
             reported = None
             while True:
                 try:

@@ -3,19 +3,28 @@
 Two testbenches share the simulation: a background one serving m_axi from the
 AxiSlaveModel (added first, so it runs first at every edge), and the scenario
 with the AXI4-Lite master. Timing follows the contract in :mod:`sim.backends.base`.
+
+Without a waveform the clock is Amaranth's own (``add_clock``), and cycles skipped
+as idle take no simulated time. With one, the time axis is model time (see
+:mod:`sim.backends.waveform`): the DUT sits under a top module that owns its
+``sync`` domain, whose clock a process drives at the engine's period and holds high
+through skipped cycles; the run stops at the scenario's last cycle, so the
+waveform ends at ``dev.cycle`` periods. (Amaranth's clock cannot pause, and a
+Python clock process costs some speed, so runs without a waveform keep Amaranth's.)
 """
-import contextlib
 import json
 
-from amaranth import C, Cat, Mux
+from amaranth import C, Cat, ClockDomain, Elaboratable, Module, Mux
 from amaranth.sim import Simulator
 
 from sim.platform.axi_slave import OUTPUTS
 from sim.backends.base import (AXIL_PROT, MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
                                ScenarioError, build_memory, check_mmio, check_response,
                                dut_bus_widths, load_scenario)
+from sim.backends.waveform import period_fs, waveform_format
+from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 
-#: Clock period in seconds (only cycles matter; this sets the VCD time scale).
+#: Clock period in seconds of a run without a waveform (only cycles matter there).
 CLOCK_PERIOD = 1e-9
 
 
@@ -29,6 +38,7 @@ class _PysimDevice(Device):
         self._cycle = 0
         self._irq = False
         self._idle = False
+        self._unclocked = 0         # skipped cycles the waveform clock has yet to let pass
 
     @property
     def cycle(self):
@@ -42,8 +52,9 @@ class _PysimDevice(Device):
     def dut_idle(self):
         return self._idle
 
-    def _skipped(self, n):
+    async def _skip(self, n):
         self._cycle += n
+        self._unclocked += n
 
     async def mmio_write(self, addr, value):
         check_mmio(addr, value)
@@ -164,18 +175,63 @@ def _m_axi_server(dut, axi, device, progress):
     return serve
 
 
-def run_pysim(dut, scenario, kwargs, *, memory_config, params=None, progress=None, vcd=None):
+class _ClockedTop(Elaboratable):
+    """The DUT under a module owning its ``sync`` domain, so that a process can drive
+    the clock (an Amaranth clock cannot pause)."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.sync = ClockDomain("sync")
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = self.sync
+        m.submodules.dut = self.dut
+        return m
+
+
+class _RunFinished(Exception):
+    """Stops a waveform run at the scenario's last cycle (sim.run() would go on to the
+    clock's next event)."""
+
+
+def _waveform_clock(clk, device, period):
+    """The clock of a waveform run: rising edge k at k periods (seconds), high through
+    the cycles the device skipped as idle."""
+    half = period / 2
+
+    async def clock(ctx):
+        await ctx.delay(period)
+        while True:
+            ctx.set(clk, 1)
+            await ctx.delay(half)
+            while device._unclocked:
+                skipped, device._unclocked = device._unclocked, 0
+                await ctx.delay(skipped * period)
+            ctx.set(clk, 0)
+            await ctx.delay(half)
+
+    return clock
+
+
+def run_pysim(dut, scenario, kwargs, *, memory_config, params=None, progress=None, vcd=None,
+              engine_mhz=DEFAULT_ENGINE_MHZ):
     """Run scenario ("package.module:function") with kwargs against dut in pysim.
 
     memory_config -- see :func:`sim.backends.base.build_memory`.
     params        -- any dict, visible to the scenario as ``dev.params``.
     progress      -- called with the cycle number and the cycles simulated so far (not
                      skipped) every PROGRESS_INTERVAL cycles.
-    vcd           -- path of a VCD file to write.
+    vcd           -- path of a waveform to write (VCD: the path must end in .vcd).
+    engine_mhz    -- the engine clock: the waveform's time scale (see
+                     :mod:`sim.backends.waveform`).
     kwargs and params go through a JSON round trip, as on the way to Icarus, and
     so does the result. Raises ScenarioError carrying the exception of the
     scenario (or of the AXI model), or if the result is not JSON-serialisable.
     """
+    if vcd is not None:
+        waveform_format("pysim", vcd)
+    period = period_fs(engine_mhz) * 1e-15
     function = load_scenario(scenario)
     data_width, id_width = dut_bus_widths(dut)
     memory, axi = build_memory(memory_config, data_width=data_width, id_width=id_width)
@@ -187,17 +243,32 @@ def run_pysim(dut, scenario, kwargs, *, memory_config, params=None, progress=Non
     async def run_scenario(ctx):
         device._ctx = ctx
         outcome["result"] = await function(device, **kwargs)
+        if vcd is not None:
+            # Cycles skipped at the very end pass too; then stop right here.
+            if device._unclocked:
+                await ctx.delay(device._unclocked * period)
+            raise _RunFinished
 
-    sim = Simulator(dut)
-    sim.add_clock(CLOCK_PERIOD)
+    if vcd is None:
+        sim = Simulator(dut)
+        sim.add_clock(CLOCK_PERIOD)
+    else:
+        top = _ClockedTop(dut)
+        sim = Simulator(top)
+        sim.add_process(_waveform_clock(top.sync.clk, device, period))
     sim.add_testbench(_m_axi_server(dut, axi, device, progress), background=True)
     sim.add_testbench(run_scenario)
-    with sim.write_vcd(str(vcd)) if vcd else contextlib.nullcontext():
-        try:
+    try:
+        if vcd is None:
             sim.run()
-        except Exception as error:
-            raise ScenarioError(f"pysim: scenario {scenario} failed at cycle {device.cycle}: "
-                                f"{type(error).__name__}: {error}") from error
+        else:
+            with sim.write_vcd(str(vcd)):
+                sim.run()
+    except _RunFinished:
+        pass
+    except Exception as error:
+        raise ScenarioError(f"pysim: scenario {scenario} failed at cycle {device.cycle}: "
+                            f"{type(error).__name__}: {error}") from error
     try:
         return json.loads(json.dumps(outcome["result"]))
     except TypeError as error:

@@ -36,6 +36,8 @@ from sim.backends.base import (MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device, S
                                load_scenario)
 from sim.backends.native import build as native_build
 from sim.backends.native.platform import NativeAxi, check, load_library
+from sim.backends.waveform import period_fs, waveform_format
+from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 
 TOPLEVEL = "foliodma_dut"
 #: Verilator flags: -O3 model optimisation, two-state (no X) with zeroed initial
@@ -283,17 +285,18 @@ class _VerilatorDevice(Device):
         return done.value
 
 
-def run_verilator(dut, scenario, kwargs, *, memory_config, params=None, progress=None, vcd=None):
+def run_verilator(dut, scenario, kwargs, *, memory_config, params=None, progress=None, vcd=None,
+                  engine_mhz=DEFAULT_ENGINE_MHZ):
     """Run scenario ("package.module:function") with kwargs against dut, compiled.
 
     Same arguments and result as :func:`sim.backends.pysim.run_pysim`; ``vcd``
-    must end in ".vcd". Raises VerilatorNotFoundError when the back-end cannot be
+    must end in ".vcd" (the waveform is on model time: :mod:`sim.backends.waveform`). Raises VerilatorNotFoundError when the back-end cannot be
     built here, ScenarioError if the run failed.
     """
     require_verilator()
-    if vcd is not None and Path(vcd).suffix != ".vcd":
-        raise ValueError(f"waveform path {vcd!r}: the verilator back-end writes VCD, give a "
-                         f"path ending in .vcd")
+    if vcd is not None:
+        waveform_format("verilator", vcd)
+    period = period_fs(engine_mhz)
     function = load_scenario(scenario)
     data_width, id_width = dut_bus_widths(dut)
     memory, model = build_memory(memory_config, data_width=data_width, id_width=id_width)
@@ -304,7 +307,7 @@ def run_verilator(dut, scenario, kwargs, *, memory_config, params=None, progress
                          MMIO_TIMEOUT_CYCLES)
     try:
         axi = NativeAxi(lib, model, handle=lib.fd_sim_axi(sim))
-        if vcd is not None and lib.fd_sim_trace(sim, str(vcd).encode(), 1000):
+        if vcd is not None and lib.fd_sim_trace(sim, str(vcd).encode(), period):
             raise ScenarioError(f"verilator: {lib.fd_error().decode()}")
         lib.fd_sim_reset(sim)
         device = _VerilatorDevice(lib, sim, memory, axi, params, progress)

@@ -323,18 +323,17 @@ class Progress:
 
 
 def check_waveform(args, backends):
-    """--vcd names one waveform file: one back-end, and for icarus an FST file."""
+    """--vcd names one waveform file: of one back-end, in a format it writes (chosen by
+    the file's extension)."""
+    from sim.backends.waveform import extensions, format_problem
     if args.vcd is None:
         return
     if len(backends) > 1:
-        raise UsageError("--vcd writes the waveform of one back-end: give --backend pysim "
-                         "(VCD), icarus (FST) or verilator (VCD)")
-    if backends[0] == "icarus" and args.vcd.suffix != ".fst":
-        raise UsageError(f"--vcd {args.vcd}: Icarus Verilog writes FST waveforms; give a path "
-                         f"ending in .fst")
-    if backends[0] == "verilator" and args.vcd.suffix != ".vcd":
-        raise UsageError(f"--vcd {args.vcd}: the verilator back-end writes VCD waveforms; give "
-                         f"a path ending in .vcd")
+        raise UsageError("--vcd writes the waveform of one back-end: give --backend "
+                         + ", ".join(f"{name} ({extensions(name)})" for name in backends))
+    problem = format_problem(backends[0], args.vcd)
+    if problem:
+        raise UsageError(f"--vcd {args.vcd}: {problem}")
 
 
 #: Version of the shape of every --json document (bump it when a key changes meaning).
@@ -522,11 +521,13 @@ def write_csv(path, rows):
 
 
 def add_output_options(parser, *, json_help,
-                       vcd_help="write a waveform (pysim and verilator: the path must end in "
-                                ".vcd; icarus: in .fst)"):
+                       vcd_help="write the run's waveform on model time: one cycle per "
+                                "period of the engine clock (--engine-mhz), idle spans "
+                                "included; the format by the extension: .vcd, or .fst on "
+                                "icarus"):
     """--json, --csv, --vcd and --quiet."""
     parser.add_argument("--json", action="store_true", help=json_help)
     add_csv_option(parser)
     add_from_json_option(parser)
-    parser.add_argument("--vcd", type=output_path, help=vcd_help)
+    parser.add_argument("--vcd", type=output_path, metavar="FILE.vcd|fst", help=vcd_help)
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")

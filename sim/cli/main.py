@@ -94,8 +94,9 @@ def build_parser():
                      help="also draw where the time goes: migrate_pages and folio_copy "
                           "cycles per page of each mode, stacked by category (SVG or PNG by the extension)")
     add_output_options(mig, json_help="print one JSON object with a 'rows' list",
-                       vcd_help="waveform of the dma run (pysim: VCD; icarus: path ending "
-                                "in .fst)")
+                       vcd_help="waveform of the dma run on model time: one cycle per "
+                                "period of --engine-mhz, idle spans included; the format by "
+                                "the extension: .vcd, or .fst on icarus")
     mig.set_defaults(func=cmd_migrate)
 
     sweep = commands.add_parser(

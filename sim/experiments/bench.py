@@ -5,6 +5,7 @@ import time
 from sim.backends import get_runner, prepare
 from sim.experiments.engine_scenarios import folio_jobs, jobs_extent, memory_config
 from sim.machine import DEFAULT_MACHINE
+from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 
 def cpu_seconds():
     """CPU time of this process and of its finished children (Icarus runs in one)."""
@@ -13,9 +14,10 @@ def cpu_seconds():
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def timed_run(backend, params, scenario, kwargs, *, memory_config, progress=None, vcd=None):
+def timed_run(backend, params, scenario, kwargs, *, memory_config, progress=None, vcd=None,
+              engine_mhz=DEFAULT_ENGINE_MHZ):
     """(result, speed figures) of one run of a DmaEngine(params) on a back-end, its
-    build done and timed first.
+    build done and timed first (engine_mhz: the waveform's clock).
 
     The figures: build_seconds, build_cached, wall_seconds and cpu_seconds of the
     run alone (the scenario's Python included, the build not)."""
@@ -25,7 +27,7 @@ def timed_run(backend, params, scenario, kwargs, *, memory_config, progress=None
     figures = prepare(backend, dut, vcd=vcd)
     cpu, wall = cpu_seconds(), time.perf_counter()
     result = run(dut, scenario, kwargs, memory_config=memory_config, progress=progress,
-                 vcd=vcd)
+                 vcd=vcd, engine_mhz=engine_mhz)
     figures.update(wall_seconds=time.perf_counter() - wall, cpu_seconds=cpu_seconds() - cpu)
     return result, figures
 
@@ -114,7 +116,8 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy, "seed": seed,
               "costs": machine.costs.as_dict()}
     result, speed = timed_run(backend, params, "sim.experiments.driver_bench:driver_batch",
-                              kwargs, memory_config=config, progress=progress, vcd=vcd)
+                              kwargs, memory_config=config, progress=progress, vcd=vcd,
+                              engine_mhz=engine_mhz)
     nbytes = folios * folio_size
     row = {
         "backend": backend, "folios": folios, "folio_bytes": folio_size, "bytes": nbytes,

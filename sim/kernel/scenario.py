@@ -127,4 +127,5 @@ def run_dma(spec, machine=DEFAULT_MACHINE, *, backend="pysim", driver=DEFAULT_ST
               "nr_dma_chan": params.channels, "engine_mhz": machine.engine_mhz,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy}
     return get_runner(backend)(DmaEngine(params), "sim.kernel.scenario:migrate_scenario", kwargs,
-                            memory_config=memory, progress=progress, vcd=vcd)
+                            memory_config=memory, progress=progress, vcd=vcd,
+                            engine_mhz=machine.engine_mhz)

@@ -9,6 +9,9 @@
 // BREADY are high from edge 1 on, and an access returns at the edge of its R/B
 // handshake. Reset is held for RESET_CYCLES edges first, as under cocotb.
 //
+// The waveform (fd_sim_trace) is on model time, in fs: rising edge k at k periods,
+// cycles skipped as idle passing as time with the clock high (sim/backends/waveform.py).
+//
 // Compile-time parameters: BEAT_BYTES, STRB_BYTES (of m_axi), HAS_IDLE (the DUT
 // has an ``idle`` output). Verilator escapes "__" in port names as "___05F".
 #include <memory>
@@ -43,7 +46,9 @@ struct Sim {
     uint8_t wdata[BEAT_BYTES], wstrb[STRB_BYTES];
 #if VM_TRACE
     std::unique_ptr<VerilatedVcdC> trace;
-    uint64_t period_ps = 1000;
+    uint64_t period_fs = 1000000;
+    uint64_t last_dump = 0;
+    bool dumped = false;
 #endif
 
     Sim(uint8_t *memory, uint64_t base, uint64_t size, int64_t timeout)
@@ -67,9 +72,15 @@ struct Sim {
         t.m_axi___05Fbresp = axi.bresp;
     }
 
+    // The waveform at cycle() periods plus `half` half periods, unless dumped there already.
     void dump(uint64_t half) {
 #if VM_TRACE
-        if (trace) trace->dump((uint64_t)(cycle() * 2 + half) * (period_ps / 2));
+        uint64_t time = (uint64_t)(cycle() * 2 + half) * (period_fs / 2);
+        if (trace && (!dumped || time > last_dump)) {
+            trace->dump(time);
+            last_dump = time;
+            dumped = true;
+        }
 #endif
     }
 
@@ -90,6 +101,7 @@ struct Sim {
         t.eval();
         irq = t.irq;
         idle = sample_idle();
+        dump(0);                        // cycle 0, at time 0
     }
 
     bool sample_idle() {
@@ -228,21 +240,27 @@ Sim *fd_sim_new(uint8_t *memory, uint64_t base, uint64_t size, int64_t mmio_time
 }
 void fd_sim_free(Sim *sim) {
 #if VM_TRACE
-    if (sim->trace) sim->trace->close();
+    if (sim->trace) {
+        sim->dump(0);                   // the end: cycles skipped at the very end pass too
+        sim->trace->close();
+    }
 #endif
     delete sim;
 }
 AxiSlave *fd_sim_axi(Sim *sim) { return &sim->axi; }
 int fd_sim_beat_bytes() { return BEAT_BYTES; }
 
-// Waveform to path (VCD), time in ps at period_ps per cycle; -1 without a trace build.
-int fd_sim_trace(Sim *sim, const char *path, uint64_t period_ps) {
+// Waveform to path (VCD), time in fs at period_fs (even) per cycle; -1 without a
+// trace build.
+int fd_sim_trace(Sim *sim, const char *path, uint64_t period_fs) {
 #if VM_TRACE
     sim->context->traceEverOn(true);
     sim->trace.reset(new VerilatedVcdC);
     sim->top->trace(sim->trace.get(), 99);
+    sim->trace->set_time_unit("1fs");
+    sim->trace->set_time_resolution("1fs");
     sim->trace->open(path);
-    sim->period_ps = period_ps;
+    sim->period_fs = period_fs;
     return 0;
 #else
     last_error() = "this build has no waveform support";
