@@ -6,14 +6,13 @@ from amaranth.lib.wiring import In, Out
 from .axi import AXI4LiteSignature, AXI4Signature, BURST_INCR
 from .descriptor import Status
 from .fetcher import DescriptorFetcher
-from .layouts import CODE_WIDTH, write_job
+from .layouts import AXI_ID_WIDTH, CODE_WIDTH, buffered_beat, write_job
 from .legalizer import BurstLegalizer
 from .params import EngineParams
 from .regblock import RegisterBlock
 from .regmap import REG_ADDR_WIDTH, load_regmap
-from .writer import WritePort, buffered_beat
+from .writer import WritePort
 
-AXI_ID_WIDTH = 1
 COUNTERS = ("descs", "bytes", "busy", "rd_wait", "wr_wait")
 
 

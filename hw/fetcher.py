@@ -4,13 +4,8 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .descriptor import DESC_BYTES, DESC_FIELDS
-from .layouts import DESC_BITS, channel_bits, descriptor_entry, read_request
+from .layouts import DESC_BITS, channel_bits, descriptor_entry, read_beat, read_request
 from .rr import round_robin
-
-
-def read_beat(data_width):
-    """An R beat as the engine routes it to a stage."""
-    return data.StructLayout({"data": data_width, "resp": 2, "last": 1})
 
 
 class DescriptorFetcher(wiring.Component):
