@@ -59,7 +59,6 @@ class WritePort(wiring.Component):
             "w": Out(stream.Signature(axi_write_data(dw))),
             "b": In(stream.Signature(axi_write_response())),
             "retire": Out(stream.Signature(retirement(n), always_ready=True)),
-            "popped": Out(1),
             "dropped": Out(n),
             "stop": Out(n),
             "idle": Out(1),
@@ -192,7 +191,6 @@ class WritePort(wiring.Component):
                                        Mux(beat_error, 0, all_strobes))),
             self.w.payload.last.eq(beats_left == 1),
             self.buf.ready.eq(streaming & ~is_record & self.w.ready),
-            self.popped.eq(self.buf.valid & self.buf.ready),
         ]
         with m.If(ending & ~is_record):
             m.d.comb += [
