@@ -143,7 +143,7 @@ class DmaEngine(wiring.Component):
             channels.copy_failed.eq(writer.stop),
             fetcher.tail.eq(channels.ring_tail),
             fetcher.enable.eq(~channels.stopped),
-            fetcher.clear.eq(channels.cleared),
+            fetcher.rewind.eq(channels.cleared),
             legalizer.stop.eq(channels.stopped),
             writer.clear.eq(channels.cleared),
         ]
