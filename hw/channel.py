@@ -5,15 +5,10 @@ from amaranth.lib.wiring import In, Out
 
 from .descriptor import Status
 from .layouts import CODE_WIDTH, RECORD_FIELD_BITS, retirement
+from .regblock import register_write
 
 #: Width of a ring index (HEAD, TAIL, RING_SIZE).
 INDEX_BITS = 16
-
-
-def register_write(width):
-    """Software writing a register field: ``valid`` for the one cycle of the
-    write, ``payload`` the field's bits."""
-    return stream.Signature(width, always_ready=True)
 
 
 class ChannelControl(wiring.Component):

@@ -1,7 +1,9 @@
 """Interrupt status, enables and coalescing of the done interrupt."""
 from amaranth import Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
+
+from .regblock import register_write
 
 #: Widths of IRQ_COAL.count and IRQ_COAL.timer.
 COUNT_BITS = 8
@@ -37,8 +39,8 @@ class InterruptControl(wiring.Component):
             "coal_timer": In(TIMER_BITS),
             "enable_done": In(n),
             "enable_error": In(n),
-            "clear_done": In(stream.Signature(n, always_ready=True)),
-            "clear_error": In(stream.Signature(n, always_ready=True)),
+            "clear_done": In(register_write(n)),
+            "clear_error": In(register_write(n)),
             "done": Out(n),
             "error": Out(n),
             "timing": Out(n),
