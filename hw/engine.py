@@ -77,8 +77,8 @@ class DmaEngine(wiring.Component):
             return regs.field(path, name)
 
         def software_write(path, name, stream):
-            """Drive ``stream`` (a :func:`~hw.regblock.register_write`) with software's writes of an
-            external register field."""
+            """Drive ``stream`` (a :func:`~hw.regblock.register_write`) with
+            software's writes of an external register field."""
             port = reg(path, name)
             m.d.comb += [stream.valid.eq(port.wstb),
                          stream.payload.eq(port.wdata[:len(stream.payload)])]
