@@ -4,13 +4,8 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .descriptor import DESC_BYTES, DESC_FIELDS
-from .layouts import DESC_BITS, channel_bits, descriptor_entry, read_request
+from .layouts import DESC_BITS, channel_bits, descriptor_entry, read_beat, read_request
 from .rr import round_robin
-
-
-def read_beat(data_width):
-    """An R beat as the engine routes it to a stage."""
-    return data.StructLayout({"data": data_width, "resp": 2, "last": 1})
 
 
 class DescriptorFetcher(wiring.Component):
@@ -20,7 +15,7 @@ class DescriptorFetcher(wiring.Component):
     enabled. At most ``prefetch_depth`` descriptors are in flight or queued;
     ``issued`` pulses the channel whose descriptor fetch was issued. Read
     requests go out on ``ar`` (AXI ID 1); their R beats come back on ``r`` in
-    order and leave as parsed descriptors on ``desc``. ``clear`` puts a
+    order and leave as parsed descriptors on ``desc``. ``rewind`` puts a
     channel's fetch pointer back to 0.
     """
 
@@ -32,7 +27,7 @@ class DescriptorFetcher(wiring.Component):
             "ring_size": In(data.ArrayLayout(16, n)),
             "tail": In(data.ArrayLayout(16, n)),
             "enable": In(n),
-            "clear": In(n),
+            "rewind": In(n),
             "fetch_ptr": Out(data.ArrayLayout(16, n)),
             "issued": Out(n),
             "ar": Out(stream.Signature(read_request())),
@@ -95,7 +90,7 @@ class DescriptorFetcher(wiring.Component):
                     wrap = pick_ptr + 1 == self.ring_size[c]
                     m.d.sync += self.fetch_ptr[c].eq(Mux(wrap, 0, pick_ptr + 1))
         for c in range(n):
-            with m.If(self.clear[c]):
+            with m.If(self.rewind[c]):
                 m.d.sync += self.fetch_ptr[c].eq(0)
 
         popped = self.desc.valid & self.desc.ready

@@ -5,6 +5,8 @@ from .descriptor import DESC_BYTES, DESC_FIELD_BITS, RECORD_FIELDS, Status
 from .params import AXI_MAX_BURST_BEATS
 
 CODE_WIDTH = 4
+#: AXI ID bits of the engine's master port: 0 for data, 1 for descriptors and records.
+AXI_ID_WIDTH = 1
 #: AxLEN (beats - 1) and a beat count of up to AXI_MAX_BURST_BEATS.
 BURST_LEN_BITS = (AXI_MAX_BURST_BEATS - 1).bit_length()
 BURST_BEATS_BITS = AXI_MAX_BURST_BEATS.bit_length()
@@ -39,6 +41,16 @@ def read_request():
     return data.StructLayout({"addr": 64, "len": BURST_LEN_BITS})
 
 
+def read_beat(data_width):
+    """A descriptor read's R beat, as the read port routes it to the fetcher."""
+    return data.StructLayout({"data": data_width, "resp": 2, "last": 1})
+
+
+def buffered_beat(data_width):
+    """A beat in the read/write buffer, with the RRESP it was read with."""
+    return data.StructLayout({"data": data_width, "resp": 2})
+
+
 def write_job(channels):
     """One entry of the write side's in-order job queue.
 
@@ -70,6 +82,26 @@ def retirement(channels):
         "irq": 1,
         "record": 1,
     })
+
+
+def axi_address():
+    """An AR or AW request: AXI ID, address and AxLEN (beats - 1)."""
+    return data.StructLayout({"id": AXI_ID_WIDTH, "addr": 64, "len": BURST_LEN_BITS})
+
+
+def axi_read_data(data_width):
+    """An R beat: ID, data, RRESP and RLAST."""
+    return data.StructLayout({"id": AXI_ID_WIDTH, "data": data_width, "resp": 2, "last": 1})
+
+
+def axi_write_data(data_width):
+    """A W beat: data, byte strobes and WLAST."""
+    return data.StructLayout({"data": data_width, "strb": data_width // 8, "last": 1})
+
+
+def axi_write_response():
+    """A B response: ID and BRESP."""
+    return data.StructLayout({"id": AXI_ID_WIDTH, "resp": 2})
 
 
 DESC_BITS = DESC_BYTES * 8

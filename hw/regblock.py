@@ -2,7 +2,7 @@
 import re
 
 from amaranth import Cat, Const, Module, Signal
-from amaranth.lib import wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In
 
 from .axi import AXI4LiteSignature, RESP_OKAY
@@ -38,6 +38,13 @@ class FieldPort:
         if field.kind == EXTERNAL:
             self.wstb = Signal(name=name + "__wstb")
             self.wdata = Signal(field.width, name=name + "__wdata")
+
+
+def register_write(width):
+    """A stream of software's writes of a ``width``-bit field, as a stage takes
+    them: ``valid`` in the cycle of the write (:attr:`FieldPort.wstb`),
+    ``payload`` the field's bits (:attr:`FieldPort.wdata`)."""
+    return stream.Signature(width, always_ready=True)
 
 
 class RegisterBlock(wiring.Component):

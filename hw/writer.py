@@ -5,18 +5,14 @@ from amaranth.lib.wiring import In, Out
 
 from .axi import RESP_DECERR, RESP_OKAY
 from .descriptor import RECORD_BYTES, RECORD_FIELDS, Status
-from .layouts import (BURST_BEATS_BITS, CODE_WIDTH, channel_bits, retirement,
+from .layouts import (BURST_BEATS_BITS, CODE_WIDTH, axi_address, axi_write_data,
+                      axi_write_response, buffered_beat, channel_bits, retirement,
                       set_channel_bit, write_job)
 from .params import AXI_BOUNDARY_BYTES
 
 
 #: Extra beats buffered before a burst starts from an idle W channel.
 START_SLACK = 16
-
-
-def buffered_beat(data_width):
-    """A beat in the read/write buffer, with the RRESP it was read with."""
-    return data.StructLayout({"data": data_width, "resp": 2})
 
 
 def _burst_done(channels):
@@ -59,12 +55,10 @@ class WritePort(wiring.Component):
             "arrived": In(1),
             "reads_in_flight": In(1),
             "clear": In(n),
-            "aw": Out(stream.Signature(data.StructLayout({"id": 1, "addr": 64, "len": 8}))),
-            "w": Out(stream.Signature(data.StructLayout(
-                {"data": dw, "strb": dw // 8, "last": 1}))),
-            "b": In(stream.Signature(data.StructLayout({"id": 1, "resp": 2}))),
+            "aw": Out(stream.Signature(axi_address())),
+            "w": Out(stream.Signature(axi_write_data(dw))),
+            "b": In(stream.Signature(axi_write_response())),
             "retire": Out(stream.Signature(retirement(n), always_ready=True)),
-            "popped": Out(1),
             "dropped": Out(n),
             "stop": Out(n),
             "idle": Out(1),
@@ -197,7 +191,6 @@ class WritePort(wiring.Component):
                                        Mux(beat_error, 0, all_strobes))),
             self.w.payload.last.eq(beats_left == 1),
             self.buf.ready.eq(streaming & ~is_record & self.w.ready),
-            self.popped.eq(self.buf.valid & self.buf.ready),
         ]
         with m.If(ending & ~is_record):
             m.d.comb += [
