@@ -1,8 +1,9 @@
 """``foliodma bench``: one folio batch through the engine alone or through the driver stack.
 """
 
-from sim.cli.common import (check_waveform, engine_params, machine_of, format_table, human_size,
-                            Progress, UsageError, write_outputs)
+from sim.cli.common import (check_waveform, format_table, human_size, Progress, UsageError,
+                            write_outputs)
+from sim.cli.machine_options import engine_params, machine_of
 from sw_driver.dcbm import STRATEGIES
 from sw_driver.folio import PAGE_SIZE
 

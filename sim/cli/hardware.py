@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from hw.params import EngineParams
-from sim.cli.common import add_engine_options, comma_list, engine_params, format_table, UsageError
+from sim.cli.common import comma_list, format_table, UsageError
+from sim.cli.machine_options import add_engine_options, engine_params
 from sim.cli.sweep import sweep_values
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 from hw.synth import DEFAULT_DEVICE, DEFAULT_TARGET_MHZ, ECP5_DEVICES
 from sim.backends import BACKENDS
 from sim.cli.bench import cmd_bench, DRIVER_ONLY, DRIVERS
-from sim.cli.common import (add_csv_option, add_engine_options, add_from_json_option,
-                            add_host_options, apply_from_json,
-                            add_output_options, add_platform_options,
-                            add_platform_reading_options, AUTO_BACKEND,
-                            backend_list, comma_list, non_negative_int, output_path, parse_size,
-                            positive_float, positive_int, probability, request_default, figure_path,
-                            set_table_width, TABLE_WIDTH, UsageError)
+from sim.cli.common import (add_csv_option, add_from_json_option, apply_from_json,
+                            add_output_options, AUTO_BACKEND, backend_list, comma_list,
+                            non_negative_int, output_path, parse_size, positive_float, positive_int,
+                            probability, request_default, figure_path, set_table_width, TABLE_WIDTH,
+                            UsageError)
+from sim.cli.machine_options import (add_engine_options, add_host_options, add_platform_options,
+                                     add_platform_reading_options)
 from sim.cli.hardware import cmd_regs, cmd_synth, cmd_verilog, output_dir, verilog_identifier
 from sim.cli.migrate import add_migrate_options, cmd_migrate
 from sim.cli.platform import add_platform_command

@@ -4,10 +4,10 @@ import argparse
 import sys
 
 from sim.backends import BACKENDS
-from sim.cli.common import (add_engine_options, add_host_options, AUTO_BACKEND,
-                            check_waveform, engine_params, machine_of, format_table, human_size,
+from sim.cli.common import (AUTO_BACKEND, check_waveform, format_table, human_size,
                             non_negative_float, non_negative_int, parse_size, plural, positive_int,
                             Progress, request_default, resolve_backend, UsageError, write_outputs)
+from sim.cli.machine_options import add_engine_options, add_host_options, engine_params, machine_of
 from sim.host.cache import TOUCHERS
 from sim.kernel.folios import DEFAULT_FLOW, FLOWS, MODES, NODES, WORKLOADS
 from sim.kernel.request import MigrateRequest

@@ -3,7 +3,7 @@
 import json
 import sys
 
-from sim.cli.common import add_platform_options, machine_of
+from sim.cli.machine_options import add_platform_options, machine_of
 
 
 def cmd_platform_show(args):

@@ -3,7 +3,8 @@
 import sys
 import time
 
-from sim.cli.common import machine_of, resolve_backend, RunCounter, write_csv
+from sim.cli.common import resolve_backend, RunCounter, write_csv
+from sim.cli.machine_options import machine_of
 from sim.kernel.folios import MODES
 
 

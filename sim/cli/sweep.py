@@ -3,8 +3,8 @@
 import argparse
 import sys
 
-from sim.cli.common import (engine_params, prepare_reporting, resolve_backend, RunCounter,
-                            UsageError, write_outputs)
+from sim.cli.common import prepare_reporting, resolve_backend, RunCounter, UsageError, write_outputs
+from sim.cli.machine_options import engine_params
 from sim.cli.migrate import (report_integrity, add_migrate_options, migrate_requests, migrate_table,
                              run_migrate_rows)
 from sim.kernel.folios import MODES
