@@ -365,7 +365,7 @@ def test_migrate_json_rows(capsys):
 
 def test_migrate_table_and_seed_workload_names(capsys):
     assert main(["migrate", "--workload", "256M", "--copy", "cpu", "--copy", "batch-cpu",
-                 "--quiet"]) == 0
+                 "--quiet", "--wide"]) == 0
     out = capsys.readouterr().out
     assert "256M = 65536 x 4K folios" in out and "128 batches" in out
     assert "2 + 126" in out and "migrate_pages cycles/page" in out and "±" in out
