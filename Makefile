@@ -34,7 +34,7 @@ tools:
 	  || { echo "error: apt-get could not install:$$missing" >&2; exit 1; }
 
 test: $(STAMP) tools
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 -q --durations=12
 
 # The README's throughput and simulation-speed tables: Icarus against the compiled
 # back-end in one run each (256-bit, 200-cycle memory; then the driver stack on the
