@@ -107,7 +107,7 @@ class FoliodmaChan(DmaChan):
 
     def reg(self, name):
         """MMIO offset of this channel's register ``name``."""
-        return self.device.regmap.address(f"chan[{self.chan_id}].{name}")
+        return self.device.mmio_base + self.device.regmap.address(f"chan[{self.chan_id}].{name}")
 
     def record_addr(self, index):
         return self.records + index * RECORD_BYTES
@@ -124,17 +124,20 @@ class FoliodmaChan(DmaChan):
 class FoliodmaDevice(DmaDevice):
     """A probed foliodma engine (see :func:`foliodma_probe`)."""
 
-    def __init__(self, port, regmap, caps, ring_entries):
+    def __init__(self, port, regmap, caps, ring_entries, mmio_base=0, irq=0):
         self.regmap = regmap
         self.caps = caps
+        self.mmio_base = mmio_base
+        self.irq = irq
         channels = []
         for chan_id in range(caps.channels):
             ring = port.alloc_coherent(ring_entries * DESC_BYTES, align=DESC_BYTES)
             records = port.alloc_coherent(ring_entries * RECORD_BYTES, align=RECORD_BYTES)
             channels.append(FoliodmaChan(self, chan_id, ring, records, ring_entries))
-        super().__init__(port, channels, copy_align=caps.beat_bytes.bit_length() - 1)
+        super().__init__(port, channels, copy_align=caps.beat_bytes.bit_length() - 1,
+                         name=f"dma{irq}")
         status = regmap.register("int_status")
-        self._int_status = status.address
+        self._int_status = mmio_base + status.address
         self._int_done, self._int_error = status.fields["done"], status.fields["error"]
         ctrl = regmap.register("chan[0].ctrl").fields
         self._ctrl_reset = ctrl["reset"].insert(0, 1)
@@ -222,15 +225,19 @@ class FoliodmaDevice(DmaDevice):
 
     async def _post(self, chan):
         """Write as many issued transactions into the ring as fit (clearing each
-        one's record slot), then submit them with one TAIL write."""
+        one's record slot), then submit them with one TAIL write. When some must
+        wait for ring space, the last one posted interrupts, whatever its flags:
+        its completion frees the space to post the rest."""
         count = min(len(chan.issued), chan.ring_space())
         if not count:
             return
-        for _ in range(count):
+        ring_full = count < len(chan.issued)
+        for i in range(count):
             tx = chan.issued.popleft()
             tx.index = chan.tail
             record = chan.record_addr(tx.index)
-            flags = FLAG_INTERRUPT if tx.flags & DMA_PREP_INTERRUPT else 0
+            wants = tx.flags & DMA_PREP_INTERRUPT or (ring_full and i == count - 1)
+            flags = FLAG_INTERRUPT if wants else 0
             self.port.mem_write(record, bytes(RECORD_BYTES))
             self.port.mem_write(chan.ring + tx.index * DESC_BYTES,
                                 pack_descriptor(tx.src, tx.dst, tx.len, flags, record))
@@ -320,8 +327,9 @@ class FoliodmaDevice(DmaDevice):
         await self.port.mmio_write(self._int_status, self.int_bits(chan))
 
 
-async def foliodma_probe(port, ring_entries=DEFAULT_RING_ENTRIES):
-    """Find and set up the engine behind port; returns its :class:`FoliodmaDevice`.
+async def foliodma_probe(port, ring_entries=DEFAULT_RING_ENTRIES, mmio_base=0, irq=0):
+    """Find and set up the engine whose registers start at ``mmio_base`` of port's MMIO
+    space and whose interrupt is line ``irq``; returns its :class:`FoliodmaDevice`.
 
     Checks ID and VERSION, reads the capabilities, gives every channel a ring of
     ring_entries descriptors and its record slots, enables the done and error
@@ -335,7 +343,7 @@ async def foliodma_probe(port, ring_entries=DEFAULT_RING_ENTRIES):
 
     async def read_fields(path):
         register = regmap.register(path)
-        word = await port.mmio_read(register.address)
+        word = await port.mmio_read(mmio_base + register.address)
         return {name: field.extract(word) for name, field in register.fields.items()}
 
     magic = regmap.register("id").fields["ident"].reset
@@ -354,18 +362,18 @@ async def foliodma_probe(port, ring_entries=DEFAULT_RING_ENTRIES):
                         beat_bytes=1 << caps0["beat_bytes_log2"], channels=caps0["channels"],
                         max_burst=caps0["max_burst"], **caps1, **caps2)
 
-    dev = FoliodmaDevice(port, regmap, caps, ring_entries)
+    dev = FoliodmaDevice(port, regmap, caps, ring_entries, mmio_base=mmio_base, irq=irq)
     for chan in dev.channels:
         await port.mmio_write(chan.reg("ring_base_lo"), chan.ring & 0xFFFF_FFFF)
         await port.mmio_write(chan.reg("ring_base_hi"), chan.ring >> 32)
         await port.mmio_write(chan.reg("ring_size"), ring_entries)
     irq_coal = regmap.register("irq_coal")
-    await port.mmio_write(irq_coal.address, irq_coal.fields["count"].insert(0, 1))
-    request_irq(port, dev.irq_handler)
+    await port.mmio_write(mmio_base + irq_coal.address, irq_coal.fields["count"].insert(0, 1))
+    request_irq(port, dev.irq_handler, irq)
     enable = 0
     for chan in dev.channels:
         enable |= dev.int_bits(chan)
-    await port.mmio_write(regmap.address("int_enable"), enable)
+    await port.mmio_write(mmio_base + regmap.address("int_enable"), enable)
     return dev
 
 
@@ -374,5 +382,5 @@ async def foliodma_remove(dev):
     busy = [chan.chan_id for chan in dev.channels if chan.client_count]
     if busy:
         raise FoliodmaError(f"foliodma_remove: channels {busy} are still in use")
-    await dev.port.mmio_write(dev.regmap.address("int_enable"), 0)
+    await dev.port.mmio_write(dev.mmio_base + dev.regmap.address("int_enable"), 0)
     free_irq(dev.port, dev.irq_handler)
