@@ -19,7 +19,7 @@ import dataclasses
 
 from sim.experiments.bench import run_bench as _engine_bench, run_driver_bench
 from sim.kernel.request import MigrateRequest, run_request
-from sim.machine import SHORTHANDS, load_machine
+from sim.machine import SHORTHANDS, load_machine, shorthand_key
 
 _REQUEST_FIELDS = {field.name for field in dataclasses.fields(MigrateRequest)} - {"machine"}
 _MACHINE_SETTINGS = {"platform", "machine", "values"}
@@ -31,7 +31,8 @@ def machine_of(platform=None, machine=None, values=None, **short):
     if platform is not None and machine is not None:
         raise ValueError("give a platform file or a machine, not both")
     base = machine if machine is not None else load_machine(platform)
-    changes = {SHORTHANDS[name]: value for name, value in short.items()}
+    changes = {shorthand_key(base, name, short.get("engines")): value
+               for name, value in short.items()}
     return base.with_values({**changes, **(values or {})})
 
 

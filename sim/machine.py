@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from importlib import resources
 
 from hw.params import EngineParams, ParameterError
+from sim.backends.base import MAX_ENGINES
+from sim.platform.address_map import DRIVER_RING_ENTRIES, MAX_RING_ENTRIES
 from sim.host.cache_params import CONSTANTS as CACHE_CONSTANTS, DEFAULT_PLATFORM as DEFAULT_CACHE
 from sim.host.cache_params import CacheModelError, Platform as CachePlatform
 from sim.host.costs import DEFAULT_COSTS, CostError, CostTable
@@ -35,6 +37,7 @@ from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE, MODES as IOMM
 from sim.platform.memory_system import (CXL_MEMORY, DEFAULT_ENGINE_MHZ, LOCAL_DRAM, REMOTE_DRAM,
                                         WRITE_BUFFER_BYTES, Node)
 from sim.seed import CPU_GHZ
+from sw_driver.dcbm import MAX_DMA_CHAN
 
 #: The built-in platform file, in the package.
 DEFAULT_FILE = resources.files("sim") / "machines" / "seed.toml"
@@ -43,6 +46,8 @@ NODE_ROLES = ("local", "remote", "cxl")
 NODE_KEYS = ("read_latency_ns", "write_latency_ns", "read_gbps", "write_gbps")
 #: How a file says that a node's bandwidth is not limited (TOML has no null).
 UNLIMITED = "unlimited"
+#: How a file says dcbm takes every channel the platform has (nr_dma_chan).
+ALL = "all"
 #: Cost-table fields that are not a file's values: they follow another value.
 _COSTS_TIED = {"llc_bytes": "cache.llc_bytes_per_ccx"}
 
@@ -59,6 +64,9 @@ class Machine:
     cpu_ghz: float = CPU_GHZ
     engine_mhz: float = DEFAULT_ENGINE_MHZ
     engine: EngineParams = EngineParams()
+    engines: int = 1
+    ring_entries: int = DRIVER_RING_ENTRIES
+    nr_dma_chan: int | None = None
     iommu_mode: str = IOMMU_DEFAULT_MODE
     write_buffer_bytes: int = WRITE_BUFFER_BYTES
     local: Node = LOCAL_DRAM
@@ -70,6 +78,21 @@ class Machine:
     def __post_init__(self):
         for name in ("cpu_ghz", "engine_mhz"):
             _check_clock(f"clocks.{name}", getattr(self, name))
+        if isinstance(self.engines, bool) or not isinstance(self.engines, int) \
+                or not 1 <= self.engines <= MAX_ENGINES:
+            raise MachineError(f"dma.engines={self.engines!r}: expected an int in "
+                               f"1..{MAX_ENGINES}")
+        if isinstance(self.ring_entries, bool) or not isinstance(self.ring_entries, int) \
+                or not 2 <= self.ring_entries <= MAX_RING_ENTRIES:
+            raise MachineError(f"dma.ring_entries={self.ring_entries!r}: expected an int in "
+                               f"2..{MAX_RING_ENTRIES}")
+        if self.nr_dma_chan is not None and (
+                isinstance(self.nr_dma_chan, bool) or not isinstance(self.nr_dma_chan, int)
+                or not 1 <= self.nr_dma_chan <= min(MAX_DMA_CHAN, self.total_channels)):
+            raise MachineError(f"dma.nr_dma_chan={self.nr_dma_chan!r}: expected {ALL!r} or an "
+                               f"int in 1..{min(MAX_DMA_CHAN, self.total_channels)} (dcbm takes "
+                               f"at most {MAX_DMA_CHAN}; the platform has {self.total_channels} "
+                               f"channels: {self.engines} engine(s) x {self.engine.channels})")
         if self.iommu_mode not in IOMMU_MODES:
             raise MachineError(f"iommu.mode={self.iommu_mode!r}: expected one of "
                                f"{', '.join(IOMMU_MODES)}")
@@ -82,6 +105,16 @@ class Machine:
             raise MachineError("costs.llc_bytes must equal cache.llc_bytes_per_ccx (one LLC)")
 
     @property
+    def total_channels(self):
+        """The dmaengine channels the platform offers: every ring of every engine."""
+        return self.engines * self.engine.channels
+
+    @property
+    def dcbm_channels(self):
+        """dcbm's ``nr_dma_chan``: the value given, else every channel (at most 16)."""
+        return self.nr_dma_chan or min(MAX_DMA_CHAN, self.total_channels)
+
+    @property
     def nodes(self):
         """The memory nodes, by role."""
         return {role: getattr(self, role) for role in NODE_ROLES}
@@ -91,7 +124,10 @@ class Machine:
         """{"section.key": value} of every value a platform file can give."""
         out = {"name": self.name, "clocks.cpu_ghz": self.cpu_ghz,
                "clocks.engine_mhz": self.engine_mhz}
+        out["dma.engines"] = self.engines
+        out["dma.ring_entries"] = self.ring_entries
         out.update({f"dma.{k}": v for k, v in self.engine.as_dict().items()})
+        out["dma.nr_dma_chan"] = ALL if self.nr_dma_chan is None else self.nr_dma_chan
         out["iommu.mode"] = self.iommu_mode
         out["memory.write_buffer_bytes"] = self.write_buffer_bytes
         for role, node in self.nodes.items():
@@ -151,7 +187,10 @@ def machine_from_values(values):
     for key in ("clocks.cpu_ghz", "clocks.engine_mhz"):
         _check_clock(key, values[key])
     try:
-        engine = EngineParams(**_section(values, "dma."))
+        dma = _section(values, "dma.")
+        engines, nr_dma_chan = dma.pop("engines"), dma.pop("nr_dma_chan")
+        ring_entries = dma.pop("ring_entries")
+        engine = EngineParams(**dma)
         nodes = {}
         for role, default in (("local", LOCAL_DRAM), ("remote", REMOTE_DRAM), ("cxl", CXL_MEMORY)):
             given = _section(values, f"memory.{role}.")
@@ -163,7 +202,9 @@ def machine_from_values(values):
         costs = DEFAULT_COSTS.with_overrides(llc_bytes=cache.llc_bytes_per_ccx,
                                              **_section(values, "costs."))
         return Machine(name=values["name"], cpu_ghz=cpu_ghz,
-                       engine_mhz=values["clocks.engine_mhz"], engine=engine,
+                       engine_mhz=values["clocks.engine_mhz"], engine=engine, engines=engines,
+                       ring_entries=ring_entries,
+                       nr_dma_chan=None if nr_dma_chan == ALL else nr_dma_chan,
                        iommu_mode=values["iommu.mode"],
                        write_buffer_bytes=values["memory.write_buffer_bytes"],
                        cache=cache, costs=costs, **nodes)
@@ -257,6 +298,17 @@ def source_of(key):
     if key == "clocks.engine_mhz":
         return ("Model choice: one engine cycle per ns; an ASIC-class clock for the engine "
                 "(`foliodma synth` gives an FPGA's).")
+    if key == "dma.engines":
+        return ("DMA engines on the platform, each a DmaEngine (one PCI device) with its own "
+                "registers, interrupt and AXI master on the one memory system; the driver "
+                "enumerates every ring of every engine as a channel, engine by engine.")
+    if key == "dma.ring_entries":
+        return ("Descriptors per channel ring, as the driver sets up each ring (a queue of "
+                "the hardware's depth); the built-in engine's rings are memory rings, given "
+                "1024 entries by the driver (a ring of 32 KiB).")
+    if key == "dma.nr_dma_chan":
+        return (f"dcbm's nr_dma_chan module parameter: the channels v2 and v3 spread a batch "
+                f"over; {ALL!r}: every channel of the platform, at most {MAX_DMA_CHAN}.")
     if section == "dma":
         return _engine_doc()[rest]
     if key == "iommu.mode":
@@ -321,4 +373,21 @@ def render_toml(machine=DEFAULT_MACHINE):
 SHORTHANDS = {"cpu_ghz": "clocks.cpu_ghz", "engine_mhz": "clocks.engine_mhz",
               "iommu_mode": "iommu.mode", "llc_bytes": "cache.llc_bytes_per_ccx",
               "dma_allocates_in_llc": "cache.dma_allocates_in_llc",
+              "engines": "dma.engines", "nr_dma_chan": "dma.nr_dma_chan",
+              "ring_entries": "dma.ring_entries",
               **{f.name: f"dma.{f.name}" for f in dataclasses.fields(EngineParams)}}
+
+
+def shorthand_key(machine, name, engines=None):
+    """The ``section.key`` a single value by short name sets on ``machine`` (with
+    ``engines`` engines, if that is given too). One rule beyond SHORTHANDS:
+    ``channels`` is the channels a migration uses; on a one-engine platform it builds
+    the engine with that many rings (``dma.channels``; dcbm takes them all), on a
+    platform of several engines it is dcbm's ``nr_dma_chan`` (the engines keep their
+    rings)."""
+    if name not in SHORTHANDS:
+        raise MachineError(f"unknown short name {name!r}: expected one of "
+                           f"{', '.join(sorted(SHORTHANDS))}")
+    if name == "channels" and (machine.engines if engines is None else engines) > 1:
+        return "dma.nr_dma_chan"
+    return SHORTHANDS[name]

@@ -145,8 +145,11 @@ class _Countdown:
 
 
 class Dcbm(Migrator):
-    """The DMA core batch migrator over one dmaengine device.
+    """The DMA core batch migrator over the dmaengine devices that can memcpy.
 
+    dma_dev         -- one :class:`~sw_driver.dmaengine.DmaDevice` or a list of them,
+                       in registration order: channels are taken as
+                       dma_request_chan_by_mask finds them (device by device).
     strategy        -- "v1", "v2" or "v3" (see the module docstring).
     nr_dma_chan     -- channels v2 and v3 use at most (1..16).
     v1_double_copy  -- v1: the CPU copies the whole list again after the DMA pass
@@ -162,8 +165,10 @@ class Dcbm(Migrator):
     def __init__(self, dma_dev, strategy=DEFAULT_STRATEGY, nr_dma_chan=1, v1_double_copy=True):
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown dcbm strategy {strategy!r}: expected one of {STRATEGIES}")
-        self.dma_dev = dma_dev
-        self.port = dma_dev.port
+        self.dma_devs = list(dma_dev) if isinstance(dma_dev, (list, tuple)) else [dma_dev]
+        if not self.dma_devs:
+            raise ValueError("dcbm needs at least one DMA device")
+        self.port = self.dma_devs[0].port
         self.strategy = strategy
         self.nr_dma_chan = nr_dma_chan
         self.v1_double_copy = v1_double_copy
@@ -190,7 +195,7 @@ class Dcbm(Migrator):
             return
         if enable:
             if self.strategy == "v1":
-                self._v1_chan = await dma_request_chan(self.dma_dev)
+                self._v1_chan = await dma_request_chan(self.dma_devs)
             start_offloading(self)
         else:
             stop_offloading(self)
@@ -222,7 +227,7 @@ class Dcbm(Migrator):
         chans = []
         try:
             while len(chans) < count:
-                chans.append(await dma_request_chan(self.dma_dev))
+                chans.append(await dma_request_chan(self.dma_devs))
         except NoDmaChannelError:
             pass
         return chans

@@ -90,7 +90,8 @@ class DmaChan:
         dma_cookie_init(self)
 
     def __repr__(self):
-        return f"<{type(self).__name__} {self.chan_id}>"
+        device = getattr(self.device, "name", "")       # dma0chan1, as sysfs names it
+        return f"<{type(self).__name__} {device}chan{self.chan_id}>"
 
 
 class DmaAsyncTxDescriptor:
@@ -123,10 +124,11 @@ class DmaDevice(abc.ABC):
     log2 of the alignment its memcpy needs for addresses and length.
     """
 
-    def __init__(self, port, channels, copy_align):
+    def __init__(self, port, channels, copy_align, name="dma0"):
         self.port = port
         self.channels = channels
         self.copy_align = copy_align
+        self.name = name
 
     @abc.abstractmethod
     async def device_prep_dma_memcpy(self, chan, dst, src, length, flags):
@@ -232,16 +234,21 @@ async def dmaengine_desc_callback_invoke(tx):
 # --------------------------------------------------------------------------
 
 async def dma_request_chan(device):
-    """A free memcpy channel of device, now owned by the caller.
+    """A free memcpy channel of device (a :class:`DmaDevice`, or a sequence of them in
+    registration order, as dma_request_chan_by_mask walks the device list: the first
+    free channel of the first device that has one), now owned by the caller.
 
     Raises :class:`NoDmaChannelError` when every channel is taken.
     """
-    await device.port.cpu(Op.CHAN_REQUEST)
-    for chan in device.channels:
-        if not chan.client_count:
-            chan.client_count = 1
-            return chan
-    raise NoDmaChannelError(f"all {len(device.channels)} DMA channels are in use")
+    devices = device if isinstance(device, (list, tuple)) else (device,)
+    await devices[0].port.cpu(Op.CHAN_REQUEST)
+    for one in devices:
+        for chan in one.channels:
+            if not chan.client_count:
+                chan.client_count = 1
+                return chan
+    total = sum(len(one.channels) for one in devices)
+    raise NoDmaChannelError(f"all {total} DMA channels are in use")
 
 
 async def dma_release_channel(chan):
@@ -317,26 +324,31 @@ async def dma_sync_wait(chan, cookie, timeout_ns=DMA_SYNC_WAIT_TIMEOUT_NS):
 # Interrupts and completions
 # --------------------------------------------------------------------------
 
-_irq_handlers = weakref.WeakKeyDictionary()   # port -> [async handler()]
+_irq_handlers = weakref.WeakKeyDictionary()   # port -> [(irq line, async handler())]
 
 
-def request_irq(port, handler):
-    """Run the coroutine function handler() whenever port's device interrupt is taken."""
-    _irq_handlers.setdefault(port, []).append(handler)
+def request_irq(port, handler, irq=0):
+    """Run the coroutine function handler() whenever interrupt line ``irq`` of port is
+    taken (each device has its own line, as each PCI function its own vector)."""
+    _irq_handlers.setdefault(port, []).append((irq, handler))
 
 
 def free_irq(port, handler):
     """Remove a handler installed by :func:`request_irq`."""
     handlers = _irq_handlers.get(port, [])
-    if handler not in handlers:
-        raise ValueError(f"free_irq: {handler!r} is not installed")
-    handlers.remove(handler)
+    for entry in handlers:
+        if entry[1] == handler:
+            handlers.remove(entry)
+            return
+    raise ValueError(f"free_irq: {handler!r} is not installed")
 
 
 async def generic_handle_irq(port):
-    """Take the device interrupt: run every installed handler."""
-    for handler in tuple(_irq_handlers.get(port, ())):
-        await handler()
+    """Take the interrupt: run the handler of every line that is raised."""
+    pending = port.pending_irqs()
+    for irq, handler in tuple(_irq_handlers.get(port, ())):
+        if pending >> irq & 1:
+            await handler()
 
 
 class Completion:

@@ -47,7 +47,8 @@ class Port(abc.ABC):
 
     @abc.abstractmethod
     async def mmio_read(self, offset):
-        """Read a 32-bit device register (a non-posted round trip)."""
+        """Read a 32-bit device register (a non-posted round trip); offset is in the
+        platform's MMIO space, where each device's registers start at its base."""
 
     @abc.abstractmethod
     async def mmio_write(self, offset, value):
@@ -63,11 +64,15 @@ class Port(abc.ABC):
 
     @abc.abstractmethod
     async def wait_for_irq(self, timeout_ns):
-        """Sleep until the device interrupt is delivered; False on timeout.
+        """Sleep until an interrupt (of any line) is delivered; False on timeout.
 
         The delivery latency is charged here; the handler's own work is the
         driver's (it charges Op.IRQ_HANDLER and the rest).
         """
+
+    @abc.abstractmethod
+    def pending_irqs(self):
+        """The interrupt lines raised now, as a bit mask (bit k: line k)."""
 
     @abc.abstractmethod
     async def poll(self, condition, timeout_ns, ops=(Op.POLL_ITERATION,)):

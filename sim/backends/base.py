@@ -5,6 +5,15 @@ JSON-serialisable result; it is named "package.module:function" so that the
 cocotb process can import it too. It does its own memory setup and checks
 inside the simulation, raises on failure, and returns a summary.
 
+A device holds one or more engines (``dev.engines``), each a copy of the DUT with
+its own AXI4-Lite registers and its own AXI4 master, all on one memory system
+(one :class:`~sim.platform.axi_slave.AxiSlaveModel` port per engine, sharing the
+memory, the IOMMU and the nodes' bandwidth: ``share_with``). Engine k's
+registers are at MMIO addresses ``k * ENGINE_WINDOW_BYTES`` on; its interrupt is
+line k (bit k of ``dev.irq_lines``). Every engine is clocked on every cycle; a
+back-end may leave an engine that is idle, with nothing in flight and no
+register access, unevaluated (its state would not change).
+
 Timing contract (identical on both backends): ``dev.cycle`` counts rising
 clock edges since reset was released (0 at scenario start); the scenario
 resumes right after an edge, with the AXI slave model already stepped for that
@@ -24,6 +33,10 @@ from sim.platform.axi_slave import AxiSlaveModel
 from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE, Iommu
 from sim.platform.memory import Memory
 
+#: Bytes of MMIO address space per engine: its register window.
+ENGINE_WINDOW_BYTES = 1 << REG_ADDR_WIDTH
+#: The most engines one simulation holds (a platform's DMA engines).
+MAX_ENGINES = 64
 #: An AXI4-Lite access with no response within this many cycles fails.
 MMIO_TIMEOUT_CYCLES = 10_000
 #: While waiting with idle skipping on, how often (in cycles) quiescence is checked.
@@ -84,8 +97,9 @@ def dut_verilog(dut, name):
     return texts[name]
 
 
-def build_memory(memory_config, *, data_width, id_width):
-    """(Memory, AxiSlaveModel) from a JSON-friendly memory_config dict.
+def build_memory(memory_config, *, data_width, id_width, engines=1):
+    """(Memory, [AxiSlaveModel per engine]) from a JSON-friendly memory_config dict: one
+    slave port per engine, all on the one memory system (see the module docstring).
 
     Keys: base, size (required); read_latency, write_latency, backpressure,
     seed, error_regions (see :class:`~sim.platform.axi_slave.AxiSlaveModel`);
@@ -110,24 +124,54 @@ def build_memory(memory_config, *, data_width, id_width):
         if flat:
             raise ValueError(f"memory_config: {flat} given with a memory_system (the "
                              f"latencies are the memory system's nodes')")
+    check_engines(engines)
     memory = Memory(config["base"], config["size"])
-    axi = AxiSlaveModel(memory, data_width=data_width, id_width=id_width,
-                        backpressure=config["backpressure"], seed=config["seed"],
-                        error_regions=[tuple(r) for r in config["error_regions"]],
-                        memory_system=config["memory_system"],
-                        iommu=Iommu(config["iommu"], config["iommu_mode"]),
-                        **latencies)
-    return memory, axi
+    ports = []
+    for k in range(engines):
+        ports.append(AxiSlaveModel(
+            memory, data_width=data_width, id_width=id_width,
+            backpressure=config["backpressure"], seed=config["seed"] + k,
+            error_regions=[tuple(r) for r in config["error_regions"]],
+            memory_system=config["memory_system"],
+            iommu=Iommu(config["iommu"], config["iommu_mode"]) if not ports else ports[0].iommu,
+            **({"share_with": ports[0]} if ports else {}), **latencies))
+    return memory, ports
 
 
-def check_mmio(addr, value=0):
-    """Raise ValueError unless addr is a register-aligned address in the register window
-    and value a u32."""
-    if not (isinstance(addr, int) and 0 <= addr < 1 << REG_ADDR_WIDTH and addr % REG_BYTES == 0):
+def check_engines(engines):
+    """Raise ValueError unless engines is an int in 1..MAX_ENGINES."""
+    if isinstance(engines, bool) or not isinstance(engines, int) \
+            or not 1 <= engines <= MAX_ENGINES:
+        raise ValueError(f"engines={engines!r}: expected an int in 1..{MAX_ENGINES}")
+
+
+def engine_duts(dut):
+    """The DUTs of a run as a list: ``dut`` is one DUT or a sequence of them (one per
+    engine, all of one configuration: same class and ``params``)."""
+    duts = list(dut) if isinstance(dut, (list, tuple)) else [dut]
+    check_engines(len(duts))
+    first = duts[0]
+    for other in duts[1:]:
+        if type(other) is not type(first) or getattr(other, "params", None) != \
+                getattr(first, "params", None):
+            raise ValueError(f"the engines of one run must share one configuration: "
+                             f"{other!r} differs from {first!r}")
+        if other is first:
+            raise ValueError("each engine needs its own DUT object (one per engine)")
+    return duts
+
+
+def check_mmio(addr, value=0, engines=1):
+    """(engine, register offset) of addr; ValueError unless addr is a register-aligned
+    address in the register window of one of ``engines`` engines and value a u32."""
+    end = engines * ENGINE_WINDOW_BYTES
+    if not (isinstance(addr, int) and 0 <= addr < end and addr % REG_BYTES == 0):
         raise ValueError(f"MMIO address {addr!r} is not a {REG_BYTES}-byte aligned address "
-                         f"below {1 << REG_ADDR_WIDTH:#x}")
+                         f"below {end:#x} ({engines} engine(s) of {ENGINE_WINDOW_BYTES:#x} "
+                         f"bytes of registers)")
     if not (isinstance(value, int) and 0 <= value < 1 << 32):
         raise ValueError(f"MMIO value {value!r} is not a 32-bit unsigned int")
+    return divmod(addr, ENGINE_WINDOW_BYTES)
 
 
 def check_response(kind, addr, resp):
@@ -139,14 +183,17 @@ def check_response(kind, addr, resp):
 class Device(abc.ABC):
     """The DUT as a scenario sees it (see the module docstring for timing).
 
-    memory -- the :class:`~sim.platform.memory.Memory` behind m_axi.
-    axi    -- the :class:`~sim.platform.axi_slave.AxiSlaveModel` serving it (with its logs).
+    memory -- the :class:`~sim.platform.memory.Memory` behind the engines' m_axi.
+    axis   -- per engine, the :class:`~sim.platform.axi_slave.AxiSlaveModel` port serving
+              it (with its logs); ``axi`` is engine 0's.
     params -- the dict the caller passed to the backend.
     """
 
-    def __init__(self, memory, axi, params):
+    def __init__(self, memory, axis, params):
         self.memory = memory
-        self.axi = axi
+        self.axis = tuple(axis)
+        self.axi = self.axis[0]
+        self.engines = len(self.axis)
         self.params = params
         #: Skip, instead of simulating, cycles in which nothing can happen.
         self.idle_skip = False
@@ -159,9 +206,15 @@ class Device(abc.ABC):
         """Rising clock edges since reset release."""
 
     @property
-    @abc.abstractmethod
     def irq(self):
-        """IRQ level (bool) during the cycle that ended at the latest edge."""
+        """Whether some engine's IRQ was high during the cycle that ended at the latest
+        edge."""
+        return bool(self.irq_lines)
+
+    @property
+    @abc.abstractmethod
+    def irq_lines(self):
+        """The engines' IRQ levels during that cycle: bit k is engine k's."""
 
     @abc.abstractmethod
     async def mmio_write(self, addr, value):
@@ -174,12 +227,12 @@ class Device(abc.ABC):
     @property
     @abc.abstractmethod
     def dut_idle(self):
-        """The DUT's ``idle`` output at the latest edge (False if it has none)."""
+        """Every engine's ``idle`` output at the latest edge (False if it has none)."""
 
     def quiescent(self):
-        """Nothing can change before the next register access: the DUT is idle
+        """Nothing can change before the next register access: every engine is idle
         and the memory has no transaction in flight."""
-        return self.dut_idle and not self.axi.busy()
+        return self.dut_idle and not any(axi.busy() for axi in self.axis)
 
     async def wait_cycles(self, n):
         """Let n clock cycles pass (n >= 0).
@@ -193,7 +246,8 @@ class Device(abc.ABC):
         while n:
             if self.idle_skip and self.quiescent():
                 self.skipped_cycles += n
-                self.axi.advance(n)
+                for axi in self.axis:
+                    axi.advance(n)
                 await self._skip(n)
                 return
             chunk = min(n, IDLE_CHECK_CYCLES) if self.idle_skip else n

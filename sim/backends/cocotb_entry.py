@@ -39,7 +39,7 @@ class _CocotbDevice(Device):
     mmio through cocotbext-axi."""
 
     def __init__(self, dut, memory, axi, params, clock):
-        super().__init__(memory, axi, params)
+        super().__init__(memory, [axi], params)
         self._dut = dut
         self._edge = RisingEdge(dut.clk)
         self._clock = clock
@@ -77,8 +77,8 @@ class _CocotbDevice(Device):
         return idle is not None and bool(idle.value)
 
     @property
-    def irq(self):
-        return bool(self._dut.irq.value)
+    def irq_lines(self):
+        return int(bool(self._dut.irq.value))
 
     async def _mmio(self, kind, addr, access):
         self._run_clock()
@@ -158,8 +158,8 @@ async def _serve_m_axi(dut, axi, device, scenario_task, progress_file):
 
 async def _run(dut, config):
     scenario = load_scenario(config["scenario"])
-    memory, axi = build_memory(config["memory"], data_width=config["data_width"],
-                               id_width=config["id_width"])
+    memory, (axi,) = build_memory(config["memory"], data_width=config["data_width"],
+                                  id_width=config["id_width"])
     dut.rst.value = 1
     for name in ("awvalid", "wvalid", "bready", "arvalid", "rready"):
         getattr(dut, f"s_axil__{name}").value = 0

@@ -26,7 +26,7 @@ from cocotb_tools.runner import Icarus, get_results, get_runner
 
 from sim.backends.native.build import cache_root
 from sim.backends.base import (ScenarioError, build_memory, dut_bus_widths, dut_verilog,
-                               load_scenario)
+                               engine_duts, load_scenario)
 from sim.backends.waveform import period_fs, waveform_format
 from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 
@@ -167,7 +167,8 @@ def run_icarus(dut, scenario, kwargs, *, memory_config, params=None, progress=No
     """Run scenario ("package.module:function") with kwargs against dut in Icarus.
 
     Same arguments and result as :func:`sim.backends.pysim.run_pysim`, except
-    that the waveform (``vcd``) may be VCD or FST, by the path's extension (.vcd,
+    that it runs one engine (a list of DUTs is refused: the pysim and verilator
+    back-ends run several), and that the waveform (``vcd``) may be VCD or FST, by the path's extension (.vcd,
     .fst). kwargs, params and memory_config must be JSON-serialisable.
     Raises IcarusNotFoundError without Icarus, ScenarioError if the run failed.
     """
@@ -175,6 +176,11 @@ def run_icarus(dut, scenario, kwargs, *, memory_config, params=None, progress=No
     dumper = waveform_format("icarus", vcd) if vcd is not None else None
     period = period_fs(engine_mhz)
     load_scenario(scenario)     # fail early, and import it to locate its root
+    duts = engine_duts(dut)
+    if len(duts) > 1:
+        raise ValueError(f"the icarus back-end runs one engine, not {len(duts)}: use "
+                         f"--backend verilator (or pysim) for a platform with several engines")
+    dut = duts[0]
     data_width, id_width = dut_bus_widths(dut)
     build_memory(memory_config, data_width=data_width, id_width=id_width)   # validate early
     build_dir = _build(dut_verilog(dut, TOPLEVEL), vcd is not None)

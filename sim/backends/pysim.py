@@ -1,8 +1,9 @@
 """Run a scenario against an Amaranth DUT in Amaranth's Python simulator (pysim).
 
-Two testbenches share the simulation: a background one serving m_axi from the
-AxiSlaveModel (added first, so it runs first at every edge), and the scenario
-with the AXI4-Lite master. Timing follows the contract in :mod:`sim.backends.base`.
+The testbenches share the simulation: per engine a background one serving its
+m_axi from its AxiSlaveModel port (added first, in engine order, so they run
+first at every edge), and the scenario with the AXI4-Lite master. Several
+engines are submodules of one top module, on one clock. Timing follows the contract in :mod:`sim.backends.base`.
 
 Without a waveform the clock is Amaranth's own (``add_clock``), and cycles skipped
 as idle take no simulated time. With one, the time axis is model time (see
@@ -20,7 +21,7 @@ from amaranth.sim import Simulator
 from sim.platform.axi_slave import OUTPUTS
 from sim.backends.base import (AXIL_PROT, MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
                                ScenarioError, build_memory, check_mmio, check_response,
-                               dut_bus_widths, load_scenario)
+                               dut_bus_widths, engine_duts, load_scenario)
 from sim.backends.waveform import period_fs, waveform_format
 from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 
@@ -29,15 +30,16 @@ CLOCK_PERIOD = 1e-9
 
 
 class _PysimDevice(Device):
-    """Device on pysim; ``_cycle``/``_irq`` are kept current by the m_axi server."""
+    """Device on pysim; ``_cycle`` and the per-engine irq and idle bits are kept current
+    by the m_axi servers."""
 
-    def __init__(self, dut, memory, axi, params):
-        super().__init__(memory, axi, params)
-        self._bus = dut.s_axil
+    def __init__(self, duts, memory, axis, params):
+        super().__init__(memory, axis, params)
+        self._buses = [dut.s_axil for dut in duts]
         self._ctx = None            # the scenario testbench's context
         self._cycle = 0
-        self._irq = False
-        self._idle = False
+        self._irq = [False] * len(duts)
+        self._idle = [False] * len(duts)
         self._unclocked = 0         # skipped cycles the waveform clock has yet to let pass
 
     @property
@@ -45,22 +47,22 @@ class _PysimDevice(Device):
         return self._cycle
 
     @property
-    def irq(self):
-        return self._irq
+    def irq_lines(self):
+        return sum(1 << k for k, level in enumerate(self._irq) if level)
 
     @property
     def dut_idle(self):
-        return self._idle
+        return all(self._idle)
 
     async def _skip(self, n):
         self._cycle += n
         self._unclocked += n
 
     async def mmio_write(self, addr, value):
-        check_mmio(addr, value)
-        ctx, bus = self._ctx, self._bus
+        engine, offset = check_mmio(addr, value, self.engines)
+        ctx, bus = self._ctx, self._buses[engine]
         await ctx.tick()
-        ctx.set(bus.awaddr, addr)
+        ctx.set(bus.awaddr, offset)
         ctx.set(bus.awprot, AXIL_PROT)
         ctx.set(bus.awvalid, 1)
         ctx.set(bus.wdata, value)
@@ -83,10 +85,10 @@ class _PysimDevice(Device):
                            f"{MMIO_TIMEOUT_CYCLES} cycles")
 
     async def mmio_read(self, addr):
-        check_mmio(addr)
-        ctx, bus = self._ctx, self._bus
+        engine, offset = check_mmio(addr, 0, self.engines)
+        ctx, bus = self._ctx, self._buses[engine]
         await ctx.tick()
-        ctx.set(bus.araddr, addr)
+        ctx.set(bus.araddr, offset)
         ctx.set(bus.arprot, AXIL_PROT)
         ctx.set(bus.arvalid, 1)
         ar_pending = True
@@ -109,13 +111,13 @@ class _PysimDevice(Device):
 
     async def wait_irq(self, timeout_cycles):
         for _ in range(timeout_cycles):
-            if self._irq:
+            if self.irq:
                 return True
             await self._ctx.tick()
-        return self._irq
+        return self.irq
 
 
-def _m_axi_server(dut, axi, device, progress):
+def _m_axi_server(dut, axi, device, engine, progress):
     """Background testbench: one sample per edge, writes only changed outputs.
 
     Each address/data channel is sampled as Mux(VALID, Cat(1, payload), 0):
@@ -159,8 +161,8 @@ def _m_axi_server(dut, axi, device, progress):
             current = step(address(ar) if ar else None, address(aw) if aw else None, w,
                            flags & 1, flags & 2)
             cycle = device._cycle = axi.cycle
-            device._irq = bool(flags & 4)
-            device._idle = bool(flags & 8)
+            device._irq[engine] = bool(flags & 4)
+            device._idle[engine] = bool(flags & 8)
             if current is not previous:
                 for signal, new, old in zip(outputs, current, previous):
                     if new != old:
@@ -169,24 +171,27 @@ def _m_axi_server(dut, axi, device, progress):
             if cycle == 1:      # AxiLiteMaster's R/B sinks become ready after edge 1
                 ctx.set(s_axil.rready, 1)
                 ctx.set(s_axil.bready, 1)
-            if progress is not None and cycle % PROGRESS_INTERVAL == 0:
+            if progress is not None and engine == 0 and cycle % PROGRESS_INTERVAL == 0:
                 progress(cycle, cycle - device.skipped_cycles)
 
     return serve
 
 
-class _ClockedTop(Elaboratable):
-    """The DUT under a module owning its ``sync`` domain, so that a process can drive
-    the clock (an Amaranth clock cannot pause)."""
+class _EnginesTop(Elaboratable):
+    """The engines as submodules ``engine0``, ``engine1``... of one module, on one
+    ``sync`` domain; with ``clocked``, the module owns that domain, so that a process
+    can drive the clock (an Amaranth clock cannot pause)."""
 
-    def __init__(self, dut):
-        self.dut = dut
-        self.sync = ClockDomain("sync")
+    def __init__(self, duts, clocked):
+        self.duts = duts
+        self.sync = ClockDomain("sync") if clocked else None
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.sync = self.sync
-        m.submodules.dut = self.dut
+        if self.sync is not None:
+            m.domains.sync = self.sync
+        for k, dut in enumerate(self.duts):
+            m.submodules[f"engine{k}" if len(self.duts) > 1 else "dut"] = dut
         return m
 
 
@@ -218,6 +223,8 @@ def run_pysim(dut, scenario, kwargs, *, memory_config, params=None, progress=Non
               engine_mhz=DEFAULT_ENGINE_MHZ):
     """Run scenario ("package.module:function") with kwargs against dut in pysim.
 
+    dut           -- the DUT, or a list of DUTs of one configuration: the engines
+                     (see :mod:`sim.backends.base`).
     memory_config -- see :func:`sim.backends.base.build_memory`.
     params        -- any dict, visible to the scenario as ``dev.params``.
     progress      -- called with the cycle number and the cycles simulated so far (not
@@ -233,11 +240,13 @@ def run_pysim(dut, scenario, kwargs, *, memory_config, params=None, progress=Non
         waveform_format("pysim", vcd)
     period = period_fs(engine_mhz) * 1e-15
     function = load_scenario(scenario)
-    data_width, id_width = dut_bus_widths(dut)
-    memory, axi = build_memory(memory_config, data_width=data_width, id_width=id_width)
+    duts = engine_duts(dut)
+    data_width, id_width = dut_bus_widths(duts[0])
+    memory, axis = build_memory(memory_config, data_width=data_width, id_width=id_width,
+                                engines=len(duts))
     # The same JSON round trip as on the way to cocotb, so both backends see equal inputs.
     kwargs, params = json.loads(json.dumps([kwargs, {} if params is None else params]))
-    device = _PysimDevice(dut, memory, axi, params)
+    device = _PysimDevice(duts, memory, axis, params)
     outcome = {}
 
     async def run_scenario(ctx):
@@ -250,13 +259,14 @@ def run_pysim(dut, scenario, kwargs, *, memory_config, params=None, progress=Non
             raise _RunFinished
 
     if vcd is None:
-        sim = Simulator(dut)
+        sim = Simulator(duts[0] if len(duts) == 1 else _EnginesTop(duts, clocked=False))
         sim.add_clock(CLOCK_PERIOD)
     else:
-        top = _ClockedTop(dut)
+        top = _EnginesTop(duts, clocked=True)
         sim = Simulator(top)
         sim.add_process(_waveform_clock(top.sync.clk, device, period))
-    sim.add_testbench(_m_axi_server(dut, axi, device, progress), background=True)
+    for engine, (one, axi) in enumerate(zip(duts, axis)):
+        sim.add_testbench(_m_axi_server(one, axi, device, engine, progress), background=True)
     sim.add_testbench(run_scenario)
     try:
         if vcd is None:

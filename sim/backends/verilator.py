@@ -33,7 +33,7 @@ from pathlib import Path
 
 from sim.backends.base import (MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device, ScenarioError,
                                build_memory, check_mmio, check_response, dut_bus_widths, dut_verilog,
-                               load_scenario)
+                               engine_duts, load_scenario)
 from sim.backends.native import build as native_build
 from sim.backends.native.platform import NativeAxi, check, load_library
 from sim.backends.waveform import period_fs, waveform_format
@@ -50,17 +50,18 @@ RUNTIME_SOURCES = ("verilated.cpp", "verilated_threads.cpp")
 _PROGRESS_CHUNK = 1 << 20
 
 _SIM_SIGNATURES = {
-    "fd_sim_new": ([ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_int64],
-                   ctypes.c_void_p),
+    "fd_sim_new": ([ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_int64,
+                    ctypes.c_int], ctypes.c_void_p),
     "fd_sim_free": ([ctypes.c_void_p], None),
-    "fd_sim_axi": ([ctypes.c_void_p], ctypes.c_void_p),
+    "fd_sim_axi": ([ctypes.c_void_p, ctypes.c_int], ctypes.c_void_p),
     "fd_sim_beat_bytes": ([], ctypes.c_int),
     "fd_sim_trace": ([ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint64], ctypes.c_int),
     "fd_sim_reset": ([ctypes.c_void_p], None),
-    "fd_sim_mmio_write": ([ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32,
+    "fd_sim_mmio_write": ([ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32,
                            ctypes.POINTER(ctypes.c_int)], ctypes.c_int),
-    "fd_sim_mmio_read": ([ctypes.c_void_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32),
-                          ctypes.POINTER(ctypes.c_int)], ctypes.c_int),
+    "fd_sim_mmio_read": ([ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32,
+                          ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_int)],
+                         ctypes.c_int),
     "fd_sim_edges": ([ctypes.c_void_p, ctypes.c_int64], ctypes.c_int),
     "fd_sim_wait_cycles": ([ctypes.c_void_p, ctypes.c_int64, ctypes.c_int], ctypes.c_int),
     "fd_sim_wait_irq": ([ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int)],
@@ -70,7 +71,8 @@ _SIM_SIGNATURES = {
     "fd_sim_cycle": ([ctypes.c_void_p], ctypes.c_int64),
     "fd_sim_skipped": ([ctypes.c_void_p], ctypes.c_int64),
     "fd_sim_simulated_edges": ([ctypes.c_void_p], ctypes.c_int64),
-    "fd_sim_irq": ([ctypes.c_void_p], ctypes.c_int),
+    "fd_sim_engine_edges": ([ctypes.c_void_p], ctypes.c_int64),
+    "fd_sim_irq_lines": ([ctypes.c_void_p], ctypes.c_uint64),
     "fd_sim_idle": ([ctypes.c_void_p], ctypes.c_int),
     "fd_sim_quiescent": ([ctypes.c_void_p], ctypes.c_int),
 }
@@ -184,8 +186,8 @@ def build(dut, *, trace=False):
 class _VerilatorDevice(Device):
     """Device on the compiled simulation; every call runs natively until it returns."""
 
-    def __init__(self, lib, sim, memory, axi, params, progress):
-        super().__init__(memory, axi, params)
+    def __init__(self, lib, sim, memory, axis, params, progress):
+        super().__init__(memory, axis, params)
         self._lib, self._sim = lib, sim
         self._cycle = lib.fd_sim_cycle
         self._progress = progress
@@ -215,8 +217,13 @@ class _VerilatorDevice(Device):
         return self._cycle(self._sim)
 
     @property
-    def irq(self):
-        return bool(self._lib.fd_sim_irq(self._sim))
+    def irq_lines(self):
+        return self._lib.fd_sim_irq_lines(self._sim)
+
+    @property
+    def engine_edges(self):
+        """Engine-cycles evaluated so far (an engine at rest is not evaluated)."""
+        return self._lib.fd_sim_engine_edges(self._sim)
 
     @property
     def dut_idle(self):
@@ -234,15 +241,16 @@ class _VerilatorDevice(Device):
         pass
 
     async def mmio_write(self, addr, value):
-        check_mmio(addr, value)
+        engine, offset = check_mmio(addr, value, self.engines)
         resp = ctypes.c_int()
-        status = self._lib.fd_sim_mmio_write(self._sim, addr, value, ctypes.byref(resp))
+        status = self._lib.fd_sim_mmio_write(self._sim, engine, offset, value,
+                                             ctypes.byref(resp))
         self._finish_mmio(status, "write to", addr, "write", resp.value)
 
     async def mmio_read(self, addr):
-        check_mmio(addr)
+        engine, offset = check_mmio(addr, 0, self.engines)
         resp, value = ctypes.c_int(), ctypes.c_uint32()
-        status = self._lib.fd_sim_mmio_read(self._sim, addr, ctypes.byref(value),
+        status = self._lib.fd_sim_mmio_read(self._sim, engine, offset, ctypes.byref(value),
                                             ctypes.byref(resp))
         self._finish_mmio(status, "read of", addr, "read", resp.value)
         return value.value
@@ -289,28 +297,38 @@ def run_verilator(dut, scenario, kwargs, *, memory_config, params=None, progress
                   engine_mhz=DEFAULT_ENGINE_MHZ):
     """Run scenario ("package.module:function") with kwargs against dut, compiled.
 
-    Same arguments and result as :func:`sim.backends.pysim.run_pysim`; ``vcd``
-    must end in ".vcd" (the waveform is on model time: :mod:`sim.backends.waveform`). Raises VerilatorNotFoundError when the back-end cannot be
-    built here, ScenarioError if the run failed.
+    Same arguments and result as :func:`sim.backends.pysim.run_pysim` (one model is
+    built for every engine of a list of DUTs); ``vcd`` must end in ".vcd" (the
+    waveform is on model time: :mod:`sim.backends.waveform`; one engine only). Raises
+    VerilatorNotFoundError when the back-end cannot be built here, ScenarioError if
+    the run failed.
     """
     require_verilator()
+    duts = engine_duts(dut)
     if vcd is not None:
         waveform_format("verilator", vcd)
+        if len(duts) > 1:
+            raise ValueError(f"verilator writes the waveform of one engine, not {len(duts)}: "
+                             f"use --backend pysim for a waveform of several engines")
     period = period_fs(engine_mhz)
     function = load_scenario(scenario)
-    data_width, id_width = dut_bus_widths(dut)
-    memory, model = build_memory(memory_config, data_width=data_width, id_width=id_width)
+    data_width, id_width = dut_bus_widths(duts[0])
+    memory, models = build_memory(memory_config, data_width=data_width, id_width=id_width,
+                                  engines=len(duts))
     kwargs, params = json.loads(json.dumps([kwargs, {} if params is None else params]))
-    built = build(dut, trace=vcd is not None)
+    built = build(duts[0], trace=vcd is not None)
     lib = load_library(built.library, _SIM_SIGNATURES)
     sim = lib.fd_sim_new(memory.data.ctypes.data_as(ctypes.c_void_p), memory.base, memory.size,
-                         MMIO_TIMEOUT_CYCLES)
+                         MMIO_TIMEOUT_CYCLES, len(duts))
     try:
-        axi = NativeAxi(lib, model, handle=lib.fd_sim_axi(sim))
+        axis = []
+        for k, model in enumerate(models):
+            axis.append(NativeAxi(lib, model, handle=lib.fd_sim_axi(sim, k),
+                                  **({"share_with": axis[0]} if axis else {})))
         if vcd is not None and lib.fd_sim_trace(sim, str(vcd).encode(), period):
             raise ScenarioError(f"verilator: {lib.fd_error().decode()}")
         lib.fd_sim_reset(sim)
-        device = _VerilatorDevice(lib, sim, memory, axi, params, progress)
+        device = _VerilatorDevice(lib, sim, memory, axis, params, progress)
         # The objects alive now (the elaborated design among them) outlive the run:
         # keep the garbage collector from walking them again and again during it.
         gc.freeze()

@@ -35,8 +35,13 @@ def add_engine_options(parser):
                        help="AXI data width in bits: 64, 128, 256 or 512 (built-in "
                             f"{_builtin('dma.data_width')})")
     group.add_argument("--channels", type=positive_int,
-                       help=f"DMA channels (independent descriptor rings), 1..{MAX_CHANNELS} "
-                            f"(built-in {_builtin('dma.channels')})")
+                       help=f"DMA channels the migration uses: on a one-engine platform, the "
+                            f"engine's descriptor rings, 1..{MAX_CHANNELS} (built-in "
+                            f"{_builtin('dma.channels')}); on a platform of several engines, "
+                            f"dcbm's nr_dma_chan, of the engines' rings")
+    group.add_argument("--engines", type=positive_int,
+                       help=f"DMA engines (devices, each with its own registers and AXI "
+                            f"master) on the memory system (built-in {_builtin('dma.engines')})")
     group.add_argument("--max-burst", type=positive_int,
                        help=f"longest AXI burst in beats, 1..{AXI_MAX_BURST_BEATS} "
                             f"(built-in {_builtin('dma.max_burst')})")
@@ -69,14 +74,16 @@ def parse_set_value(text):
     return key.strip(), parsed
 
 
-def _option_values(args):
-    """[(option, section.key, value)] of the single-value options given."""
-    from sim.machine import SHORTHANDS
-    dests = dict(SHORTHANDS, llc_size="cache.llc_bytes_per_ccx")
+def _option_values(args, machine):
+    """[(option, section.key, value)] of the single-value options given, on machine
+    (see :func:`sim.machine.shorthand_key` for ``--channels``)."""
+    from sim.machine import SHORTHANDS, shorthand_key
     given = []
-    for dest, key in dests.items():
+    for dest in (*SHORTHANDS, "llc_size"):
         value = getattr(args, dest, None)
         if value is not None and value is not False:
+            key = "cache.llc_bytes_per_ccx" if dest == "llc_size" else \
+                shorthand_key(machine, dest, getattr(args, "engines", None))
             given.append((f"--{dest.replace('_', '-')} {value}", key, value))
     return given
 
@@ -92,7 +99,7 @@ def machine_of(args):
             load_machine(getattr(args, "platform", None))
     except MachineError as error:
         raise UsageError(str(error)) from None
-    changes = _option_values(args)
+    changes = _option_values(args, machine)
     for text in getattr(args, "set_values", None) or ():
         key, value = parse_set_value(text)
         changes.append((f"--set {text}", key, value))

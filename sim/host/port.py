@@ -151,6 +151,9 @@ class HostPort(Port):
             plan.append((cycles, owed, waited, booked))
         return plan
 
+    def pending_irqs(self):
+        return self.dev.irq_lines
+
     async def poll(self, condition, timeout_ns, ops=(Op.POLL_ITERATION,)):
         started = self.now_ns
         poll_ns = sum(self.costs.op_ns(op) for op in ops)

@@ -86,9 +86,13 @@ def dma_memory_config(spec, machine=DEFAULT_MACHINE, *, latency_ns=None):
 
 async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY, nr_dma_chan=1,
                            engine_mhz=DEFAULT_ENGINE_MHZ, idle_skip=True,
-                           v1_double_copy=True):
-    """Scenario (either back-end): dcbm registered, migrate_pages() with the DMA copy."""
+                           v1_double_copy=True, ring_entries=None):
+    """Scenario (any back-end): every engine probed (engine k's registers at
+    ``k * ENGINE_WINDOW_BYTES``, its interrupt line k), dcbm registered over them,
+    migrate_pages() with the DMA copy."""
+    from sim.backends.base import ENGINE_WINDOW_BYTES
     from sim.platform.address_map import COHERENT, DRIVER_RING_ENTRIES
+    ring_entries = ring_entries or DRIVER_RING_ENTRIES
     from sw_driver.dcbm import Dcbm
     from sw_driver.foliodma import foliodma_probe, foliodma_remove
     table = CostTable(**costs)
@@ -99,8 +103,10 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY,
     port = host_port_class()(dev, costs=table, engine_mhz=engine_mhz, idle_skip=idle_skip,
                               coherent=COHERENT,
                               numa_nodes=numa)
-    dma = await foliodma_probe(port, ring_entries=DRIVER_RING_ENTRIES)
-    dcbm = Dcbm(dma, strategy=driver, nr_dma_chan=nr_dma_chan, v1_double_copy=v1_double_copy)
+    devices = [await foliodma_probe(port, ring_entries=ring_entries,
+                                    mmio_base=k * ENGINE_WINDOW_BYTES, irq=k)
+               for k in range(dev.engines)]
+    dcbm = Dcbm(devices, strategy=driver, nr_dma_chan=nr_dma_chan, v1_double_copy=v1_double_copy)
     await dcbm.set_offloading(1)
     started = dev.cycle
     try:
@@ -108,7 +114,8 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY,
         result = await core.migrate_pages(tol_ns=port.cycle_ns)
     finally:
         await dcbm.set_offloading(0)
-    await foliodma_remove(dma)
+    for device in devices:
+        await foliodma_remove(device)
     result.update(dma_copied_folios=dcbm.folios_migrated, dma_failed_folios=dcbm.folios_failures,
                   simulated_cycles=dev.cycle - started, skipped_cycles=dev.skipped_cycles,
                   iommu_walks=port.iommu.walks, iommu_walk_reads=port.iommu.walk_reads,
@@ -124,8 +131,11 @@ def run_dma(spec, machine=DEFAULT_MACHINE, *, backend="pysim", driver=DEFAULT_ST
     params = machine.engine
     memory, layout = dma_memory_config(spec, machine, latency_ns=latency_ns)
     kwargs = {"spec": spec, "costs": machine.costs.as_dict(), "layout": layout, "driver": driver,
-              "nr_dma_chan": params.channels, "engine_mhz": machine.engine_mhz,
+              "nr_dma_chan": machine.dcbm_channels, "engine_mhz": machine.engine_mhz,
+              "ring_entries": machine.ring_entries,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy}
-    return get_runner(backend)(DmaEngine(params), "sim.kernel.scenario:migrate_scenario", kwargs,
+    engines = [DmaEngine(params) for _ in range(machine.engines)]
+    return get_runner(backend)(engines if len(engines) > 1 else engines[0],
+                            "sim.kernel.scenario:migrate_scenario", kwargs,
                             memory_config=memory, progress=progress, vcd=vcd,
                             engine_mhz=machine.engine_mhz)

@@ -64,6 +64,9 @@ class FakePort(Port):
         self.t += timeout_ns
         return False
 
+    def pending_irqs(self):
+        return 1        # the one scripted device's line
+
     async def poll(self, condition, timeout_ns, ops=(Op.POLL_ITERATION,)):
         if condition():
             return True
