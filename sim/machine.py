@@ -3,7 +3,8 @@
 A :class:`Machine` gathers everything about the modelled computer: the CPU and
 engine clocks, the DMA engine's build parameters, the IOMMU's invalidation
 mode, the memory nodes the engine sees (latency and bandwidth of local DRAM,
-remote DRAM and the CXL tier, and the fabric's write buffering), the cache
+remote DRAM and the CXL tier, of the socket link and the CXL link in front of
+the last two, and the fabric's write buffering), the cache
 hierarchy of the cost-to-userspace model and the host cost table. Each value
 keeps the one definition it has in its own module (:class:`hw.params.EngineParams`,
 :mod:`sim.platform.memory_system`, :mod:`sim.host.cache_params`,
@@ -34,8 +35,9 @@ from sim.host.cache_params import CacheModelError, Platform as CachePlatform
 from sim.host.costs import DEFAULT_COSTS, CostError, CostTable
 from sim.platform import memory_system
 from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE, MODES as IOMMU_MODES
-from sim.platform.memory_system import (CXL_MEMORY, DEFAULT_ENGINE_MHZ, LOCAL_DRAM, REMOTE_DRAM,
-                                        WRITE_BUFFER_BYTES, Node)
+from sim.platform.memory_system import (CXL_LINK, CXL_MEMORY, DEFAULT_ENGINE_MHZ, LOCAL_DRAM,
+                                        REMOTE_DRAM, SOCKET_LINK, WRITE_BUFFER_BYTES, Link,
+                                        Node, zen3_two_socket)
 from sim.seed import CPU_GHZ
 from sw_driver.dcbm import MAX_DMA_CHAN
 
@@ -43,6 +45,8 @@ from sw_driver.dcbm import MAX_DMA_CHAN
 DEFAULT_FILE = resources.files("sim") / "machines" / "seed.toml"
 #: The memory nodes by role, as ``memory.<role>`` tables.
 NODE_ROLES = ("local", "remote", "cxl")
+#: The links by role, as ``memory.<role>`` tables: in front of the remote and the CXL node.
+LINK_ROLES = ("socket_link", "cxl_link")
 NODE_KEYS = ("read_latency_ns", "write_latency_ns", "read_gbps", "write_gbps")
 #: How a file says that a node's bandwidth is not limited (TOML has no null).
 UNLIMITED = "unlimited"
@@ -72,6 +76,8 @@ class Machine:
     local: Node = LOCAL_DRAM
     remote: Node = REMOTE_DRAM
     cxl: Node = CXL_MEMORY
+    socket_link: Link = SOCKET_LINK
+    cxl_link: Link = CXL_LINK
     cache: CachePlatform = DEFAULT_CACHE
     costs: CostTable = DEFAULT_COSTS
 
@@ -116,8 +122,17 @@ class Machine:
 
     @property
     def nodes(self):
-        """The memory nodes, by role."""
-        return {role: getattr(self, role) for role in NODE_ROLES}
+        """The memory nodes and links, by role."""
+        return {role: getattr(self, role) for role in NODE_ROLES + LINK_ROLES}
+
+    def memory_system(self, *, remote=(), cxl=()):
+        """The :class:`~sim.platform.memory_system.MemorySystem` the engines see: local
+        DRAM, except the ``remote`` ranges (behind the socket link) and the ``cxl``
+        ranges (behind the CXL link); see :func:`~sim.platform.memory_system.zen3_two_socket`."""
+        return zen3_two_socket(remote=remote, cxl=cxl, engine_mhz=self.engine_mhz,
+                               local=self.local, remote_node=self.remote, cxl_node=self.cxl,
+                               socket_link=self.socket_link, cxl_link=self.cxl_link,
+                               write_buffer_bytes=self.write_buffer_bytes)
 
     # ---- values by name -----------------------------------------------------------
     def values(self):
@@ -192,7 +207,8 @@ def machine_from_values(values):
         ring_entries = dma.pop("ring_entries")
         engine = EngineParams(**dma)
         nodes = {}
-        for role, default in (("local", LOCAL_DRAM), ("remote", REMOTE_DRAM), ("cxl", CXL_MEMORY)):
+        for role, default in (("local", LOCAL_DRAM), ("remote", REMOTE_DRAM), ("cxl", CXL_MEMORY),
+                              ("socket_link", SOCKET_LINK), ("cxl_link", CXL_LINK)):
             given = _section(values, f"memory.{role}.")
             for key in ("read_gbps", "write_gbps"):
                 given[key] = _bandwidth(f"memory.{role}.{key}", given[key])
@@ -258,20 +274,27 @@ SECTIONS = {
     "dma": "The DMA engine's build parameters (hw.params.EngineParams): design choices of "
            "the modelled engine, not measurements.",
     "iommu": "The IOMMU in front of the engine (sim/platform/iommu.py).",
-    "memory": "The memory system the engine sees from socket 0's I/O die "
-              "(sim/platform/memory_system.py).",
+    "memory": "The memory system the engines see from socket 0's I/O die "
+              "(sim/platform/memory_system.py): each node's own latency and bandwidth; the "
+              "remote node sits behind the socket link and the CXL node behind the CXL "
+              "link, whose latency adds to the node's and whose bandwidth every access "
+              "that crosses it shares.",
     "cache": "The cache hierarchy of the cost-to-userspace model (sim/host/cache_params.py, "
              "docs/cache.md).",
     "costs": "Host CPU costs in ns, bandwidths in bytes/ns (sim/host/costs.py, docs/costs.md).",
 }
 
 _NODE_SOURCES = {
-    ("local", "latency"): "local DRAM latency 100 ns",
-    ("remote", "latency"): "remote DRAM latency 200 ns",
-    ("cxl", "latency"): "CXL latency 300 ns",
-    ("local", "gbps"): "local DRAM bandwidth 160 GB/s",
-    ("remote", "gbps"): "remote DRAM bandwidth 100 GB/s",
+    ("local", "latency"): "DRAM latency 100 ns",
+    ("remote", "latency"): "DRAM latency 100 ns",
+    ("socket_link", "latency"): "socket link latency 100 ns",
+    ("cxl", "latency"): "DRAM latency 100 ns",
+    ("cxl_link", "latency"): "CXL latency 300 ns",
+    ("local", "gbps"): "DRAM bandwidth 160 GB/s",
+    ("remote", "gbps"): "DRAM bandwidth 160 GB/s",
+    ("socket_link", "gbps"): "socket link bandwidth 100 GB/s",
     ("cxl", "gbps"): "CXL bandwidth 24/20 GB/s",
+    ("cxl_link", "gbps"): "CXL bandwidth 24/20 GB/s",
 }
 
 

@@ -8,7 +8,8 @@ inside the simulation, raises on failure, and returns a summary.
 A device holds one or more engines (``dev.engines``), each a copy of the DUT with
 its own AXI4-Lite registers and its own AXI4 master, all on one memory system
 (one :class:`~sim.platform.axi_slave.AxiSlaveModel` port per engine, sharing the
-memory, the IOMMU and the nodes' bandwidth: ``share_with``). Engine k's
+memory, the IOMMU and the nodes' and links' bandwidth: one
+:class:`~sim.platform.memory_system.Fabric`). Engine k's
 registers are at MMIO addresses ``k * ENGINE_WINDOW_BYTES`` on; its interrupt is
 line k (bit k of ``dev.irq_lines``). Every engine is clocked on every cycle; a
 back-end may leave an engine that is idle, with nothing in flight and no
@@ -32,6 +33,7 @@ from hw.regmap import REG_ADDR_WIDTH, REG_BYTES
 from sim.platform.axi_slave import AxiSlaveModel
 from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE, Iommu
 from sim.platform.memory import Memory
+from sim.platform.memory_system import Fabric, MemorySystem
 
 #: Bytes of MMIO address space per engine: its register window.
 ENGINE_WINDOW_BYTES = 1 << REG_ADDR_WIDTH
@@ -126,16 +128,16 @@ def build_memory(memory_config, *, data_width, id_width, engines=1):
                              f"latencies are the memory system's nodes')")
     check_engines(engines)
     memory = Memory(config["base"], config["size"])
-    ports = []
-    for k in range(engines):
-        ports.append(AxiSlaveModel(
-            memory, data_width=data_width, id_width=id_width,
-            backpressure=config["backpressure"], seed=config["seed"] + k,
-            error_regions=[tuple(r) for r in config["error_regions"]],
-            memory_system=config["memory_system"],
-            iommu=Iommu(config["iommu"], config["iommu_mode"]) if not ports else ports[0].iommu,
-            **({"share_with": ports[0]} if ports else {}), **latencies))
-    return memory, ports
+    fabric = None
+    if config["memory_system"] is not None:
+        fabric = Fabric(MemorySystem.from_config(config["memory_system"]), data_width // 8,
+                        ports=engines)
+    iommu = Iommu(config["iommu"], config["iommu_mode"])
+    return memory, [AxiSlaveModel(memory, data_width=data_width, id_width=id_width,
+                                  backpressure=config["backpressure"], seed=config["seed"] + k,
+                                  error_regions=[tuple(r) for r in config["error_regions"]],
+                                  memory_system=fabric, iommu=iommu, **latencies)
+                    for k in range(engines)]
 
 
 def check_engines(engines):

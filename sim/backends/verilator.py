@@ -317,6 +317,8 @@ def run_verilator(dut, scenario, kwargs, *, memory_config, params=None, progress
                                   engines=len(duts))
     kwargs, params = json.loads(json.dumps([kwargs, {} if params is None else params]))
     built = build(duts[0], trace=vcd is not None)
+    for other in duts[1:]:      # one verilated model is instantiated for every engine
+        other._MustUse__silence = True
     lib = load_library(built.library, _SIM_SIGNATURES)
     sim = lib.fd_sim_new(memory.data.ctypes.data_as(ctypes.c_void_p), memory.base, memory.size,
                          MMIO_TIMEOUT_CYCLES, len(duts))

@@ -96,18 +96,15 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
     device_busy_ns       -- channel-busy time, summed over the engine's channels.
 
     ``machine`` gives the clocks, the IOMMU mode and the host costs; with ``numa`` the
-    engine sees its memory nodes (:func:`sim.platform.memory_system.zen3_two_socket`: the
-    sources on the remote node 1, the rest local) instead of the read/write latencies.
+    engine sees its memory nodes (:meth:`sim.machine.Machine.memory_system`: the sources
+    on the remote node 1 behind the socket link, the rest local) instead of the read/write latencies.
     """
     engine_mhz, cpu_ghz, iommu_mode = machine.engine_mhz, machine.cpu_ghz, machine.iommu_mode
     from sim.experiments.driver_bench import batch_layout
     srcs, _, extent = batch_layout(folios, folio_size)
     timing = {"read_latency": read_latency, "write_latency": write_latency}
     if numa:
-        from sim.platform.memory_system import zen3_two_socket
-        system = zen3_two_socket(remote=[(srcs[0], srcs[-1] + folio_size)], engine_mhz=engine_mhz,
-                                 local=machine.local, remote_node=machine.remote,
-                                 write_buffer_bytes=machine.write_buffer_bytes)
+        system = machine.memory_system(remote=[(srcs[0], srcs[-1] + folio_size)])
         timing = {"memory_system": system.to_config()}
     config = memory_config(extent, **timing, backpressure=backpressure, seed=seed,
                            iommu_mode=iommu_mode)

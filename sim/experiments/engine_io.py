@@ -10,10 +10,13 @@ from hw.regmap import load_regmap
 
 
 class EngineIO:
-    """Register and descriptor-ring access to one DmaEngine behind ``dev``."""
+    """Register and descriptor-ring access to one DmaEngine behind ``dev``: engine
+    number ``engine`` of its engines (registers from ``engine * ENGINE_WINDOW_BYTES``)."""
 
-    def __init__(self, dev):
+    def __init__(self, dev, engine=0):
+        from sim.backends.base import ENGINE_WINDOW_BYTES
         self.dev = dev
+        self.base = engine * ENGINE_WINDOW_BYTES
         self.regmap = load_regmap()
         self.rings = {}        # channel -> (base, size)
         self.tails = {}        # channel -> software's tail index
@@ -21,7 +24,7 @@ class EngineIO:
     async def read(self, path, field=None):
         """A register's value, or one field of it."""
         register = self.regmap.register(path)
-        word = await self.dev.mmio_read(register.address)
+        word = await self.dev.mmio_read(self.base + register.address)
         return register.fields[field].extract(word) if field else word
 
     async def write(self, path, value=None, **fields):
@@ -31,7 +34,7 @@ class EngineIO:
             value = 0
             for name, field_value in fields.items():
                 value = register.fields[name].insert(value, field_value)
-        await self.dev.mmio_write(register.address, value)
+        await self.dev.mmio_write(self.base + register.address, value)
 
     async def read_counter(self, channel, name):
         """A 64-bit per-channel counter (bytes, busy, rd_wait, wr_wait)."""
@@ -71,7 +74,7 @@ class EngineIO:
     async def status(self, channel):
         """The channel's STATUS fields as a dict (busy, halted, code)."""
         register = self.regmap.register(f"chan[{channel}].status")
-        word = await self.dev.mmio_read(register.address)
+        word = await self.dev.mmio_read(self.base + register.address)
         return {name: field.extract(word) for name, field in register.fields.items()}
 
     async def wait_idle(self, channel, timeout_cycles=1_000_000):

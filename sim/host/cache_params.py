@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sim import seed
 from sim.host.costs import ESTIMATE, MEASURED, SEED
 from sim.host.seed_derived import LLC_BYTES, SEED_GHZ
-from sim.platform.memory_system import LOCAL_DRAM, REMOTE_DRAM
+from sim.platform.memory_system import LOCAL_DRAM, REMOTE_DRAM, SOCKET_LINK, read_latency_ns
 from sw_driver.folio import PAGE_SIZE
 
 # --------------------------------------------------------------------------------
@@ -50,7 +50,7 @@ LLC_LATENCY_CYCLES = 46.0
 # hop. Remote DRAM: the memory system's figure (see CONSTANTS for why not + hop).
 CCD_IOD_HOP_NS = 15.0
 LOCAL_DRAM_NS = LOCAL_DRAM.read_latency_ns + CCD_IOD_HOP_NS
-REMOTE_DRAM_NS = REMOTE_DRAM.read_latency_ns
+REMOTE_DRAM_NS = read_latency_ns(REMOTE_DRAM, SOCKET_LINK)
 CROSS_CCX_NS = 110.0
 CROSS_SOCKET_CACHE_NS = 210.0
 # Sequential streaming cost per 64 B line served by a cache level, cycles.
@@ -151,7 +151,8 @@ CONSTANTS = {
         "is ~110-122 ns (AnandTech Rome review: 122 ns full random at 128 MB, TLB misses "
         "included)"),
     "REMOTE_DRAM_NS": Constant(REMOTE_DRAM_NS, "ns", ESTIMATE,
-        "sim/platform/memory_system.py's remote DRAM latency, taken as is from a core: local from a "
+        "sim/platform/memory_system.py's remote DRAM latency behind the socket link, taken as "
+        "is from a core: local from a "
         "core + the xGMI hop both ways (~85-110 ns) = 200-225 ns, whose low end the seed's "
         "1GB remote read stream (627.85 cycles/page against 384.24 local, 1.63x) supports"),
     "CROSS_CCX_NS": Constant(CROSS_CCX_NS, "ns", ESTIMATE,

@@ -7,7 +7,8 @@ its residuals; a test keeps these values in step with it). Each value's
 derivation is written out beside it.
 """
 from sim import seed
-from sim.platform.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM
+from sim.platform.memory_system import (CXL_LINK, CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM,
+                                        SOCKET_LINK, read_latency_ns)
 from sw_driver.folio import PAGE_SIZE
 
 # The seed machine: AMD Zen 3 EPYC, 2 sockets, cpuinfo_cur_freq 2 GHz.
@@ -31,14 +32,14 @@ READ_LOCAL_CYCLES = seed.table2("cpu", "1G", "post_move_access")[0]             
 WRITE_LOCAL_CYCLES = COPY_1_0_CYCLES - READ_REMOTE_CYCLES                 # 182.19
 WRITE_REMOTE_CYCLES = WRITE_LOCAL_CYCLES * READ_REMOTE_CYCLES / READ_LOCAL_CYCLES  # 297.70
 # Node 2, the optional CXL tier (sim/platform/memory_system.py: a memory expander at 300 ns
-# against 100 local and 200 remote). One core's read stream is latency-bound (the
+# behind its link, against 100 local and 200 remote behind the socket link). One core's read stream is latency-bound (the
 # seed's remote stream costs 1.63x the local one for 2x the latency): the cost per
 # page is taken linear in the latency through the two measured points, and the
 # write stream scaled like the remote one. Both stay above what the tier's
 # bandwidth allows (24 GB/s read: 341 cycles/page; 20 GB/s write: 410).
 READ_CXL_CYCLES = READ_LOCAL_CYCLES + (READ_REMOTE_CYCLES - READ_LOCAL_CYCLES) * (
-    CXL_MEMORY.read_latency_ns - LOCAL_DRAM.read_latency_ns) / (
-    REMOTE_DRAM.read_latency_ns - LOCAL_DRAM.read_latency_ns)                  # 871.46
+    read_latency_ns(CXL_MEMORY, CXL_LINK) - read_latency_ns(LOCAL_DRAM)) / (
+    read_latency_ns(REMOTE_DRAM, SOCKET_LINK) - read_latency_ns(LOCAL_DRAM))   # 871.46
 WRITE_CXL_CYCLES = WRITE_LOCAL_CYCLES * READ_CXL_CYCLES / READ_LOCAL_CYCLES    # 413.21
 
 

@@ -10,7 +10,7 @@ from sim.kernel.core import CoreConfig, MigrationCore
 from sim.kernel.folios import folio_sizes, MigrateError, NR_MAX_BATCHED_MIGRATION, PAGE, Plan
 from sim.kernel.frames import node_layout, NodeFrames
 from sim.machine import DEFAULT_MACHINE
-from sim.platform.memory_system import DEFAULT_ENGINE_MHZ, zen3_two_socket
+from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 from sw_driver.dcbm import DEFAULT_STRATEGY
 
 
@@ -64,10 +64,9 @@ def dma_memory_config(spec, machine=DEFAULT_MACHINE, *, latency_ns=None):
     memory = {"base": MEM_BASE, "size": end - MEM_BASE, "iommu_mode": machine.iommu_mode}
     if latency_ns is None:
         ranges = {node: [(start, start + size)] for node, (start, size) in layout.items()}
-        memory["memory_system"] = zen3_two_socket(
-            remote=ranges.get(machine.remote.node_id, ()), cxl=ranges.get(machine.cxl.node_id, ()),
-            engine_mhz=engine_mhz, local=machine.local, remote_node=machine.remote,
-            cxl_node=machine.cxl, write_buffer_bytes=machine.write_buffer_bytes).to_config()
+        memory["memory_system"] = machine.memory_system(
+            remote=ranges.get(machine.remote.node_id, ()),
+            cxl=ranges.get(machine.cxl.node_id, ())).to_config()
     else:                          # one flat latency instead of the nodes'
         cycles = max(1, math.ceil(latency_ns * engine_mhz / 1000))
         memory.update(read_latency=cycles, write_latency=cycles)

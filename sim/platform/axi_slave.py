@@ -24,9 +24,10 @@ memory when the burst's first beat is presented; write data is applied when
 the burst is complete (last W beat and AW both accepted).
 
 With a :class:`~sim.platform.memory_system.MemorySystem`, the latencies are those of
-the node the burst's address falls in, and each node's read and write
-bandwidth (shared by all bursts) paces the R beats and WREADY; see
-:mod:`sim.platform.memory_system`. With the :class:`~sim.platform.iommu.Iommu` enabled, a burst
+the node the burst's address falls in (and of the link in front of it), and
+each node's and link's read and write bandwidth (shared by all bursts, and by
+every port on the same :class:`~sim.platform.memory_system.Fabric`) paces the R
+beats and WREADY; see :mod:`sim.platform.memory_system`. With the :class:`~sim.platform.iommu.Iommu` enabled, a burst
 to a page that is not mapped gets DECERR (zero read data; nothing written),
 decided when its AR or AW is accepted; behind a memory system, a mapped
 burst also waits for its address translation (IOTLB and page walks, see
@@ -39,9 +40,10 @@ import numpy as np
 
 from hw.axi import BURST_INCR, RESP_DECERR, RESP_OKAY
 from hw.params import AXI_BOUNDARY_BYTES, AXI_MAX_BURST_BEATS
+from sim.platform.burst_data import read_burst, write_burst
 from sim.platform.error_regions import parse_error_regions
 from sim.platform.iommu import Iommu
-from sim.platform.memory_system import MemorySystem
+from sim.platform.memory_system import Fabric, MemorySystem
 
 #: Order of the values returned by :meth:`AxiSlaveModel.step` (AXI signal names).
 OUTPUTS = ("arready", "awready", "wready",
@@ -82,7 +84,9 @@ class AxiSlaveModel:
                       (cycle, index of the AW) per B). May be switched at any time.
     memory_system  -- a :class:`~sim.platform.memory_system.MemorySystem` (or its config
                       dict): per-node latency and bandwidth, instead of
-                      read_latency/write_latency (give one or the other).
+                      read_latency/write_latency (give one or the other); or a
+                      :class:`~sim.platform.memory_system.Fabric`, the memory system's
+                      bandwidth as this port shares it with other ports (engines).
     iommu          -- the :class:`~sim.platform.iommu.Iommu` in front of the memory
                       (default: a new one, disabled).
     """
@@ -95,8 +99,9 @@ class AxiSlaveModel:
             raise ValueError(f"data_width={data_width!r}: expected a power of two in 8..1024")
         if not (isinstance(id_width, int) and 1 <= id_width <= 32):
             raise ValueError(f"id_width={id_width!r}: expected 1..32")
+        fabric = memory_system if isinstance(memory_system, Fabric) else None
         if memory_system is not None:
-            memory_system = MemorySystem.from_config(memory_system)
+            memory_system = fabric.system if fabric else MemorySystem.from_config(memory_system)
             given = [name for name, value in (("read_latency", read_latency),
                                               ("write_latency", write_latency))
                      if value is not None]
@@ -126,7 +131,6 @@ class AxiSlaveModel:
         self._write_regions = tuple((s, e, resp) for s, e, access, resp in self.error_regions
                                     if access != "read")
         self._size_code = self.beat_bytes.bit_length() - 1
-        self._full_strb = (1 << self.beat_bytes) - 1
 
         self.record = record
         self.ar_log = []
@@ -137,18 +141,23 @@ class AxiSlaveModel:
 
         self.iommu = Iommu() if iommu is None else iommu
         self.memory_system = memory_system
+        self.fabric = None
         self._nodes = None
+        self._w_paced = False
         if memory_system is not None:
-            self._nodes = memory_system.beat_timings(self.beat_bytes)
+            if fabric is None:
+                fabric = Fabric(memory_system, self.beat_bytes)
+            elif fabric.beat_bytes != self.beat_bytes:
+                raise ValueError(f"a fabric of {fabric.beat_bytes}-byte beats serves no "
+                                 f"{data_width}-bit port")
+            self.fabric = fabric
+            self._nodes = fabric.nodes
+            self._r_free, self._w_free = fabric.r_free, fabric.w_free   # shared by the ports
+            self._w_paced = fabric.write_paced
             self._node_index = memory_system.node_index
             # IO page tables live on the default (local) node: a walk reads them there.
-            self.iommu.walk_read_cycles = memory_system.timings[
-                memory_system.node_index_of_id(memory_system.default_node)].read_latency
-            self._r_free = [0] * len(self._nodes)     # per node: when its reads are all served
-            self._w_free = [0] * len(self._nodes)     # per node: when its write buffer is drained
-            self._w_paced = any(write is not None for *_, write in self._nodes)
-        else:
-            self._w_paced = False
+            self.iommu.walk_read_cycles = fabric.nodes[
+                memory_system.node_index_of_id(memory_system.default_node)][0]
 
         if backpressure:
             rows = np.random.default_rng(seed).random((5, BACKPRESSURE_PERIOD)) < backpressure
@@ -166,7 +175,7 @@ class AxiSlaveModel:
         self._rresps = None         # per-beat RRESP, or None when all OKAY
         self._rid = self._rlen = self._rbeat = 0
         self._rindex = 0            # AR index of the burst being returned
-        self._rpace = None          # (base, beat units, p, latency), when node-paced
+        self._rpace = None          # (((base, beat units, p) per hop), latency), when paced
         self._rnext = 0             # first cycle the next R beat may be presented
         self._ar_count = 0
         # Write side: AWs waiting for their data, W data waiting for its AW.
@@ -198,13 +207,6 @@ class AxiSlaveModel:
         """Per channel row (AR, AW, W, R, B) and cycle modulo BACKPRESSURE_PERIOD, whether
         it stalls; None without backpressure."""
         return self._stall
-
-    @property
-    def node_timings(self):
-        """Per memory-system node: (read latency, (p, beat units) or None, write latency,
-        (p, beat units, buffer room) or None), times in units of 1/p cycle; None
-        without a memory system."""
-        return self._nodes
 
     def busy(self):
         """Whether an accepted transaction has not completed yet."""
@@ -243,9 +245,8 @@ class AxiSlaveModel:
                 self._rbuf = None
             else:
                 i = self._rbeat = self._rbeat + 1
-                pace = self._rpace
-                if pace is not None:
-                    self._rnext = (pace[0] + i * pace[1]) // pace[2] + pace[3]
+                if self._rpace is not None:
+                    self._rnext = self._paced_beat(i)
         if self._aw_hold is not None and aw != self._aw_hold:
             raise self._hold_error("AW", self._aw_hold, aw)
         if aw is not None:
@@ -298,9 +299,10 @@ class AxiSlaveModel:
         if self._w_paced and wready and self._aws:
             node = self._aws[0][4]
             if node is not None:
-                p, _, room = self._nodes[node][3]
-                if self._w_free[node] - m * p > room:
-                    wready = 0      # the node's write buffer is full
+                for resource, p, _, room in self._nodes[node][3]:
+                    if self._w_free[resource] - m * p > room:
+                        wready = 0      # the node's or the link's write buffer is full
+                        break
 
         outputs = (arready, awready, wready, rvalid, rid, rdata, rresp, rlast,
                    bvalid, bid, bresp)
@@ -350,55 +352,44 @@ class AxiSlaveModel:
         if not fault:
             cycle = self.iommu.translate(addr, cycle)   # the request leaves once translated
         node = self._node_index(addr)
-        latency, rate = self._nodes[node][:2]
+        latency, hops = self._nodes[node][:2]
         pace = None
-        if rate is not None and not fault:
-            # The node serves this burst's bytes from max(now, its free time) on; beat i
-            # is ready (latency after) the cycle its last byte was served in.
-            p, beat_units = rate
-            start = max(self._r_free[node], cycle * p)
-            self._r_free[node] = start + (length + 1) * beat_units
-            pace = (start + beat_units - 1, beat_units, p, latency)
+        if hops and not fault:
+            # The node and its link each serve this burst's bytes from max(now, its
+            # free time) on, at its rate; beat i is ready (latency after) the cycle
+            # the later of them served its last byte in.
+            free = self._r_free
+            pace = []
+            for resource, p, beat_units in hops:
+                start = max(free[resource], cycle * p)
+                free[resource] = start + (length + 1) * beat_units
+                pace.append((start + beat_units - 1, beat_units, p))
+            pace = (tuple(pace), latency)
         self._rq.append((cycle + latency, arid, addr, length, index, pace, fault))
+
+    def _paced_beat(self, i):
+        """The first cycle beat i of the paced burst being returned may be presented."""
+        hops, latency = self._rpace
+        return max((base + i * units) // p for base, units, p in hops) + latency
 
     def _start_read(self, entry):
         first, self._rid, addr, self._rlen, self._rindex, pace, fault = entry
         self._rbeat = 0
         self._rpace = pace
-        self._rnext = first if pace is None else (pace[0] // pace[2] + pace[3])
-        beat = self.beat_bytes
-        nbytes = (self._rlen + 1) * beat
+        self._rnext = first if pace is None else self._paced_beat(0)
         if fault:       # IO page fault: no data, DECERR on every beat
-            self._rbuf = bytes(nbytes)
+            self._rbuf = bytes((self._rlen + 1) * self.beat_bytes)
             self._rresps = [RESP_DECERR] * (self._rlen + 1)
             return
-        memory = self.memory
-        clean = memory.contains(addr, nbytes) and not any(
-            addr < end and start < addr + nbytes for start, end, _ in self._read_regions)
-        if clean:
-            offset = addr - memory.base
-            self._rbuf = memory.data[offset:offset + nbytes].tobytes()
-            self._rresps = None
-            return
-        chunks, resps = [], []
-        for a in range(addr, addr + nbytes, beat):
-            resp = RESP_OKAY
-            if not memory.contains(a, beat):
-                resp = RESP_DECERR
-            else:
-                for start, end, region_resp in self._read_regions:
-                    if a < end and start < a + beat:
-                        resp = region_resp
-                        break
-            chunks.append(memory.read(a, beat) if resp == RESP_OKAY else bytes(beat))
-            resps.append(resp)
-        self._rbuf = b"".join(chunks)
-        self._rresps = resps
+        self._rbuf, self._rresps = read_burst(self.memory, self._read_regions, addr,
+                                              self._rlen + 1, self.beat_bytes)
 
     def _charge_write(self, node, beats):
-        """Put beats of write data into the node's write buffer at this cycle."""
-        p, beat_units, _ = self._nodes[node][3]
-        self._w_free[node] = max(self._w_free[node], self.cycle * p) + beats * beat_units
+        """Put beats of write data into the write buffers of the node and its link at
+        this cycle."""
+        cycle, free = self.cycle, self._w_free
+        for resource, p, beat_units, _ in self._nodes[node][3]:
+            free[resource] = max(free[resource], cycle * p) + beats * beat_units
 
     def _accept_aw(self, aw):
         awid, addr, length, size, burst = aw
@@ -416,7 +407,7 @@ class AxiSlaveModel:
         if self._nodes is not None:
             where = self._node_index(addr)
             latency, paced = self._nodes[where][2:]
-            if paced is not None and not fault:
+            if paced and not fault:
                 node = where
             if not fault:
                 translated = self.iommu.translate(addr, self.cycle)
@@ -463,35 +454,13 @@ class AxiSlaveModel:
             self._w_index += 1
 
     def _finish_write(self, awid, addr, beats, index, node, latency, fault, translated):
-        resp = RESP_DECERR if fault else self._write(addr, beats)
+        resp = RESP_DECERR if fault else write_burst(self.memory, self._write_regions, addr,
+                                                     beats, self.beat_bytes)
         ready = max(self.cycle, translated) + latency
         if node is not None:
-            # B once the burst's last byte has drained from the node's write buffer.
-            p = self._nodes[node][3][0]
-            ready = max(ready, (self._w_free[node] - 1) // p + latency)
+            # B once the burst's last byte has drained from the node's and the link's
+            # write buffers.
+            drained = max((self._w_free[resource] - 1) // p
+                          for resource, p, _, _ in self._nodes[node][3])
+            ready = max(ready, drained + latency)
         self._bq.append((ready, awid, resp, index))
-
-    def _write(self, addr, beats):
-        """Apply one complete write burst; returns its BRESP."""
-        beat = self.beat_bytes
-        nbytes = len(beats) * beat
-        memory = self.memory
-        if not memory.contains(addr, nbytes):
-            return RESP_DECERR
-        for start, end, resp in self._write_regions:
-            if addr < end and start < addr + nbytes:
-                return resp
-        offset = addr - memory.base
-        payload = np.frombuffer(b"".join(data.to_bytes(beat, "little") for data, _ in beats),
-                                dtype=np.uint8)
-        target = memory.data[offset:offset + nbytes]
-        if all(strb == self._full_strb for _, strb in beats):
-            target[:] = payload
-        else:
-            strb_bytes = (beat + 7) // 8
-            mask = np.concatenate([
-                np.unpackbits(np.frombuffer(strb.to_bytes(strb_bytes, "little"), np.uint8),
-                              bitorder="little")[:beat]
-                for _, strb in beats]).astype(bool)
-            np.copyto(target, payload, where=mask)
-        return RESP_OKAY

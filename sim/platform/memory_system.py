@@ -1,17 +1,25 @@
-"""The memory system the DMA engine sees: NUMA nodes with their own latency and bandwidth.
+"""The memory system the DMA engines see: NUMA nodes and the links in front of them,
+each with its own latency and bandwidth.
 
-A :class:`MemorySystem` maps bus address ranges to :class:`Node` s. The AXI
-slave model (:class:`sim.platform.axi_slave.AxiSlaveModel`) looks the node up once per
-burst, from the burst's address, and takes from it:
+A :class:`MemorySystem` maps bus address ranges to :class:`Node` s; a node may sit
+behind a :class:`Link` (the socket-to-socket link in front of the other socket's
+DRAM, a CXL link in front of a memory expander), which every access to it
+crosses. The AXI slave model (:class:`sim.platform.axi_slave.AxiSlaveModel`)
+looks the node up once per burst, from the burst's address, and takes from it:
 
 * the latency: a read's first R beat comes ``read_latency`` after its AR, a
-  write's B ``write_latency`` after the write was taken in (both converted
-  from ns to engine cycles with ``engine_mhz``, rounded up, at least 1);
-* the bandwidth, in bytes per engine cycle, per node and per direction,
-  shared by every burst of every channel. It is enforced on the data beats,
-  deterministically, with a "next free time" per node and direction kept in
-  exact integer arithmetic (no floats, no randomness: both back-ends compute
-  the same cycles):
+  write's B ``write_latency`` after the write was taken in: the node's latency
+  plus its link's (the sum in ns converted to engine cycles with
+  ``engine_mhz``, rounded up, at least 1);
+* the bandwidth, in bytes per engine cycle, per node, per link and per
+  direction, shared by every burst of every channel of every engine on the
+  memory system (a :class:`Fabric` holds what they share). A burst books its node
+  and its link together and moves at the pace of the slower, so "remote DRAM"
+  is limited by whichever of the DRAM and the link is slower, and two nodes
+  behind one link share it. It is enforced on the data beats,
+  deterministically, with a "next free time" per resource and direction kept
+  in exact integer arithmetic (no floats, no randomness: every back-end
+  computes the same cycles):
 
   - reads: a burst occupies its node for ``bytes / rate`` from
     ``max(AR cycle, node free)``; beat i can be presented once its bytes have
@@ -25,21 +33,25 @@ burst, from the burst's address, and takes from it:
     arrive before their AW (unknown node) are taken and charged when the AW
     comes.
 
-  A node's limit above the bus width (one beat per cycle) changes nothing: the
-  model is then cycle-identical to the flat model with the same latencies.
-  No work is done per cycle unless a transaction is in flight.
+  A node's or link's limit above what the engines' buses can move (one beat
+  per cycle per engine) changes nothing: it is not paced, and a memory system
+  without a binding limit is cycle-identical to the flat model with the same
+  latencies. No work is done per cycle unless a transaction is in flight.
 
 Limits of the model: reads and writes of one node have separate budgets (a
-DRAM's shared data bus and its read/write turnarounds are not modelled); the
-only traffic is the engine's (no CPU load on the nodes); R bursts and B
+DRAM's shared data bus and its read/write turnarounds are not modelled), and so
+have a link's two directions; the engines all sit on socket 0 (node 0's), so a
+link's read direction carries data towards them; the only traffic is the
+engines' (no CPU load on the nodes); R bursts and B
 responses come back in request order also across AXI IDs, so a descriptor
 fetch or record write waits behind slow data (the engine's data reads and
 writes share one ID, whose order AXI keeps anyway).
 
-Defaults (:data:`LOCAL_DRAM`, :data:`REMOTE_DRAM`, :data:`CXL_MEMORY`) describe
-the seed's machine, a 2-socket AMD Zen 3 EPYC (7003 "Milan"), as seen by a DMA
-engine on socket 0's I/O die; :data:`SOURCES` gives the reasoning behind each
-value, and :func:`zen3_two_socket` builds the system.
+Defaults (:data:`LOCAL_DRAM`, :data:`REMOTE_DRAM` behind :data:`SOCKET_LINK`,
+:data:`CXL_MEMORY` behind :data:`CXL_LINK`) describe the seed's machine, a 2-socket
+AMD Zen 3 EPYC (7003 "Milan"), as seen by a DMA engine on socket 0's I/O die;
+:data:`SOURCES` gives the reasoning behind each value, and
+:func:`zen3_two_socket` builds the system.
 """
 import bisect
 import dataclasses
@@ -71,6 +83,14 @@ def _positive_number(name, value, allow_none=False):
                          + (" or None (no limit)" if allow_none else ""))
 
 
+
+def _check_timing(what, item):
+    _positive_number(f"{what}: read_latency_ns", item.read_latency_ns)
+    _positive_number(f"{what}: write_latency_ns", item.write_latency_ns)
+    _positive_number(f"{what}: read_gbps", item.read_gbps, allow_none=True)
+    _positive_number(f"{what}: write_gbps", item.write_gbps, allow_none=True)
+
+
 @dataclass(frozen=True)
 class Node:
     """One memory node as the DMA engine sees it.
@@ -80,6 +100,8 @@ class Node:
                         limits it) to the write response.
     read_gbps, write_gbps -- bandwidth in GB/s (= bytes/ns) per direction,
                         shared by all channels; None means no limit.
+    link             -- the name of the :class:`Link` every access to the node
+                        crosses (its latency adds to the node's), or None.
     """
     name: str
     node_id: int
@@ -87,6 +109,7 @@ class Node:
     write_latency_ns: float
     read_gbps: float | None
     write_gbps: float | None
+    link: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str):
@@ -94,10 +117,37 @@ class Node:
         if isinstance(self.node_id, bool) or not isinstance(self.node_id, int) \
                 or self.node_id < 0:
             raise ValueError(f"node {self.name!r}: node_id={self.node_id!r} is not an int >= 0")
-        _positive_number(f"node {self.name!r}: read_latency_ns", self.read_latency_ns)
-        _positive_number(f"node {self.name!r}: write_latency_ns", self.write_latency_ns)
-        _positive_number(f"node {self.name!r}: read_gbps", self.read_gbps, allow_none=True)
-        _positive_number(f"node {self.name!r}: write_gbps", self.write_gbps, allow_none=True)
+        _check_timing(f"node {self.name!r}", self)
+        if self.link is not None and not isinstance(self.link, str):
+            raise ValueError(f"node {self.name!r}: link={self.link!r} is not a link's name")
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link between the engines and the nodes behind it, shared by every access
+    that crosses it.
+
+    read_latency_ns, write_latency_ns -- what crossing it adds to a read's first
+                        data and to a write's response.
+    read_gbps, write_gbps -- its bandwidth in GB/s towards the engines (their
+                        reads) and away from them (their writes); None: no limit.
+    """
+    name: str
+    read_latency_ns: float
+    write_latency_ns: float
+    read_gbps: float | None
+    write_gbps: float | None
+
+    def __post_init__(self):
+        if not isinstance(self.name, str):
+            raise ValueError(f"link name {self.name!r} is not a string")
+        _check_timing(f"link {self.name!r}", self)
 
     def as_dict(self):
         return dataclasses.asdict(self)
@@ -113,47 +163,62 @@ class Node:
 
 LOCAL_DRAM = Node("local DRAM", 0, read_latency_ns=100.0, write_latency_ns=100.0,
                   read_gbps=160.0, write_gbps=160.0)
-REMOTE_DRAM = Node("remote DRAM", 1, read_latency_ns=200.0, write_latency_ns=200.0,
+SOCKET_LINK = Link("socket link", read_latency_ns=100.0, write_latency_ns=100.0,
                    read_gbps=100.0, write_gbps=100.0)
-CXL_MEMORY = Node("CXL memory", 2, read_latency_ns=300.0, write_latency_ns=300.0,
-                  read_gbps=24.0, write_gbps=20.0)
+REMOTE_DRAM = Node("remote DRAM", 1, read_latency_ns=100.0, write_latency_ns=100.0,
+                   read_gbps=160.0, write_gbps=160.0, link=SOCKET_LINK.name)
+CXL_LINK = Link("CXL link", read_latency_ns=200.0, write_latency_ns=200.0,
+                read_gbps=24.0, write_gbps=20.0)
+CXL_MEMORY = Node("CXL memory", 2, read_latency_ns=100.0, write_latency_ns=100.0,
+                  read_gbps=30.0, write_gbps=30.0, link=CXL_LINK.name)
 
 #: Where each default comes from (estimates from public figures; arithmetic shown).
 SOURCES = {
-    "local DRAM latency 100 ns": (
+    "DRAM latency 100 ns": (
         "Public load-to-use measurements of DRAM on Zen 2/Zen 3 EPYC in NPS1 (AnandTech's "
         "Rome and Milan reviews, 'Topology, Memory Subsystem & Latency') are about 95-115 ns "
         "from a core; a device request enters the data fabric on the I/O die, next to the "
         "memory controllers, and skips the core's cache misses and the CCD-IOD hop: ~100 ns. "
         "Writes: the response comes once the line's home (the memory controller's coherence "
         "point) has ordered the write, one fabric round trip like a read; the DRAM array "
-        "write itself is posted."),
-    "remote DRAM latency 200 ns": (
-        "Local + the xGMI socket-to-socket hop both ways (~90-110 ns in public 2-socket "
-        "Rome/Milan latency measurements): ~200 ns, read and write alike. The seed's own "
-        "table 2 points the same way: a read stream over remote pages costs 627.85 cycles "
-        "per page against 384.24 local (1.63x)."),
-    "local DRAM bandwidth 160 GB/s": (
+        "write itself is posted. The other socket's DRAM and the CXL expander's are DRAM "
+        "too: 100 ns behind their links."),
+    "socket link latency 100 ns": (
+        "The xGMI socket-to-socket hop both ways: ~90-110 ns in public 2-socket Rome/Milan "
+        "latency measurements, so remote DRAM is ~200 ns, read and write alike. The seed's "
+        "own table 2 points the same way: a read stream over remote pages costs 627.85 "
+        "cycles per page against 384.24 local (1.63x)."),
+    "DRAM bandwidth 160 GB/s": (
         "8 channels x DDR4-3200 x 8 bytes = 204.8 GB/s peak per socket; sustained streams "
         "reach ~80% of it (STREAM-class results on 8-channel DDR4-3200 are 165-175 GB/s per "
-        "socket, e.g. Microway's table: 171.5 GB/s typical): 160 GB/s per direction."),
-    "remote DRAM bandwidth 100 GB/s": (
-        "Limited by the socket links, not the remote DRAM: 4 xGMI-2 links x16 at 16 GT/s = "
-        "4 x 32 = 128 GB/s per direction raw; ~80% after link-layer overhead: 100 GB/s per "
-        "direction (platforms that use 3 links for more PCIe lanes get ~75)."),
+        "socket, e.g. Microway's table: 171.5 GB/s typical): 160 GB/s per direction, local "
+        "and remote socket alike."),
+    "socket link bandwidth 100 GB/s": (
+        "Remote DRAM is limited by the socket links, not by its DRAM: 4 xGMI-2 links x16 at "
+        "16 GT/s = 4 x 32 = 128 GB/s per direction raw; ~80% after link-layer overhead: "
+        "100 GB/s per direction (platforms that use 3 links for more PCIe lanes get ~75). "
+        "AMD publishes no sustained figure for Milan's xGMI."),
     "CXL latency 300 ns": (
         "Zen 3 has no CXL: the tier is modelled as a Genoa-class (Zen 4) CXL 1.1 Type-3 "
         "memory expander. Genuine devices measure 2-5x local DRAM latency (Exploring and "
         "Evaluating Real-world CXL, arXiv 2405.14209: three vendors' cards), i.e. ~250-400 ns "
         "against ~100 ns local; vendors' best case is about one NUMA hop over local (The "
         "Next Platform, 'Just How Bad Is CXL Memory Latency?', 2022-12-05). Middle of the "
-        "measured range: 300 ns."),
+        "measured range: 300 ns, of which the expander's DRAM is 100 ns like any DRAM and the "
+        "CXL link (root port, flit packing, the device's controller) the other 200 ns."),
     "CXL bandwidth 24/20 GB/s": (
-        "A PCIe Gen5 x8 link (typical E3.S/add-in expanders): 8 x 32 GT/s = 32 GB/s per "
-        "direction raw; CXL.mem flits and link overhead leave ~80%: ~25 GB/s; measured "
-        "genuine devices reach ~20-25 GB/s for reads: 24 GB/s read. Writes lower (20 GB/s): "
-        "measured CXL store bandwidth trails load bandwidth, markedly on AMD platforms."),
+        "The CXL link: a PCIe Gen5 x8 link (typical E3.S/add-in expanders): 8 x 32 GT/s = "
+        "32 GB/s per direction raw; CXL.mem flits and link overhead leave ~80%: ~25 GB/s; "
+        "measured genuine devices reach ~20-25 GB/s for reads: 24 GB/s read. Writes lower "
+        "(20 GB/s): measured CXL store bandwidth trails load bandwidth, markedly on AMD "
+        "platforms. The expander's own DRAM (one DDR5-4800 channel, 38.4 GB/s peak, ~80% "
+        "sustained: 30 GB/s) is faster than its link."),
 }
+
+
+def read_latency_ns(node, link=None):
+    """A read's latency to ``node`` through ``link`` (the Link in front of it, if any)."""
+    return node.read_latency_ns + (link.read_latency_ns if link is not None else 0)
 
 
 def _fraction(value):
@@ -161,50 +226,70 @@ def _fraction(value):
     return Fraction(value) if isinstance(value, int) else Fraction(repr(float(value)))
 
 
+def _cycles(ns, mhz):
+    """ns as engine cycles at mhz (a Fraction), rounded up, at least 1."""
+    return max(1, math.ceil(ns * mhz / 1000))
+
+
+def _rate(gbps, mhz):
+    """GB/s as (p, q): p/q bytes per engine cycle at mhz, or None for no limit."""
+    if gbps is None:
+        return None
+    per_cycle = _fraction(gbps) * 1000 / mhz
+    return per_cycle.numerator, per_cycle.denominator
+
+
 class _Timing:
-    """A node's timing in engine cycles, ready for the AXI model (integers only).
+    """A node's timing in engine cycles, its link's included (integers only).
 
-    A rate of p/q bytes per cycle is kept as: time in units of 1/p cycle, so
-    one byte takes q units. ``read_rate``/``write_rate`` are (p, q) or None.
+    ``read_latency``/``write_latency``: the node's and its link's ns added, then
+    converted. ``read_rates``/``write_rates``: per resource the access books (the
+    node, then its link) the rate as (p, q), p/q bytes per cycle, or None.
     """
-    __slots__ = ("node", "read_latency", "write_latency", "read_rate", "write_rate")
+    __slots__ = ("node", "read_latency", "write_latency", "read_rates", "write_rates")
 
-    def __init__(self, node, engine_mhz):
+    def __init__(self, node, link, engine_mhz):
         mhz = _fraction(engine_mhz)
         self.node = node
-        self.read_latency = max(1, math.ceil(_fraction(node.read_latency_ns) * mhz / 1000))
-        self.write_latency = max(1, math.ceil(_fraction(node.write_latency_ns) * mhz / 1000))
-        self.read_rate = self._rate(node.read_gbps, mhz)
-        self.write_rate = self._rate(node.write_gbps, mhz)
-
-    @staticmethod
-    def _rate(gbps, mhz):
-        if gbps is None:
-            return None
-        per_cycle = _fraction(gbps) * 1000 / mhz          # bytes per engine cycle
-        return per_cycle.numerator, per_cycle.denominator
+        path = [node] + ([link] if link is not None else [])
+        self.read_latency = _cycles(sum(_fraction(p.read_latency_ns) for p in path), mhz)
+        self.write_latency = _cycles(sum(_fraction(p.write_latency_ns) for p in path), mhz)
+        self.read_rates = tuple(_rate(p.read_gbps, mhz) for p in path)
+        self.write_rates = tuple(_rate(p.write_gbps, mhz) for p in path)
 
 
 class MemorySystem:
-    """Address ranges -> nodes, at a given engine clock.
+    """Address ranges -> nodes (some behind links), at a given engine clock.
 
     nodes              -- the :class:`Node` s (distinct node_id).
     ranges             -- (start, end, node_id), end exclusive, 4 KiB aligned,
                           not overlapping.
+    links              -- the :class:`Link` s the nodes name (distinct names).
     default_node       -- node_id of every address outside the ranges.
     engine_mhz         -- the engine clock that turns ns into cycles; use the
                           host's ``engine_mhz`` (HostPort) for driver runs.
-    write_buffer_bytes -- write buffering per node (see the module docstring).
+    write_buffer_bytes -- write buffering per node and per link (see the module
+                          docstring).
     """
 
-    def __init__(self, nodes, ranges=(), *, default_node=0, engine_mhz=DEFAULT_ENGINE_MHZ,
-                 write_buffer_bytes=WRITE_BUFFER_BYTES):
+    def __init__(self, nodes, ranges=(), *, links=(), default_node=0,
+                 engine_mhz=DEFAULT_ENGINE_MHZ, write_buffer_bytes=WRITE_BUFFER_BYTES):
         self.nodes = tuple(nodes)
         if not self.nodes or not all(isinstance(n, Node) for n in self.nodes):
             raise ValueError(f"nodes={nodes!r}: expected a non-empty sequence of Node")
         ids = [n.node_id for n in self.nodes]
         if len(set(ids)) != len(ids):
             raise ValueError(f"node ids {ids} are not distinct")
+        self.links = tuple(links)
+        if not all(isinstance(link, Link) for link in self.links):
+            raise ValueError(f"links={links!r}: expected a sequence of Link")
+        link_names = [link.name for link in self.links]
+        if len(set(link_names)) != len(link_names):
+            raise ValueError(f"link names {link_names} are not distinct")
+        for node in self.nodes:
+            if node.link is not None and node.link not in link_names:
+                raise ValueError(f"node {node.name!r} is behind link {node.link!r}, which is "
+                                 f"not one of the links {link_names}")
         by_id = {n.node_id: n for n in self.nodes}
         _positive_number("engine_mhz", engine_mhz)
         if isinstance(write_buffer_bytes, bool) or not isinstance(write_buffer_bytes, int) \
@@ -240,16 +325,21 @@ class MemorySystem:
         self._starts = [start for start, _, _ in parsed]
         self._by_id = by_id
         self._index = {node_id: i for i, node_id in enumerate(ids)}
-        self.timings = tuple(_Timing(n, engine_mhz) for n in self.nodes)
+        self._link_index = {name: i for i, name in enumerate(link_names)}
+        self.timings = tuple(_Timing(n, self.link_of(n), engine_mhz) for n in self.nodes)
 
     def __repr__(self):
         return (f"MemorySystem(nodes={[n.name for n in self.nodes]}, ranges="
                 f"{[(hex(s), hex(e), n) for s, e, n in self.ranges]}, "
-                f"engine_mhz={self.engine_mhz})")
+                f"links={[link.name for link in self.links]}, engine_mhz={self.engine_mhz})")
 
     def node(self, node_id):
         """The Node with this id."""
         return self._by_id[node_id]
+
+    def link_of(self, node):
+        """The Link in front of ``node`` (a Node), or None."""
+        return None if node.link is None else self.links[self._link_index[node.link]]
 
     def node_index(self, addr):
         """Index (into ``nodes`` and ``timings``) of the node holding addr."""
@@ -268,33 +358,23 @@ class MemorySystem:
         """The Node holding addr."""
         return self.nodes[self.node_index(addr)]
 
-    def beat_timings(self, beat_bytes):
-        """Per node, the timing of a bus of ``beat_bytes`` per beat in exact integers:
-        (read latency, (p, beat*q) or None, write latency, (p, beat*q, buffer*q -
-        beat*q) or None), times in units of 1/p cycle for a rate of p/q bytes per
-        cycle. A node that moves at least a beat per cycle never limits the one R
-        or W channel: no pacing (None), so its timing is that of a flat memory."""
-        if self.write_buffer_bytes < beat_bytes:
-            raise ValueError(f"memory_system write_buffer_bytes={self.write_buffer_bytes} is "
-                             f"less than one beat ({beat_bytes} bytes)")
-        nodes = []
-        for timing in self.timings:
-            read = write = None
-            if timing.read_rate is not None:
-                p, q = timing.read_rate
-                if p < beat_bytes * q:
-                    read = (p, beat_bytes * q)
-            if timing.write_rate is not None:
-                p, q = timing.write_rate
-                if p < beat_bytes * q:
-                    write = (p, beat_bytes * q, (self.write_buffer_bytes - beat_bytes) * q)
-            nodes.append((timing.read_latency, read, timing.write_latency, write))
-        return tuple(nodes)
+    def resource_index(self, node_index, hop):
+        """Index of a bandwidth resource of a :class:`Fabric`: the nodes first, in order,
+        then the links; ``hop`` 0 is the node itself, 1 the link in front of it."""
+        if hop == 0:
+            return node_index
+        return len(self.nodes) + self._link_index[self.nodes[node_index].link]
+
+    @property
+    def resource_names(self):
+        """The resources' names, in :meth:`resource_index` order."""
+        return tuple(n.name for n in self.nodes) + tuple(link.name for link in self.links)
 
     # --- JSON-friendly form (memory_config["memory_system"]) ---
     def to_config(self):
         return {"nodes": [n.as_dict() for n in self.nodes],
                 "ranges": [list(r) for r in self.ranges],
+                "links": [link.as_dict() for link in self.links],
                 "default_node": self.default_node, "engine_mhz": self.engine_mhz,
                 "write_buffer_bytes": self.write_buffer_bytes}
 
@@ -305,37 +385,96 @@ class MemorySystem:
             return config
         if not isinstance(config, dict):
             raise ValueError(f"memory_system {config!r} is not a dict")
-        known = {"nodes", "ranges", "default_node", "engine_mhz", "write_buffer_bytes"}
+        known = {"nodes", "ranges", "links", "default_node", "engine_mhz",
+                 "write_buffer_bytes"}
         unknown = set(config) - known
         if unknown or "nodes" not in config:
             raise ValueError(f"memory_system: unknown keys {sorted(unknown)}"
                              + ("" if "nodes" in config else ", missing key 'nodes'"))
-        nodes = []
-        for entry in config["nodes"]:
-            if isinstance(entry, Node):
-                nodes.append(entry)
-                continue
-            try:
-                nodes.append(Node(**entry))
-            except TypeError as error:
-                raise ValueError(f"memory_system node {entry!r}: {error}") from None
-        return cls(nodes, [tuple(r) for r in config.get("ranges", ())],
+
+        def build(kind, entries):
+            out = []
+            for entry in entries:
+                if isinstance(entry, kind):
+                    out.append(entry)
+                    continue
+                try:
+                    out.append(kind(**entry))
+                except TypeError as error:
+                    raise ValueError(f"memory_system {kind.__name__.lower()} {entry!r}: "
+                                     f"{error}") from None
+            return out
+        return cls(build(Node, config["nodes"]), [tuple(r) for r in config.get("ranges", ())],
+                   links=build(Link, config.get("links", ())),
                    default_node=config.get("default_node", 0),
                    engine_mhz=config.get("engine_mhz", 1000.0),
                    write_buffer_bytes=config.get("write_buffer_bytes", WRITE_BUFFER_BYTES))
 
 
+class Fabric:
+    """What the AXI slave ports on one memory system share, at one bus width: the
+    "next free time" of every bandwidth resource (each node, then each link, per
+    direction), and how each node's accesses book them.
+
+    ports -- how many ports (engines, one AXI master each) move data on it: a
+             resource that moves at least ``ports`` beats per cycle can never be
+             the limit and is not paced (with one port: at least a beat per cycle).
+
+    A resource with a rate of p/q bytes per cycle keeps its time in units of 1/p
+    cycle (integers: one byte takes q units). Per node index, :attr:`nodes` holds
+    (read latency, read hops, write latency, write hops), the hops being the paced
+    resources an access books, each serving it at its own rate: ((resource, p,
+    units per beat), ...) for a read, ((resource, p, units per beat, buffer room in
+    units), ...) for a write. ``r_free``/``w_free``: per resource, when its reads
+    are all served and when its write buffer is drained, as the ports book them.
+    """
+
+    def __init__(self, system, beat_bytes, ports=1):
+        if system.write_buffer_bytes < beat_bytes:
+            raise ValueError(f"memory_system write_buffer_bytes={system.write_buffer_bytes} "
+                             f"is less than one beat ({beat_bytes} bytes)")
+        if isinstance(ports, bool) or not isinstance(ports, int) or ports < 1:
+            raise ValueError(f"ports={ports!r}: expected an int >= 1")
+        self.system = system
+        self.beat_bytes = beat_bytes
+        self.ports = ports
+        most = ports * beat_bytes          # bytes per cycle the ports can move at most
+        room = system.write_buffer_bytes - beat_bytes
+
+        def hops(i, rates, write):
+            out = []
+            for hop, rate in enumerate(rates):
+                if rate is not None and rate[0] < most * rate[1]:
+                    p, q = rate
+                    out.append((system.resource_index(i, hop), p, beat_bytes * q)
+                               + ((room * q,) if write else ()))
+            return tuple(out)
+
+        self.nodes = tuple((t.read_latency, hops(i, t.read_rates, False),
+                            t.write_latency, hops(i, t.write_rates, True))
+                           for i, t in enumerate(system.timings))
+        resources = len(system.nodes) + len(system.links)
+        self.r_free = [0] * resources
+        self.w_free = [0] * resources
+        self.write_paced = any(write for *_, write in self.nodes)
+
+
 def zen3_two_socket(*, remote=(), cxl=(), engine_mhz=DEFAULT_ENGINE_MHZ, local=LOCAL_DRAM,
-                    remote_node=REMOTE_DRAM, cxl_node=CXL_MEMORY,
-                    write_buffer_bytes=WRITE_BUFFER_BYTES):
+                    remote_node=REMOTE_DRAM, cxl_node=CXL_MEMORY, socket_link=SOCKET_LINK,
+                    cxl_link=CXL_LINK, write_buffer_bytes=WRITE_BUFFER_BYTES):
     """The seed's machine as seen by an engine on socket 0: a MemorySystem.
 
-    Everything is local DRAM (node 0) except the ``remote`` ranges (node 1,
-    the other socket) and the ``cxl`` ranges (node 2, present only if given);
-    each is a sequence of (start, end), 4 KiB aligned.
+    Everything is local DRAM (node 0) except the ``remote`` ranges (node 1, the
+    other socket, behind the socket link) and the ``cxl`` ranges (node 2 behind
+    the CXL link, present only if given); each is a sequence of (start, end),
+    4 KiB aligned.
     """
-    nodes = [local, remote_node] + ([cxl_node] if cxl else [])
+    nodes = [local, remote_node.replace(link=socket_link.name)]
+    links = [socket_link]
+    if cxl:
+        nodes.append(cxl_node.replace(link=cxl_link.name))
+        links.append(cxl_link)
     ranges = [(s, e, remote_node.node_id) for s, e in remote] + \
              [(s, e, cxl_node.node_id) for s, e in cxl]
-    return MemorySystem(nodes, ranges, default_node=local.node_id, engine_mhz=engine_mhz,
-                        write_buffer_bytes=write_buffer_bytes)
+    return MemorySystem(nodes, ranges, links=links, default_node=local.node_id,
+                        engine_mhz=engine_mhz, write_buffer_bytes=write_buffer_bytes)

@@ -34,7 +34,11 @@ def test_platform_show_json_prints_the_default_platform(capsys):
     assert main(["platform", "show", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown == json.loads(json.dumps(DEFAULT_MACHINE.as_dict()))
-    assert shown["memory"]["remote"]["read_latency_ns"] == 200.0
+    # Remote DRAM: 100 ns of DRAM behind the 100 ns socket link.
+    assert shown["memory"]["remote"]["read_latency_ns"] == 100.0
+    assert shown["memory"]["socket_link"] == {"read_latency_ns": 100.0,
+                                              "write_latency_ns": 100.0, "read_gbps": 100.0,
+                                              "write_gbps": 100.0}
     assert shown["dma"]["data_width"] == 256
 
 

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <deque>
 #include <list>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -181,14 +182,21 @@ class IommuUnit {
     int64_t dte_ready_ = 0;
 };
 
-// One node's timing, as AxiSlaveModel._nodes holds it (times in units of 1/p cycle).
+// A paced resource (node or link) an access books, with its time in units of 1/p
+// cycle: units per beat (and, for writes, the buffer room) (memory_system.Fabric).
+struct Hop { int resource; i128 p, units, room; };
+// At most two per access: the node and the link in front of it.
+static const int MAX_HOPS = 2;
+
+// One node's timing, as Fabric.nodes holds it: latencies and the resources booked.
 struct NodeTiming {
-    int64_t read_latency = 1;
-    bool read_paced = false;
-    i128 read_p = 1, read_units = 0;
-    int64_t write_latency = 1;
-    bool write_paced = false;
-    i128 write_p = 1, write_units = 0, write_room = 0;
+    int64_t read_latency = 1, write_latency = 1;
+    std::vector<Hop> read_hops, write_hops;
+};
+
+// What the ports on one memory system share (Fabric.r_free / w_free).
+struct Budgets {
+    std::vector<i128> r_free, w_free;
 };
 
 struct Region { uint64_t start, end; int resp; };
@@ -216,7 +224,7 @@ class AxiSlave {
     bool record = true;
     std::vector<LogEntry4> ar_log, aw_log;
     std::vector<LogEntry2> w_log, r_log, b_log;
-    IommuUnit iommu;
+    std::shared_ptr<IommuUnit> iommu{new IommuUnit};   // shared by the ports of a device
 
     AxiSlave(uint8_t *memory, uint64_t base, uint64_t size, int beat_bytes)
         : memory_(memory), base_(base), size_(size), beat_(beat_bytes),
@@ -244,15 +252,28 @@ class AxiSlave {
         if (access != 0) write_regions_.push_back({start, end, resp});
     }
     void set_nodes(const std::vector<NodeTiming> &nodes, const std::vector<NodeRange> &ranges,
-                   int default_node) {
+                   int default_node, size_t resources) {
+        for (auto &n : nodes)
+            if (n.read_hops.size() > MAX_HOPS || n.write_hops.size() > MAX_HOPS)
+                throw std::runtime_error("a node is booked with more than a node and a link");
         nodes_ = nodes;
         ranges_ = ranges;
         default_node_ = default_node;
         has_nodes_ = true;
-        r_free_.assign(nodes.size(), 0);
-        w_free_.assign(nodes.size(), 0);
+        budgets_.reset(new Budgets{std::vector<i128>(resources, 0),
+                                   std::vector<i128>(resources, 0)});
         w_paced_ = false;
-        for (auto &n : nodes) w_paced_ = w_paced_ || n.write_paced;
+        for (auto &n : nodes) w_paced_ = w_paced_ || !n.write_hops.empty();
+    }
+    // Translate through the IOMMU of `other`, a port configured the same way (one
+    // Fabric, or both flat), and book the memory system's bandwidth with it.
+    void share(AxiSlave &other) {
+        if (has_nodes_ != other.has_nodes_
+            || (has_nodes_ && budgets_->r_free.size() != other.budgets_->r_free.size()))
+            throw std::runtime_error("ports that share a memory system need its one "
+                                     "configuration");
+        budgets_ = other.budgets_;
+        iommu = other.iommu;
     }
 
     bool busy() const {
@@ -285,7 +306,7 @@ class AxiSlave {
                 rbuf_active_ = false;
             } else {
                 int64_t i = ++rbeat_;
-                if (rpaced_) rnext_ = (int64_t)((rpace0_ + i * rpace1_) / rpace2_) + rpace3_;
+                if (rpace_.hops) rnext_ = paced_beat(rpace_, i);
             }
         }
         if (aw_held_ && !(aw && *aw == aw_hold_)) throw hold_error("AW", !aw);
@@ -346,16 +367,25 @@ class AxiSlave {
         if (w_paced_ && wready && !aws_.empty()) {
             int node = aws_.front().node;
             if (node >= 0) {
-                const NodeTiming &t = nodes_[node];
-                if (w_free_[node] - (i128)m * t.write_p > t.write_room) wready = 0;
+                for (const Hop &h : nodes_[node].write_hops)
+                    if (budgets_->w_free[h.resource] - (i128)m * h.p > h.room) {
+                        wready = 0;
+                        break;
+                    }
             }
         }
     }
 
   private:
+    // A paced burst's beats: per hop (base, units per beat, p), and the latency.
+    struct Pace {
+        int hops = 0;
+        i128 base[MAX_HOPS] = {}, units[MAX_HOPS] = {}, p[MAX_HOPS] = {};
+        int64_t latency = 0;
+    };
     struct ReadBurst {
         int64_t first; uint32_t id; uint64_t addr; uint32_t len; uint64_t index;
-        bool paced; i128 pace0, pace1, pace2; int64_t pace3; bool fault;
+        Pace pace; bool fault;
     };
     struct WriteBurst {
         uint32_t id; uint64_t addr; uint32_t len; uint64_t index; int node;
@@ -415,28 +445,38 @@ class AxiSlave {
         int64_t at = cycle;
         uint64_t index = ar_count_++;
         if (record) ar_log.push_back({at, ar.id, ar.addr, ar.len});
-        bool fault = !iommu.allows(ar.addr);
-        if (fault) iommu.faults.push_back({at, 0, ar.addr, ar.id});
+        bool fault = !iommu->allows(ar.addr);
+        if (fault) iommu->faults.push_back({at, 0, ar.addr, ar.id});
         if (!has_nodes_) {
-            rq_.push_back({at + read_latency_, ar.id, ar.addr, ar.len, index, false, 0, 0, 1, 0,
-                           fault});
+            rq_.push_back({at + read_latency_, ar.id, ar.addr, ar.len, index, Pace(), fault});
             return;
         }
-        if (!fault) at = iommu.translate(ar.addr, at);   // the request leaves once translated
+        if (!fault) at = iommu->translate(ar.addr, at);   // the request leaves once translated
         int node = node_index(ar.addr);
         const NodeTiming &t = nodes_[node];
-        ReadBurst burst{at + t.read_latency, ar.id, ar.addr, ar.len, index, false, 0, 0, 1, 0,
-                        fault};
-        if (t.read_paced && !fault) {
-            i128 start = std::max(r_free_[node], (i128)at * t.read_p);
-            r_free_[node] = start + (i128)(ar.len + 1) * t.read_units;
-            burst.paced = true;
-            burst.pace0 = start + t.read_units - 1;
-            burst.pace1 = t.read_units;
-            burst.pace2 = t.read_p;
-            burst.pace3 = t.read_latency;
+        ReadBurst burst{at + t.read_latency, ar.id, ar.addr, ar.len, index, Pace(), fault};
+        if (!fault) {
+            std::vector<i128> &free = budgets_->r_free;
+            Pace &pace = burst.pace;
+            for (const Hop &h : t.read_hops) {
+                i128 start = std::max(free[h.resource], (i128)at * h.p);
+                free[h.resource] = start + (i128)(ar.len + 1) * h.units;
+                pace.base[pace.hops] = start + h.units - 1;
+                pace.units[pace.hops] = h.units;
+                pace.p[pace.hops] = h.p;
+                pace.hops++;
+            }
+            pace.latency = t.read_latency;
         }
         rq_.push_back(burst);
+    }
+
+    // AxiSlaveModel._paced_beat: the first cycle beat i may be presented.
+    static int64_t paced_beat(const Pace &pace, int64_t i) {
+        i128 ready = 0;
+        for (int h = 0; h < pace.hops; h++)
+            ready = std::max(ready, (pace.base[h] + i * pace.units[h]) / pace.p[h]);
+        return (int64_t)ready + pace.latency;
     }
 
     void start_read(const ReadBurst &e) {
@@ -444,9 +484,8 @@ class AxiSlave {
         rlen_ = e.len;
         rindex_ = e.index;
         rbeat_ = 0;
-        rpaced_ = e.paced;
-        rpace0_ = e.pace0; rpace1_ = e.pace1; rpace2_ = e.pace2; rpace3_ = e.pace3;
-        rnext_ = e.paced ? (int64_t)(e.pace0 / e.pace2) + e.pace3 : e.first;
+        rpace_ = e.pace;
+        rnext_ = e.pace.hops ? paced_beat(e.pace, 0) : e.first;
         rbuf_active_ = true;
         size_t nbytes = (size_t)(rlen_ + 1) * beat_;
         rbuf_.resize(nbytes);
@@ -480,24 +519,25 @@ class AxiSlave {
     }
 
     void charge_write(int node, size_t beats) {
-        const NodeTiming &t = nodes_[node];
-        w_free_[node] = std::max(w_free_[node], (i128)cycle * t.write_p)
-            + (i128)beats * t.write_units;
+        std::vector<i128> &free = budgets_->w_free;
+        for (const Hop &h : nodes_[node].write_hops)
+            free[h.resource] = std::max(free[h.resource], (i128)cycle * h.p)
+                + (i128)beats * h.units;
     }
 
     void accept_aw(const Address &aw) {
         check_burst("AW", aw);
         uint64_t index = aw_count_++;
         if (record) aw_log.push_back({cycle, aw.id, aw.addr, aw.len});
-        bool fault = !iommu.allows(aw.addr);
-        if (fault) iommu.faults.push_back({cycle, 1, aw.addr, aw.id});
+        bool fault = !iommu->allows(aw.addr);
+        if (fault) iommu->faults.push_back({cycle, 1, aw.addr, aw.id});
         int node = -1;
         int64_t latency = write_latency_, translated = cycle;
         if (has_nodes_) {
             int where = node_index(aw.addr);
             latency = nodes_[where].write_latency;
-            if (nodes_[where].write_paced && !fault) node = where;
-            if (!fault) translated = iommu.translate(aw.addr, cycle);
+            if (!nodes_[where].write_hops.empty() && !fault) node = where;
+            if (!fault) translated = iommu->translate(aw.addr, cycle);
         }
         if (!wdone_.empty()) {
             Beats beats = std::move(wdone_.front());
@@ -567,9 +607,11 @@ class AxiSlave {
                       int64_t latency, bool fault, int64_t translated) {
         int resp = fault ? RESP_DECERR : write(addr, beats);
         int64_t ready = std::max(cycle, translated) + latency;
-        if (node >= 0) {       // B once the burst's last byte has drained from the buffer
-            const NodeTiming &t = nodes_[node];
-            ready = std::max(ready, (int64_t)((w_free_[node] - 1) / t.write_p) + latency);
+        if (node >= 0) {       // B once the burst's last byte has drained from the buffers
+            i128 drained = 0;
+            for (const Hop &h : nodes_[node].write_hops)
+                drained = std::max(drained, (budgets_->w_free[h.resource] - 1) / h.p);
+            ready = std::max(ready, (int64_t)drained + latency);
         }
         bq_.push_back({ready, id, resp, index});
     }
@@ -606,7 +648,7 @@ class AxiSlave {
     std::vector<NodeTiming> nodes_;
     std::vector<NodeRange> ranges_;
     int default_node_ = 0;
-    std::vector<i128> r_free_, w_free_;
+    std::shared_ptr<Budgets> budgets_;
 
     bool ar_held_ = false, aw_held_ = false, w_held_ = false;
     Address ar_hold_{}, aw_hold_{};
@@ -619,9 +661,8 @@ class AxiSlave {
     uint32_t rid_ = 0;
     size_t rlen_ = 0, rbeat_ = 0;
     uint64_t rindex_ = 0;
-    bool rpaced_ = false;
-    i128 rpace0_ = 0, rpace1_ = 0, rpace2_ = 1;
-    int64_t rpace3_ = 0, rnext_ = 0;
+    Pace rpace_;
+    int64_t rnext_ = 0;
     uint64_t ar_count_ = 0;
 
     std::deque<WriteBurst> aws_;

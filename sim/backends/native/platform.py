@@ -37,7 +37,8 @@ _SIGNATURES = {
     "fd_axi_set_flat": ([_P, _I64, _I64], None),
     "fd_axi_set_stall": ([_P, _P], None),
     "fd_axi_add_region": ([_P, _U64, _U64, _INT, _INT], None),
-    "fd_axi_set_nodes": ([_P, _P, _INT, _P, _INT, _INT], None),
+    "fd_axi_set_nodes": ([_P, _P, _INT, _P, _INT, _P, _INT, _INT, _INT], _INT),
+    "fd_axi_share": ([_P, _P], _INT),
     "fd_axi_set_record": ([_P, _INT], None),
     "fd_axi_cycle": ([_P], _I64),
     "fd_axi_busy": ([_P], _INT),
@@ -188,14 +189,21 @@ class NativeIommu(Iommu):
 class NativeAxi:
     """The native AXI slave, configured as ``model`` (an AxiSlaveModel), serving
     ``model.memory``. ``handle``: the model inside a compiled simulation (it is
-    then owned by it); None: a model of its own (freed with this object)."""
+    then owned by it); None: a model of its own (freed with this object).
+    ``share_with``: a NativeAxi mirroring a port on the same fabric as ``model``
+    (another engine's): both then translate through one IOMMU and book one
+    memory system's bandwidth."""
 
-    def __init__(self, lib, model, handle=None):
+    def __init__(self, lib, model, handle=None, share_with=None):
         if not isinstance(model, AxiSlaveModel):
             raise TypeError(f"NativeAxi needs the AxiSlaveModel it mirrors, not {model!r}")
+        if share_with is not None and model.fabric is not share_with.fabric:
+            raise ValueError("NativeAxi share_with: the two models must be ports of one "
+                             "memory system fabric (or both of flat memory)")
         self._lib = lib
         self.memory = model.memory
         self.memory_system = model.memory_system
+        self.fabric = model.fabric
         self.beat_bytes = model.beat_bytes
         self.data_width = model.data_width
         self._owned = handle is None
@@ -204,7 +212,11 @@ class NativeAxi:
                                     model.memory.size, model.beat_bytes)
         self._handle = handle
         self._configure(model)
-        self.iommu = NativeIommu(lib, handle, model.iommu)
+        if share_with is None:
+            self.iommu = NativeIommu(lib, handle, model.iommu)
+        else:
+            check(lib, lib.fd_axi_share(handle, share_with._handle))
+            self.iommu = share_with.iommu
         self._logs = {name: _Log(lib, handle, which, width) for name, which, width in (
             ("ar_log", 0, 4), ("aw_log", 1, 4), ("w_log", 2, 2), ("r_log", 3, 2),
             ("b_log", 4, 2))}
@@ -220,22 +232,26 @@ class NativeAxi:
         if table is not None:
             self._stall = np.ascontiguousarray(table, dtype=np.uint8)
             lib.fd_axi_set_stall(handle, _pointer(self._stall))
-        system = model.memory_system
-        if system is not None:
-            rows = []
-            for read_latency, read, write_latency, write in model.node_timings:
-                row = [read_latency, read is not None, *(read or (1, 0)),
-                       write_latency, write is not None, *(write or (1, 0, 0)), 0]
-                if any(abs(v) >= _RATE_LIMIT for v in row):
-                    raise ValueError(f"memory system at engine_mhz={system.engine_mhz}: a node "
-                                     f"rate needs integers beyond 2**62, more than the native "
-                                     f"back-end supports; give the clock in fewer digits")
-                rows.append(row)
-            nodes = np.asarray(rows, dtype=np.int64)
+        fabric = model.fabric
+        if fabric is not None:
+            system = fabric.system
+            nodes, hops = [], []
+            for i, (read_latency, reads, write_latency, writes) in enumerate(fabric.nodes):
+                nodes.append((read_latency, write_latency))
+                hops += [(i, 0, *hop, 0) for hop in reads]
+                hops += [(i, 1, *hop) for hop in writes]
+            if any(v >= _RATE_LIMIT for hop in hops for v in hop):
+                raise ValueError(f"memory system at engine_mhz={system.engine_mhz}: a node or "
+                                 f"link rate needs integers beyond 2**62, more than the native "
+                                 f"back-end supports; give the clock and rates in fewer digits")
+            nodes = np.asarray(nodes, dtype=np.int64)
+            hops = np.asarray(hops or np.zeros((0, 6)), dtype=np.int64)
             ranges = np.asarray([(s, e, system.node_index_of_id(n)) for s, e, n in system.ranges]
                                 or np.zeros((0, 3)), dtype=np.uint64)
-            lib.fd_axi_set_nodes(handle, _pointer(nodes), len(rows), _pointer(ranges),
-                                 len(ranges), system.node_index_of_id(system.default_node))
+            check(lib, lib.fd_axi_set_nodes(
+                handle, _pointer(nodes), len(nodes), _pointer(hops), len(hops),
+                _pointer(ranges), len(ranges), system.node_index_of_id(system.default_node),
+                len(fabric.r_free)))
 
     def __del__(self):
         if getattr(self, "_owned", False) and self._handle:

@@ -22,22 +22,29 @@ void fd_axi_set_stall(AxiSlave *axi, const uint8_t *table) { axi->set_stall(tabl
 void fd_axi_add_region(AxiSlave *axi, uint64_t start, uint64_t end, int access, int resp) {
     axi->add_region(start, end, access, resp);
 }
-// nodes: per node 10 int64 (read_latency, read_paced, read_p, read_units, write_latency,
-// write_paced, write_p, write_units, write_room, unused); ranges: (start, end, node) triples.
-void fd_axi_set_nodes(AxiSlave *axi, const int64_t *nodes, int count, const uint64_t *ranges,
-                      int range_count, int default_node) {
+// nodes: per node (read latency, write latency); hops: (node, 0 read / 1 write,
+// resource, p, units per beat, buffer room) per paced resource an access books, in
+// node order, times in units of 1/p cycle; ranges: (start, end, node index).
+int fd_axi_set_nodes(AxiSlave *axi, const int64_t *nodes, int count, const int64_t *hops,
+                     int hop_count, const uint64_t *ranges, int range_count, int default_node,
+                     int resources) {
     std::vector<NodeTiming> timings(count);
     for (int i = 0; i < count; i++) {
-        const int64_t *n = nodes + 10 * i;
-        NodeTiming &t = timings[i];
-        t.read_latency = n[0]; t.read_paced = n[1]; t.read_p = n[2]; t.read_units = n[3];
-        t.write_latency = n[4]; t.write_paced = n[5]; t.write_p = n[6]; t.write_units = n[7];
-        t.write_room = n[8];
+        timings[i].read_latency = nodes[2 * i];
+        timings[i].write_latency = nodes[2 * i + 1];
+    }
+    for (int i = 0; i < hop_count; i++) {
+        const int64_t *h = hops + 6 * i;
+        (h[1] ? timings[h[0]].write_hops : timings[h[0]].read_hops)
+            .push_back({(int)h[2], (i128)h[3], (i128)h[4], (i128)h[5]});
     }
     std::vector<NodeRange> parsed(range_count);
     for (int i = 0; i < range_count; i++)
         parsed[i] = {ranges[3 * i], ranges[3 * i + 1], (int)ranges[3 * i + 2]};
-    axi->set_nodes(timings, parsed, default_node);
+    return guarded([&] { axi->set_nodes(timings, parsed, default_node, resources); return 0; });
+}
+int fd_axi_share(AxiSlave *axi, AxiSlave *other) {
+    return guarded([&] { axi->share(*other); return 0; });
 }
 void fd_axi_set_record(AxiSlave *axi, int record) { axi->record = record; }
 
@@ -85,29 +92,29 @@ int64_t fd_axi_log(AxiSlave *axi, int which, int64_t from, int64_t *out) {
 
 // --- the IOMMU unit ---
 void fd_iommu_set(AxiSlave *axi, int enabled, int64_t walk_read_cycles) {
-    axi->iommu.enabled = enabled;
-    axi->iommu.walk_read_cycles = walk_read_cycles;
+    axi->iommu->enabled = enabled;
+    axi->iommu->walk_read_cycles = walk_read_cycles;
 }
 void fd_iommu_pages(AxiSlave *axi, const uint64_t *pages, int64_t count, int add, int large) {
     for (int64_t i = 0; i < count; i++) {
-        if (large) add ? axi->iommu.add_large(pages[i]) : axi->iommu.remove_large(pages[i]);
-        else add ? axi->iommu.add_page(pages[i]) : axi->iommu.remove_page(pages[i]);
+        if (large) add ? axi->iommu->add_large(pages[i]) : axi->iommu->remove_large(pages[i]);
+        else add ? axi->iommu->add_page(pages[i]) : axi->iommu->remove_page(pages[i]);
     }
 }
-void fd_iommu_flush_all(AxiSlave *axi) { axi->iommu.flush_all(); }
+void fd_iommu_flush_all(AxiSlave *axi) { axi->iommu->flush_all(); }
 void fd_iommu_invalidate_range(AxiSlave *axi, uint64_t addr, uint64_t nbytes) {
-    axi->iommu.invalidate_range(addr, nbytes);
+    axi->iommu->invalidate_range(addr, nbytes);
 }
 int64_t fd_iommu_translate(AxiSlave *axi, uint64_t addr, int64_t cycle) {
-    return axi->iommu.translate(addr, cycle);
+    return axi->iommu->translate(addr, cycle);
 }
 void fd_iommu_counters(AxiSlave *axi, int64_t *out) {
-    out[0] = axi->iommu.walks;
-    out[1] = axi->iommu.walk_reads;
+    out[0] = axi->iommu->walks;
+    out[1] = axi->iommu->walk_reads;
 }
 // Faults [from, ...) as (cycle, write, addr, id); returns how many there are.
 int64_t fd_iommu_faults(AxiSlave *axi, int64_t from, int64_t *out) {
-    auto &faults = axi->iommu.faults;
+    auto &faults = axi->iommu->faults;
     if (out) memcpy(out, faults.data() + from, (faults.size() - from) * sizeof(Fault));
     return faults.size();
 }

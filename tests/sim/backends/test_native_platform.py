@@ -6,7 +6,7 @@ addresses outside memory; W data before its AW; random RREADY/BREADY,
 backpressure and node bandwidth pacing; IOMMU maps, unmaps (strict and lazy)
 and idle advances between cycles. Every output of every cycle, the handshake
 logs, the memory contents and the IOMMU's faults and walk counts must be
-identical.
+identical; with two ports on one memory system (two engines), each port's.
 """
 from collections import deque
 
@@ -17,7 +17,8 @@ from hw.axi import BURST_INCR
 from sim.platform.axi_slave import AxiProtocolError, AxiSlaveModel
 from sim.platform.iommu import Iommu
 from sim.platform.memory import Memory
-from sim.platform.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM, MemorySystem
+from sim.platform.memory_system import (CXL_LINK, CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM,
+                                        SOCKET_LINK, Fabric, MemorySystem)
 from sim.backends.native.build import platform_library
 from sim.backends.native.platform import NativeAxi, load_library
 
@@ -32,36 +33,56 @@ def lib():
 
 
 def _system(engine_mhz, slow):
-    """Local, remote and CXL nodes; with ``slow`` every node paces a narrow bus."""
+    """Local, remote and CXL nodes behind their links; with ``slow`` every node and
+    link paces a narrow bus (the socket link slower than the remote node, the CXL link
+    faster for reads and slower for writes than its node)."""
     nodes = [LOCAL_DRAM, REMOTE_DRAM, CXL_MEMORY]
+    links = [SOCKET_LINK, CXL_LINK]
     if slow:
         nodes = [node.replace(read_gbps=g, write_gbps=g * 0.7, read_latency_ns=l,
                               write_latency_ns=l * 0.6)
-                 for node, g, l in zip(nodes, (5.0, 3.3, 1.7), (30, 45.5, 61))]
+                 for node, g, l in zip(nodes, (5.0, 3.3, 1.7), (30, 25.5, 21))]
+        links = [link.replace(read_gbps=r, write_gbps=w, read_latency_ns=l,
+                              write_latency_ns=l * 0.8)
+                 for link, r, w, l in zip(links, (2.9, 2.3), (2.1, 0.9), (20, 40))]
     ranges = [(BASE + 2 * MiB, BASE + 4 * MiB, 1), (BASE + 6 * MiB, BASE + 7 * MiB, 2)]
-    return MemorySystem(nodes, ranges, engine_mhz=engine_mhz, write_buffer_bytes=256)
+    return MemorySystem(nodes, ranges, links=links, engine_mhz=engine_mhz,
+                        write_buffer_bytes=256)
 
 
-def _pair(lib, *, data_width, seed, memory_system=None, backpressure=0.0, iommu=True,
-          mode="lazy", flat=(3, 2)):
-    """A Python model and a native one with equal configuration and memory."""
+def _ports(lib, *, data_width, seed, ports, memory_system=None, backpressure=0.0, iommu=True,
+           mode="lazy", flat=(3, 2)):
+    """``ports`` Python models on one memory (one Fabric and IOMMU) and their native
+    mirrors on another, with equal configuration and content: (pythons, natives)."""
     rng = np.random.default_rng(seed)
     content = rng.integers(0, 256, SIZE, dtype=np.uint8)
     regions = [(BASE + 0x3000, BASE + 0x3040, "read", "SLVERR"),
                (BASE + 0x5000, BASE + 0x5100, "write", "DECERR"),
                (BASE + 0x7010, BASE + 0x7020, "rw", "SLVERR")]
-    models = []
+    sides = []
     for _ in range(2):
         memory = Memory(BASE, SIZE)
         memory.data[:] = content
         kwargs = {} if memory_system is not None else {"read_latency": flat[0],
                                                        "write_latency": flat[1]}
-        models.append(AxiSlaveModel(memory, data_width=data_width, id_width=2,
-                                    backpressure=backpressure, seed=seed, error_regions=regions,
-                                    memory_system=memory_system, iommu=Iommu(iommu, mode),
-                                    **kwargs))
-    python, mirrored = models
-    return python, NativeAxi(lib, mirrored)
+        fabric = None if memory_system is None else Fabric(memory_system, data_width // 8,
+                                                           ports=ports)
+        shared = Iommu(iommu, mode)
+        sides.append([AxiSlaveModel(memory, data_width=data_width, id_width=2,
+                                    backpressure=backpressure, seed=seed + k,
+                                    error_regions=regions, memory_system=fabric, iommu=shared,
+                                    **kwargs) for k in range(ports)])
+    pythons, mirrored = sides
+    natives = []
+    for model in mirrored:
+        natives.append(NativeAxi(lib, model, **({"share_with": natives[0]} if natives else {})))
+    return pythons, natives
+
+
+def _pair(lib, **kwargs):
+    """A Python model and a native one with equal configuration and memory."""
+    (python,), (native,) = _ports(lib, ports=1, **kwargs)
+    return python, native
 
 
 class RandomMaster:
@@ -138,38 +159,49 @@ def _iommu_event(rng, iommus, live):
 
 
 def _drive(python, native, *, seed, cycles, beat, size_code):
+    """Random traffic on each port (lists of ports: one random master per pair), the
+    ports stepped in order every cycle, as the back-ends step their engines."""
+    if not isinstance(python, list):
+        python, native = [python], [native]
     rng = np.random.default_rng(seed + 100)
-    master = RandomMaster(rng, beat, size_code)
+    masters = [RandomMaster(rng, beat, size_code) for _ in python]
     ready_rng = np.random.default_rng(seed + 200)
+    iommus = (python[0].iommu, native[0].iommu)
     live = []
     for _ in range(40):                      # most pages mapped at the start
-        _iommu_event(rng, (python.iommu, native.iommu), live)
-    outputs = python.outputs
-    assert native.outputs == outputs
+        _iommu_event(rng, iommus, live)
+    outputs = [model.outputs for model in python]
+    assert [model.outputs for model in native] == outputs
     for _ in range(cycles):
         if rng.random() < 0.02:
-            _iommu_event(rng, (python.iommu, native.iommu), live)
+            _iommu_event(rng, iommus, live)
         if rng.random() < 0.01:
             calls = int(rng.integers(1, 300))
-            assert python.iommu.account_unmap_calls(calls) == \
-                native.iommu.account_unmap_calls(calls)
-        if not python.busy() and master.ar is None and master.aw is None and not master.w \
-                and master.w_offer is None and rng.random() < 0.5:
+            assert iommus[0].account_unmap_calls(calls) == iommus[1].account_unmap_calls(calls)
+        if not any(model.busy() for model in python) and all(
+                m.ar is None and m.aw is None and not m.w and m.w_offer is None
+                for m in masters) and rng.random() < 0.5:
             skip = int(rng.integers(1, 5000))
-            python.advance(skip)
-            native.advance(skip)
-        ar, aw, w, rready, bready = master.offers(ready_rng)
-        expected = python.step(ar, aw, w, rready and outputs[3], bready and outputs[8])
-        got = native.step(ar, aw, w, rready and outputs[3], bready and outputs[8])
-        assert got == expected, f"outputs differ at cycle {python.cycle}"
-        master.handshakes(outputs)
-        outputs = expected
-        assert native.busy() == python.busy() and native.cycle == python.cycle
+            for model in (*python, *native):
+                model.advance(skip)
+        for k, master in enumerate(masters):
+            ar, aw, w, rready, bready = master.offers(ready_rng)
+            ready = (rready and outputs[k][3], bready and outputs[k][8])
+            expected = python[k].step(ar, aw, w, *ready)
+            got = native[k].step(ar, aw, w, *ready)
+            assert got == expected, f"port {k}: outputs differ at cycle {python[k].cycle}"
+            master.handshakes(outputs[k])
+            outputs[k] = expected
+            assert native[k].busy() == python[k].busy() and native[k].cycle == python[k].cycle
 
 
 def _assert_same_state(python, native):
-    for log in ("ar_log", "aw_log", "w_log", "r_log", "b_log"):
-        assert getattr(native, log) == getattr(python, log), log
+    for k, (one, mirror) in enumerate(zip(python, native) if isinstance(python, list)
+                                      else [(python, native)]):
+        for log in ("ar_log", "aw_log", "w_log", "r_log", "b_log"):
+            assert getattr(mirror, log) == getattr(one, log), f"port {k}: {log}"
+    if isinstance(python, list):
+        python, native = python[0], native[0]
     assert np.array_equal(native.memory.data, python.memory.data)
     assert native.iommu.faults == python.iommu.faults
     assert (native.iommu.walks, native.iommu.walk_reads) == \
@@ -192,6 +224,29 @@ def test_cycle_identical_on_a_memory_system(lib, data_width, engine_mhz, slow, b
            size_code=(data_width // 8).bit_length() - 1)
     _assert_same_state(python, native)
     assert python.iommu.faults and python.iommu.walks and python.r_log and python.b_log
+
+
+@pytest.mark.parametrize("data_width, engine_mhz, slow, backpressure", [
+    (64, 1000.0, True, 0.0),
+    (256, 850.0, True, 0.2),
+    (256, 1000.0, False, 0.0),
+], ids=["w64", "w256-850MHz-bp", "w256-default-nodes"])
+def test_two_ports_on_one_memory_system_are_cycle_identical(lib, data_width, engine_mhz, slow,
+                                                            backpressure):
+    """Two engines' ports book one fabric's bandwidth and share the IOMMU: both models
+    agree on every output of every port; the ports competed for a paced resource."""
+    pythons, natives = _ports(lib, data_width=data_width, seed=11, ports=2,
+                              memory_system=_system(engine_mhz, slow),
+                              backpressure=backpressure)
+    _drive(pythons, natives, seed=11, cycles=6000, beat=data_width // 8,
+           size_code=(data_width // 8).bit_length() - 1)
+    _assert_same_state(pythons, natives)
+    fabric = pythons[0].fabric
+    assert fabric is pythons[1].fabric and natives[1].iommu is natives[0].iommu
+    assert all(model.r_log and model.b_log for model in pythons)
+    assert any(fabric.r_free)
+    if not slow:        # DRAM moves more than the two ports' 64 bytes per cycle: never paced
+        assert fabric.r_free[:2] == fabric.w_free[:2] == [0, 0]
 
 
 @pytest.mark.parametrize("backpressure, iommu", [(0.0, False), (0.4, True)],

@@ -200,7 +200,7 @@ def test_the_model_waits_for_the_walk_behind_a_memory_system():
 def test_memory_config_switches_it():
     for setting, enabled in ((None, False), (True, True), (False, False)):
         config = {"base": BASE, "size": PAGE} | ({} if setting is None else {"iommu": setting})
-        _, axi = build_memory(config, data_width=64, id_width=1)
+        _, (axi,) = build_memory(config, data_width=64, id_width=1)
         assert axi.iommu.configured is setting and axi.iommu.enabled is enabled
 
 

@@ -133,7 +133,7 @@ def test_configuration_round_trip_and_checks():
     with pytest.raises(ValueError, match="unknown keys"):
         build_memory({**base, "memory_system": {"nodes": [], "speed": 1}}, data_width=64,
                      id_width=1)
-    _, axi = build_memory(base, data_width=64, id_width=1)
+    _, (axi,) = build_memory(base, data_width=64, id_width=1)
     assert axi.memory_system.to_config() == system.to_config() and not axi.iommu.enabled
 
 
