@@ -5,7 +5,10 @@ per ring entry, in coherent memory. Transactions move through three queues:
 ``submitted`` (dmaengine_submit), ``issued`` (dma_async_issue_pending, waiting
 for ring space) and ``active`` (in the ring, in ring order). Issuing writes
 every issued descriptor that fits, then rings the doorbell with one TAIL write;
-the rest is posted as completions free ring space.
+the rest is posted as completions free ring space. A device probed with
+``max_inflight`` keeps at most that many descriptors of a channel in its ring at
+once, as the Linux PTDMA driver keeps one (it starts a channel's next descriptor
+from the completion of the one before).
 
 The engine finishes a channel's descriptors in ring order and writes each one's
 completion record; the driver collects records in that order, from
@@ -93,13 +96,15 @@ class FoliodmaTx(DmaAsyncTxDescriptor):
 
 
 class FoliodmaChan(DmaChan):
-    """One engine channel: its ring, record slots, register addresses and queues."""
+    """One engine channel: its ring, record slots, register addresses and queues;
+    ``inflight``: the most descriptors the driver keeps in the ring at once."""
 
-    def __init__(self, device, chan_id, ring, records, entries):
+    def __init__(self, device, chan_id, ring, records, entries, inflight):
         super().__init__(device, chan_id)
         self.ring = ring
         self.records = records
         self.entries = entries
+        self.inflight = inflight
         self.tail = 0                       # software's copy of TAIL
         self.submitted = collections.deque()
         self.issued = collections.deque()
@@ -117,14 +122,16 @@ class FoliodmaChan(DmaChan):
         return unpack_record(self.device.port.mem_read(self.record_addr(tx.index), RECORD_BYTES))
 
     def ring_space(self):
-        """Free ring slots (one stays empty so that a full ring differs from an empty one)."""
-        return self.entries - 1 - len(self.active)
+        """Ring slots the driver may fill now: one stays empty so that a full ring differs
+        from an empty one, and at most ``inflight`` are in use."""
+        return self.inflight - len(self.active)
 
 
 class FoliodmaDevice(DmaDevice):
     """A probed foliodma engine (see :func:`foliodma_probe`)."""
 
-    def __init__(self, port, regmap, caps, ring_entries, mmio_base=0, irq=0):
+    def __init__(self, port, regmap, caps, ring_entries, mmio_base=0, irq=0,
+                 max_inflight=None):
         self.regmap = regmap
         self.caps = caps
         self.mmio_base = mmio_base
@@ -133,7 +140,8 @@ class FoliodmaDevice(DmaDevice):
         for chan_id in range(caps.channels):
             ring = port.alloc_coherent(ring_entries * DESC_BYTES, align=DESC_BYTES)
             records = port.alloc_coherent(ring_entries * RECORD_BYTES, align=RECORD_BYTES)
-            channels.append(FoliodmaChan(self, chan_id, ring, records, ring_entries))
+            channels.append(FoliodmaChan(self, chan_id, ring, records, ring_entries,
+                                         min(ring_entries - 1, max_inflight or ring_entries)))
         super().__init__(port, channels, copy_align=caps.beat_bytes.bit_length() - 1,
                          name=f"dma{irq}")
         status = regmap.register("int_status")
@@ -327,9 +335,12 @@ class FoliodmaDevice(DmaDevice):
         await self.port.mmio_write(self._int_status, self.int_bits(chan))
 
 
-async def foliodma_probe(port, ring_entries=DEFAULT_RING_ENTRIES, mmio_base=0, irq=0):
+async def foliodma_probe(port, ring_entries=DEFAULT_RING_ENTRIES, mmio_base=0, irq=0,
+                         max_inflight=None):
     """Find and set up the engine whose registers start at ``mmio_base`` of port's MMIO
     space and whose interrupt is line ``irq``; returns its :class:`FoliodmaDevice`.
+    ``max_inflight``: descriptors per channel in the ring at once (None: as many as fit;
+    1: one at a time, each interrupting, as the Linux PTDMA driver issues them).
 
     Checks ID and VERSION, reads the capabilities, gives every channel a ring of
     ring_entries descriptors and its record slots, enables the done and error
@@ -340,6 +351,8 @@ async def foliodma_probe(port, ring_entries=DEFAULT_RING_ENTRIES, mmio_base=0, i
     most = (1 << regmap.register("chan[0].ring_size").fields["entries"].width) - 1
     if not 2 <= ring_entries <= most:
         raise ValueError(f"ring_entries={ring_entries}: expected 2..{most}")
+    if max_inflight is not None and not (isinstance(max_inflight, int) and max_inflight >= 1):
+        raise ValueError(f"max_inflight={max_inflight!r}: expected None or an int >= 1")
 
     async def read_fields(path):
         register = regmap.register(path)
@@ -362,7 +375,8 @@ async def foliodma_probe(port, ring_entries=DEFAULT_RING_ENTRIES, mmio_base=0, i
                         beat_bytes=1 << caps0["beat_bytes_log2"], channels=caps0["channels"],
                         max_burst=caps0["max_burst"], **caps1, **caps2)
 
-    dev = FoliodmaDevice(port, regmap, caps, ring_entries, mmio_base=mmio_base, irq=irq)
+    dev = FoliodmaDevice(port, regmap, caps, ring_entries, mmio_base=mmio_base, irq=irq,
+                         max_inflight=max_inflight)
     for chan in dev.channels:
         await port.mmio_write(chan.reg("ring_base_lo"), chan.ring & 0xFFFF_FFFF)
         await port.mmio_write(chan.reg("ring_base_hi"), chan.ring >> 32)

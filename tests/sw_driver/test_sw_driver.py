@@ -29,7 +29,8 @@ from sw_driver.dmaengine import (DMA_CTRL_ACK, DMA_PREP_INTERRUPT, Completion, D
                                  NoDmaChannelError, dma_async_issue_pending,
                                  dma_cookie_outstanding, dma_release_channel, dma_request_chan,
                                  dma_sync_wait, dmaengine_prep_dma_memcpy, dmaengine_submit,
-                                 dmaengine_terminate_sync, dmaengine_tx_status)
+                                 dmaengine_terminate_sync, dmaengine_tx_status, free_irq,
+                                 request_irq)
 from sw_driver.folio import PAGE_SIZE, Folio
 from sw_driver.foliodma import foliodma_probe, foliodma_remove
 
@@ -86,9 +87,10 @@ def run(backend, scenario, kwargs, *, data_bytes, params=PARAMS, error_regions=(
 # Scenario helpers
 # --------------------------------------------------------------------------
 
-async def _probe(dev, ring_entries=64, numa_nodes=()):
+async def _probe(dev, ring_entries=64, numa_nodes=(), max_inflight=None):
     port = HostPort(dev, coherent=COHERENT, numa_nodes=numa_nodes)
-    return port, await foliodma_probe(port, ring_entries=ring_entries)
+    return port, await foliodma_probe(port, ring_entries=ring_entries,
+                                      max_inflight=max_inflight)
 
 
 class _Batch:
@@ -202,11 +204,31 @@ async def probe_and_channels(dev, *, ring_entries):
             "refused": refused, "release_refused": release_refused, "granted_again": again.chan_id}
 
 
+def _one_folio_at_a_time(axi, batch):
+    """Whether the engine read no folio's source before the previous folio's data
+    writes were all answered."""
+    first_read = [min(cycle for cycle, _, addr, _ in axi.ar_log
+                      if src.address <= addr < src.address + src.size) for src in batch.src]
+    aw_log = axi.aw_log
+    last_b = [max(cycle for cycle, aw in axi.b_log
+                  if dst.address <= aw_log[aw][2] < dst.address + dst.size) for dst in batch.dst]
+    return all(later > done for later, done in zip(first_read[1:], last_b))
+
+
 async def migrate_batch(dev, *, strategy, sizes, seed=0, nr_dma_chan=1, ring_entries=64,
-                        v1_double_copy=False, offload=True):
+                        v1_double_copy=False, offload=True, max_inflight=None):
     """Migrate one batch of folios with dcbm (or with no migrator: the CPU copies all)."""
     batch = _Batch(dev, sizes, seed)
-    port, dma = await _probe(dev, ring_entries, batch.numa_nodes)
+    port, dma = await _probe(dev, ring_entries, batch.numa_nodes, max_inflight)
+    interrupts = []
+    handler = dma.irq_handler
+
+    async def counted():
+        interrupts.append(port.now_ns)
+        await handler()
+    dma.irq_handler = counted
+    free_irq(port, handler)
+    request_irq(port, counted, dma.irq)
     migrator = Dcbm(dma, strategy, nr_dma_chan=nr_dma_chan, v1_double_copy=v1_double_copy)
     await migrator.set_offloading(offload)
     start = port.now_ns
@@ -221,7 +243,9 @@ async def migrate_batch(dev, *, strategy, sizes, seed=0, nr_dma_chan=1, ring_ent
     return {"offload_copied": copied, "folios_migrated": migrator.folios_migrated,
             "folios_failures": migrator.folios_failures, "failed": _failures(dma),
             "iommu": [port.iommu.enabled, len(port.iommu.faults), port.iommu.mapped_pages],
-            "elapsed_ns": elapsed, "time_ns": port.time_ns, "cycles": dev.cycle}
+            "elapsed_ns": elapsed, "time_ns": port.time_ns, "cycles": dev.cycle,
+            "interrupts": len(interrupts),
+            "one_folio_at_a_time": offload and _one_folio_at_a_time(dev.axi, batch)}
 
 
 async def ring_transactions(dev, *, count, size, mode, ring_entries):
@@ -459,6 +483,22 @@ def test_v3_batch_bigger_than_the_ring_is_copied_without_waiting_for_the_timeout
     assert result["folios_migrated"] == len(sizes) and result["folios_failures"] == 0
     assert result["time_ns"]["copy"] == 0
     assert result["elapsed_ns"] < 1_000_000         # far below v3's 10 s timeout
+
+
+def test_one_descriptor_in_flight_as_the_ptdma_driver_issues_them(backend):
+    # max_inflight=1: the next descriptor is posted from the completion interrupt of
+    # the one before; by default all are posted at once and the engine overlaps them.
+    sizes = [4 * KiB] * 6
+    common = {"strategy": "v3", "sizes": sizes}
+    serial, batched = (run(backend, "migrate_batch", {**common, **extra},
+                           data_bytes=layout(sizes)[2])
+                       for extra in ({"max_inflight": 1}, {}))
+    for result in (serial, batched):
+        assert result["offload_copied"] == [True] * len(sizes)
+        assert result["folios_migrated"] == len(sizes) and result["failed"] == {}
+    assert serial["interrupts"] == len(sizes) and serial["one_folio_at_a_time"]
+    assert batched["interrupts"] == 1 and not batched["one_folio_at_a_time"]
+    assert serial["elapsed_ns"] > batched["elapsed_ns"]
 
 
 def test_terminate_sync_aborts_the_outstanding_transactions(backend):
