@@ -20,9 +20,14 @@ v2  folios dealt round-robin over up to nr_dma_chan channels; one mapping per
     wait_for_completion; a folio the DMA fails is copied by the CPU.
 v3  min(nr_dma_chan, folios, 16) channels, folios split evenly; per channel a
     source and a destination scatter-gather table, each mapped once, one
-    descriptor per entry, only the last with interrupt and callback; one
-    wait_for_completion_timeout (10 s) per channel. On error: terminate_sync,
-    unmap, release, and report per folio what was not copied.
+    descriptor per mapped DMA segment (entries merge up to the device's
+    max_seg_size, see dma_mapping), only the last with interrupt and callback;
+    one wait_for_completion_timeout (10 s) per channel. On error:
+    terminate_sync, unmap, release, and report per folio what was not copied
+    (a folio is copied when every descriptor covering it completed). Where the
+    two tables' segments differ in layout, descriptors are split at the
+    boundaries of both (dcbm pairs them one to one: dma-iommu gives both
+    tables of a channel the same layout).
 
 Every strategy checks each transaction's status after waiting, so it stays
 right when descriptors complete out of order or a middle one fails.
@@ -120,7 +125,8 @@ def split_evenly(count, parts):
 
 @dataclass
 class _ChanWork:
-    """v3: one channel's share of the batch."""
+    """v3: one channel's share of the batch; ``cookies``: (start, end, cookie) of each
+    descriptor, start and end byte offsets into the share."""
     chan: object
     start: int
     end: int
@@ -128,6 +134,41 @@ class _ChanWork:
     dst_sgt: object = None
     done: Completion = None
     cookies: list = field(default_factory=list)
+
+
+def paired_segments(src_segments, dst_segments):
+    """(source, destination, length, offset) of each copy between two mapped tables of
+    equal total length, split where a segment of either ends; ``offset`` into the
+    tables' bytes."""
+    pieces, offset = [], 0
+    src, dst = list(reversed(src_segments)), list(reversed(dst_segments))
+    while src:
+        (s_addr, s_len), (d_addr, d_len) = src.pop(), dst.pop()
+        length = min(s_len, d_len)
+        pieces.append((s_addr, d_addr, length, offset))
+        offset += length
+        if s_len > length:
+            src.append((s_addr + length, s_len - length))
+        if d_len > length:
+            dst.append((d_addr + length, d_len - length))
+    return pieces
+
+
+def folios_completed(sizes, spans):
+    """Per folio of ``sizes`` (consecutive bytes of a share), whether every span
+    (start, end, done) overlapping it is done."""
+    out, start, k = [], 0, 0
+    for size in sizes:
+        end, ok = start + size, True
+        while k < len(spans) and spans[k][1] <= start:
+            k += 1
+        j = k
+        while j < len(spans) and spans[j][0] < end:
+            ok = ok and spans[j][2]
+            j += 1
+        out.append(ok)
+        start = end
+    return out
 
 
 class _Countdown:
@@ -321,8 +362,11 @@ class Dcbm(Migrator):
             await self._v3_terminate(works)
         copied = [False] * count
         for work in works:
-            for i, cookie in zip(range(work.start, work.end), work.cookies):
-                copied[i] = await dma_async_is_tx_complete(work.chan, cookie) is DmaStatus.COMPLETE
+            spans = [(start, end, await dma_async_is_tx_complete(work.chan, cookie)
+                      is DmaStatus.COMPLETE) for start, end, cookie in work.cookies]
+            sizes = [src_list[i].size for i in range(work.start, work.end)]
+            if work.cookies and work.cookies[-1][1] == sum(sizes):      # all prepared
+                copied[work.start:work.end] = folios_completed(sizes, spans)
         if waited and not all(copied):
             await self._v3_terminate(works)
         for work in works:
@@ -358,19 +402,20 @@ class Dcbm(Migrator):
         for k, i in enumerate(range(work.start, work.end)):
             sg_set_folio(work.src_sgt.sgl[k], src_list[i])
             sg_set_folio(work.dst_sgt.sgl[k], dst_list[i])
-        await dma_map_sgtable(port, work.src_sgt)
-        await dma_map_sgtable(port, work.dst_sgt)
+        max_seg_size = work.chan.device.max_seg_size
+        await dma_map_sgtable(port, work.src_sgt, max_seg_size)
+        await dma_map_sgtable(port, work.dst_sgt, max_seg_size)
         work.done = Completion(port)
-        for k, (src_sg, dst_sg) in enumerate(zip(work.src_sgt.sgl, work.dst_sgt.sgl)):
-            last = k == nents - 1
+        pieces = paired_segments(work.src_sgt.dma_segments(), work.dst_sgt.dma_segments())
+        for k, (src, dst, length, offset) in enumerate(pieces):
+            last = k == len(pieces) - 1
             flags = DMA_CTRL_ACK | (DMA_PREP_INTERRUPT if last else 0)
-            tx = await dmaengine_prep_dma_memcpy(work.chan, dst_sg.dma_address,
-                                                 src_sg.dma_address, src_sg.length, flags)
+            tx = await dmaengine_prep_dma_memcpy(work.chan, dst, src, length, flags)
             if tx is None:
                 return False
             if last:
                 tx.callback = work.done.complete
-            work.cookies.append(await dmaengine_submit(tx))
+            work.cookies.append((offset, offset + length, await dmaengine_submit(tx)))
         return True
 
     async def _v3_terminate(self, works):

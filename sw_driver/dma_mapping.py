@@ -3,8 +3,21 @@
 Every mapping goes through the platform IOMMU (``port.iommu_map``) and is
 bidirectional in this model, so the kernel's direction argument is left out.
 The CPU cost of each call is charged here, as the kernel spends it.
+
+Mapping a scatter-gather table also lays out its DMA segments, as dma-iommu's
+``__finalise_sg`` does: entries that follow each other in bus address merge into
+one segment of at most the device's ``max_seg_size`` (``dma_get_max_seg_size``).
+dma-iommu allocates one IOVA range per table, so there every entry follows the one
+before; this model's IOVAs are the physical addresses (sim.platform.iommu), so
+entries merge where their frames are contiguous, as the folios of a batch
+allocated in one go are (sim.kernel.frames).
 """
 from dataclasses import dataclass
+
+#: A device's DMA segment limit when its driver sets none: the PCI core's default
+#: (pci_device_add: dma_set_max_seg_size(65536)); neither the PTDMA driver nor the
+#: foliodma driver raises it.
+DEFAULT_MAX_SEG_SIZE = 64 << 10
 
 from .port import Op
 
@@ -24,23 +37,32 @@ async def dma_unmap_page(port, dma_addr, size):
 
 @dataclass
 class Scatterlist:
-    """One entry of a scatter-gather table: CPU address and length, bus address once mapped."""
+    """One entry of a scatter-gather table: CPU address and length; once mapped, the
+    first ``nents`` entries of the table carry its DMA segments (sg_dma_address,
+    sg_dma_len)."""
     address: int = 0
     length: int = 0
     dma_address: int | None = None
+    dma_length: int = 0
 
 
 class SgTable:
     """A scatter-gather table (struct sg_table): ``sgl``, a non-empty list of
-    :class:`Scatterlist`."""
+    :class:`Scatterlist`; ``nents``, its DMA segments once mapped (0 before)."""
 
     def __init__(self, nents):
         self.sgl = [Scatterlist() for _ in range(nents)]
+        self.nents = 0
+        self._mappings = None       # (bus address, length) of each entry while mapped
 
     @property
     def mapped(self):
         """Whether dma_map_sgtable has mapped the table."""
-        return self.sgl[0].dma_address is not None
+        return self._mappings is not None
+
+    def dma_segments(self):
+        """(bus address, length) of each DMA segment (for_each_sgtable_dma_sg)."""
+        return [(sg.dma_address, sg.dma_length) for sg in self.sgl[:self.nents]]
 
 
 async def sg_alloc_table(port, nents):
@@ -56,14 +78,24 @@ def sg_set_folio(sg, folio):
     sg.address, sg.length = folio.address, folio.size
 
 
-async def dma_map_sgtable(port, sgt):
-    """Map every entry of sgt (one call, plus one IOMMU entry per scatterlist entry)."""
+async def dma_map_sgtable(port, sgt, max_seg_size=DEFAULT_MAX_SEG_SIZE):
+    """Map every entry of sgt (one call, plus one IOMMU entry per scatterlist entry) and
+    lay out its DMA segments, each at most ``max_seg_size`` bytes unless one entry is
+    longer (see the module docstring); ``sgt.nents`` counts them."""
     if sgt.mapped:
         raise ValueError("dma_map_sgtable: the table is already mapped")
     await port.cpu(Op.DMA_MAP_SGTABLE)
     await port.cpu(Op.DMA_MAP_SG_ENTRY, len(sgt.sgl))
-    for sg in sgt.sgl:
-        sg.dma_address = port.iommu_map(sg.address, sg.length)
+    sgt._mappings = [(port.iommu_map(sg.address, sg.length), sg.length) for sg in sgt.sgl]
+    segments = []
+    for address, length in sgt._mappings:
+        if segments and sum(segments[-1]) == address and segments[-1][1] + length <= max_seg_size:
+            segments[-1][1] += length
+        else:
+            segments.append([address, length])
+    for sg, (address, length) in zip(sgt.sgl, segments + [[None, 0]] * len(sgt.sgl)):
+        sg.dma_address, sg.dma_length = address, length
+    sgt.nents = len(segments)
 
 
 async def dma_unmap_sgtable(port, sgt):
@@ -72,6 +104,8 @@ async def dma_unmap_sgtable(port, sgt):
         raise ValueError("dma_unmap_sgtable: the table is not mapped")
     await port.cpu(Op.DMA_UNMAP_SGTABLE)
     await port.cpu(Op.DMA_UNMAP_SG_ENTRY, len(sgt.sgl))
-    await port.iommu_unmap([(sg.dma_address, sg.length) for sg in sgt.sgl])
+    await port.iommu_unmap(sgt._mappings)
+    sgt._mappings = None
+    sgt.nents = 0
     for sg in sgt.sgl:
-        sg.dma_address = None
+        sg.dma_address, sg.dma_length = None, 0

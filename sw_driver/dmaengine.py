@@ -20,6 +20,7 @@ import enum
 import weakref
 from dataclasses import dataclass
 
+from .dma_mapping import DEFAULT_MAX_SEG_SIZE
 from .port import Op
 
 #: Smallest cookie value; the first submitted transaction gets DMA_MIN_COOKIE + 1.
@@ -121,14 +122,18 @@ class DmaDevice(abc.ABC):
     """struct dma_device: the contract a provider driver implements.
 
     ``channels`` lists its :class:`DmaChan` objects; ``copy_align`` is the
-    log2 of the alignment its memcpy needs for addresses and length.
+    log2 of the alignment its memcpy needs for addresses and length;
+    ``max_seg_size`` the longest DMA segment a mapping of its struct device may
+    merge (dma_get_max_seg_size).
     """
 
-    def __init__(self, port, channels, copy_align, name="dma0"):
+    def __init__(self, port, channels, copy_align, name="dma0",
+                 max_seg_size=DEFAULT_MAX_SEG_SIZE):
         self.port = port
         self.channels = channels
         self.copy_align = copy_align
         self.name = name
+        self.max_seg_size = max_seg_size
 
     @abc.abstractmethod
     async def device_prep_dma_memcpy(self, chan, dst, src, length, flags):

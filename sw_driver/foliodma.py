@@ -25,6 +25,7 @@ from hw.descriptor import (DESC_BYTES, DESC_FIELD_BITS, FLAG_INTERRUPT, RECORD_B
 from hw.params import MAX_CHANNELS
 from hw.regmap import load_regmap
 
+from .dma_mapping import DEFAULT_MAX_SEG_SIZE
 from .dmaengine import (DMA_PREP_INTERRUPT, NOERROR, DmaAsyncTxDescriptor, DmaChan, DmaDevice,
                         DmaEngineError, DmaengineResult, DmaStatus, DmaTransResult,
                         dma_cookie_assign, dma_cookie_complete, dma_cookie_status,
@@ -131,7 +132,7 @@ class FoliodmaDevice(DmaDevice):
     """A probed foliodma engine (see :func:`foliodma_probe`)."""
 
     def __init__(self, port, regmap, caps, ring_entries, mmio_base=0, irq=0,
-                 max_inflight=None):
+                 max_inflight=None, max_seg_size=DEFAULT_MAX_SEG_SIZE):
         self.regmap = regmap
         self.caps = caps
         self.mmio_base = mmio_base
@@ -143,7 +144,7 @@ class FoliodmaDevice(DmaDevice):
             channels.append(FoliodmaChan(self, chan_id, ring, records, ring_entries,
                                          min(ring_entries - 1, max_inflight or ring_entries)))
         super().__init__(port, channels, copy_align=caps.beat_bytes.bit_length() - 1,
-                         name=f"dma{irq}")
+                         name=f"dma{irq}", max_seg_size=max_seg_size)
         status = regmap.register("int_status")
         self._int_status = mmio_base + status.address
         self._int_done, self._int_error = status.fields["done"], status.fields["error"]
@@ -336,11 +337,13 @@ class FoliodmaDevice(DmaDevice):
 
 
 async def foliodma_probe(port, ring_entries=DEFAULT_RING_ENTRIES, mmio_base=0, irq=0,
-                         max_inflight=None):
+                         max_inflight=None, max_seg_size=DEFAULT_MAX_SEG_SIZE):
     """Find and set up the engine whose registers start at ``mmio_base`` of port's MMIO
     space and whose interrupt is line ``irq``; returns its :class:`FoliodmaDevice`.
     ``max_inflight``: descriptors per channel in the ring at once (None: as many as fit;
     1: one at a time, each interrupting, as the Linux PTDMA driver issues them).
+    ``max_seg_size``: the device's DMA segment limit (dma_set_max_seg_size; default:
+    the PCI core's, which this driver leaves as it is).
 
     Checks ID and VERSION, reads the capabilities, gives every channel a ring of
     ring_entries descriptors and its record slots, enables the done and error
@@ -375,8 +378,11 @@ async def foliodma_probe(port, ring_entries=DEFAULT_RING_ENTRIES, mmio_base=0, i
                         beat_bytes=1 << caps0["beat_bytes_log2"], channels=caps0["channels"],
                         max_burst=caps0["max_burst"], **caps1, **caps2)
 
+    if not (isinstance(max_seg_size, int) and max_seg_size >= caps.beat_bytes):
+        raise ValueError(f"max_seg_size={max_seg_size!r}: expected an int of at least one "
+                         f"beat ({caps.beat_bytes} bytes)")
     dev = FoliodmaDevice(port, regmap, caps, ring_entries, mmio_base=mmio_base, irq=irq,
-                         max_inflight=max_inflight)
+                         max_inflight=max_inflight, max_seg_size=max_seg_size)
     for chan in dev.channels:
         await port.mmio_write(chan.reg("ring_base_lo"), chan.ring & 0xFFFF_FFFF)
         await port.mmio_write(chan.reg("ring_base_hi"), chan.ring >> 32)

@@ -1,6 +1,7 @@
 """Where the folios live: the nodes' memory ranges, page frames, and each folio's
 PTEs (source, destination or migration entry).
 """
+import heapq
 from dataclasses import dataclass
 
 from sim.kernel.folios import MAX_FOLIO_BYTES
@@ -30,7 +31,10 @@ def node_layout(plan, *, from_node, to_node, base, full):
 
 
 class NodeFrames:
-    """Frames of one node: size-aligned folios from a region, freed ones reused."""
+    """Frames of one node: size-aligned folios from a region, freed ones reused lowest
+    address first, so that a batch's folios take the frames of the batch before in
+    the same order (contiguous runs stay contiguous, and their DMA segments the same:
+    sw_driver.dma_mapping)."""
 
     def __init__(self, node, start, size):
         self.node, self.start, self.end = node, start, start + size
@@ -41,7 +45,7 @@ class NodeFrames:
     def alloc(self, size):
         free = self._free.get(size)
         if free:
-            return free.pop()
+            return heapq.heappop(free)
         addr = _align(self._next, size)
         if addr + size > self.end:
             raise MemoryError(f"node {self.node}: no {size}-byte frame left in "
@@ -58,7 +62,7 @@ class NodeFrames:
         return addr
 
     def free(self, addr, size):
-        self._free.setdefault(size, []).append(addr)
+        heapq.heappush(self._free.setdefault(size, []), addr)
 
 
 @dataclass

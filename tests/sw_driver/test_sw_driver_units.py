@@ -13,7 +13,10 @@ import pytest
 
 from hw.descriptor import Status
 from sw_driver import dcbm as dcbm_module
-from sw_driver.dcbm import Dcbm, Migrator, migrate_folios_content, split_evenly
+from sw_driver.dcbm import (Dcbm, Migrator, folios_completed, migrate_folios_content,
+                            paired_segments, split_evenly)
+from sw_driver.dma_mapping import (dma_map_sgtable, dma_unmap_sgtable, sg_alloc_table,
+                                   sg_set_folio)
 from sw_driver.dmaengine import (DMA_MIN_COOKIE, NOERROR, Completion, DmaAsyncTxDescriptor,
                                  DmaChan, DmaDevice, DmaEngineError, DmaengineResult, DmaStatus,
                                  DmaTransResult, dma_cookie_assign, dma_cookie_complete,
@@ -26,6 +29,7 @@ from sw_driver.port import Op, Port
 
 #: The fake IOMMU maps CPU address a to bus address a + BUS_OFFSET.
 BUS_OFFSET = 1 << 40
+KiB = 1 << 10
 
 
 class FakePort(Port):
@@ -97,8 +101,9 @@ class ReverseDevice(DmaDevice):
     A transaction whose source address is in ``fail_src`` fails READ_FAILED.
     """
 
-    def __init__(self, port, channels=2, fail_src=()):
-        super().__init__(port, [], copy_align=3)
+    def __init__(self, port, channels=2, fail_src=(), max_seg_size=PAGE_SIZE):
+        # One page per DMA segment by default: v3 then prepares one descriptor per folio.
+        super().__init__(port, [], copy_align=3, max_seg_size=max_seg_size)
         self.channels = [DmaChan(self, n) for n in range(channels)]
         for chan in self.channels:
             chan.submitted, chan.issued = [], []
@@ -331,3 +336,39 @@ def test_out_of_order_completion_is_caught_by_per_transaction_checks(strategy):
         assert copied == [True] * 5
         assert (migrator.folios_migrated, migrator.folios_failures) == (4, 1)
         assert port.ops["cpu_copy"] == 1
+
+
+def test_dma_map_sgtable_merges_contiguous_entries_up_to_the_segment_limit():
+    port = FakePort()
+    # Four folios back to back, then a gap, then one more (addresses in pages).
+    pages = [(0, 1), (1, 2), (3, 1), (4, 1), (9, 1)]
+
+    async def mapped(max_seg_size):
+        sgt = await sg_alloc_table(port, len(pages))
+        for sg, (page, count) in zip(sgt.sgl, pages):
+            sg_set_folio(sg, Folio(page * PAGE_SIZE, count * PAGE_SIZE))
+        await dma_map_sgtable(port, sgt, max_seg_size)
+        segments = sgt.dma_segments()
+        await dma_unmap_sgtable(port, sgt)
+        assert not sgt.mapped and sgt.nents == 0
+        return [((addr - BUS_OFFSET) // PAGE_SIZE, length // PAGE_SIZE)
+                for addr, length in segments]
+    assert asyncio.run(mapped(64 * KiB)) == [(0, 5), (9, 1)]
+    assert asyncio.run(mapped(3 * PAGE_SIZE)) == [(0, 3), (3, 2), (9, 1)]
+    # An entry longer than the limit stays one segment; nothing merges at one page.
+    assert asyncio.run(mapped(PAGE_SIZE)) == [(0, 1), (1, 2), (3, 1), (4, 1), (9, 1)]
+    assert not any(port.mapped.values())          # every entry unmapped again
+
+
+def test_v3_pairs_differently_merged_tables_and_tracks_folios_per_descriptor():
+    # Sources merge into one segment, destinations into two: copies split at 12 KiB.
+    assert paired_segments([(0x10000, 5 * PAGE_SIZE)],
+                           [(0x80000, 3 * PAGE_SIZE), (0x90000, 2 * PAGE_SIZE)]) == [
+        (0x10000, 0x80000, 3 * PAGE_SIZE, 0),
+        (0x13000, 0x90000, 2 * PAGE_SIZE, 3 * PAGE_SIZE)]
+    # Folios of 1, 2 and 2 pages under descriptors covering pages [0, 3) and [3, 5):
+    # the second failed, so the folio it shares with nothing else is not copied.
+    spans = [(0, 3 * PAGE_SIZE, True), (3 * PAGE_SIZE, 5 * PAGE_SIZE, False)]
+    assert folios_completed([PAGE_SIZE, 2 * PAGE_SIZE, 2 * PAGE_SIZE], spans) == [True, True, False]
+    spans = [(0, 2 * PAGE_SIZE, True), (2 * PAGE_SIZE, 5 * PAGE_SIZE, False)]
+    assert folios_completed([PAGE_SIZE, 2 * PAGE_SIZE, 2 * PAGE_SIZE], spans) == [True, False, False]
