@@ -57,7 +57,7 @@ class CoreClock:
             self.machine_checks.append(src)
             ns /= 2
         else:
-            self.memory.write(dst, self.memory.read(src, nbytes))
+            self.memory.copy(dst, src, nbytes)
         await self._advance(ns, "copy", "cpu_copy")
 
     def snapshot(self):

@@ -85,6 +85,10 @@ class MigrationCore:
     def _materialize(self, start, end):
         port, memory = self.port, self.port.memory
         out = []
+        # The test program writes the batch's folios: random bytes, drawn at once.
+        content = self.rng.integers(0, 256, size=sum(self.plan.sizes[start:end]),
+                                    dtype=np.uint8)
+        at = 0
         for i in range(start, end):
             size = self.plan.sizes[i]
             if i in self._reserved:
@@ -92,7 +96,8 @@ class MigrationCore:
                 self.allocated[src] = size
             else:
                 src = self._alloc(self.cfg.from_node, size)
-            data = memory.fill_random(src, size, self.rng)
+            data, at = content[at:at + size], at + size
+            memory.write(src, data)
             folio = FolioState(i, size, self._vaddr[i], src, hashlib.blake2b(data).digest())
             for m in range(self.cfg.mappings):
                 for k in range(size // PAGE):

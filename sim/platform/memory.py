@@ -43,10 +43,16 @@ class Memory:
         return self.data[offset:offset + n].tobytes()
 
     def write(self, addr, data):
-        """Store the bytes of data (bytes-like) at addr."""
-        data = bytes(data)
+        """Store the bytes of data (bytes-like, or a 1-D uint8 array) at addr."""
+        if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 1):
+            data = np.frombuffer(bytes(data), dtype=np.uint8)
         offset = self._offset(addr, len(data))
-        self.data[offset:offset + len(data)] = np.frombuffer(data, dtype=np.uint8)
+        self.data[offset:offset + len(data)] = data
+
+    def copy(self, dst, src, n):
+        """Copy the n bytes at src to dst (the ranges may overlap)."""
+        to, frm = self._offset(dst, n), self._offset(src, n)
+        self.data[to:to + n] = self.data[frm:frm + n]
 
     def fill_random(self, addr, n, rng):
         """Fill [addr, addr+n) with bytes from the numpy Generator rng; returns them."""
