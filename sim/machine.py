@@ -26,6 +26,7 @@ import textwrap
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 from hw.params import EngineParams, ParameterError
 from sim.backends.base import MAX_ENGINES
@@ -40,9 +41,12 @@ from sim.platform.memory_system import (CXL_LINK, CXL_MEMORY, DEFAULT_ENGINE_MHZ
                                         Node, zen3_two_socket)
 from sim.seed import CPU_GHZ
 from sw_driver.dcbm import MAX_DMA_CHAN
+from sw_driver.dma_mapping import DEFAULT_MAX_SEG_SIZE
 
-#: The built-in platform file, in the package.
-DEFAULT_FILE = resources.files("sim") / "machines" / "seed.toml"
+#: The built-in platform files, in the package, by the name ``--platform`` takes.
+BUILTIN_FILES = {"seed": resources.files("sim") / "machines" / "seed.toml",
+                 "zen3-ptdma": resources.files("sim") / "machines" / "zen3-ptdma.toml"}
+DEFAULT_FILE = BUILTIN_FILES["seed"]
 #: The memory nodes by role, as ``memory.<role>`` tables.
 NODE_ROLES = ("local", "remote", "cxl")
 #: The links by role, as ``memory.<role>`` tables: in front of the remote and the CXL node.
@@ -71,6 +75,8 @@ class Machine:
     engines: int = 1
     ring_entries: int = DRIVER_RING_ENTRIES
     nr_dma_chan: int | None = None
+    max_inflight: int | None = None
+    max_seg_size: int = DEFAULT_MAX_SEG_SIZE
     iommu_mode: str = IOMMU_DEFAULT_MODE
     write_buffer_bytes: int = WRITE_BUFFER_BYTES
     local: Node = LOCAL_DRAM
@@ -99,6 +105,16 @@ class Machine:
                                f"int in 1..{min(MAX_DMA_CHAN, self.total_channels)} (dcbm takes "
                                f"at most {MAX_DMA_CHAN}; the platform has {self.total_channels} "
                                f"channels: {self.engines} engine(s) x {self.engine.channels})")
+        if self.max_inflight is not None and (
+                isinstance(self.max_inflight, bool) or not isinstance(self.max_inflight, int)
+                or not 1 <= self.max_inflight < self.ring_entries):
+            raise MachineError(f"dma.max_inflight={self.max_inflight!r}: expected {ALL!r} or an "
+                               f"int in 1..{self.ring_entries - 1} (the ring's entries, one "
+                               f"kept empty)")
+        if isinstance(self.max_seg_size, bool) or not isinstance(self.max_seg_size, int) \
+                or self.max_seg_size < self.engine.beat_bytes:
+            raise MachineError(f"dma.max_seg_size={self.max_seg_size!r}: expected an int of "
+                               f"at least one beat ({self.engine.beat_bytes} bytes)")
         if self.iommu_mode not in IOMMU_MODES:
             raise MachineError(f"iommu.mode={self.iommu_mode!r}: expected one of "
                                f"{', '.join(IOMMU_MODES)}")
@@ -143,6 +159,8 @@ class Machine:
         out["dma.ring_entries"] = self.ring_entries
         out.update({f"dma.{k}": v for k, v in self.engine.as_dict().items()})
         out["dma.nr_dma_chan"] = ALL if self.nr_dma_chan is None else self.nr_dma_chan
+        out["dma.max_inflight"] = ALL if self.max_inflight is None else self.max_inflight
+        out["dma.max_seg_size"] = self.max_seg_size
         out["iommu.mode"] = self.iommu_mode
         out["memory.write_buffer_bytes"] = self.write_buffer_bytes
         for role, node in self.nodes.items():
@@ -204,7 +222,8 @@ def machine_from_values(values):
     try:
         dma = _section(values, "dma.")
         engines, nr_dma_chan = dma.pop("engines"), dma.pop("nr_dma_chan")
-        ring_entries = dma.pop("ring_entries")
+        ring_entries, max_inflight = dma.pop("ring_entries"), dma.pop("max_inflight")
+        max_seg_size = dma.pop("max_seg_size")
         engine = EngineParams(**dma)
         nodes = {}
         for role, default in (("local", LOCAL_DRAM), ("remote", REMOTE_DRAM), ("cxl", CXL_MEMORY),
@@ -221,6 +240,8 @@ def machine_from_values(values):
                        engine_mhz=values["clocks.engine_mhz"], engine=engine, engines=engines,
                        ring_entries=ring_entries,
                        nr_dma_chan=None if nr_dma_chan == ALL else nr_dma_chan,
+                       max_inflight=None if max_inflight == ALL else max_inflight,
+                       max_seg_size=max_seg_size,
                        iommu_mode=values["iommu.mode"],
                        write_buffer_bytes=values["memory.write_buffer_bytes"],
                        cache=cache, costs=costs, **nodes)
@@ -249,14 +270,18 @@ def flatten(table, prefix=""):
 
 def load_machine(path=None, base=DEFAULT_MACHINE):
     """The Machine a platform file describes (values it leaves out from ``base``);
-    ``None``: ``base``. MachineError names a missing file, bad TOML or a bad value."""
+    ``None``: ``base``. A name of :data:`BUILTIN_FILES` that is not a file here is that
+    built-in platform. MachineError names a missing file, bad TOML or a bad value."""
     if path is None:
         return base
+    if str(path) in BUILTIN_FILES and not Path(path).exists():
+        path = BUILTIN_FILES[str(path)]
     try:
         with open(path, "rb") as handle:
             table = tomllib.load(handle)
     except FileNotFoundError:
-        raise MachineError(f"platform file {path}: no such file") from None
+        raise MachineError(f"platform file {path}: no such file (built-in platforms: "
+                           f"{', '.join(BUILTIN_FILES)})") from None
     except OSError as error:
         raise MachineError(f"platform file {path}: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
@@ -329,6 +354,16 @@ def source_of(key):
         return ("Descriptors per channel ring, as the driver sets up each ring (a queue of "
                 "the hardware's depth); the built-in engine's rings are memory rings, given "
                 "1024 entries by the driver (a ring of 32 KiB).")
+    if key == "dma.max_inflight":
+        return (f"Descriptors the provider driver keeps in a channel's ring at once; {ALL!r}: "
+                f"as many as fit (the foliodma driver); 1: one at a time, the next one "
+                f"posted from the completion interrupt of the one before (the Linux PTDMA "
+                f"driver: pt_issue_pending starts a descriptor only when none is active).")
+    if key == "dma.max_seg_size":
+        return ("The longest DMA segment a scatter-gather mapping merges for the device "
+                "(dma_get_max_seg_size, bytes): the PCI core's default, 64 KiB "
+                "(pci_device_add), which neither the foliodma nor the PTDMA driver raises; "
+                "dcbm v3 prepares a descriptor per segment.")
     if key == "dma.nr_dma_chan":
         return (f"dcbm's nr_dma_chan module parameter: the channels v2 and v3 spread a batch "
                 f"over; {ALL!r}: every channel of the platform, at most {MAX_DMA_CHAN}.")
@@ -397,7 +432,8 @@ SHORTHANDS = {"cpu_ghz": "clocks.cpu_ghz", "engine_mhz": "clocks.engine_mhz",
               "iommu_mode": "iommu.mode", "llc_bytes": "cache.llc_bytes_per_ccx",
               "dma_allocates_in_llc": "cache.dma_allocates_in_llc",
               "engines": "dma.engines", "nr_dma_chan": "dma.nr_dma_chan",
-              "ring_entries": "dma.ring_entries",
+              "ring_entries": "dma.ring_entries", "max_inflight": "dma.max_inflight",
+              "max_seg_size": "dma.max_seg_size",
               **{f.name: f"dma.{f.name}" for f in dataclasses.fields(EngineParams)}}
 
 

@@ -63,13 +63,41 @@ TABLE2 = {
     ("dma", "1G"): ((14415.04, 303.83), (629.03, 14.83), (731.16, 97.67), (385.08, 7.62)),
 }
 
-#: A later posting of the series: 1 GiB moved with move_pages(), THP on, same
-#: machine family; end-to-end GB/s.
+#: A later posting of the series (RFC V3, see LATER_SCALING_SOURCES): 1 GiB moved with
+#: move_pages(), THP on, same machine family; end-to-end GB/s (upstream kernel's CPU
+#: copy, and dcbm v3 on one channel).
 LATER_POSTING = (
     {"copy": "cpu", "driver": None, "folio_bytes": 4 << 10, "gbps": 3.73},
     {"copy": "cpu", "driver": None, "folio_bytes": 2 << 20, "gbps": 10.67},
     {"copy": "dma", "driver": "v3", "folio_bytes": 2 << 20, "gbps": 12.50},
 )
+
+
+#: The later postings' channel scaling on the same machine with its PTDMA engines:
+#: 1 GiB moved with move_pages(), GB/s (mean, SD) by dcbm version, folio size and
+#: dmaengine channels (nr_dma_chan). Only :data:`LATER_POSTING` calibrates anything (the
+#: zen3-ptdma platform, sim/experiments/calibrate_ptdma.py); these points are compared
+#: with, never fitted. dcbm v2 as posted in RFC V2 (per-folio dma_map_page, an
+#: interrupt per folio), v3 as posted in RFC V3 (dma_map_sgtable per channel, one
+#: interrupt per channel).
+LATER_SCALING_SOURCES = {
+    "v2": "Shivank Garg, '[PATCH RFC V2 0/9] Enhancements to Page Migration with "
+          "Multi-threading and Batch Offloading to DMA', linux-mm, 2025-03-19, table b "
+          "(https://lore.kernel.org/linux-mm/20250319192211.10092-1-shivankg@amd.com)",
+    "v3": "Shivank Garg, '[RFC V3 0/9] Accelerate page migration with batch copying and "
+          "hardware offload', linux-mm, 2025-09-23, tables a and c "
+          "(https://lore.kernel.org/all/20250923174752.35701-1-shivankg@amd.com)",
+}
+LATER_SCALING = {
+    ("v2", 4 << 10): {1: (0.46, 0.01), 2: (0.66, 0.02), 4: (0.91, 0.01), 8: (1.14, 0.00),
+                      16: (1.19, 0.11)},
+    ("v2", 2 << 20): {1: (11.79, 0.05), 2: (13.39, 0.08), 4: (24.52, 0.22), 8: (39.17, 0.58),
+                      16: (55.45, 1.20)},
+    ("v3", 4 << 10): {1: (2.75, 0.19), 2: (3.35, 0.19), 4: (4.01, 0.17), 8: (4.46, 0.16),
+                      12: (4.60, 0.22), 16: (4.61, 0.25)},
+    ("v3", 2 << 20): {1: (12.50, 0.24), 2: (14.23, 0.34), 4: (26.84, 0.91), 8: (45.27, 2.60),
+                      12: (59.94, 4.19), 16: (63.69, 5.01)},
+}
 
 
 def table1(mode, workload, field):

@@ -18,9 +18,12 @@ def add_platform_options(parser):
     """--platform FILE and --set KEY=VALUE: the machine a command models."""
     group = parser.add_argument_group(
         "platform (the modelled machine: `foliodma platform show` lists every value)")
-    group.add_argument("--platform", type=Path, metavar="FILE",
+    group.add_argument("--platform", type=Path, metavar="FILE|NAME",
                        help="platform file (TOML) to model instead of the built-in seed "
-                            "machine; it may give only the values it changes")
+                            "machine; it may give only the values it changes. NAME: a "
+                            "built-in platform, 'seed' or 'zen3-ptdma' (the later "
+                            "postings' machine with 16 PTDMA engines; see `foliodma "
+                            "platform show --platform zen3-ptdma`)")
     group.add_argument("--set", action="append", metavar="KEY=VALUE", dest="set_values",
                        help="change one platform value, e.g. memory.remote.read_latency_ns=250 "
                             "or costs.dma_map_page_ns=300 (repeatable; after --platform and "

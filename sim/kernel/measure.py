@@ -37,7 +37,8 @@ def noise_factors(costs, repeat, seed):
 def measure(raw, costs, *, pages, nbytes, repeat, seed=0, cpu_ghz=CPU_GHZ):
     """The seed's figures, mean and SD over ``repeat`` noisy runs."""
     total, copy = totals(raw)
-    samples = {"migrate_pages": [], "folio_copy": [], "F": [], "copy_gbps": []}
+    samples = {"migrate_pages": [], "folio_copy": [], "F": [], "copy_gbps": [],
+               "migrate_gbps": []}
     for factors in noise_factors(costs, repeat, seed):
         t = sum(total[k] * factors[k] for k in CATEGORIES)
         c = sum(copy[k] * factors[k] for k in CATEGORIES)
@@ -45,6 +46,7 @@ def measure(raw, costs, *, pages, nbytes, repeat, seed=0, cpu_ghz=CPU_GHZ):
         samples["folio_copy"].append(c * cpu_ghz / pages)
         samples["F"].append(c / t if t else 0.0)
         samples["copy_gbps"].append(nbytes / c if c else math.inf)
+        samples["migrate_gbps"].append(nbytes / t if t else math.inf)
     out = {}
     for name, values in samples.items():
         values = np.asarray(values)

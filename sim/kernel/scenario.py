@@ -85,10 +85,12 @@ def dma_memory_config(spec, machine=DEFAULT_MACHINE, *, latency_ns=None):
 
 async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY, nr_dma_chan=1,
                            engine_mhz=DEFAULT_ENGINE_MHZ, idle_skip=True,
-                           v1_double_copy=True, ring_entries=None):
+                           v1_double_copy=True, ring_entries=None, max_inflight=None,
+                           max_seg_size=None):
     """Scenario (any back-end): every engine probed (engine k's registers at
-    ``k * ENGINE_WINDOW_BYTES``, its interrupt line k), dcbm registered over them,
-    migrate_pages() with the DMA copy."""
+    ``k * ENGINE_WINDOW_BYTES``, its interrupt line k; ``max_inflight`` descriptors
+    per channel in flight, DMA segments of ``max_seg_size``), dcbm registered over
+    them, migrate_pages() with the DMA copy."""
     from sim.backends.base import ENGINE_WINDOW_BYTES
     from sim.platform.address_map import COHERENT, DRIVER_RING_ENTRIES
     ring_entries = ring_entries or DRIVER_RING_ENTRIES
@@ -103,7 +105,9 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY,
                               coherent=COHERENT,
                               numa_nodes=numa)
     devices = [await foliodma_probe(port, ring_entries=ring_entries,
-                                    mmio_base=k * ENGINE_WINDOW_BYTES, irq=k)
+                                    mmio_base=k * ENGINE_WINDOW_BYTES, irq=k,
+                                    max_inflight=max_inflight,
+                                    **({"max_seg_size": max_seg_size} if max_seg_size else {}))
                for k in range(dev.engines)]
     dcbm = Dcbm(devices, strategy=driver, nr_dma_chan=nr_dma_chan, v1_double_copy=v1_double_copy)
     await dcbm.set_offloading(1)
@@ -131,7 +135,8 @@ def run_dma(spec, machine=DEFAULT_MACHINE, *, backend="pysim", driver=DEFAULT_ST
     memory, layout = dma_memory_config(spec, machine, latency_ns=latency_ns)
     kwargs = {"spec": spec, "costs": machine.costs.as_dict(), "layout": layout, "driver": driver,
               "nr_dma_chan": machine.dcbm_channels, "engine_mhz": machine.engine_mhz,
-              "ring_entries": machine.ring_entries,
+              "ring_entries": machine.ring_entries, "max_inflight": machine.max_inflight,
+              "max_seg_size": machine.max_seg_size,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy}
     engines = [DmaEngine(params) for _ in range(machine.engines)]
     return get_runner(backend)(engines if len(engines) > 1 else engines[0],

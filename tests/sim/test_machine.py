@@ -83,6 +83,11 @@ def test_options_override_the_file_and_set_overrides_options(tmp_path, capsys):
     ("[clocks\n", "not valid TOML"),
     ("[memory.local]\nread_gbps = \"fast\"\n", "expected GB/s or 'unlimited'"),
     ("[clocks]\ncpu_ghz = 0\n", "a clock frequency must be a positive number"),
+    ("[dma]\nring_entries = 32\nmax_inflight = 32\n", "dma.max_inflight=32: expected 'all' or "
+                                                    "an int in 1..31"),
+    ("[dma]\nmax_seg_size = 16\n", "dma.max_seg_size=16: expected an int of at least one beat"),
+    ("[dma]\nengines = 2\nnr_dma_chan = 3\n", "dma.nr_dma_chan=3: expected 'all' or an int "
+                                                "in 1..2"),
 ])
 def test_bad_platform_files_are_named(tmp_path, capsys, content, message):
     path = tmp_path / "bad.toml"
@@ -98,7 +103,19 @@ def test_bad_set_values_are_named(capsys):
     assert main(["platform", "show", "--set", "no-equals-sign"]) == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err
     assert main(["platform", "show", "--platform", "/no/such/file.toml"]) == 2
-    assert "no such file" in capsys.readouterr().err
+    assert "no such file (built-in platforms: seed, zen3-ptdma)" in capsys.readouterr().err
+
+
+def test_a_built_in_platform_by_name(capsys):
+    assert main(["platform", "show", "--platform", "zen3-ptdma", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["name"].startswith("zen3-ptdma")
+    # PTDMA as the Linux driver shows it: 16 devices of one 32-entry queue, one
+    # descriptor in flight each, a 64-byte data path.
+    assert {key: shown["dma"][key] for key in ("engines", "channels", "ring_entries",
+                                               "max_inflight", "data_width")} == \
+        {"engines": 16, "channels": 1, "ring_entries": 32, "max_inflight": 1, "data_width": 512}
+    assert load_machine("seed") == DEFAULT_MACHINE
 
 
 def test_from_json_reruns_on_the_recorded_machine_without_the_file(tmp_path, capsys):

@@ -1,0 +1,106 @@
+"""The later postings' experiment: GB/s of a 1 GiB move against dcbm's channel count.
+
+The series measured ``move_pages()`` of 1 GiB with THP on, 4 KiB and 2 MiB folios,
+the upstream CPU copy against dcbm v2 and v3 on 1..16 channels. Here every point is
+one :class:`~sim.kernel.request.MigrateRequest` on one platform: batches of up to
+262,144 pages (1 GiB in one batch), so that 2 MiB folios spread over the channels.
+The figure is the end-to-end rate: bytes moved over the whole migrate_pages()
+time (``migrate_gbps``), the same measure for the CPU and the DMA rows. The
+postings' own figures (:data:`sim.seed.LATER_SCALING`, the CPU's from
+:data:`sim.seed.LATER_POSTING`) are shown beside the model's: measured on the
+real machine, never fitted except the three calibration points
+(:mod:`sim.experiments.calibrate_ptdma`).
+"""
+import dataclasses
+
+from sim import seed
+
+#: The postings' sweep.
+CHANNELS = (1, 2, 4, 8, 16)
+FOLIO_SIZES = (4096, 2 << 20)
+DRIVERS = ("v2", "v3")
+WORKLOAD_BYTES = 1 << 30
+#: 1 GiB of 4 KiB pages: the whole move in one batch.
+MAX_BATCH_PAGES = 262_144
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    """One run of the experiment: the CPU baseline (driver None, channels None) or
+    dcbm with a driver on a channel count."""
+    folio_bytes: int
+    driver: str | None
+    channels: int | None
+
+    @property
+    def series(self):
+        """The line of the figure this point is on."""
+        size = f"{self.folio_bytes >> 20} MiB" if self.folio_bytes >= 1 << 20 \
+            else f"{self.folio_bytes >> 10} KiB"
+        return f"{size} {self.driver or 'CPU'}"
+
+
+def scaling_points(folio_sizes=FOLIO_SIZES, drivers=DRIVERS, channels=CHANNELS):
+    """Per folio size: the CPU baseline, then every driver on every channel count."""
+    points = []
+    for folio in folio_sizes:
+        points.append(Point(folio, None, None))
+        points += [Point(folio, driver, n) for driver in drivers for n in channels]
+    return points
+
+
+def scaling_request(point, base, machine):
+    """The request of a point: ``base`` (a MigrateRequest giving workload, batch size,
+    back-end, repeat...) with the point's folio size, mode and driver, on ``machine``
+    with the point's channel count (see :func:`sim.machine.shorthand_key`)."""
+    from sim.machine import shorthand_key
+    changes = {"folio_bytes": point.folio_bytes, "machine": machine}
+    if point.driver is None:
+        changes.update(mode="cpu", flow=None)
+    else:
+        key = shorthand_key(machine, "channels")
+        changes.update(mode="dma", driver=point.driver,
+                       machine=machine.with_values({key: point.channels}))
+    return dataclasses.replace(base, **changes)
+
+
+def measured(point):
+    """The postings' GB/s (mean, SD) of a point, or None where they did not measure it."""
+    if point.driver is None:
+        return next(((p["gbps"], None) for p in seed.LATER_POSTING
+                     if p["copy"] == "cpu" and p["folio_bytes"] == point.folio_bytes), None)
+    return seed.LATER_SCALING.get((point.driver, point.folio_bytes), {}).get(point.channels)
+
+
+def scaling_table(points, rows, channels):
+    """Per series, a line of the model's GB/s (the CPU's under every channel count, as
+    it uses none, or the driver's at each count) and one of the postings' where they
+    measured it ("-" where not)."""
+    lines = {}
+    for point, row in zip(points, rows, strict=True):
+        model = lines.setdefault(point.series, {"series": point.series, "source": "model"})
+        real = lines.setdefault(point.series + " measured",
+                                {"series": "", "source": "measured"})
+        got = measured(point)
+        for n in (channels if point.driver is None else [point.channels]):
+            model[f"ch{n}"] = f"{row['migrate_gbps']:.2f}"
+            real[f"ch{n}"] = "-" if got is None else f"{got[0]:.2f}"
+    return [line for line in lines.values()
+            if line["source"] == "model" or any(v != "-" for k, v in line.items()
+                                                if k.startswith("ch"))]
+
+
+def scaling_figure(points, rows, channels, title):
+    """GB/s against channels, a line per folio size and driver; the CPU baselines as
+    dashed horizontal lines."""
+    from sim.experiments.plot import line_chart
+    series, baselines = {}, {}
+    for point, row in zip(points, rows, strict=True):
+        if point.driver is None:
+            baselines[point.series] = row["migrate_gbps"]
+        else:
+            values = series.setdefault(point.series, [None] * len(channels))
+            values[channels.index(point.channels)] = row["migrate_gbps"]
+    return line_chart(title, "GB/s end to end (bytes / migrate_pages time)",
+                      "dmaengine channels (dcbm nr_dma_chan)", list(channels), series,
+                      baselines=baselines)
