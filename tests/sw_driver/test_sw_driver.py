@@ -245,7 +245,8 @@ async def migrate_batch(dev, *, strategy, sizes, seed=0, nr_dma_chan=1, ring_ent
             "iommu": [port.iommu.enabled, len(port.iommu.faults), port.iommu.mapped_pages],
             "elapsed_ns": elapsed, "time_ns": port.time_ns, "cycles": dev.cycle,
             "interrupts": len(interrupts),
-            "one_folio_at_a_time": offload and _one_folio_at_a_time(dev.axi, batch)}
+            "one_folio_at_a_time": _one_folio_at_a_time(dev.axi, batch) if all(copied)
+            else None}
 
 
 async def ring_transactions(dev, *, count, size, mode, ring_entries):
