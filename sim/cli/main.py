@@ -19,6 +19,7 @@ from sim.cli.machine_options import (add_engine_options, add_host_options, add_p
 from sim.cli.hardware import cmd_regs, cmd_synth, cmd_verilog, output_dir, verilog_identifier
 from sim.cli.migrate import add_migrate_options, cmd_migrate
 from sim.cli.platform import add_platform_command
+from sim.cli.scaling import add_scaling_command
 from sim.cli.reproduce import cmd_reproduce
 from sim.cli.sweep import cmd_sweep, SWEEP_MEASURES, sweepable_options
 from sim.experiments.plot import PlotError
@@ -201,7 +202,8 @@ def build_parser():
     synth.add_argument("--quiet", action="store_true", help="no progress on stderr")
     synth.set_defaults(func=cmd_synth)
     add_platform_command(commands)
-    for name in ("bench", "migrate", "sweep", "synth"):
+    add_scaling_command(commands)
+    for name in ("bench", "migrate", "sweep", "synth", "scaling"):
         commands.choices[name].add_argument(
             "--wide", action="store_true",
             help=f"print every table column on one line, however wide (default: fit "

@@ -151,7 +151,10 @@ def cmd_migrate(args):
         machine = machine_of(args)
         if "dma" in modes:
             p = params
-            print(f"dma: dcbm {args.driver}, {p.channels} channel(s); engine {p.data_width}-bit "
+            engines = "" if machine.engines == 1 else \
+                f" of {machine.engines} engines x {p.channels} ring(s)"
+            print(f"dma: dcbm {args.driver}, {machine.dcbm_channels} channel(s){engines}; "
+                  f"engine {p.data_width}-bit "
                   f"at {machine.engine_mhz:g} MHz on {args.backend}; CPU {machine.cpu_ghz:g} "
                   f"GHz; IOMMU {machine.iommu_mode}"
                   + ("" if args.latency is None else

@@ -15,6 +15,7 @@ SWEEP_MEASURES = {
     "migrate_pages": ("migrate_pages_cycles_per_page", "migrate_pages, CPU cycles per page"),
     "folio_copy": ("folio_copy_cycles_per_page", "folio_copy, CPU cycles per page"),
     "copy_gbps": ("copy_gbps", "copy GB/s"),
+    "migrate_gbps": ("migrate_gbps", "GB/s end to end (bytes moved / migrate_pages time)"),
     "F": ("F", "F = folio_copy / migrate_pages"),
     "post_move_access": ("post_move_access_cycles_per_page",
                          "post_move_access, CPU cycles per page"),

@@ -107,11 +107,12 @@ def _numeric(values):
         return None
 
 
-def line_chart(title, ylabel, xlabel, xvalues, series, errors=None):
+def line_chart(title, ylabel, xlabel, xvalues, series, errors=None, baselines=None):
     """One line per {name: [value or None per x]} in ``series``. ``xvalues`` that are
     all numbers go on a numeric axis (logarithmic when they span more than 10x);
     others are equally spaced categories. ``errors``: {name: [SD or None per x]},
-    drawn as error bars. The y axis starts at 0 for positive data."""
+    drawn as error bars. ``baselines``: {name: value}, each a dashed horizontal line.
+    The y axis starts at 0 for positive data."""
     if not len(xvalues) or not series:
         raise PlotError("no points to draw")
     for name, values in series.items():
@@ -122,7 +123,10 @@ def line_chart(title, ylabel, xlabel, xvalues, series, errors=None):
     figure, axes = _figure(title, ylabel)
     numbers = _numeric(xvalues)
     xs = numbers if numbers is not None else list(range(len(xvalues)))
-    colors = _colors(series)
+    baselines = baselines or {}
+    colors = _colors([*series, *baselines])
+    for name, value in baselines.items():
+        axes.axhline(value, linestyle="--", color=colors[name], label=name)
     for name, values in series.items():
         sds = (errors or {}).get(name) or [None] * len(values)
         points = [(x, v, sd or 0.0) for x, v, sd in zip(xs, values, sds) if v is not None]
@@ -136,7 +140,8 @@ def line_chart(title, ylabel, xlabel, xvalues, series, errors=None):
             axes.set_xscale("log", base=2)
         axes.set_xticks(numbers, [str(v) for v in xvalues])
     axes.set_xlabel(xlabel)
-    low = min(v for values in series.values() for v in values if v is not None)
+    low = min([v for values in series.values() for v in values if v is not None]
+              + list(baselines.values()))
     if low >= 0:
         axes.set_ylim(bottom=0)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1))

@@ -1,0 +1,54 @@
+"""``foliodma scaling``: the later postings' channel-scaling experiment, small."""
+import json
+
+import pytest
+
+from sim.cli.main import main
+
+MiB = 1 << 20
+SMALL = ["scaling", "--platform", "zen3-ptdma", "--workload", "16M", "--folio-sizes", "2M",
+         "--drivers", "v3", "--channels", "1,2", "--backend", "verilator", "--repeat", "2",
+         "--quiet"]
+
+
+def test_scaling_spreads_a_batch_over_engines_and_shows_the_measured_figures(tmp_path, capsys):
+    figure = tmp_path / "scaling.svg"
+    assert main(SMALL + ["--json", "--plot", str(figure)]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [row["point"] for row in rows] == [
+        {"folio_bytes": 2 * MiB, "driver": None, "channels": None, "measured_gbps": 10.67},
+        {"folio_bytes": 2 * MiB, "driver": "v3", "channels": 1, "measured_gbps": 12.50},
+        {"folio_bytes": 2 * MiB, "driver": "v3", "channels": 2, "measured_gbps": 14.23}]
+    cpu, one, two = rows
+    assert (cpu["mode"], one["mode"], two["mode"]) == ("cpu", "dma", "dma")
+    assert all(row["integrity"]["ok"] and row["batches"] == 1 for row in rows)
+    # Two channels are two PTDMA engines, each with its own data path: the copy
+    # nearly doubles (the CPU's part of the move does not shrink).
+    assert 1.6 * one["migrate_gbps"] < two["migrate_gbps"] < 2 * one["migrate_gbps"]
+    text = figure.read_text()
+    assert ">2 MiB v3<" in text and ">2 MiB CPU<" in text and "against channels" in text
+
+
+def test_scaling_table_puts_the_postings_figures_under_the_models(capsys):
+    assert main(SMALL) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("folio size"))
+    assert lines[header].split()[-6:] == ["1", "ch", "GB/s", "2", "ch", "GB/s"]
+    cpu, cpu_measured, v3, v3_measured = (line.split() for line in lines[header + 2:header + 6])
+    assert cpu[:4] == ["2", "MiB", "CPU", "model"] and cpu[4] == cpu[5]
+    assert cpu_measured == ["measured", "10.67", "10.67"]
+    assert v3[:4] == ["2", "MiB", "v3", "model"]
+    assert v3_measured == ["measured", "12.50", "14.23"]
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--channels", "1,0", "'0': '0' must be at least 1"),
+    ("--channels", "2,2", "'2' is given twice"),
+    ("--drivers", "v3,v9", "'v9' is not a driver (expected one of v1, v2, v3)"),
+    ("--folio-sizes", "4K,3K", "'3K': folio size 3072"),
+])
+def test_scaling_refuses_bad_values_before_running(option, value, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["scaling", option, value, "--quiet"])
+    assert stop.value.code == 2
+    assert f"argument {option}: {message}" in capsys.readouterr().err
