@@ -116,8 +116,16 @@ def cmd_sweep(args):
         for index, (name, row) in enumerate(zip(names, rows)):
             series[name][index // per_point] = row[key]
             errors[name][index // per_point] = row.get(f"{key}_sd")
+        # A CPU mode the option does not change (a DMA engine's option) is a baseline.
+        baselines = {name: values[0] for name, values in series.items()
+                     if not name.startswith("dma") and len(set(values)) == 1
+                     and len(values) > 1}
+        if len(baselines) == len(series):
+            baselines = {}
+        for name in baselines:
+            del series[name], errors[name]
         write_figure(args.plot, line_chart(f"{label} against {option}", label, option,
-                                           args.values, series, errors))
+                                           args.values, series, errors, baselines))
         print(f"figure: {args.plot}", file=sys.stderr)
     return report_integrity(rows)
 

@@ -52,3 +52,18 @@ def test_scaling_refuses_bad_values_before_running(option, value, message, capsy
         main(["scaling", option, value, "--quiet"])
     assert stop.value.code == 2
     assert f"argument {option}: {message}" in capsys.readouterr().err
+
+
+def test_sweep_of_channels_draws_the_cpu_as_a_baseline(tmp_path, capsys):
+    figure = tmp_path / "channels.svg"
+    assert main(["sweep", "channels", "1,2", "--platform", "zen3-ptdma", "--workload", "8M",
+                 "--folio-size", "2M", "--max-batch-pages", "2048", "--copy", "cpu",
+                 "--copy", "dma", "--backend", "verilator", "--repeat", "2", "--quiet",
+                 "--measure", "migrate_gbps", "--json", "--plot", str(figure)]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    cpu = [row["migrate_gbps"] for row in rows if row["mode"] == "cpu"]
+    dma = [row["migrate_gbps"] for row in rows if row["mode"] == "dma"]
+    assert cpu[0] == cpu[1] and dma[1] > 1.5 * dma[0]
+    text = figure.read_text()
+    # The CPU line is dashed (stroke-dasharray), the DMA line solid.
+    assert ">cpu<" in text and ">dma (v3)<" in text and "stroke-dasharray" in text
