@@ -35,6 +35,7 @@ from sim.host.cache_params import CONSTANTS as CACHE_CONSTANTS, DEFAULT_PLATFORM
 from sim.host.cache_params import CacheModelError, Platform as CachePlatform
 from sim.host.costs import DEFAULT_COSTS, CostError, CostTable
 from sim.platform import memory_system
+from sim.platform.fabric import EnginePorts
 from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE, MODES as IOMMU_MODES
 from sim.platform.memory_system import (CXL_LINK, CXL_MEMORY, DEFAULT_ENGINE_MHZ, LOCAL_DRAM,
                                         REMOTE_DRAM, SOCKET_LINK, WRITE_BUFFER_BYTES, Link,
@@ -77,6 +78,7 @@ class Machine:
     nr_dma_chan: int | None = None
     max_inflight: int | None = None
     max_seg_size: int = DEFAULT_MAX_SEG_SIZE
+    engine_ports: EnginePorts = EnginePorts()
     iommu_mode: str = IOMMU_DEFAULT_MODE
     write_buffer_bytes: int = WRITE_BUFFER_BYTES
     local: Node = LOCAL_DRAM
@@ -161,6 +163,9 @@ class Machine:
         out["dma.nr_dma_chan"] = ALL if self.nr_dma_chan is None else self.nr_dma_chan
         out["dma.max_inflight"] = ALL if self.max_inflight is None else self.max_inflight
         out["dma.max_seg_size"] = self.max_seg_size
+        out["dma.engines_per_port"] = self.engine_ports.engines_per_port
+        out["dma.port_read_gbps"] = self.engine_ports.read_gbps
+        out["dma.port_write_gbps"] = self.engine_ports.write_gbps
         out["iommu.mode"] = self.iommu_mode
         out["memory.write_buffer_bytes"] = self.write_buffer_bytes
         for role, node in self.nodes.items():
@@ -224,6 +229,9 @@ def machine_from_values(values):
         engines, nr_dma_chan = dma.pop("engines"), dma.pop("nr_dma_chan")
         ring_entries, max_inflight = dma.pop("ring_entries"), dma.pop("max_inflight")
         max_seg_size = dma.pop("max_seg_size")
+        engine_ports = EnginePorts(dma.pop("engines_per_port"),
+                                   _bandwidth("dma.port_read_gbps", dma.pop("port_read_gbps")),
+                                   _bandwidth("dma.port_write_gbps", dma.pop("port_write_gbps")))
         engine = EngineParams(**dma)
         nodes = {}
         for role, default in (("local", LOCAL_DRAM), ("remote", REMOTE_DRAM), ("cxl", CXL_MEMORY),
@@ -241,7 +249,7 @@ def machine_from_values(values):
                        ring_entries=ring_entries,
                        nr_dma_chan=None if nr_dma_chan == ALL else nr_dma_chan,
                        max_inflight=None if max_inflight == ALL else max_inflight,
-                       max_seg_size=max_seg_size,
+                       max_seg_size=max_seg_size, engine_ports=engine_ports,
                        iommu_mode=values["iommu.mode"],
                        write_buffer_bytes=values["memory.write_buffer_bytes"],
                        cache=cache, costs=costs, **nodes)
@@ -364,6 +372,13 @@ def source_of(key):
                 "(dma_get_max_seg_size, bytes): the PCI core's default, 64 KiB "
                 "(pci_device_add), which neither the foliodma nor the PTDMA driver raises; "
                 "dcbm v3 prepares a descriptor per segment.")
+    if key == "dma.engines_per_port":
+        return ("Consecutive engines that share one I/O port into the memory fabric (an I/O "
+                "hub); 1: each engine its own (sim/platform/fabric.py).")
+    if key in ("dma.port_read_gbps", "dma.port_write_gbps"):
+        return (f"Each I/O port's bandwidth towards the engines (their reads) and from them "
+                f"(their writes), shared by its engines; {UNLIMITED!r}: no limit. No public "
+                f"figure for a server's I/O hub: a what-if value.")
     if key == "dma.nr_dma_chan":
         return (f"dcbm's nr_dma_chan module parameter: the channels v2 and v3 spread a batch "
                 f"over; {ALL!r}: every channel of the platform, at most {MAX_DMA_CHAN}.")
@@ -433,7 +448,7 @@ SHORTHANDS = {"cpu_ghz": "clocks.cpu_ghz", "engine_mhz": "clocks.engine_mhz",
               "dma_allocates_in_llc": "cache.dma_allocates_in_llc",
               "engines": "dma.engines", "nr_dma_chan": "dma.nr_dma_chan",
               "ring_entries": "dma.ring_entries", "max_inflight": "dma.max_inflight",
-              "max_seg_size": "dma.max_seg_size",
+              "max_seg_size": "dma.max_seg_size", "engines_per_port": "dma.engines_per_port",
               **{f.name: f"dma.{f.name}" for f in dataclasses.fields(EngineParams)}}
 
 

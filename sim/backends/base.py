@@ -33,7 +33,8 @@ from hw.regmap import REG_ADDR_WIDTH, REG_BYTES
 from sim.platform.axi_slave import AxiSlaveModel
 from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE, Iommu
 from sim.platform.memory import Memory
-from sim.platform.memory_system import Fabric, MemorySystem
+from sim.platform.fabric import EnginePorts, Fabric
+from sim.platform.memory_system import MemorySystem
 
 #: Bytes of MMIO address space per engine: its register window.
 ENGINE_WINDOW_BYTES = 1 << REG_ADDR_WIDTH
@@ -50,8 +51,8 @@ PROGRESS_INTERVAL = 10_000
 AXIL_PROT = 0b010
 
 _MEMORY_DEFAULTS = {"read_latency": 1, "write_latency": 1, "backpressure": 0.0, "seed": 0,
-                    "error_regions": (), "memory_system": None, "iommu": None,
-                    "iommu_mode": IOMMU_DEFAULT_MODE}
+                    "error_regions": (), "memory_system": None, "engine_ports": None,
+                    "iommu": None, "iommu_mode": IOMMU_DEFAULT_MODE}
 
 
 class ScenarioError(RuntimeError):
@@ -107,7 +108,8 @@ def build_memory(memory_config, *, data_width, id_width, engines=1):
     seed, error_regions (see :class:`~sim.platform.axi_slave.AxiSlaveModel`);
     memory_system: a :meth:`sim.platform.memory_system.MemorySystem.to_config` dict
     (per-node latency and bandwidth; then read_latency/write_latency must be
-    left out); iommu: true, false or null (see :mod:`sim.platform.iommu`; null: off
+    left out); engine_ports: a :meth:`sim.platform.fabric.EnginePorts.to_config` dict
+    (engines sharing I/O ports, with a memory_system); iommu: true, false or null (see :mod:`sim.platform.iommu`; null: off
     for the engine alone, on under a :class:`~sim.host.port.HostPort`); iommu_mode:
     "lazy" (default) or "strict", the DMA API's invalidation mode.
     """
@@ -131,12 +133,16 @@ def build_memory(memory_config, *, data_width, id_width, engines=1):
     fabric = None
     if config["memory_system"] is not None:
         fabric = Fabric(MemorySystem.from_config(config["memory_system"]), data_width // 8,
-                        ports=engines)
+                        ports=engines, engine_ports=EnginePorts.from_config(
+                            config["engine_ports"]))
+    elif config["engine_ports"] is not None:
+        raise ValueError("memory_config: engine_ports need a memory_system (flat memory has "
+                         "no bandwidth to share)")
     iommu = Iommu(config["iommu"], config["iommu_mode"])
     return memory, [AxiSlaveModel(memory, data_width=data_width, id_width=id_width,
                                   backpressure=config["backpressure"], seed=config["seed"] + k,
                                   error_regions=[tuple(r) for r in config["error_regions"]],
-                                  memory_system=fabric, iommu=iommu, **latencies)
+                                  memory_system=fabric, port=k, iommu=iommu, **latencies)
                     for k in range(engines)]
 
 

@@ -67,6 +67,8 @@ def dma_memory_config(spec, machine=DEFAULT_MACHINE, *, latency_ns=None):
         memory["memory_system"] = machine.memory_system(
             remote=ranges.get(machine.remote.node_id, ()),
             cxl=ranges.get(machine.cxl.node_id, ())).to_config()
+        if machine.engine_ports.limited:
+            memory["engine_ports"] = machine.engine_ports.to_config()
     else:                          # one flat latency instead of the nodes'
         cycles = max(1, math.ceil(latency_ns * engine_mhz / 1000))
         memory.update(read_latency=cycles, write_latency=cycles)

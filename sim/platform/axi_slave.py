@@ -26,7 +26,8 @@ the burst is complete (last W beat and AW both accepted).
 With a :class:`~sim.platform.memory_system.MemorySystem`, the latencies are those of
 the node the burst's address falls in (and of the link in front of it), and
 each node's and link's read and write bandwidth (shared by all bursts, and by
-every port on the same :class:`~sim.platform.memory_system.Fabric`) paces the R
+every port on the same :class:`~sim.platform.fabric.Fabric`, with the engine's I/O
+port's) paces the R
 beats and WREADY; see :mod:`sim.platform.memory_system`. With the :class:`~sim.platform.iommu.Iommu` enabled, a burst
 to a page that is not mapped gets DECERR (zero read data; nothing written),
 decided when its AR or AW is accepted; behind a memory system, a mapped
@@ -43,7 +44,8 @@ from hw.params import AXI_BOUNDARY_BYTES, AXI_MAX_BURST_BEATS
 from sim.platform.burst_data import read_burst, write_burst
 from sim.platform.error_regions import parse_error_regions
 from sim.platform.iommu import Iommu
-from sim.platform.memory_system import Fabric, MemorySystem
+from sim.platform.fabric import Fabric
+from sim.platform.memory_system import MemorySystem
 
 #: Order of the values returned by :meth:`AxiSlaveModel.step` (AXI signal names).
 OUTPUTS = ("arready", "awready", "wready",
@@ -85,15 +87,16 @@ class AxiSlaveModel:
     memory_system  -- a :class:`~sim.platform.memory_system.MemorySystem` (or its config
                       dict): per-node latency and bandwidth, instead of
                       read_latency/write_latency (give one or the other); or a
-                      :class:`~sim.platform.memory_system.Fabric`, the memory system's
+                      :class:`~sim.platform.fabric.Fabric`, the memory system's
                       bandwidth as this port shares it with other ports (engines).
+    port           -- which of the fabric's ports (engines) this one is.
     iommu          -- the :class:`~sim.platform.iommu.Iommu` in front of the memory
                       (default: a new one, disabled).
     """
 
     def __init__(self, memory, *, data_width, id_width=1, read_latency=None,
                  write_latency=None, backpressure=0.0, seed=0, error_regions=(), record=True,
-                 memory_system=None, iommu=None):
+                 memory_system=None, port=0, iommu=None):
         if not (isinstance(data_width, int) and 8 <= data_width <= 1024
                 and data_width & (data_width - 1) == 0):
             raise ValueError(f"data_width={data_width!r}: expected a power of two in 8..1024")
@@ -150,10 +153,12 @@ class AxiSlaveModel:
             elif fabric.beat_bytes != self.beat_bytes:
                 raise ValueError(f"a fabric of {fabric.beat_bytes}-byte beats serves no "
                                  f"{data_width}-bit port")
+            if not (isinstance(port, int) and 0 <= port < fabric.ports):
+                raise ValueError(f"port={port!r}: the fabric has ports 0..{fabric.ports - 1}")
             self.fabric = fabric
-            self._nodes = fabric.nodes
+            self._nodes = fabric.timings(port)
             self._r_free, self._w_free = fabric.r_free, fabric.w_free   # shared by the ports
-            self._w_paced = fabric.write_paced
+            self._w_paced = any(write for *_, write in self._nodes)
             self._node_index = memory_system.node_index
             # IO page tables live on the default (local) node: a walk reads them there.
             self.iommu.walk_read_cycles = fabric.nodes[
@@ -207,6 +212,13 @@ class AxiSlaveModel:
         """Per channel row (AR, AW, W, R, B) and cycle modulo BACKPRESSURE_PERIOD, whether
         it stalls; None without backpressure."""
         return self._stall
+
+    @property
+    def node_timings(self):
+        """Per memory-system node, what this port's accesses book: (read latency, read
+        hops, write latency, write hops) (see :class:`~sim.platform.fabric.Fabric`);
+        None without a memory system."""
+        return self._nodes
 
     def busy(self):
         """Whether an accepted transaction has not completed yet."""

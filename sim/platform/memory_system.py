@@ -13,7 +13,7 @@ looks the node up once per burst, from the burst's address, and takes from it:
   ``engine_mhz``, rounded up, at least 1);
 * the bandwidth, in bytes per engine cycle, per node, per link and per
   direction, shared by every burst of every channel of every engine on the
-  memory system (a :class:`Fabric` holds what they share). A burst books its node
+  memory system (a :class:`~sim.platform.fabric.Fabric` holds what they share). A burst books its node
   and its link together and moves at the pace of the slower, so "remote DRAM"
   is limited by whichever of the DRAM and the link is slower, and two nodes
   behind one link share it. It is enforced on the data beats,
@@ -74,7 +74,9 @@ WRITE_BUFFER_SOURCE = (
     "alternating over two nodes overlap less).")
 
 
-def _positive_number(name, value, allow_none=False):
+def check_positive(name, value, allow_none=False):
+    """Raise ValueError naming ``name`` unless value is a positive finite number (or None
+    where ``allow_none``)."""
     if value is None and allow_none:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not \
@@ -85,10 +87,10 @@ def _positive_number(name, value, allow_none=False):
 
 
 def _check_timing(what, item):
-    _positive_number(f"{what}: read_latency_ns", item.read_latency_ns)
-    _positive_number(f"{what}: write_latency_ns", item.write_latency_ns)
-    _positive_number(f"{what}: read_gbps", item.read_gbps, allow_none=True)
-    _positive_number(f"{what}: write_gbps", item.write_gbps, allow_none=True)
+    check_positive(f"{what}: read_latency_ns", item.read_latency_ns)
+    check_positive(f"{what}: write_latency_ns", item.write_latency_ns)
+    check_positive(f"{what}: read_gbps", item.read_gbps, allow_none=True)
+    check_positive(f"{what}: write_gbps", item.write_gbps, allow_none=True)
 
 
 @dataclass(frozen=True)
@@ -231,11 +233,12 @@ def _cycles(ns, mhz):
     return max(1, math.ceil(ns * mhz / 1000))
 
 
-def _rate(gbps, mhz):
-    """GB/s as (p, q): p/q bytes per engine cycle at mhz, or None for no limit."""
+def rate_per_cycle(gbps, engine_mhz):
+    """GB/s as (p, q): p/q bytes per engine cycle at engine_mhz (exact), or None for no
+    limit."""
     if gbps is None:
         return None
-    per_cycle = _fraction(gbps) * 1000 / mhz
+    per_cycle = _fraction(gbps) * 1000 / _fraction(engine_mhz)
     return per_cycle.numerator, per_cycle.denominator
 
 
@@ -254,8 +257,8 @@ class _Timing:
         path = [node] + ([link] if link is not None else [])
         self.read_latency = _cycles(sum(_fraction(p.read_latency_ns) for p in path), mhz)
         self.write_latency = _cycles(sum(_fraction(p.write_latency_ns) for p in path), mhz)
-        self.read_rates = tuple(_rate(p.read_gbps, mhz) for p in path)
-        self.write_rates = tuple(_rate(p.write_gbps, mhz) for p in path)
+        self.read_rates = tuple(rate_per_cycle(p.read_gbps, engine_mhz) for p in path)
+        self.write_rates = tuple(rate_per_cycle(p.write_gbps, engine_mhz) for p in path)
 
 
 class MemorySystem:
@@ -291,7 +294,7 @@ class MemorySystem:
                 raise ValueError(f"node {node.name!r} is behind link {node.link!r}, which is "
                                  f"not one of the links {link_names}")
         by_id = {n.node_id: n for n in self.nodes}
-        _positive_number("engine_mhz", engine_mhz)
+        check_positive("engine_mhz", engine_mhz)
         if isinstance(write_buffer_bytes, bool) or not isinstance(write_buffer_bytes, int) \
                 or write_buffer_bytes < 1:
             raise ValueError(f"write_buffer_bytes={write_buffer_bytes!r}: expected an int "
@@ -359,8 +362,9 @@ class MemorySystem:
         return self.nodes[self.node_index(addr)]
 
     def resource_index(self, node_index, hop):
-        """Index of a bandwidth resource of a :class:`Fabric`: the nodes first, in order,
-        then the links; ``hop`` 0 is the node itself, 1 the link in front of it."""
+        """Index of a bandwidth resource of a :class:`~sim.platform.fabric.Fabric`: the
+        nodes first, in order, then the links; ``hop`` 0 is the node itself, 1 the link
+        in front of it."""
         if hop == 0:
             return node_index
         return len(self.nodes) + self._link_index[self.nodes[node_index].link]
@@ -409,54 +413,6 @@ class MemorySystem:
                    default_node=config.get("default_node", 0),
                    engine_mhz=config.get("engine_mhz", 1000.0),
                    write_buffer_bytes=config.get("write_buffer_bytes", WRITE_BUFFER_BYTES))
-
-
-class Fabric:
-    """What the AXI slave ports on one memory system share, at one bus width: the
-    "next free time" of every bandwidth resource (each node, then each link, per
-    direction), and how each node's accesses book them.
-
-    ports -- how many ports (engines, one AXI master each) move data on it: a
-             resource that moves at least ``ports`` beats per cycle can never be
-             the limit and is not paced (with one port: at least a beat per cycle).
-
-    A resource with a rate of p/q bytes per cycle keeps its time in units of 1/p
-    cycle (integers: one byte takes q units). Per node index, :attr:`nodes` holds
-    (read latency, read hops, write latency, write hops), the hops being the paced
-    resources an access books, each serving it at its own rate: ((resource, p,
-    units per beat), ...) for a read, ((resource, p, units per beat, buffer room in
-    units), ...) for a write. ``r_free``/``w_free``: per resource, when its reads
-    are all served and when its write buffer is drained, as the ports book them.
-    """
-
-    def __init__(self, system, beat_bytes, ports=1):
-        if system.write_buffer_bytes < beat_bytes:
-            raise ValueError(f"memory_system write_buffer_bytes={system.write_buffer_bytes} "
-                             f"is less than one beat ({beat_bytes} bytes)")
-        if isinstance(ports, bool) or not isinstance(ports, int) or ports < 1:
-            raise ValueError(f"ports={ports!r}: expected an int >= 1")
-        self.system = system
-        self.beat_bytes = beat_bytes
-        self.ports = ports
-        most = ports * beat_bytes          # bytes per cycle the ports can move at most
-        room = system.write_buffer_bytes - beat_bytes
-
-        def hops(i, rates, write):
-            out = []
-            for hop, rate in enumerate(rates):
-                if rate is not None and rate[0] < most * rate[1]:
-                    p, q = rate
-                    out.append((system.resource_index(i, hop), p, beat_bytes * q)
-                               + ((room * q,) if write else ()))
-            return tuple(out)
-
-        self.nodes = tuple((t.read_latency, hops(i, t.read_rates, False),
-                            t.write_latency, hops(i, t.write_rates, True))
-                           for i, t in enumerate(system.timings))
-        resources = len(system.nodes) + len(system.links)
-        self.r_free = [0] * resources
-        self.w_free = [0] * resources
-        self.write_paced = any(write for *_, write in self.nodes)
 
 
 def zen3_two_socket(*, remote=(), cxl=(), engine_mhz=DEFAULT_ENGINE_MHZ, local=LOCAL_DRAM,

@@ -185,8 +185,8 @@ class IommuUnit {
 // A paced resource (node or link) an access books, with its time in units of 1/p
 // cycle: units per beat (and, for writes, the buffer room) (memory_system.Fabric).
 struct Hop { int resource; i128 p, units, room; };
-// At most two per access: the node and the link in front of it.
-static const int MAX_HOPS = 2;
+// At most three per access: the node, the link in front of it, the engine's I/O port.
+static const int MAX_HOPS = 3;
 
 // One node's timing, as Fabric.nodes holds it: latencies and the resources booked.
 struct NodeTiming {
@@ -255,7 +255,8 @@ class AxiSlave {
                    int default_node, size_t resources) {
         for (auto &n : nodes)
             if (n.read_hops.size() > MAX_HOPS || n.write_hops.size() > MAX_HOPS)
-                throw std::runtime_error("a node is booked with more than a node and a link");
+                throw std::runtime_error("an access books more than a node, a link and a "
+                                         "port");
         nodes_ = nodes;
         ranges_ = ranges;
         default_node_ = default_node;

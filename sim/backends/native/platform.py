@@ -236,7 +236,7 @@ class NativeAxi:
         if fabric is not None:
             system = fabric.system
             nodes, hops = [], []
-            for i, (read_latency, reads, write_latency, writes) in enumerate(fabric.nodes):
+            for i, (read_latency, reads, write_latency, writes) in enumerate(model.node_timings):
                 nodes.append((read_latency, write_latency))
                 hops += [(i, 0, *hop, 0) for hop in reads]
                 hops += [(i, 1, *hop) for hop in writes]

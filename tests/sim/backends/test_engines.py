@@ -182,11 +182,13 @@ async def copies_on_nodes(dev, *, nodes):
     return rates
 
 
-def _rates(*nodes):
+def _rates(*nodes, engine_ports=None):
     duts = [DmaEngine(PARAMS) for _ in nodes]
+    config = {"base": BASE, "size": SIZE, "memory_system": SHARED}
+    if engine_ports:
+        config["engine_ports"] = engine_ports
     return get_runner("verilator")(duts, f"{SCENARIOS}:copies_on_nodes", {"nodes": list(nodes)},
-                                   memory_config={"base": BASE, "size": SIZE,
-                                                  "memory_system": SHARED})
+                                   memory_config=config)
 
 
 def test_two_engines_on_one_node_share_its_bandwidth():
@@ -207,3 +209,16 @@ def test_engines_on_different_nodes_do_not_slow_each_other_below_the_links_limit
     behind = _rates("B", "C")
     assert sum(behind) == pytest.approx(6, rel=0.05)
     assert min(behind) > 2.5
+
+
+def test_engines_behind_one_io_port_share_it_and_others_do_not():
+    # Engines 0 and 1 share I/O port 0 (5 GB/s each way), engine 2 has port 1; node B
+    # and C's link (6 GB/s) is not reached by one port's 5.
+    ports = {"engines_per_port": 2, "read_gbps": 5, "write_gbps": 5}
+    alone = _rates("B", None, None, engine_ports=ports)[0]
+    assert alone == pytest.approx(5, rel=0.1) and alone <= 5
+    pair = _rates("B", "A", None, engine_ports=ports)
+    assert sum(pair[:2]) == pytest.approx(5, rel=0.05)      # one port, different nodes
+    apart = _rates("B", None, "A", engine_ports=ports)[0::2]
+    assert apart == pytest.approx([alone, _rates(None, None, "A", engine_ports=ports)[2]],
+                                  rel=0.01)

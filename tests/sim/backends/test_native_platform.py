@@ -17,8 +17,9 @@ from hw.axi import BURST_INCR
 from sim.platform.axi_slave import AxiProtocolError, AxiSlaveModel
 from sim.platform.iommu import Iommu
 from sim.platform.memory import Memory
+from sim.platform.fabric import EnginePorts, Fabric
 from sim.platform.memory_system import (CXL_LINK, CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM,
-                                        SOCKET_LINK, Fabric, MemorySystem)
+                                        SOCKET_LINK, MemorySystem)
 from sim.backends.native.build import platform_library
 from sim.backends.native.platform import NativeAxi, load_library
 
@@ -51,7 +52,7 @@ def _system(engine_mhz, slow):
 
 
 def _ports(lib, *, data_width, seed, ports, memory_system=None, backpressure=0.0, iommu=True,
-           mode="lazy", flat=(3, 2)):
+           mode="lazy", flat=(3, 2), engine_ports=None):
     """``ports`` Python models on one memory (one Fabric and IOMMU) and their native
     mirrors on another, with equal configuration and content: (pythons, natives)."""
     rng = np.random.default_rng(seed)
@@ -66,12 +67,13 @@ def _ports(lib, *, data_width, seed, ports, memory_system=None, backpressure=0.0
         kwargs = {} if memory_system is not None else {"read_latency": flat[0],
                                                        "write_latency": flat[1]}
         fabric = None if memory_system is None else Fabric(memory_system, data_width // 8,
-                                                           ports=ports)
+                                                           ports=ports,
+                                                           engine_ports=engine_ports)
         shared = Iommu(iommu, mode)
         sides.append([AxiSlaveModel(memory, data_width=data_width, id_width=2,
                                     backpressure=backpressure, seed=seed + k,
-                                    error_regions=regions, memory_system=fabric, iommu=shared,
-                                    **kwargs) for k in range(ports)])
+                                    error_regions=regions, memory_system=fabric, port=k,
+                                    iommu=shared, **kwargs) for k in range(ports)])
     pythons, mirrored = sides
     natives = []
     for model in mirrored:
@@ -226,27 +228,32 @@ def test_cycle_identical_on_a_memory_system(lib, data_width, engine_mhz, slow, b
     assert python.iommu.faults and python.iommu.walks and python.r_log and python.b_log
 
 
-@pytest.mark.parametrize("data_width, engine_mhz, slow, backpressure", [
-    (64, 1000.0, True, 0.0),
-    (256, 850.0, True, 0.2),
-    (256, 1000.0, False, 0.0),
-], ids=["w64", "w256-850MHz-bp", "w256-default-nodes"])
-def test_two_ports_on_one_memory_system_are_cycle_identical(lib, data_width, engine_mhz, slow,
-                                                            backpressure):
-    """Two engines' ports book one fabric's bandwidth and share the IOMMU: both models
-    agree on every output of every port; the ports competed for a paced resource."""
-    pythons, natives = _ports(lib, data_width=data_width, seed=11, ports=2,
+@pytest.mark.parametrize("data_width, engine_mhz, slow, backpressure, ports, engine_ports", [
+    (64, 1000.0, True, 0.0, 2, None),
+    (256, 850.0, True, 0.2, 2, None),
+    (256, 1000.0, False, 0.0, 2, None),
+    (64, 1000.0, True, 0.1, 3, EnginePorts(2, read_gbps=4.1, write_gbps=3.7)),
+], ids=["w64", "w256-850MHz-bp", "w256-default-nodes", "w64-3-ports-sharing-io-ports"])
+def test_ports_on_one_memory_system_are_cycle_identical(lib, data_width, engine_mhz, slow,
+                                                        backpressure, ports, engine_ports):
+    """Engines' ports book one fabric's bandwidth (nodes, links, I/O ports shared by
+    engine pairs) and share the IOMMU: both models agree on every output of every
+    port; the ports competed for a paced resource."""
+    pythons, natives = _ports(lib, data_width=data_width, seed=11, ports=ports,
                               memory_system=_system(engine_mhz, slow),
-                              backpressure=backpressure)
+                              backpressure=backpressure, engine_ports=engine_ports)
     _drive(pythons, natives, seed=11, cycles=6000, beat=data_width // 8,
            size_code=(data_width // 8).bit_length() - 1)
     _assert_same_state(pythons, natives)
     fabric = pythons[0].fabric
-    assert fabric is pythons[1].fabric and natives[1].iommu is natives[0].iommu
+    assert all(model.fabric is fabric for model in pythons)
+    assert all(native.iommu is natives[0].iommu for native in natives)
     assert all(model.r_log and model.b_log for model in pythons)
     assert any(fabric.r_free)
     if not slow:        # DRAM moves more than the two ports' 64 bytes per cycle: never paced
         assert fabric.r_free[:2] == fabric.w_free[:2] == [0, 0]
+    if engine_ports:    # engines 0 and 1 share I/O port 0, engine 2 has port 1 alone
+        assert len(fabric.r_free) == 5 + 2 and fabric.r_free[5] and fabric.r_free[6]
 
 
 @pytest.mark.parametrize("backpressure, iommu", [(0.0, False), (0.4, True)],
