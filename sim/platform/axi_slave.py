@@ -25,10 +25,10 @@ the burst is complete (last W beat and AW both accepted).
 
 With a :class:`~sim.platform.memory_system.MemorySystem`, the latencies are those of
 the node the burst's address falls in (and of the link in front of it), and
-each node's and link's read and write bandwidth (shared by all bursts, and by
-every port on the same :class:`~sim.platform.fabric.Fabric`, with the engine's I/O
-port's) paces the R
-beats and WREADY; see :mod:`sim.platform.memory_system`. With the :class:`~sim.platform.iommu.Iommu` enabled, a burst
+the read and write bandwidth of that node, its link and the engine's I/O port,
+shared by all bursts of every port on the same :class:`~sim.platform.fabric.Fabric`,
+paces the R beats and WREADY; see :mod:`sim.platform.fabric`. With the
+:class:`~sim.platform.iommu.Iommu` enabled, a burst
 to a page that is not mapped gets DECERR (zero read data; nothing written),
 decided when its AR or AW is accepted; behind a memory system, a mapped
 burst also waits for its address translation (IOTLB and page walks, see
@@ -43,8 +43,8 @@ from hw.axi import BURST_INCR, RESP_DECERR, RESP_OKAY
 from hw.params import AXI_BOUNDARY_BYTES, AXI_MAX_BURST_BEATS
 from sim.platform.burst_data import read_burst, write_burst
 from sim.platform.error_regions import parse_error_regions
-from sim.platform.iommu import Iommu
 from sim.platform.fabric import Fabric
+from sim.platform.iommu import Iommu
 from sim.platform.memory_system import MemorySystem
 
 #: Order of the values returned by :meth:`AxiSlaveModel.step` (AXI signal names).
@@ -313,7 +313,7 @@ class AxiSlaveModel:
             if node is not None:
                 for resource, p, _, room in self._nodes[node][3]:
                     if self._w_free[resource] - m * p > room:
-                        wready = 0      # the node's or the link's write buffer is full
+                        wready = 0      # a write buffer on the way is full
                         break
 
         outputs = (arready, awready, wready, rvalid, rid, rdata, rresp, rlast,
@@ -367,9 +367,9 @@ class AxiSlaveModel:
         latency, hops = self._nodes[node][:2]
         pace = None
         if hops and not fault:
-            # The node and its link each serve this burst's bytes from max(now, its
-            # free time) on, at its rate; beat i is ready (latency after) the cycle
-            # the later of them served its last byte in.
+            # The node, its link and the engine's I/O port each serve this burst's
+            # bytes from max(now, its free time) on, at its rate; beat i is ready
+            # (latency after) the cycle the last of them served its last byte in.
             free = self._r_free
             pace = []
             for resource, p, beat_units in hops:
@@ -397,8 +397,8 @@ class AxiSlaveModel:
                                               self._rlen + 1, self.beat_bytes)
 
     def _charge_write(self, node, beats):
-        """Put beats of write data into the write buffers of the node and its link at
-        this cycle."""
+        """Put beats of write data into the write buffers on the way to the node (its
+        own, its link's, the I/O port's) at this cycle."""
         cycle, free = self.cycle, self._w_free
         for resource, p, beat_units, _ in self._nodes[node][3]:
             free[resource] = max(free[resource], cycle * p) + beats * beat_units
@@ -470,8 +470,7 @@ class AxiSlaveModel:
                                                      beats, self.beat_bytes)
         ready = max(self.cycle, translated) + latency
         if node is not None:
-            # B once the burst's last byte has drained from the node's and the link's
-            # write buffers.
+            # B once the burst's last byte has drained from every write buffer on the way.
             drained = max((self._w_free[resource] - 1) // p
                           for resource, p, _, _ in self._nodes[node][3])
             ready = max(ready, drained + latency)

@@ -1,5 +1,6 @@
 // The AXI4 slave, NUMA memory timing and IOMMU translation of sim/platform/axi_slave.py,
-// sim/platform/memory_system.py and sim/platform/iommu.py, in C++ for the compiled back-end.
+// sim/platform/fabric.py (the bandwidth the engines' ports share) and sim/platform/iommu.py,
+// in C++ for the compiled back-end.
 //
 // The Python classes are the reference: this file is a line-by-line port of
 // AxiSlaveModel.step() and Iommu.translate()/allows(), with the same integer
