@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench reproduce figures synth tools regs clean
+.PHONY: demo test bench reproduce scaling calibrate-ptdma figures synth tools regs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "foliodma needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -48,6 +48,15 @@ bench: $(STAMP) tools
 reproduce: $(STAMP) tools
 	$(BIN)/foliodma reproduce --backend icarus
 
+# The later postings' channel scaling on their machine (zen3-ptdma): the README's table
+# and figure, every run 1 GiB fully simulated on the compiled back-end (~25 minutes).
+scaling: $(STAMP) tools
+	$(BIN)/foliodma scaling --platform zen3-ptdma --backend verilator --plot docs/figures/scaling.svg
+
+# The zen3-ptdma platform's calibration on its three points, with residuals (~3 minutes).
+calibrate-ptdma: $(STAMP) tools
+	$(BIN)/python -m sim.experiments.calibrate_ptdma
+
 # The engine on a Lattice ECP5: cells, device use and clock, then against the data
 # width (the README's tables, ~5 minutes).
 synth: $(STAMP)
@@ -57,7 +66,8 @@ synth: $(STAMP)
 regs: $(STAMP)
 	$(BIN)/foliodma regs --out docs
 
-# The README's figures (docs/figures), each by the command the README shows (~6 minutes).
+# The README's figures (docs/figures), each by the command the README shows (~6 minutes,
+# and `make scaling` for docs/figures/scaling.svg).
 figures: $(STAMP) tools
 	$(BIN)/foliodma migrate --quiet --plot docs/figures/migrate.svg
 	$(BIN)/foliodma reproduce --backend icarus --quiet --plot docs/figures/reproduce.svg
