@@ -92,15 +92,21 @@ def scaling_table(points, rows, channels):
 
 def scaling_figure(points, rows, channels, title):
     """GB/s against channels, a line per folio size and driver; the CPU baselines as
-    dashed horizontal lines."""
+    dashed horizontal lines; the postings' figures, where they measured, dotted in the
+    same colors."""
     from sim.experiments.plot import line_chart
-    series, baselines = {}, {}
+    series, baselines, real = {}, {}, {}
     for point, row in zip(points, rows, strict=True):
+        got = measured(point)
         if point.driver is None:
             baselines[point.series] = row["migrate_gbps"]
+            if got is not None:
+                real[point.series] = got[0]
         else:
-            values = series.setdefault(point.series, [None] * len(channels))
-            values[channels.index(point.channels)] = row["migrate_gbps"]
+            at = channels.index(point.channels)
+            series.setdefault(point.series, [None] * len(channels))[at] = row["migrate_gbps"]
+            if got is not None:
+                real.setdefault(point.series, [None] * len(channels))[at] = got[0]
     return line_chart(title, "GB/s end to end (bytes / migrate_pages time)",
                       "dmaengine channels (dcbm nr_dma_chan)", list(channels), series,
-                      baselines=baselines)
+                      baselines=baselines, measured=real)

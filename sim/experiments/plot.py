@@ -107,12 +107,15 @@ def _numeric(values):
         return None
 
 
-def line_chart(title, ylabel, xlabel, xvalues, series, errors=None, baselines=None):
+def line_chart(title, ylabel, xlabel, xvalues, series, errors=None, baselines=None,
+               measured=None):
     """One line per {name: [value or None per x]} in ``series``. ``xvalues`` that are
     all numbers go on a numeric axis (logarithmic when they span more than 10x);
     others are equally spaced categories. ``errors``: {name: [SD or None per x]},
     drawn as error bars. ``baselines``: {name: value}, each a dashed horizontal line.
-    The y axis starts at 0 for positive data."""
+    ``measured``: {name of a series or baseline: [value or None per x] or a value},
+    what was measured for it, drawn in its color: open markers on a dotted line, or
+    a dotted horizontal line. The y axis starts at 0 for positive data."""
     if not len(xvalues) or not series:
         raise PlotError("no points to draw")
     for name, values in series.items():
@@ -133,6 +136,21 @@ def line_chart(title, ylabel, xlabel, xvalues, series, errors=None, baselines=No
         px, py, pe = zip(*points)
         axes.errorbar(px, py, yerr=pe if any(pe) else None, marker="o", capsize=3,
                       color=colors[name], label=name)
+    measured_values = []
+    for name, values in (measured or {}).items():
+        if name not in colors:
+            raise PlotError(f"measured {name!r} is not one of the series or baselines")
+        label = f"{name}, measured"
+        if name in baselines:
+            axes.axhline(values, linestyle=":", color=colors[name], label=label)
+            measured_values.append(values)
+            continue
+        points = [(x, v) for x, v in zip(xs, values) if v is not None]
+        if points:
+            px, py = zip(*points)
+            axes.plot(px, py, linestyle=":", marker="o", markerfacecolor="none",
+                      color=colors[name], label=label)
+            measured_values += py
     if numbers is None:
         axes.set_xticks(xs, [str(v) for v in xvalues])
     else:
@@ -141,10 +159,15 @@ def line_chart(title, ylabel, xlabel, xvalues, series, errors=None, baselines=No
         axes.set_xticks(numbers, [str(v) for v in xvalues])
     axes.set_xlabel(xlabel)
     low = min([v for values in series.values() for v in values if v is not None]
-              + list(baselines.values()))
+              + list(baselines.values()) + measured_values)
     if low >= 0:
         axes.set_ylim(bottom=0)
-    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    # The legend: each line, then what was measured for it.
+    handles, labels = axes.get_legend_handles_labels()
+    order = list(colors)
+    entries = sorted(zip(handles, labels), key=lambda entry: (
+        order.index(entry[1].removesuffix(", measured")), entry[1].endswith(", measured")))
+    axes.legend(*zip(*entries), loc="upper left", bbox_to_anchor=(1.01, 1))
     return figure
 
 

@@ -68,6 +68,25 @@ def test_line_chart_numeric_axis_error_bars_and_categories():
         line_chart("t", "y", "x", ["1", "2", "3"], {"a": [1.0, 2.0]})
 
 
+def test_line_chart_baselines_and_measured_values_in_their_lines_colors():
+    figure = line_chart("t", "GB/s", "channels", [1, 2, 4], {"dma": [5.0, 10.0, 20.0]},
+                        baselines={"cpu": 8.0},
+                        measured={"dma": [4.0, None, 12.0], "cpu": 7.5})
+    axes = figure.axes[0]
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    dma = next(c for c in axes.containers if c.get_label() == "dma").lines[0]
+    assert lines["cpu"].get_linestyle() == "--" and list(lines["cpu"].get_ydata()) == [8.0, 8.0]
+    assert lines["dma, measured"].get_linestyle() == ":"
+    assert list(lines["dma, measured"].get_xdata()) == [1.0, 4.0]
+    assert lines["dma, measured"].get_color() == dma.get_color()
+    assert lines["cpu, measured"].get_color() == lines["cpu"].get_color()
+    # The legend lists each line, then what was measured for it.
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == [
+        "dma", "dma, measured", "cpu", "cpu, measured"]
+    with pytest.raises(PlotError, match="measured 'gpu' is not one of"):
+        line_chart("t", "y", "x", [1, 2], {"dma": [1.0, 2.0]}, measured={"gpu": [1.0, 2.0]})
+
+
 def test_bad_figures_and_paths_are_refused(tmp_path):
     with pytest.raises(PlotError, match="no bars"):
         stacked_bars("t", "y", [], ["x"])
