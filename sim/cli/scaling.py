@@ -59,9 +59,11 @@ def add_scaling_command(commands):
                     "node 1 -> node 0) with the upstream CPU copy and with dcbm v2 and v3 on "
                     "1, 2, 4, 8 and 16 channels, every run fully simulated, and prints GB/s "
                     "end to end (bytes moved / migrate_pages time) per folio size and driver "
-                    "against the channel count. On a platform of several engines the "
-                    "channels are dcbm's nr_dma_chan; on a one-engine platform, the engine's "
-                    "rings.")
+                    "against the channel count, with the postings' own figures beneath the "
+                    "model's. On a platform of several engines (--platform zen3-ptdma: the "
+                    "postings' machine, 16 PTDMA engines) the channels are dcbm's "
+                    "nr_dma_chan; on a one-engine platform, the engine's rings. About 25 "
+                    "minutes on the compiled back-end for the whole default set.")
     scaling.add_argument("--workload", type=workload_size, default=WORKLOAD_BYTES,
                          help="bytes moved per run (default 1G)")
     scaling.add_argument("--folio-sizes", type=_list_of(_folio_size, "folio size"),
@@ -92,7 +94,8 @@ def add_scaling_command(commands):
     add_csv_option(scaling)
     scaling.add_argument("--plot", type=figure_path, metavar="FILE.svg|png",
                          help="also draw GB/s against channels, a line per folio size and "
-                              "driver, the CPU as dashed lines (SVG or PNG)")
+                              "driver, the CPU as dashed lines, the postings' figures dotted "
+                              "(SVG or PNG)")
     scaling.add_argument("--quiet", action="store_true", help="no progress on stderr")
     scaling.set_defaults(func=cmd_scaling)
     return scaling
