@@ -49,11 +49,11 @@ reproduce: $(STAMP) tools
 	$(BIN)/foliodma reproduce --backend icarus
 
 # The later postings' channel scaling on their machine (zen3-ptdma): the README's table
-# and figure, every run 1 GiB fully simulated on the compiled back-end (~25 minutes).
+# and figure, every run 1 GiB fully simulated on the compiled back-end (~12 minutes).
 scaling: $(STAMP) tools
 	$(BIN)/foliodma scaling --platform zen3-ptdma --backend verilator --plot docs/figures/scaling.svg
 
-# The zen3-ptdma platform's calibration on its three points, with residuals (~3 minutes).
+# The zen3-ptdma platform's calibration on its three points, with residuals (~2 minutes).
 calibrate-ptdma: $(STAMP) tools
 	$(BIN)/python -m sim.experiments.calibrate_ptdma
 
