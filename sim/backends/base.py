@@ -52,7 +52,7 @@ AXIL_PROT = 0b010
 
 _MEMORY_DEFAULTS = {"read_latency": 1, "write_latency": 1, "backpressure": 0.0, "seed": 0,
                     "error_regions": (), "memory_system": None, "engine_ports": None,
-                    "iommu": None, "iommu_mode": IOMMU_DEFAULT_MODE}
+                    "bus_faults": (), "iommu": None, "iommu_mode": IOMMU_DEFAULT_MODE}
 
 
 class ScenarioError(RuntimeError):
@@ -109,7 +109,9 @@ def build_memory(memory_config, *, data_width, id_width, engines=1):
     memory_system: a :meth:`sim.platform.memory_system.MemorySystem.to_config` dict
     (per-node latency and bandwidth; then read_latency/write_latency must be
     left out); engine_ports: a :meth:`sim.platform.fabric.EnginePorts.to_config` dict
-    (engines sharing I/O ports, with a memory_system); iommu: true, false or null (see :mod:`sim.platform.iommu`; null: off
+    (engines sharing I/O ports, with a memory_system); bus_faults: per engine, from
+    engine 0 on, a :meth:`sim.platform.faults.BusFaults.to_config` dict (the bursts it
+    gets an error or a late response on); iommu: true, false or null (see :mod:`sim.platform.iommu`; null: off
     for the engine alone, on under a :class:`~sim.host.port.HostPort`); iommu_mode:
     "lazy" (default) or "strict", the DMA API's invalidation mode.
     """
@@ -138,11 +140,17 @@ def build_memory(memory_config, *, data_width, id_width, engines=1):
     elif config["engine_ports"] is not None:
         raise ValueError("memory_config: engine_ports need a memory_system (flat memory has "
                          "no bandwidth to share)")
+    faults = list(config["bus_faults"])
+    if len(faults) > engines:
+        raise ValueError(f"memory_config: bus_faults for {len(faults)} engines, but the run "
+                         f"has {engines}")
+    faults += [None] * (engines - len(faults))
     iommu = Iommu(config["iommu"], config["iommu_mode"])
     return memory, [AxiSlaveModel(memory, data_width=data_width, id_width=id_width,
                                   backpressure=config["backpressure"], seed=config["seed"] + k,
                                   error_regions=[tuple(r) for r in config["error_regions"]],
-                                  memory_system=fabric, port=k, iommu=iommu, **latencies)
+                                  memory_system=fabric, port=k, iommu=iommu,
+                                  faults=faults[k], **latencies)
                     for k in range(engines)]
 
 

@@ -44,6 +44,7 @@ from hw.params import AXI_BOUNDARY_BYTES, AXI_MAX_BURST_BEATS
 from sim.platform.burst_data import read_burst, write_burst
 from sim.platform.error_regions import parse_error_regions
 from sim.platform.fabric import Fabric
+from sim.platform.faults import ERROR, BusFaults
 from sim.platform.iommu import Iommu
 from sim.platform.memory_system import MemorySystem
 
@@ -90,13 +91,17 @@ class AxiSlaveModel:
                       :class:`~sim.platform.fabric.Fabric`, the memory system's
                       bandwidth as this port shares it with other ports (engines).
     port           -- which of the fabric's ports (engines) this one is.
+    faults         -- a :class:`~sim.platform.faults.BusFaults` (or its config dict): the
+                      bursts of this port answered with an error or late; each one
+                      injected is logged in ``injected`` as (cycle, "read" | "write",
+                      burst index, "error" | "delay").
     iommu          -- the :class:`~sim.platform.iommu.Iommu` in front of the memory
                       (default: a new one, disabled).
     """
 
     def __init__(self, memory, *, data_width, id_width=1, read_latency=None,
                  write_latency=None, backpressure=0.0, seed=0, error_regions=(), record=True,
-                 memory_system=None, port=0, iommu=None):
+                 memory_system=None, port=0, iommu=None, faults=None):
         if not (isinstance(data_width, int) and 8 <= data_width <= 1024
                 and data_width & (data_width - 1) == 0):
             raise ValueError(f"data_width={data_width!r}: expected a power of two in 8..1024")
@@ -143,6 +148,8 @@ class AxiSlaveModel:
         self.b_log = []
 
         self.iommu = Iommu() if iommu is None else iommu
+        self.faults = BusFaults.from_config(faults)
+        self.injected = []
         self.memory_system = memory_system
         self.fabric = None
         self._nodes = None
@@ -174,7 +181,7 @@ class AxiSlaveModel:
         # Master payloads offered while our READY was low: they must be held.
         self._ar_hold = self._aw_hold = self._w_hold = None
         # Read side: accepted bursts (first_cycle, id, addr, len, AR index, pacing,
-        # fault) and the one in progress.
+        # fault: the RESP it gets instead of the memory's, or 0) and the one in progress.
         self._rq = deque()
         self._rbuf = None           # bytes of the burst being returned, or None
         self._rresps = None         # per-beat RRESP, or None when all OKAY
@@ -355,11 +362,10 @@ class AxiSlaveModel:
         self._ar_count += 1
         if self.record:
             self.ar_log.append((cycle, arid, addr, length))
-        fault = not self.iommu.allows(addr)
-        if fault:
-            self.iommu.faults.append((cycle, "read", addr, arid))
+        fault, delay = self._fault_of(self.faults.reads, "read", index, addr, arid)
         if self._nodes is None:
-            self._rq.append((cycle + self.read_latency, arid, addr, length, index, None, fault))
+            self._rq.append((cycle + self.read_latency + delay, arid, addr, length, index, None,
+                             fault))
             return
         if not fault:
             cycle = self.iommu.translate(addr, cycle)   # the request leaves once translated
@@ -376,8 +382,21 @@ class AxiSlaveModel:
                 start = max(free[resource], cycle * p)
                 free[resource] = start + (length + 1) * beat_units
                 pace.append((start + beat_units - 1, beat_units, p))
-            pace = (tuple(pace), latency)
-        self._rq.append((cycle + latency, arid, addr, length, index, pace, fault))
+            pace = (tuple(pace), latency + delay)
+        self._rq.append((cycle + latency + delay, arid, addr, length, index, pace, fault))
+
+    def _fault_of(self, faults, direction, index, addr, axi_id):
+        """(RESP the burst gets instead of the memory's, or 0; cycles its response is
+        late): an IO page fault (DECERR), else an injected bus fault."""
+        if not self.iommu.allows(addr):
+            self.iommu.faults.append((self.cycle, direction, addr, axi_id))
+            return RESP_DECERR, 0
+        injected = faults.get(index)
+        if injected is None:
+            return 0, 0
+        kind, value = injected
+        self.injected.append((self.cycle, direction, index, kind))
+        return (value, 0) if kind == ERROR else (0, value)
 
     def _paced_beat(self, i):
         """The first cycle beat i of the paced burst being returned may be presented."""
@@ -389,9 +408,9 @@ class AxiSlaveModel:
         self._rbeat = 0
         self._rpace = pace
         self._rnext = first if pace is None else self._paced_beat(0)
-        if fault:       # IO page fault: no data, DECERR on every beat
+        if fault:       # IO page fault or injected error: no data, the error on every beat
             self._rbuf = bytes((self._rlen + 1) * self.beat_bytes)
-            self._rresps = [RESP_DECERR] * (self._rlen + 1)
+            self._rresps = [fault] * (self._rlen + 1)
             return
         self._rbuf, self._rresps = read_burst(self.memory, self._read_regions, addr,
                                               self._rlen + 1, self.beat_bytes)
@@ -410,9 +429,7 @@ class AxiSlaveModel:
         self._aw_count += 1
         if self.record:
             self.aw_log.append((self.cycle, awid, addr, length))
-        fault = not self.iommu.allows(addr)
-        if fault:
-            self.iommu.faults.append((self.cycle, "write", addr, awid))
+        fault, delay = self._fault_of(self.faults.writes, "write", index, addr, awid)
         node = None             # the node whose write bandwidth paces this burst
         latency = self.write_latency
         translated = self.cycle  # the write commits once its address is translated
@@ -423,6 +440,7 @@ class AxiSlaveModel:
                 node = where
             if not fault:
                 translated = self.iommu.translate(addr, self.cycle)
+        latency += delay
         if self._wdone:
             beats = self._wdone.popleft()
             if len(beats) != length + 1:
@@ -466,8 +484,8 @@ class AxiSlaveModel:
             self._w_index += 1
 
     def _finish_write(self, awid, addr, beats, index, node, latency, fault, translated):
-        resp = RESP_DECERR if fault else write_burst(self.memory, self._write_regions, addr,
-                                                     beats, self.beat_bytes)
+        resp = fault or write_burst(self.memory, self._write_regions, addr, beats,
+                                    self.beat_bytes)
         ready = max(self.cycle, translated) + latency
         if node is not None:
             # B once the burst's last byte has drained from every write buffer on the way.

@@ -211,6 +211,10 @@ struct Address { uint32_t id; uint64_t addr; uint32_t len, size, burst;
 
 struct LogEntry4 { int64_t cycle; int64_t id; uint64_t addr; int64_t len; };
 struct LogEntry2 { int64_t cycle; int64_t index; };
+// A bus fault injected: (cycle, 0 read / 1 write, burst index, 0 error / 1 delay).
+struct Injected { int64_t cycle; int64_t write; int64_t index; int64_t kind; };
+// sim.platform.faults.BusFaults: a burst's fault, 0 error (value: RESP) / 1 delay (cycles).
+struct BusFault { int kind; int64_t value; };
 
 // AxiSlaveModel: see sim/platform/axi_slave.py for the contract of step().
 class AxiSlave {
@@ -225,6 +229,7 @@ class AxiSlave {
     bool record = true;
     std::vector<LogEntry4> ar_log, aw_log;
     std::vector<LogEntry2> w_log, r_log, b_log;
+    std::vector<Injected> injected;
     std::shared_ptr<IommuUnit> iommu{new IommuUnit};   // shared by the ports of a device
 
     AxiSlave(uint8_t *memory, uint64_t base, uint64_t size, int beat_bytes)
@@ -247,6 +252,9 @@ class AxiSlave {
         arready = !stalled(STALL_AR, k);
         awready = !stalled(STALL_AW, k);
         wready = !stalled(STALL_W, k);
+    }
+    void add_fault(int write, uint64_t index, int kind, int64_t value) {
+        (write ? write_faults_ : read_faults_)[index] = {kind, value};
     }
     void add_region(uint64_t start, uint64_t end, int access, int resp) {  // 0 r, 1 w, 2 rw
         if (access != 1) read_regions_.push_back({start, end, resp});
@@ -387,11 +395,11 @@ class AxiSlave {
     };
     struct ReadBurst {
         int64_t first; uint32_t id; uint64_t addr; uint32_t len; uint64_t index;
-        Pace pace; bool fault;
+        Pace pace; int fault;             // the RESP instead of the memory's, or 0
     };
     struct WriteBurst {
         uint32_t id; uint64_t addr; uint32_t len; uint64_t index; int node;
-        int64_t latency; bool fault; int64_t translated;
+        int64_t latency; int fault; int64_t translated;
     };
     struct Response { int64_t ready; uint32_t id; int resp; uint64_t index; };
     typedef std::vector<uint8_t> Beats;         // beats x (data bytes, strb bytes)
@@ -447,16 +455,18 @@ class AxiSlave {
         int64_t at = cycle;
         uint64_t index = ar_count_++;
         if (record) ar_log.push_back({at, ar.id, ar.addr, ar.len});
-        bool fault = !iommu->allows(ar.addr);
-        if (fault) iommu->faults.push_back({at, 0, ar.addr, ar.id});
+        int64_t delay;
+        int fault = fault_of(read_faults_, 0, index, ar.addr, ar.id, delay);
         if (!has_nodes_) {
-            rq_.push_back({at + read_latency_, ar.id, ar.addr, ar.len, index, Pace(), fault});
+            rq_.push_back({at + read_latency_ + delay, ar.id, ar.addr, ar.len, index, Pace(),
+                           fault});
             return;
         }
         if (!fault) at = iommu->translate(ar.addr, at);   // the request leaves once translated
         int node = node_index(ar.addr);
         const NodeTiming &t = nodes_[node];
-        ReadBurst burst{at + t.read_latency, ar.id, ar.addr, ar.len, index, Pace(), fault};
+        ReadBurst burst{at + t.read_latency + delay, ar.id, ar.addr, ar.len, index, Pace(),
+                        fault};
         if (!fault) {
             std::vector<i128> &free = budgets_->r_free;
             Pace &pace = burst.pace;
@@ -468,9 +478,26 @@ class AxiSlave {
                 pace.p[pace.hops] = h.p;
                 pace.hops++;
             }
-            pace.latency = t.read_latency;
+            pace.latency = t.read_latency + delay;
         }
         rq_.push_back(burst);
+    }
+
+    // AxiSlaveModel._fault_of: the RESP a burst gets instead of the memory's (an IO page
+    // fault's DECERR, else an injected error), or 0; delay: cycles its response is late.
+    int fault_of(const std::unordered_map<uint64_t, BusFault> &faults, int write,
+                 uint64_t index, uint64_t addr, uint32_t id, int64_t &delay) {
+        delay = 0;
+        if (!iommu->allows(addr)) {
+            iommu->faults.push_back({cycle, write, addr, id});
+            return RESP_DECERR;
+        }
+        auto it = faults.find(index);
+        if (it == faults.end()) return 0;
+        injected.push_back({cycle, write, (int64_t)index, it->second.kind});
+        if (it->second.kind == 0) return (int)it->second.value;
+        delay = it->second.value;
+        return 0;
     }
 
     // AxiSlaveModel._paced_beat: the first cycle beat i may be presented.
@@ -491,9 +518,9 @@ class AxiSlave {
         rbuf_active_ = true;
         size_t nbytes = (size_t)(rlen_ + 1) * beat_;
         rbuf_.resize(nbytes);
-        if (e.fault) {                 // IO page fault: no data, DECERR on every beat
+        if (e.fault) {                 // IO page fault or injected error: no data
             std::fill(rbuf_.begin(), rbuf_.end(), 0);
-            rresps_.assign(rlen_ + 1, RESP_DECERR);
+            rresps_.assign(rlen_ + 1, e.fault);
             return;
         }
         bool clean = contains(e.addr, nbytes);
@@ -531,8 +558,8 @@ class AxiSlave {
         check_burst("AW", aw);
         uint64_t index = aw_count_++;
         if (record) aw_log.push_back({cycle, aw.id, aw.addr, aw.len});
-        bool fault = !iommu->allows(aw.addr);
-        if (fault) iommu->faults.push_back({cycle, 1, aw.addr, aw.id});
+        int64_t delay;
+        int fault = fault_of(write_faults_, 1, index, aw.addr, aw.id, delay);
         int node = -1;
         int64_t latency = write_latency_, translated = cycle;
         if (has_nodes_) {
@@ -541,6 +568,7 @@ class AxiSlave {
             if (!nodes_[where].write_hops.empty() && !fault) node = where;
             if (!fault) translated = iommu->translate(aw.addr, cycle);
         }
+        latency += delay;
         if (!wdone_.empty()) {
             Beats beats = std::move(wdone_.front());
             wdone_.pop_front();
@@ -606,8 +634,8 @@ class AxiSlave {
     }
 
     void finish_write(uint32_t id, uint64_t addr, const Beats &beats, uint64_t index, int node,
-                      int64_t latency, bool fault, int64_t translated) {
-        int resp = fault ? RESP_DECERR : write(addr, beats);
+                      int64_t latency, int fault, int64_t translated) {
+        int resp = fault ? fault : write(addr, beats);
         int64_t ready = std::max(cycle, translated) + latency;
         if (node >= 0) {       // B once the burst's last byte has drained from the buffers
             i128 drained = 0;
@@ -646,6 +674,7 @@ class AxiSlave {
     bool has_stall_ = false;
     std::vector<uint8_t> stall_;
     std::vector<Region> read_regions_, write_regions_;
+    std::unordered_map<uint64_t, BusFault> read_faults_, write_faults_;
     bool has_nodes_ = false, w_paced_ = false;
     std::vector<NodeTiming> nodes_;
     std::vector<NodeRange> ranges_;

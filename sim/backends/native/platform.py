@@ -18,6 +18,7 @@ import ctypes
 import numpy as np
 
 from sim.platform.axi_slave import OUTPUTS, AxiProtocolError, AxiSlaveModel
+from sim.platform.faults import DELAY, ERROR
 from sim.platform.iommu import Iommu
 
 _I64 = ctypes.c_int64
@@ -40,6 +41,8 @@ _SIGNATURES = {
     "fd_axi_set_nodes": ([_P, _P, _INT, _P, _INT, _P, _INT, _INT, _INT], _INT),
     "fd_axi_share": ([_P, _P], _INT),
     "fd_axi_set_record": ([_P, _INT], None),
+    "fd_axi_set_faults": ([_P, _P, _INT], None),
+    "fd_axi_injected": ([_P, _I64, _P], _I64),
     "fd_axi_cycle": ([_P], _I64),
     "fd_axi_busy": ([_P], _INT),
     "fd_axi_advance": ([_P, _I64], _INT),
@@ -226,6 +229,10 @@ class NativeAxi:
     def _configure(self, model):
         lib, handle = self._lib, self._handle
         lib.fd_axi_set_flat(handle, model.read_latency, model.write_latency)
+        self.faults = model.faults
+        if model.faults:
+            self._fault_rows = model.faults.native_rows()
+            lib.fd_axi_set_faults(handle, _pointer(self._fault_rows), len(self._fault_rows))
         for start, end, access, resp in model.error_regions:
             lib.fd_axi_add_region(handle, start, end, _ACCESS[access], resp)
         table = model.backpressure_table
@@ -268,6 +275,16 @@ class NativeAxi:
     def log_array(self, name):
         """As :meth:`AxiSlaveModel.log_array`."""
         return self._logs[name].array()
+
+    @property
+    def injected(self):
+        """The bus faults injected, as :attr:`AxiSlaveModel.injected` lists them."""
+        count = self._lib.fd_axi_injected(self._handle, 0, None)
+        out = np.empty((count, 4), dtype=np.int64)
+        if count:
+            self._lib.fd_axi_injected(self._handle, 0, _pointer(out))
+        return [(c, "write" if w else "read", i, DELAY if k else ERROR)
+                for c, w, i, k in out.tolist()]
 
     @property
     def record(self):

@@ -46,6 +46,19 @@ int fd_axi_set_nodes(AxiSlave *axi, const int64_t *nodes, int count, const int64
 int fd_axi_share(AxiSlave *axi, AxiSlave *other) {
     return guarded([&] { axi->share(*other); return 0; });
 }
+// rows: (0 read / 1 write, burst index, 0 error / 1 delay, RESP or cycles) per fault.
+void fd_axi_set_faults(AxiSlave *axi, const int64_t *rows, int count) {
+    for (int i = 0; i < count; i++) {
+        const int64_t *r = rows + 4 * i;
+        axi->add_fault((int)r[0], (uint64_t)r[1], (int)r[2], r[3]);
+    }
+}
+// The injected faults from index `from` on into out (4 int64 each); returns the count.
+int64_t fd_axi_injected(AxiSlave *axi, int64_t from, int64_t *out) {
+    auto &log = axi->injected;
+    if (out) memcpy(out, log.data() + from, (log.size() - from) * sizeof(Injected));
+    return log.size();
+}
 void fd_axi_set_record(AxiSlave *axi, int record) { axi->record = record; }
 
 int64_t fd_axi_cycle(AxiSlave *axi) { return axi->cycle; }

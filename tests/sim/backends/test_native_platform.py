@@ -18,6 +18,7 @@ from sim.platform.axi_slave import AxiProtocolError, AxiSlaveModel
 from sim.platform.iommu import Iommu
 from sim.platform.memory import Memory
 from sim.platform.fabric import EnginePorts, Fabric
+from sim.platform.faults import BusFaults
 from sim.platform.memory_system import (CXL_LINK, CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM,
                                         SOCKET_LINK, MemorySystem)
 from sim.backends.native.build import platform_library
@@ -52,7 +53,7 @@ def _system(engine_mhz, slow):
 
 
 def _ports(lib, *, data_width, seed, ports, memory_system=None, backpressure=0.0, iommu=True,
-           mode="lazy", flat=(3, 2), engine_ports=None):
+           mode="lazy", flat=(3, 2), engine_ports=None, faults=None):
     """``ports`` Python models on one memory (one Fabric and IOMMU) and their native
     mirrors on another, with equal configuration and content: (pythons, natives)."""
     rng = np.random.default_rng(seed)
@@ -73,7 +74,8 @@ def _ports(lib, *, data_width, seed, ports, memory_system=None, backpressure=0.0
         sides.append([AxiSlaveModel(memory, data_width=data_width, id_width=2,
                                     backpressure=backpressure, seed=seed + k,
                                     error_regions=regions, memory_system=fabric, port=k,
-                                    iommu=shared, **kwargs) for k in range(ports)])
+                                    iommu=shared, faults=faults and faults[k], **kwargs)
+                      for k in range(ports)])
     pythons, mirrored = sides
     natives = []
     for model in mirrored:
@@ -254,6 +256,24 @@ def test_ports_on_one_memory_system_are_cycle_identical(lib, data_width, engine_
         assert fabric.r_free[:2] == fabric.w_free[:2] == [0, 0]
     if engine_ports:    # engines 0 and 1 share I/O port 0, engine 2 has port 1 alone
         assert len(fabric.r_free) == 5 + 2 and fabric.r_free[5] and fabric.r_free[6]
+
+
+@pytest.mark.parametrize("slow, ports", [(True, 1), (False, 2)], ids=["one", "two-ports"])
+def test_bus_faults_are_cycle_identical(lib, slow, ports):
+    """Errors and late responses on random bursts of each port: both models inject the
+    same ones at the same cycles and agree on every output."""
+    rng = np.random.default_rng(21)
+    faults = [BusFaults.random(rng, bursts=400, errors=0.05, delays=0.05, delay_cycles=300)
+              for _ in range(ports)]
+    pythons, natives = _ports(lib, data_width=64, seed=21, ports=ports,
+                              memory_system=_system(1000.0, slow), faults=faults)
+    _drive(pythons, natives, seed=21, cycles=6000, beat=8, size_code=3)
+    _assert_same_state(pythons, natives)
+    for python, native in zip(pythons, natives):
+        assert native.injected == python.injected
+        kinds = {(direction, kind) for _, direction, _, kind in python.injected}
+        assert kinds == {("read", "error"), ("read", "delay"), ("write", "error"),
+                         ("write", "delay")}
 
 
 @pytest.mark.parametrize("backpressure, iommu", [(0.0, False), (0.4, True)],
