@@ -17,7 +17,9 @@ v1  page by page, serially: map both pages, prep, submit, dma_sync_wait (busy
 v2  folios dealt round-robin over up to nr_dma_chan channels; one mapping per
     folio side and one descriptor per folio, each with an interrupt and a
     callback counting completions; issue_pending per channel, one
-    wait_for_completion; a folio the DMA fails is copied by the CPU.
+    wait_for_completion; a folio the DMA fails is copied by the CPU. As posted
+    the wait has no timeout; here it has v3's (``timeout_ns``), after which
+    every channel is terminated and what did not complete is copied by the CPU.
 v3  min(nr_dma_chan, folios, 16) channels, folios split evenly; per channel a
     source and a destination scatter-gather table, each mapped once, one
     descriptor per mapped DMA segment (entries merge up to the device's
@@ -35,8 +37,8 @@ right when descriptors complete out of order or a middle one fails.
 import abc
 from dataclasses import dataclass, field
 
-from .dma_mapping import (dma_map_page, dma_map_sgtable, dma_unmap_page, dma_unmap_sgtable,
-                          sg_alloc_table, sg_set_folio)
+from .dma_mapping import (DMA_FROM_DEVICE, DMA_TO_DEVICE, dma_map_page, dma_map_sgtable,
+                          dma_unmap_page, dma_unmap_sgtable, sg_alloc_table, sg_set_folio)
 from .dmaengine import (DMA_CTRL_ACK, DMA_PREP_INTERRUPT, DMA_SYNC_WAIT_TIMEOUT_NS, Completion,
                         DmaEngineError, DmaStatus, NoDmaChannelError, dma_async_is_tx_complete,
                         dma_async_issue_pending, dma_release_channel, dma_request_chan,
@@ -47,7 +49,7 @@ from .folios_copy import check_folio_lists, folio_copy, folios_copy
 
 #: Most channels dcbm uses for one batch (the nr_dma_chan knob's limit).
 MAX_DMA_CHAN = 16
-#: v3's wait per channel (10000 ms).
+#: v3's wait per channel (10000 ms); v2's too.
 V3_COMPLETION_TIMEOUT_NS = 10_000_000_000
 STRATEGIES = ("v1", "v2", "v3")
 #: The strategy of the later postings (scatter-gather per channel).
@@ -195,7 +197,9 @@ class Dcbm(Migrator):
     nr_dma_chan     -- channels v2 and v3 use at most (1..16).
     v1_double_copy  -- v1: the CPU copies the whole list again after the DMA pass
                        (default True, the posted code as it reads).
+    timeout_ns      -- v2's and v3's wait for the channels' completions.
     folios_migrated, folios_failures -- folios the DMA copied / failed to copy.
+    timeouts        -- waits that timed out (the channels were then terminated).
 
     ``set_offloading`` is the ``offloading`` knob. Channels v2 and v3 request
     per batch; if fewer are free than wanted they use those they got.
@@ -203,7 +207,8 @@ class Dcbm(Migrator):
 
     name = "dcbm"
 
-    def __init__(self, dma_dev, strategy=DEFAULT_STRATEGY, nr_dma_chan=1, v1_double_copy=True):
+    def __init__(self, dma_dev, strategy=DEFAULT_STRATEGY, nr_dma_chan=1, v1_double_copy=True,
+                 timeout_ns=V3_COMPLETION_TIMEOUT_NS):
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown dcbm strategy {strategy!r}: expected one of {STRATEGIES}")
         self.dma_devs = list(dma_dev) if isinstance(dma_dev, (list, tuple)) else [dma_dev]
@@ -213,8 +218,10 @@ class Dcbm(Migrator):
         self.strategy = strategy
         self.nr_dma_chan = nr_dma_chan
         self.v1_double_copy = v1_double_copy
+        self.timeout_ns = timeout_ns
         self.folios_migrated = 0
         self.folios_failures = 0
+        self.timeouts = 0
         self.offloading = False
         self._v1_chan = None
         self._copy = {"v1": self._copy_v1, "v2": self._copy_v2, "v3": self._copy_v3}[strategy]
@@ -290,16 +297,16 @@ class Dcbm(Migrator):
     async def _dma_page_copy_sync(self, chan, dst, src):
         """v1's copy of one page: whether the DMA copied it."""
         port = self.port
-        src_dma = await dma_map_page(port, src.address, src.size)
-        dst_dma = await dma_map_page(port, dst.address, dst.size)
+        src_dma = await dma_map_page(port, src.address, src.size, DMA_TO_DEVICE)
+        dst_dma = await dma_map_page(port, dst.address, dst.size, DMA_FROM_DEVICE)
         status = DmaStatus.ERROR
         tx = await dmaengine_prep_dma_memcpy(chan, dst_dma, src_dma, src.size, DMA_CTRL_ACK)
         if tx is not None:
             cookie = await dmaengine_submit(tx)
             status = await dma_sync_wait(chan, cookie, DMA_SYNC_WAIT_TIMEOUT_NS)
             await dmaengine_terminate_sync(chan)
-        await dma_unmap_page(port, dst_dma, dst.size)
-        await dma_unmap_page(port, src_dma, src.size)
+        await dma_unmap_page(port, dst_dma, dst.size, DMA_FROM_DEVICE)
+        await dma_unmap_page(port, src_dma, src.size, DMA_TO_DEVICE)
         return status is DmaStatus.COMPLETE
 
     # --- v2 ---
@@ -316,8 +323,8 @@ class Dcbm(Migrator):
         jobs = []          # (chan, cookie or None, dst, src, dst_dma, src_dma)
         for i, (dst, src) in enumerate(zip(dst_list, src_list)):
             chan = chans[i % len(chans)]
-            src_dma = await dma_map_page(port, src.address, src.size)
-            dst_dma = await dma_map_page(port, dst.address, dst.size)
+            src_dma = await dma_map_page(port, src.address, src.size, DMA_TO_DEVICE)
+            dst_dma = await dma_map_page(port, dst.address, dst.size, DMA_FROM_DEVICE)
             tx = await dmaengine_prep_dma_memcpy(chan, dst_dma, src_dma, src.size,
                                                  DMA_PREP_INTERRUPT | DMA_CTRL_ACK)
             cookie = None
@@ -328,13 +335,16 @@ class Dcbm(Migrator):
             jobs.append((chan, cookie, dst, src, dst_dma, src_dma))
         for chan in chans:
             await dma_async_issue_pending(chan)
-        if countdown.expected:
-            await countdown.done.wait_for_completion()
+        if countdown.expected and \
+                not await countdown.done.wait_for_completion_timeout(self.timeout_ns):
+            self.timeouts += 1
+            for chan in chans:
+                await dmaengine_terminate_sync(chan)
         for chan, cookie, dst, src, dst_dma, src_dma in jobs:
             ok = cookie is not None and \
                 await dma_async_is_tx_complete(chan, cookie) is DmaStatus.COMPLETE
-            await dma_unmap_page(port, dst_dma, dst.size)
-            await dma_unmap_page(port, src_dma, src.size)
+            await dma_unmap_page(port, dst_dma, dst.size, DMA_FROM_DEVICE)
+            await dma_unmap_page(port, src_dma, src.size, DMA_TO_DEVICE)
             self._account(ok)
             if not ok:
                 await folio_copy(port, dst, src)
@@ -389,7 +399,8 @@ class Dcbm(Migrator):
     async def _v3_wait(self, works):
         """Wait for each channel's last descriptor; False on the first timeout."""
         for work in works:
-            if not await work.done.wait_for_completion_timeout(V3_COMPLETION_TIMEOUT_NS):
+            if not await work.done.wait_for_completion_timeout(self.timeout_ns):
+                self.timeouts += 1
                 return False
         return True
 
@@ -403,8 +414,8 @@ class Dcbm(Migrator):
             sg_set_folio(work.src_sgt.sgl[k], src_list[i])
             sg_set_folio(work.dst_sgt.sgl[k], dst_list[i])
         max_seg_size = work.chan.device.max_seg_size
-        await dma_map_sgtable(port, work.src_sgt, max_seg_size)
-        await dma_map_sgtable(port, work.dst_sgt, max_seg_size)
+        await dma_map_sgtable(port, work.src_sgt, DMA_TO_DEVICE, max_seg_size)
+        await dma_map_sgtable(port, work.dst_sgt, DMA_FROM_DEVICE, max_seg_size)
         work.done = Completion(port)
         pieces = paired_segments(work.src_sgt.dma_segments(), work.dst_sgt.dma_segments())
         for k, (src, dst, length, offset) in enumerate(pieces):

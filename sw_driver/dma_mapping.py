@@ -1,8 +1,9 @@
 """DMA mapping (linux/dma-mapping.h, linux/scatterlist.h): make memory reachable by the device.
 
-Every mapping goes through the platform IOMMU (``port.iommu_map``) and is
-bidirectional in this model, so the kernel's direction argument is left out.
-The CPU cost of each call is charged here, as the kernel spends it.
+Every mapping goes through the platform IOMMU (``port.iommu_map``) with its DMA
+direction, which gives the device the right to read (DMA_TO_DEVICE), to write
+(DMA_FROM_DEVICE) or both. The CPU cost of each call is charged here, as the
+kernel spends it.
 
 Mapping a scatter-gather table also lays out its DMA segments, as dma-iommu's
 ``__finalise_sg`` does: entries that follow each other in bus address merge into
@@ -14,6 +15,9 @@ allocated in one go are (sim.kernel.frames).
 """
 from dataclasses import dataclass
 
+#: DMA directions (enum dma_data_direction), as the platform's IOMMU names them.
+DMA_BIDIRECTIONAL, DMA_TO_DEVICE, DMA_FROM_DEVICE = "bidirectional", "to_device", "from_device"
+
 #: A device's DMA segment limit when its driver sets none: the PCI core's default
 #: (pci_device_add: dma_set_max_seg_size(65536)); neither the PTDMA driver nor the
 #: foliodma driver raises it.
@@ -22,17 +26,17 @@ DEFAULT_MAX_SEG_SIZE = 64 << 10
 from .port import Op
 
 
-async def dma_map_page(port, addr, size):
+async def dma_map_page(port, addr, size, direction=DMA_BIDIRECTIONAL):
     """Map [addr, addr+size) for the device (one IOMMU entry); returns its bus address."""
     await port.cpu(Op.DMA_MAP_PAGE)
-    return port.iommu_map(addr, size)
+    return port.iommu_map(addr, size, direction)
 
 
-async def dma_unmap_page(port, dma_addr, size):
+async def dma_unmap_page(port, dma_addr, size, direction=DMA_BIDIRECTIONAL):
     """Undo :func:`dma_map_page` (IOMMU entry removal; the platform's IOMMU adds the
     IOTLB invalidation its mode requires)."""
     await port.cpu(Op.DMA_UNMAP_PAGE)
-    await port.iommu_unmap([(dma_addr, size)])
+    await port.iommu_unmap([(dma_addr, size, direction)])
 
 
 @dataclass
@@ -78,7 +82,8 @@ def sg_set_folio(sg, folio):
     sg.address, sg.length = folio.address, folio.size
 
 
-async def dma_map_sgtable(port, sgt, max_seg_size=DEFAULT_MAX_SEG_SIZE):
+async def dma_map_sgtable(port, sgt, direction=DMA_BIDIRECTIONAL,
+                          max_seg_size=DEFAULT_MAX_SEG_SIZE):
     """Map every entry of sgt (one call, plus one IOMMU entry per scatterlist entry) and
     lay out its DMA segments, each at most ``max_seg_size`` bytes unless one entry is
     longer (see the module docstring); ``sgt.nents`` counts them."""
@@ -86,9 +91,10 @@ async def dma_map_sgtable(port, sgt, max_seg_size=DEFAULT_MAX_SEG_SIZE):
         raise ValueError("dma_map_sgtable: the table is already mapped")
     await port.cpu(Op.DMA_MAP_SGTABLE)
     await port.cpu(Op.DMA_MAP_SG_ENTRY, len(sgt.sgl))
-    sgt._mappings = [(port.iommu_map(sg.address, sg.length), sg.length) for sg in sgt.sgl]
+    sgt._mappings = [(port.iommu_map(sg.address, sg.length, direction), sg.length, direction)
+                     for sg in sgt.sgl]
     segments = []
-    for address, length in sgt._mappings:
+    for address, length, _ in sgt._mappings:
         if segments and sum(segments[-1]) == address and segments[-1][1] + length <= max_seg_size:
             segments[-1][1] += length
         else:

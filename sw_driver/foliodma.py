@@ -25,7 +25,7 @@ from hw.descriptor import (DESC_BYTES, DESC_FIELD_BITS, FLAG_INTERRUPT, RECORD_B
 from hw.params import MAX_CHANNELS
 from hw.regmap import load_regmap
 
-from .dma_mapping import DEFAULT_MAX_SEG_SIZE
+from .dma_mapping import DEFAULT_MAX_SEG_SIZE, DMA_TO_DEVICE
 from .dmaengine import (DMA_PREP_INTERRUPT, NOERROR, DmaAsyncTxDescriptor, DmaChan, DmaDevice,
                         DmaEngineError, DmaengineResult, DmaStatus, DmaTransResult,
                         dma_cookie_assign, dma_cookie_complete, dma_cookie_status,
@@ -36,7 +36,7 @@ from .port import Op
 #: The register interface major version this driver speaks.
 VERSION_MAJOR = 0
 DEFAULT_RING_ENTRIES = 256
-#: How long an abort or a reset may take to drain before the driver gives up.
+#: How long an abort or a reset may take to drain before the driver gives up (default).
 CHANNEL_TIMEOUT_NS = 100_000
 #: The most a descriptor's length field holds.
 MAX_XFER_BYTES = (1 << DESC_FIELD_BITS["len"]) - 1
@@ -129,17 +129,25 @@ class FoliodmaChan(DmaChan):
 
 
 class FoliodmaDevice(DmaDevice):
-    """A probed foliodma engine (see :func:`foliodma_probe`)."""
+    """A probed foliodma engine (see :func:`foliodma_probe`); ``resets`` counts the
+    channel resets its recoveries and terminations made."""
 
     def __init__(self, port, regmap, caps, ring_entries, mmio_base=0, irq=0,
-                 max_inflight=None, max_seg_size=DEFAULT_MAX_SEG_SIZE):
+                 max_inflight=None, max_seg_size=DEFAULT_MAX_SEG_SIZE,
+                 channel_timeout_ns=CHANNEL_TIMEOUT_NS):
         self.regmap = regmap
+        self.channel_timeout_ns = channel_timeout_ns
+        self.resets = 0
         self.caps = caps
         self.mmio_base = mmio_base
         self.irq = irq
         channels = []
         for chan_id in range(caps.channels):
-            ring = port.alloc_coherent(ring_entries * DESC_BYTES, align=DESC_BYTES)
+            # The engine only reads its ring: mapped for reads alone (as a driver would
+            # get it from dma_alloc_noncoherent(DMA_TO_DEVICE)), so that no descriptor
+            # can make it write there.
+            ring = port.alloc_coherent(ring_entries * DESC_BYTES, align=DESC_BYTES,
+                                       direction=DMA_TO_DEVICE)
             records = port.alloc_coherent(ring_entries * RECORD_BYTES, align=RECORD_BYTES)
             channels.append(FoliodmaChan(self, chan_id, ring, records, ring_entries,
                                          min(ring_entries - 1, max_inflight or ring_entries)))
@@ -196,11 +204,11 @@ class FoliodmaDevice(DmaDevice):
         await self.port.mmio_write(chan.reg("ctrl"), self._ctrl_abort)
 
     async def device_synchronize(self, chan):
-        """Wait until the aborted channel is halted and idle, reset it, and finish every
+        """Wait until the aborted channel has drained (not busy: halted by the abort, or
+        by an error, or reset meanwhile by someone else), reset it, and finish every
         transaction: those whose record shows success complete normally, the one the
         channel stopped at gets its record's (or STATUS's) result, the rest ABORTED."""
-        status = await self._wait_status(chan, lambda s: s.halted and not s.busy,
-                                         "halted and idle after abort")
+        status = await self._wait_status(chan, lambda s: not s.busy, "idle after abort")
         finished = await self._reset_and_fail_current(chan, status.code)
         for tx in (*chan.active, *chan.issued, *chan.submitted):
             finished.append((tx, DmaengineResult(DmaTransResult.ABORTED, tx.len)))
@@ -268,7 +276,8 @@ class FoliodmaDevice(DmaDevice):
         finished = self._retire_successes(chan)
         failed = self.device_completion_pending(chan)   # the next record is a failure
         if failed:
-            status = await self._wait_status(chan, lambda s: s.halted, "halted")
+            status = await self._wait_status(chan, lambda s: s.halted or not s.busy,
+                                             "halted")
             finished += await self._recover(chan, status.code)
         elif finished:
             await self._post(chan)
@@ -288,7 +297,8 @@ class FoliodmaDevice(DmaDevice):
     async def _reset_and_fail_current(self, chan, code):
         """Reset the stopped channel, retire what succeeded before it stopped and fail
         the transaction it stopped at, with its record's status if the record was
-        written, else with ``code`` (STATUS.code read before the reset)."""
+        written, else with ``code`` (STATUS.code read before the reset; ABORTED if that
+        names no failure: the channel was reset, not halted)."""
         await self._reset(chan)
         finished = self._retire_successes(chan)
         if chan.active:
@@ -298,7 +308,8 @@ class FoliodmaDevice(DmaDevice):
                 code, residue = status, tx.len - nbytes
             else:
                 residue = tx.len
-            finished.append((tx, DmaengineResult(RESULT_OF_STATUS[code], residue)))
+            result = RESULT_OF_STATUS.get(code, DmaTransResult.ABORTED)
+            finished.append((tx, DmaengineResult(result, residue)))
         return finished
 
     async def _finish(self, finished):
@@ -319,17 +330,18 @@ class FoliodmaDevice(DmaDevice):
 
     async def _wait_status(self, chan, ready, what):
         """Poll chan's STATUS over MMIO until ready(status); returns that status."""
-        deadline = self.port.now_ns + CHANNEL_TIMEOUT_NS
+        deadline = self.port.now_ns + self.channel_timeout_ns
         while not ready(status := await self._read_status(chan)):
             if self.port.now_ns >= deadline:
                 raise FoliodmaError(f"channel {chan.chan_id}: not {what} after "
-                                    f"{CHANNEL_TIMEOUT_NS} ns ({status})")
+                                    f"{self.channel_timeout_ns} ns ({status})")
             await self.port.cpu(Op.POLL_ITERATION)
         return status
 
     async def _reset(self, chan):
         """CTRL.reset, then wait until the channel has drained and HEAD = TAIL = 0;
         its interrupt causes are cleared (the caller collects its work)."""
+        self.resets += 1
         await self.port.mmio_write(chan.reg("ctrl"), self._ctrl_reset)
         await self._wait_status(chan, lambda s: not s.busy and not s.halted, "reset")
         chan.tail = 0
@@ -337,13 +349,15 @@ class FoliodmaDevice(DmaDevice):
 
 
 async def foliodma_probe(port, ring_entries=DEFAULT_RING_ENTRIES, mmio_base=0, irq=0,
-                         max_inflight=None, max_seg_size=DEFAULT_MAX_SEG_SIZE):
+                         max_inflight=None, max_seg_size=DEFAULT_MAX_SEG_SIZE,
+                         channel_timeout_ns=CHANNEL_TIMEOUT_NS):
     """Find and set up the engine whose registers start at ``mmio_base`` of port's MMIO
     space and whose interrupt is line ``irq``; returns its :class:`FoliodmaDevice`.
     ``max_inflight``: descriptors per channel in the ring at once (None: as many as fit;
     1: one at a time, each interrupting, as the Linux PTDMA driver issues them).
     ``max_seg_size``: the device's DMA segment limit (dma_set_max_seg_size; default:
-    the PCI core's, which this driver leaves as it is).
+    the PCI core's, which this driver leaves as it is). ``channel_timeout_ns``: how
+    long an aborted or reset channel may take to drain its bursts in flight.
 
     Checks ID and VERSION, reads the capabilities, gives every channel a ring of
     ring_entries descriptors and its record slots, enables the done and error
@@ -382,7 +396,8 @@ async def foliodma_probe(port, ring_entries=DEFAULT_RING_ENTRIES, mmio_base=0, i
         raise ValueError(f"max_seg_size={max_seg_size!r}: expected an int of at least one "
                          f"beat ({caps.beat_bytes} bytes)")
     dev = FoliodmaDevice(port, regmap, caps, ring_entries, mmio_base=mmio_base, irq=irq,
-                         max_inflight=max_inflight, max_seg_size=max_seg_size)
+                         max_inflight=max_inflight, max_seg_size=max_seg_size,
+                         channel_timeout_ns=channel_timeout_ns)
     for chan in dev.channels:
         await port.mmio_write(chan.reg("ring_base_lo"), chan.ring & 0xFFFF_FFFF)
         await port.mmio_write(chan.reg("ring_base_hi"), chan.ring >> 32)

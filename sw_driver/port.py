@@ -72,7 +72,8 @@ class Port(abc.ABC):
 
     @abc.abstractmethod
     def pending_irqs(self):
-        """The interrupt lines raised now, as a bit mask (bit k: line k)."""
+        """The interrupt lines the latest :meth:`wait_for_irq` delivered, as a bit mask
+        (bit k: line k)."""
 
     @abc.abstractmethod
     async def poll(self, condition, timeout_ns, ops=(Op.POLL_ITERATION,)):
@@ -90,12 +91,15 @@ class Port(abc.ABC):
         """CPU store to system memory (its cost is part of the op that does it)."""
 
     @abc.abstractmethod
-    def alloc_coherent(self, nbytes, align=64):
-        """Bus address of nbytes of coherent DMA memory (rings, completion records)."""
+    def alloc_coherent(self, nbytes, align=64, direction="bidirectional"):
+        """Bus address of nbytes of DMA memory the CPU sees coherently (rings, completion
+        records), which the device may read and write, or only read (``direction``
+        "to_device": as dma_alloc_noncoherent(DMA_TO_DEVICE) gives it)."""
 
     @abc.abstractmethod
-    def iommu_map(self, addr, nbytes):
-        """Make [addr, addr+nbytes) reachable by the device; returns its bus address.
+    def iommu_map(self, addr, nbytes, direction="bidirectional"):
+        """Make [addr, addr+nbytes) reachable by the device, for reads ("to_device"),
+        writes ("from_device") or both ("bidirectional"); returns its bus address.
 
         No time passes: the caller charges the map operation it performs
         (Op.DMA_MAP_PAGE or Op.DMA_MAP_SG_ENTRY).
@@ -103,7 +107,8 @@ class Port(abc.ABC):
 
     @abc.abstractmethod
     async def iommu_unmap(self, ranges):
-        """Remove the (bus address, bytes) mappings made by iommu_map, as one unmap call.
+        """Remove the (bus address, bytes, direction) mappings made by iommu_map, as one
+        unmap call.
 
         The caller charges the unmap operation's software; the platform's IOMMU
         charges the IOTLB invalidation its mode requires (strict: one per call;

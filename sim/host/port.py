@@ -10,6 +10,8 @@ is idle and nothing is armed is counted, not simulated.
 import math
 
 from sim.host.costs import CostTable
+from sim.host.faults import HostFaults
+from sim.platform.iommu import PAGE_BYTES
 from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 from sw_driver.port import Op, Port
 
@@ -40,13 +42,15 @@ class HostPort(Port):
     iommu       -- enforce the IOMMU (:mod:`sim.platform.iommu`): the engine reaches only
                    what iommu_map mapped and the coherent allocations. Default:
                    on, unless the memory_config says ``"iommu": false``.
+    faults      -- host faults to apply as time passes (:mod:`sim.host.faults`: a
+                   HostFaults or a list of HostFault or their dicts).
 
     ``time_ns`` splits elapsed time into "cpu" (driver operations and MMIO),
     "copy" (CPU copies) and "wait" (busy-polling and sleeping on interrupts).
     """
 
     def __init__(self, dev, *, costs=None, engine_mhz=DEFAULT_ENGINE_MHZ, idle_skip=True,
-                 coherent, numa_nodes=(), iommu=None):
+                 coherent, numa_nodes=(), iommu=None, faults=()):
         if engine_mhz <= 0:
             raise ValueError(f"engine_mhz={engine_mhz}: the clock frequency must be positive")
         self.dev = dev
@@ -65,6 +69,14 @@ class HostPort(Port):
         self.iommu = dev.axi.iommu
         self.iommu.enabled = (self.iommu.configured is not False) if iommu is None \
             else bool(iommu)
+        self.faults = faults if isinstance(faults, HostFaults) else HostFaults(faults)
+        self._lose_next = False         # irq_lost armed: lose the next interrupt
+        self._lost_lines = 0            # lines lost while they stay high
+        self._twice = False             # irq_twice armed: deliver the next one again
+        self._redeliver = 0             # the lines to deliver again
+        self._delivered = 0             # the lines the latest delivery brought
+        #: Callables(addr, data) told of every mem_write (a descriptor ledger).
+        self.write_observers = []
 
     # --- time ---
     @property
@@ -83,6 +95,22 @@ class HostPort(Port):
         cycles = math.floor(self._owed_ns / self.cycle_ns)
         if cycles:
             self._owed_ns -= cycles * self.cycle_ns
+            await self._wait_cycles(cycles)
+
+    async def _wait_cycles(self, cycles):
+        """Let the device run ``cycles``, stopping at every host fault due on the way to
+        apply it."""
+        while cycles:
+            due = self.faults.next_ns()
+            if due == math.inf:
+                break
+            until = max(0, math.ceil((due - self.now_ns) / self.cycle_ns))
+            if until >= cycles:
+                break
+            await self.dev.wait_cycles(until)
+            cycles -= until
+            await self.faults.fire(self)
+        if cycles:
             await self.dev.wait_cycles(cycles)
 
     async def _charge_rest(self, started_ns, cost_ns, category, what):
@@ -109,36 +137,75 @@ class HostPort(Port):
         """Look at the line every IRQ_CHECK_CYCLES cycles, each look a
         ``spend(IRQ_CHECK_CYCLES cycles)``; the looks are planned ahead and the
         device runs them in one call (:meth:`sim.backends.base.Device.run_periods`),
-        with the same outcome and the same arithmetic as one spend at a time."""
+        with the same outcome and the same arithmetic as one spend at a time. Host
+        faults (:mod:`sim.host.faults`) apply when they are due: a lost interrupt's
+        lines are not looked at while they stay high, a doubled one is delivered
+        again at the next call."""
+        if self._redeliver:
+            self._delivered, self._redeliver = self._redeliver, 0
+            await self.spend(self.costs.irq_delivery_ns, "wait", "irq_delivery")
+            return True
         started = self.now_ns
         periods = 16
-        while not self.dev.irq:
+        while not (lines := self._deliverable_irqs()):
             remaining = timeout_ns - (self.now_ns - started)
             if remaining <= 0:
                 return False
             if self.dev.idle_skip and self.dev.quiescent():
-                # Nothing is left to raise it: the timeout passes.
-                await self.spend(remaining, "wait", "irq_wait")
-                return False
-            plan = self._plan_irq_wait(started, timeout_ns, periods)
-            done = await self.dev.run_periods([cycles for cycles, *_ in plan])
-            _, self._owed_ns, self.time_ns["wait"], self.breakdown_ns["irq_wait"] = \
-                plan[done - 1]
+                # Nothing is left to raise it, until a host fault: the time passes.
+                fault_in = self.faults.next_ns() - self.now_ns
+                if fault_in >= remaining:
+                    await self.spend(remaining, "wait", "irq_wait")
+                    return False
+                if fault_in > 0:
+                    await self.spend(fault_in, "wait", "irq_wait")
+                if self.now_ns >= self.faults.next_ns():
+                    await self.faults.fire(self)
+                continue
+            plan = self._plan_irq_wait(started, timeout_ns, periods, self.faults.next_ns())
+            if plan:
+                done = await self.dev.run_periods([cycles for cycles, *_ in plan])
+                _, self._owed_ns, self.time_ns["wait"], self.breakdown_ns["irq_wait"] = \
+                    plan[done - 1]
+            if self.now_ns >= self.faults.next_ns():
+                await self.faults.fire(self)
             periods = min(2 * periods, IRQ_PLAN_PERIODS)
+        if self._twice:
+            self._twice, self._redeliver = False, lines
+        self._delivered = lines
         await self.spend(self.costs.irq_delivery_ns, "wait", "irq_delivery")
         return True
 
-    def _plan_irq_wait(self, started, timeout_ns, periods):
+    def _deliverable_irqs(self):
+        """The raised lines an interrupt would deliver now: a lost one's are left out
+        while they stay high (:meth:`lose_next_irq`)."""
+        lines = self.dev.irq_lines
+        self._lost_lines &= lines
+        if lines and self._lose_next:
+            self._lose_next, self._lost_lines = False, lines
+        return lines & ~self._lost_lines
+
+    def lose_next_irq(self):
+        """Host fault: the next interrupt is never delivered."""
+        self._lose_next = True
+
+    def deliver_next_irq_twice(self):
+        """Host fault: the next interrupt delivered is delivered once more after it."""
+        self._twice = True
+
+    def _plan_irq_wait(self, started, timeout_ns, periods, until_ns=math.inf):
         """Up to ``periods`` looks at the irq line, as ``spend`` would make them while
-        the line stays low: (cycles waited, owed ns, wait ns, irq_wait ns) after each."""
+        the line stays low, none from ``until_ns`` on: (cycles waited, owed ns, wait
+        ns, irq_wait ns) after each."""
         owed, waited = self._owed_ns, self.time_ns["wait"]
         booked = self.breakdown_ns.get("irq_wait", 0.0)
         cycle_ns, step_ns = self.cycle_ns, IRQ_CHECK_CYCLES * self.cycle_ns
         cycle = self.dev.cycle
         plan = []
         for _ in range(periods):
-            remaining = timeout_ns - ((cycle - self._origin) * cycle_ns - started)
-            if remaining <= 0:
+            now = (cycle - self._origin) * cycle_ns
+            remaining = timeout_ns - (now - started)
+            if remaining <= 0 or now >= until_ns:
                 break
             ns = min(remaining, step_ns)
             waited += ns
@@ -152,7 +219,8 @@ class HostPort(Port):
         return plan
 
     def pending_irqs(self):
-        return self.dev.irq_lines
+        """The lines the latest interrupt delivered (see :meth:`wait_for_irq`)."""
+        return self._delivered
 
     async def poll(self, condition, timeout_ns, ops=(Op.POLL_ITERATION,)):
         started = self.now_ns
@@ -186,19 +254,25 @@ class HostPort(Port):
 
     def mem_write(self, addr, data):
         self.dev.memory.write(addr, data)
+        for observe in self.write_observers:
+            observe(addr, data)
 
-    def alloc_coherent(self, nbytes, align=64):
+    def alloc_coherent(self, nbytes, align=64, direction="bidirectional"):
+        # As dma_alloc_coherent: whole pages of their own (so that a mapping for the
+        # device's reads alone shares no page with a writable one), mapped.
+        align = max(align, PAGE_BYTES)
         addr = -(-self._coherent_next // align) * align
         if addr + nbytes > self._coherent_end:
             raise MemoryError(f"coherent memory exhausted: {nbytes} bytes requested, "
                               f"{self._coherent_end - addr} left")
-        self._coherent_next = addr + nbytes
-        return self.iommu.map(addr, nbytes)     # as dma_alloc_coherent does
+        self._coherent_next = addr + -(-nbytes // PAGE_BYTES) * PAGE_BYTES
+        return self.iommu.map(addr, nbytes, direction)
 
-    def iommu_map(self, addr, nbytes):
+    def iommu_map(self, addr, nbytes, direction="bidirectional"):
         # Identity IOVA (sim.platform.iommu): the bus address is addr; what the IOMMU adds is
-        # that only mapped pages are reachable. The caller charges the map's cost.
-        return self.iommu.map(addr, nbytes)
+        # that only mapped pages are reachable, as the direction allows. The caller charges
+        # the map's cost.
+        return self.iommu.map(addr, nbytes, direction)
 
     async def iommu_unmap(self, ranges):
         invalidations = self.iommu.unmap_ranges(ranges)

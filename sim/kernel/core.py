@@ -302,11 +302,12 @@ class MigrationCore:
             if kind != "present":
                 errors.append(f"mapping {m} page {vpage:#x}: still a {kind} entry")
             mapped_frames.setdefault(frame, []).append((m, vpage))
-        migrated = kept = 0
+        migrated = kept = bytes_lost = 0
         for folio in self.folios.values():
             where = {"migrated": folio.dst, "kept": folio.src}.get(folio.status)
             if where is None:
                 errors.append(f"folio {folio.index}: left {folio.status}")
+                bytes_lost += folio.size
                 continue
             migrated += folio.status == "migrated"
             kept += folio.status == "kept"
@@ -318,6 +319,7 @@ class MigrationCore:
                                       f"{entry}, expected {where + k * PAGE:#x}")
                         break
             if hashlib.blake2b(memory.read(where, folio.size)).digest() != folio.digest:
+                bytes_lost += folio.size
                 errors.append(f"folio {folio.index}: content at "
                               f"{'destination' if folio.status == 'migrated' else 'source'} "
                               f"differs from what was written")
@@ -337,4 +339,5 @@ class MigrationCore:
             errors.append(f"{len(leaked)} allocated frame(s) mapped by nobody (leaked)")
         lost = len(self.folios) - migrated - kept
         return {"ok": not errors, "folios_checked": len(self.folios), "migrated": migrated,
-                "kept_at_source": kept, "lost": lost, "errors": errors[:20]}
+                "kept_at_source": kept, "lost": lost, "bytes_lost": bytes_lost,
+                "errors": errors[:20]}

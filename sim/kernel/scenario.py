@@ -88,11 +88,15 @@ def dma_memory_config(spec, machine=DEFAULT_MACHINE, *, latency_ns=None):
 async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY, nr_dma_chan=1,
                            engine_mhz=DEFAULT_ENGINE_MHZ, idle_skip=True,
                            v1_double_copy=True, ring_entries=None, max_inflight=None,
-                           max_seg_size=None):
+                           max_seg_size=None, faulted=None):
     """Scenario (any back-end): every engine probed (engine k's registers at
     ``k * ENGINE_WINDOW_BYTES``, its interrupt line k; ``max_inflight`` descriptors
     per channel in flight, DMA segments of ``max_seg_size``), dcbm registered over
-    them, migrate_pages() with the DMA copy."""
+    them, migrate_pages() with the DMA copy. ``faulted``: a
+    :class:`sim.kernel.checks.FaultedRun` dict: the run under host faults and short
+    driver timeouts, its result with a ``faulted`` report of what happened and what
+    must be zero."""
+    from sim.kernel.checks import FaultedRun
     from sim.backends.base import ENGINE_WINDOW_BYTES
     from sim.platform.address_map import COHERENT, DRIVER_RING_ENTRIES
     ring_entries = ring_entries or DRIVER_RING_ENTRIES
@@ -103,15 +107,20 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY,
     config = core_config(spec)
     plan = plan_of(spec, table)
     numa = [(start, start + size, node) for node, (start, size) in layout.items()]
+    faulted = None if faulted is None else FaultedRun(**faulted)
+    probe_settings, dcbm_settings = faulted.driver_settings() if faulted else ({}, {})
     port = host_port_class()(dev, costs=table, engine_mhz=engine_mhz, idle_skip=idle_skip,
-                              coherent=COHERENT,
-                              numa_nodes=numa)
+                              coherent=COHERENT, numa_nodes=numa,
+                              faults=faulted.host_faults if faulted else ())
     devices = [await foliodma_probe(port, ring_entries=ring_entries,
                                     mmio_base=k * ENGINE_WINDOW_BYTES, irq=k,
-                                    max_inflight=max_inflight,
+                                    max_inflight=max_inflight, **probe_settings,
                                     **({"max_seg_size": max_seg_size} if max_seg_size else {}))
                for k in range(dev.engines)]
-    dcbm = Dcbm(devices, strategy=driver, nr_dma_chan=nr_dma_chan, v1_double_copy=v1_double_copy)
+    if faulted:
+        faulted.arm(port, devices)
+    dcbm = Dcbm(devices, strategy=driver, nr_dma_chan=nr_dma_chan, v1_double_copy=v1_double_copy,
+                **dcbm_settings)
     await dcbm.set_offloading(1)
     started = dev.cycle
     try:
@@ -125,21 +134,36 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY,
                   simulated_cycles=dev.cycle - started, skipped_cycles=dev.skipped_cycles,
                   iommu_walks=port.iommu.walks, iommu_walk_reads=port.iommu.walk_reads,
                   iotlb_invalidations=port.iommu.invalidations)
+    if faulted:
+        result["faulted"] = faulted.report(port, devices, dcbm)
     return result
 
 
 def run_dma(spec, machine=DEFAULT_MACHINE, *, backend="pysim", driver=DEFAULT_STRATEGY,
-            idle_skip=True, v1_double_copy=True, latency_ns=None, progress=None, vcd=None):
-    """The dma mode on an RTL back-end, on ``machine``; the raw result."""
+            idle_skip=True, v1_double_copy=True, latency_ns=None, progress=None, vcd=None,
+            faulted=None, bus_faults=(), error_regions=()):
+    """The dma mode on an RTL back-end, on ``machine``; the raw result. ``faulted``: a
+    :class:`sim.kernel.checks.FaultedRun` (or its dict) to run under; ``bus_faults``:
+    per engine, its :class:`sim.platform.faults.BusFaults` (or their dicts);
+    ``error_regions``: more of them (:mod:`sim.platform.error_regions`)."""
+    import dataclasses
+    from sim.platform.faults import BusFaults
     from hw.engine import DmaEngine
     from sim.backends import get_runner
     params = machine.engine
     memory, layout = dma_memory_config(spec, machine, latency_ns=latency_ns)
+    if bus_faults:
+        memory["bus_faults"] = [BusFaults.from_config(f).to_config() for f in bus_faults]
+    if error_regions:
+        memory["error_regions"] = memory.get("error_regions", []) + [list(r) for r in
+                                                                     error_regions]
     kwargs = {"spec": spec, "costs": machine.costs.as_dict(), "layout": layout, "driver": driver,
               "nr_dma_chan": machine.dcbm_channels, "engine_mhz": machine.engine_mhz,
               "ring_entries": machine.ring_entries, "max_inflight": machine.max_inflight,
               "max_seg_size": machine.max_seg_size,
-              "idle_skip": idle_skip, "v1_double_copy": v1_double_copy}
+              "idle_skip": idle_skip, "v1_double_copy": v1_double_copy,
+              "faulted": None if faulted is None else
+              (dataclasses.asdict(faulted) if not isinstance(faulted, dict) else faulted)}
     engines = [DmaEngine(params) for _ in range(machine.engines)]
     return get_runner(backend)(engines if len(engines) > 1 else engines[0],
                             "sim.kernel.scenario:migrate_scenario", kwargs,

@@ -388,7 +388,7 @@ class AxiSlaveModel:
     def _fault_of(self, faults, direction, index, addr, axi_id):
         """(RESP the burst gets instead of the memory's, or 0; cycles its response is
         late): an IO page fault (DECERR), else an injected bus fault."""
-        if not self.iommu.allows(addr):
+        if not self.iommu.allows(addr, write=direction == "write"):
             self.iommu.faults.append((self.cycle, direction, addr, axi_id))
             return RESP_DECERR, 0
         injected = faults.get(index)

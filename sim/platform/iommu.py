@@ -10,8 +10,12 @@ write changes nothing. Each refusal is logged in :attr:`Iommu.faults`.
 
 Mappings are counted per page, so two mappings that share a page (small
 coherent allocations, buffers in one page) keep it reachable until both are
-unmapped; an unmap must name exactly a (bus address, size) that was mapped,
-as the DMA API requires.
+unmapped; an unmap must name exactly a (bus address, size, direction) that was
+mapped, as the DMA API requires. A mapping's direction gives the engine its
+rights on the pages, as dma-iommu turns the DMA direction into IOMMU_READ and
+IOMMU_WRITE: ``to_device`` (the engine reads), ``from_device`` (it writes),
+``bidirectional`` (both); an access without the right faults like one to an
+unmapped page.
 
 When is it on: ``memory_config["iommu"]`` is True (on), False (off) or absent
 (None: off for the engine alone -- engine scenarios post physical addresses
@@ -55,6 +59,10 @@ PAGE_BYTES = 1 << PAGE_SHIFT
 LARGE_SHIFT = 9
 LARGE_BYTES = PAGE_BYTES << LARGE_SHIFT
 
+#: DMA directions and the engine's rights they give: (read, write).
+DIRECTIONS = {"bidirectional": (True, True), "to_device": (True, False),
+              "from_device": (False, True)}
+BIDIRECTIONAL = "bidirectional"
 #: The DMA API's invalidation modes.
 MODES = ("strict", "lazy")
 #: The mode x86 kernels build with (Kconfig IOMMU_DEFAULT_DMA_LAZY).
@@ -99,8 +107,11 @@ class Iommu:
         self.enabled = configured is True
         self.mode = mode
         self._pages = {}          # page number -> mappings covering it
+        self._readable = {}       # page number -> mappings that let the engine read it
+        self._writable = {}       # page number -> mappings that let the engine write it
         self._large = {}          # 2 MiB region number -> large mappings covering it
-        self._mappings = {}       # (bus address, bytes) -> times mapped
+        self._mappings = {}       # (bus address, bytes, direction) -> times mapped
+        self._revoked = Counter()  # page number -> revocations covering it (revoke())
         #: IO page faults: (cycle, "read" | "write", address, AXI id).
         self.faults = []
         #: Cycles of one page-table read; 0: translation takes no time (set by the
@@ -125,20 +136,28 @@ class Iommu:
                              f"64-bit address space")
         return range(addr >> PAGE_SHIFT, (addr + nbytes - 1 >> PAGE_SHIFT) + 1)
 
-    def map(self, addr, nbytes):
-        """Make the pages of [addr, addr+nbytes) reachable; returns the bus address."""
+    def map(self, addr, nbytes, direction=BIDIRECTIONAL):
+        """Make the pages of [addr, addr+nbytes) reachable, for the engine's reads and
+        writes as ``direction`` says (:data:`DIRECTIONS`); returns the bus address."""
+        read, write = _rights(direction)
         pages = self._pages_of(addr, nbytes)
-        added = [page for page in pages if _acquire(self._pages, page)]
-        key = (addr, nbytes)
+        for page in pages:
+            _acquire(self._pages, page)
+        readable = [page for page in pages if read and _acquire(self._readable, page)
+                    and not self._revoked[page]]
+        writable = [page for page in pages if write and _acquire(self._writable, page)
+                    and not self._revoked[page]]
+        key = (addr, nbytes, direction)
         self._mappings[key] = self._mappings.get(key, 0) + 1
         large = [region for region in self._large_regions(addr, nbytes)
                  if _acquire(self._large, region)]
-        self._reachable_changed(added, large, mapped=True)
+        self._reachable_changed(readable, writable, large, mapped=True)
         return addr
 
-    def _reachable_changed(self, pages, regions, *, mapped):
-        """Hook: pages (4 KiB page numbers) and regions (2 MiB region numbers) became
-        mapped or unmapped; for a translation unit kept elsewhere (the native back-end)."""
+    def _reachable_changed(self, readable, writable, regions, *, mapped):
+        """Hook: pages (4 KiB page numbers) the engine may now read or write (``mapped``)
+        or no longer, and regions (2 MiB region numbers) with a large translation, or
+        none any more; for a translation unit kept elsewhere (the native back-end)."""
 
     @staticmethod
     def _large_regions(addr, nbytes):
@@ -148,25 +167,27 @@ class Iommu:
         first = addr >> PAGE_SHIFT + LARGE_SHIFT
         return range(first, first + nbytes // LARGE_BYTES)
 
-    def unmap(self, bus_addr, nbytes):
+    def unmap(self, bus_addr, nbytes, direction=BIDIRECTIONAL):
         """Remove one mapping made by :meth:`map` with these arguments; one unmap call.
 
         Returns the number of invalidations the CPU waits for (see the module
         docstring); :meth:`unmap_ranges` unmaps several ranges as one call."""
-        return self.unmap_ranges([(bus_addr, nbytes)])
+        return self.unmap_ranges([(bus_addr, nbytes, direction)])
 
     def unmap_ranges(self, ranges):
-        """Unmap several (bus address, bytes) mappings in one call (an sg table);
-        returns the number of invalidations the CPU waits for."""
-        ranges = list(ranges)
-        for (bus_addr, nbytes), times in Counter(ranges).items():
-            if self._mappings.get((bus_addr, nbytes), 0) < times:
-                raise IommuError(f"unmap of {nbytes} bytes at {bus_addr:#x}: no such "
-                                 f"mapping" + (f" ({times} unmaps asked)" if times > 1 else ""))
-        for bus_addr, nbytes in ranges:
-            self._remove(bus_addr, nbytes)
+        """Unmap several (bus address, bytes[, direction]) mappings in one call (an sg
+        table; the direction bidirectional when left out); returns the number of
+        invalidations the CPU waits for."""
+        ranges = [tuple(r) if len(r) == 3 else (*r, BIDIRECTIONAL) for r in ranges]
+        for (bus_addr, nbytes, direction), times in Counter(ranges).items():
+            if self._mappings.get((bus_addr, nbytes, direction), 0) < times:
+                raise IommuError(f"unmap of {nbytes} bytes at {bus_addr:#x} ({direction}): "
+                                 f"no such mapping"
+                                 + (f" ({times} unmaps asked)" if times > 1 else ""))
+        for mapping in ranges:
+            self._remove(*mapping)
         if self.mode == "strict":
-            for bus_addr, nbytes in ranges:
+            for bus_addr, nbytes, _ in ranges:
                 self._invalidate_range(bus_addr, nbytes)
         return self.account_unmap_calls(1)
 
@@ -193,13 +214,38 @@ class Iommu:
         self._iotlb.clear()
         self._pde.clear()
 
-    def _remove(self, bus_addr, nbytes):
-        _release(self._mappings, (bus_addr, nbytes))
-        removed = [page for page in self._pages_of(bus_addr, nbytes)
-                   if _release(self._pages, page)]
+    def revoke(self, bus_addr, nbytes, direction=BIDIRECTIONAL):
+        """Make a live mapping's pages unreachable without unmapping them: another
+        agent's unmap racing the transfers that use them (fault injection). The
+        mapping stays in the table; :meth:`restore` makes it reachable again."""
+        if (bus_addr, nbytes, direction) not in self._mappings:
+            raise IommuError(f"revoke of {nbytes} bytes at {bus_addr:#x}: no such mapping")
+        pages = [page for page in self._pages_of(bus_addr, nbytes) if not self._revoked[page]]
+        self._revoked.update(self._pages_of(bus_addr, nbytes))
+        self._reachable_changed([p for p in pages if p in self._readable],
+                                [p for p in pages if p in self._writable], [], mapped=False)
+
+    def restore(self, bus_addr, nbytes, direction=BIDIRECTIONAL):
+        """Undo one :meth:`revoke` of this range: its pages still mapped are reachable
+        again."""
+        pages = self._pages_of(bus_addr, nbytes)
+        self._revoked.subtract(pages)
+        back = [page for page in pages if not self._revoked[page]]
+        self._revoked = +self._revoked          # drop the zero counts
+        self._reachable_changed([p for p in back if p in self._readable],
+                                [p for p in back if p in self._writable], [], mapped=True)
+
+    def _remove(self, bus_addr, nbytes, direction):
+        read, write = _rights(direction)
+        _release(self._mappings, (bus_addr, nbytes, direction))
+        pages = self._pages_of(bus_addr, nbytes)
+        for page in pages:
+            _release(self._pages, page)
+        readable = [page for page in pages if read and _release(self._readable, page)]
+        writable = [page for page in pages if write and _release(self._writable, page)]
         large = [region for region in self._large_regions(bus_addr, nbytes)
                  if _release(self._large, region)]
-        self._reachable_changed(removed, large, mapped=False)
+        self._reachable_changed(readable, writable, large, mapped=False)
 
     def _invalidate_range(self, bus_addr, nbytes):
         pages = self._pages_of(bus_addr, nbytes)
@@ -268,13 +314,16 @@ class Iommu:
         """Whether every page of [addr, addr+nbytes) is mapped (whatever ``enabled``)."""
         return all(page in self._pages for page in self._pages_of(addr, nbytes))
 
-    def allows(self, addr, nbytes=1):
-        """Whether the engine may access [addr, addr+nbytes) now."""
+    def allows(self, addr, nbytes=1, write=False):
+        """Whether the engine may read (or ``write``) [addr, addr+nbytes) now."""
         if not self.enabled:
             return True
+        table = self._writable if write else self._readable
         if (addr & (PAGE_BYTES - 1)) + nbytes <= PAGE_BYTES:     # one page: the AXI case
-            return addr >> PAGE_SHIFT in self._pages
-        return self.is_mapped(addr, nbytes)
+            page = addr >> PAGE_SHIFT
+            return page in table and not self._revoked[page]
+        return all(page in table and not self._revoked[page]
+                   for page in self._pages_of(addr, nbytes))
 
     @property
     def mapped_pages(self):
@@ -282,8 +331,17 @@ class Iommu:
         return len(self._pages)
 
     def mappings(self):
-        """{(bus address, bytes): count} of the live mappings."""
+        """{(bus address, bytes, direction): count} of the live mappings."""
         return dict(self._mappings)
+
+
+def _rights(direction):
+    """(read, write) of a DMA direction; IommuError for another."""
+    try:
+        return DIRECTIONS[direction]
+    except KeyError:
+        raise IommuError(f"DMA direction {direction!r}: expected one of "
+                         f"{', '.join(DIRECTIONS)}") from None
 
 
 def _acquire(counts, key):

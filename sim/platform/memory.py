@@ -10,7 +10,9 @@ class Memory:
     """Bytes of bus addresses [base, base+size), zero-initialised.
 
     ``data`` is the numpy uint8 array itself (index = address - base); the AXI
-    slave model works on it directly for speed.
+    slave models (Python and native) write into it directly. After :meth:`track`,
+    ``shadow`` follows every write made through the methods here (the CPU side's),
+    so where the two differ a bus master wrote (:meth:`written_by_bus`).
     """
 
     def __init__(self, base, size):
@@ -22,6 +24,7 @@ class Memory:
         self.base = base
         self.size = size
         self.data = np.zeros(size, dtype=np.uint8)
+        self.shadow = None
 
     def __repr__(self):
         return f"Memory(base={self.base:#x}, size={self.size:#x})"
@@ -48,11 +51,15 @@ class Memory:
             data = np.frombuffer(bytes(data), dtype=np.uint8)
         offset = self._offset(addr, len(data))
         self.data[offset:offset + len(data)] = data
+        if self.shadow is not None:
+            self.shadow[offset:offset + len(data)] = data
 
     def copy(self, dst, src, n):
         """Copy the n bytes at src to dst (the ranges may overlap)."""
         to, frm = self._offset(dst, n), self._offset(src, n)
         self.data[to:to + n] = self.data[frm:frm + n]
+        if self.shadow is not None:
+            self.shadow[to:to + n] = self.data[to:to + n]
 
     def fill_random(self, addr, n, rng):
         """Fill [addr, addr+n) with bytes from the numpy Generator rng; returns them."""
@@ -61,4 +68,18 @@ class Memory:
         offset = self._offset(addr, n)
         values = rng.integers(0, 256, size=n, dtype=np.uint8)
         self.data[offset:offset + n] = values
+        if self.shadow is not None:
+            self.shadow[offset:offset + n] = values
         return values.tobytes()
+
+    def track(self):
+        """Start the shadow: a copy of the memory that the CPU side's writes (through
+        this class) keep current and a bus master's do not."""
+        self.shadow = self.data.copy()
+
+    def written_by_bus(self):
+        """Addresses (sorted, a numpy array) whose bytes differ from the shadow: written
+        by a bus master since :meth:`track` (a write of the same value leaves none)."""
+        if self.shadow is None:
+            raise RuntimeError("Memory.written_by_bus needs Memory.track first")
+        return np.flatnonzero(self.data != self.shadow) + self.base

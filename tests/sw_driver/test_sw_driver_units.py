@@ -83,15 +83,15 @@ class FakePort(Port):
     def mem_write(self, addr, data):
         self.memory[addr:addr + len(data)] = data
 
-    def alloc_coherent(self, nbytes, align=64):
+    def alloc_coherent(self, nbytes, align=64, direction="bidirectional"):
         raise AssertionError("not used")
 
-    def iommu_map(self, addr, nbytes):
+    def iommu_map(self, addr, nbytes, direction="bidirectional"):
         self.mapped[addr] += 1
         return addr + BUS_OFFSET
 
     async def iommu_unmap(self, ranges):
-        for bus_addr, _ in ranges:
+        for bus_addr, *_ in ranges:
             self.mapped[bus_addr - BUS_OFFSET] -= 1
 
 
@@ -347,7 +347,7 @@ def test_dma_map_sgtable_merges_contiguous_entries_up_to_the_segment_limit():
         sgt = await sg_alloc_table(port, len(pages))
         for sg, (page, count) in zip(sgt.sgl, pages):
             sg_set_folio(sg, Folio(page * PAGE_SIZE, count * PAGE_SIZE))
-        await dma_map_sgtable(port, sgt, max_seg_size)
+        await dma_map_sgtable(port, sgt, max_seg_size=max_seg_size)
         segments = sgt.dma_segments()
         await dma_unmap_sgtable(port, sgt)
         assert not sgt.mapped and sgt.nents == 0

@@ -116,8 +116,9 @@ class IommuUnit {
     int64_t walks = 0, walk_reads = 0;
     std::vector<Fault> faults;
 
-    void add_page(uint64_t page) { pages_.insert(page); }
-    void remove_page(uint64_t page) { pages_.erase(page); }
+    // A page the engine may read (write: may write) now, or no longer.
+    void add_page(uint64_t page, bool write) { (write ? writable_ : readable_).insert(page); }
+    void remove_page(uint64_t page, bool write) { (write ? writable_ : readable_).erase(page); }
     void add_large(uint64_t region) { large_.insert(region); }
     void remove_large(uint64_t region) { large_.erase(region); }
     void flush_all() { iotlb_.clear(); pde_.clear(); }
@@ -131,8 +132,8 @@ class IommuUnit {
         }
     }
 
-    bool allows(uint64_t addr) const {
-        return !enabled || pages_.count(addr >> PAGE_SHIFT);
+    bool allows(uint64_t addr, bool write) const {
+        return !enabled || (write ? writable_ : readable_).count(addr >> PAGE_SHIFT);
     }
 
     int64_t translate(uint64_t addr, int64_t cycle) {         // Iommu.translate
@@ -177,7 +178,7 @@ class IommuUnit {
     static uint64_t page_key(uint64_t page) { return page << 1; }
     static uint64_t large_key(uint64_t region) { return region << 1 | 1; }
     static uint64_t pde_key(int level, uint64_t region) { return region << 2 | level; }
-    std::unordered_set<uint64_t> pages_, large_;
+    std::unordered_set<uint64_t> readable_, writable_, large_;
     LruCycles iotlb_{IOTLB_ENTRIES}, pde_{PDE_ENTRIES};
     bool dte_valid_ = false;
     int64_t dte_ready_ = 0;
@@ -488,7 +489,7 @@ class AxiSlave {
     int fault_of(const std::unordered_map<uint64_t, BusFault> &faults, int write,
                  uint64_t index, uint64_t addr, uint32_t id, int64_t &delay) {
         delay = 0;
-        if (!iommu->allows(addr)) {
+        if (!iommu->allows(addr, write)) {
             iommu->faults.push_back({cycle, write, addr, id});
             return RESP_DECERR;
         }

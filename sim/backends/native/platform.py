@@ -175,12 +175,12 @@ class NativeIommu(Iommu):
     def translate(self, addr, cycle):
         return self._lib.fd_iommu_translate(self._native, addr, cycle)
 
-    def _reachable_changed(self, pages, regions, *, mapped):
-        for numbers, large in ((pages, 0), (regions, 1)):
+    def _reachable_changed(self, readable, writable, regions, *, mapped):
+        for numbers, kind in ((readable, 0), (regions, 1), (writable, 2)):
             if numbers:
                 array = np.asarray(numbers, dtype=np.uint64)
                 self._lib.fd_iommu_pages(self._native, _pointer(array), len(array), int(mapped),
-                                         large)
+                                         kind)
 
     def _flush_caches(self):
         self._lib.fd_iommu_flush_all(self._native)

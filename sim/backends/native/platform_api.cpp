@@ -108,10 +108,12 @@ void fd_iommu_set(AxiSlave *axi, int enabled, int64_t walk_read_cycles) {
     axi->iommu->enabled = enabled;
     axi->iommu->walk_read_cycles = walk_read_cycles;
 }
-void fd_iommu_pages(AxiSlave *axi, const uint64_t *pages, int64_t count, int add, int large) {
+// kind: 0 pages the engine may read, 2 pages it may write, 1 large (2 MiB) regions.
+void fd_iommu_pages(AxiSlave *axi, const uint64_t *pages, int64_t count, int add, int kind) {
     for (int64_t i = 0; i < count; i++) {
-        if (large) add ? axi->iommu->add_large(pages[i]) : axi->iommu->remove_large(pages[i]);
-        else add ? axi->iommu->add_page(pages[i]) : axi->iommu->remove_page(pages[i]);
+        if (kind == 1) add ? axi->iommu->add_large(pages[i]) : axi->iommu->remove_large(pages[i]);
+        else if (add) axi->iommu->add_page(pages[i], kind == 2);
+        else axi->iommu->remove_page(pages[i], kind == 2);
     }
 }
 void fd_iommu_flush_all(AxiSlave *axi) { axi->iommu->flush_all(); }

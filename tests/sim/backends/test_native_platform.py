@@ -144,7 +144,16 @@ class RandomMaster:
 
 
 def _iommu_event(rng, iommus, live):
-    """Map or unmap a random range on both IOMMUs (same calls)."""
+    """Map (for the engine's reads, writes or both), unmap, revoke or restore a random
+    range on both IOMMUs (same calls)."""
+    if live and rng.random() < 0.1:
+        mapping = live[int(rng.integers(0, len(live)))]
+        restore = rng.random() < 0.5
+        for iommu in iommus:                # another agent's unmap, for a while
+            iommu.revoke(*mapping)
+            if restore:
+                iommu.restore(*mapping)
+        return
     if live and rng.random() < 0.4:
         ranges = [live.pop(int(rng.integers(0, len(live))))]
         for iommu in iommus:
@@ -157,9 +166,10 @@ def _iommu_event(rng, iommus, live):
         entry = (BASE + int(rng.integers(0, SIZE // 0x1000)) * 0x1000,
                  int(rng.integers(1, 9)) * 0x1000)
         entry = (entry[0], min(entry[1], BASE + SIZE - entry[0]))
+    direction = str(rng.choice(["bidirectional", "bidirectional", "to_device", "from_device"]))
     for iommu in iommus:
-        iommu.map(*entry)
-    live.append(entry)
+        iommu.map(*entry, direction)
+    live.append((*entry, direction))
 
 
 def _drive(python, native, *, seed, cycles, beat, size_code):

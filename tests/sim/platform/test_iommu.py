@@ -294,5 +294,89 @@ def test_unmapped_source_or_destination_fails_through_the_engine_on_every_backen
     assert pysim["faults"] == sorted(
         [["read", a] for a in pages(src(1)) + pages(src(3))]
         + [["write", a] for a in pages(dst(2)) + pages(dst(3))])
-    # Still mapped: rings and records (1 page), channel 0 (4), 1's dst and 2's src (2 + 2).
-    assert pysim["mapped_pages"] == 1 + 4 + 2 + 2
+    # Still mapped: the rings (a page each) and records (1 page), channel 0 (4), 1's dst
+    # and 2's src (2 + 2).
+    assert pysim["mapped_pages"] == 4 + 1 + 4 + 2 + 2
+
+
+async def malicious_descriptors(dev):
+    """Descriptors written into the ring by hand, past the driver, each on its own after
+    a channel reset: from or to another process's page (never mapped), into the ring
+    (mapped for the engine's reads only), from a buffer mapped only for the engine's
+    writes, into one mapped only for its reads; then a legitimate copy. Returns each
+    one's record status; checks that the engine wrote nothing but the legitimate
+    destination and the records (the memory against its shadow)."""
+    from sim.platform.ledger import stray_writes
+    port = HostPort(dev, coherent=COHERENT)
+    io = EngineIO(dev)
+    rng = np.random.default_rng(3)
+    src, dst, victim = DATA, DATA + 2 * SIZE, DATA + 4 * SIZE
+    dev.memory.fill_random(src, SIZE, rng)
+    secret = dev.memory.fill_random(victim, SIZE, rng)
+    ring = port.alloc_coherent(16 * DESC_BYTES, align=DESC_BYTES, direction="to_device")
+    records = port.alloc_coherent(16 * 64, align=64)
+    await io.setup_channel(0, ring, 16)
+    readable = DATA + 6 * SIZE
+    port.iommu_map(src, SIZE, "to_device")
+    port.iommu_map(readable, SIZE, "to_device")
+    port.iommu_map(dst, SIZE, "from_device")
+    dev.memory.track()
+    attempts = {"read another process's page": (victim, dst),
+                "write another process's page": (src, victim),
+                "write the ring": (src, ring),
+                "read a buffer mapped for writes": (dst, readable),
+                "write a buffer mapped for reads": (src, readable),
+                "a legitimate copy": (src, dst)}
+    outcome = {}
+    for n, (what, (source, target)) in enumerate(attempts.items()):
+        await io.reset_channel(0)
+        record = records + 64 * n
+        io.post(0, source, target, min(SIZE, DESC_BYTES * 16) if target == ring else SIZE, 0,
+                record)
+        await io.doorbell(0)
+        await dev.wait_until(lambda: io.record(record)[0] != Status.NOT_DONE, 100_000)
+        outcome[what] = io.record(record)[0].name
+    stray, runs = stray_writes(dev.memory, [(dst, dst + SIZE), (records, records + 16 * 64)])
+    assert stray == 0, f"the engine wrote outside what it was allowed: {runs}"
+    assert dev.memory.read(victim, SIZE) == secret
+    return {"outcome": outcome, "faults": len(port.iommu.faults), "cycle": dev.cycle}
+
+
+def test_a_malicious_descriptor_reaches_nothing_the_driver_did_not_map_for_it():
+    from sim.backends import BACKENDS, get_runner
+    config = memory_config(1 << 20, read_latency=20, write_latency=20)
+    results = [get_runner(backend)(DmaEngine(PARAMS), f"{SCENARIOS}:malicious_descriptors",
+                                   {}, memory_config=config, params=PARAMS.as_dict())
+               for backend in BACKENDS]
+    assert results[1:] == results[:1] * 2
+    assert results[0]["outcome"] == {
+        "read another process's page": "READ_DECERR",
+        "write another process's page": "WRITE_DECERR",
+        "write the ring": "WRITE_DECERR",
+        "read a buffer mapped for writes": "READ_DECERR",
+        "write a buffer mapped for reads": "WRITE_DECERR",
+        "a legitimate copy": "SUCCESS"}
+    assert results[0]["faults"] >= 5
+
+
+def test_a_mapping_gives_the_engine_the_rights_of_its_direction():
+    iommu = Iommu(True)
+    iommu.map(0x1000, PAGE, "to_device")
+    iommu.map(0x2000, PAGE, "from_device")
+    iommu.map(0x3000, PAGE)
+    assert [iommu.allows(a) for a in (0x1000, 0x2000, 0x3000)] == [True, False, True]
+    assert [iommu.allows(a, write=True) for a in (0x1000, 0x2000, 0x3000)] == \
+        [False, True, True]
+    iommu.map(0x1000, PAGE, "from_device")          # a second mapping adds the right
+    assert iommu.allows(0x1000, write=True)
+    with pytest.raises(IommuError, match="no such mapping"):
+        iommu.unmap(0x2000, PAGE)                   # mapped from_device, not both ways
+    iommu.unmap(0x1000, PAGE, "from_device")
+    assert iommu.allows(0x1000) and not iommu.allows(0x1000, write=True)
+    with pytest.raises(IommuError, match="DMA direction 'sideways'"):
+        iommu.map(0x4000, PAGE, "sideways")
+    # A revoked mapping (another agent's unmap racing the engine) until restored.
+    iommu.revoke(0x3000, PAGE, "bidirectional")
+    assert not iommu.allows(0x3000) and not iommu.allows(0x3000, write=True)
+    iommu.restore(0x3000, PAGE, "bidirectional")
+    assert iommu.allows(0x3000) and iommu.allows(0x3000, write=True)
