@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench reproduce scaling calibrate-ptdma figures synth tools regs clean
+.PHONY: demo test bench reproduce scaling calibrate-ptdma stress figures synth tools regs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "foliodma needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -56,6 +56,11 @@ scaling: $(STAMP) tools
 # The zen3-ptdma platform's calibration on its three points, with residuals (~2 minutes).
 calibrate-ptdma: $(STAMP) tools
 	$(BIN)/python -m sim.experiments.calibrate_ptdma
+
+# Migrations under random faults for 10 minutes on the compiled back-end: the README's
+# reliability table (nothing lost, no stray write, no protocol violation, no hang).
+stress: $(STAMP) tools
+	$(BIN)/foliodma stress --seconds 600 --backend verilator
 
 # The engine on a Lattice ECP5: cells, device use and clock, then against the data
 # width (the README's tables, ~5 minutes).

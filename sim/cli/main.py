@@ -20,6 +20,7 @@ from sim.cli.hardware import cmd_regs, cmd_synth, cmd_verilog, output_dir, veril
 from sim.cli.migrate import add_migrate_options, cmd_migrate
 from sim.cli.platform import add_platform_command
 from sim.cli.scaling import add_scaling_command
+from sim.cli.stress import add_stress_command
 from sim.cli.reproduce import cmd_reproduce
 from sim.cli.sweep import cmd_sweep, SWEEP_MEASURES, sweepable_options
 from sim.experiments.plot import PlotError
@@ -203,6 +204,7 @@ def build_parser():
     synth.set_defaults(func=cmd_synth)
     add_platform_command(commands)
     add_scaling_command(commands)
+    add_stress_command(commands)
     for name in ("bench", "migrate", "sweep", "synth", "scaling"):
         commands.choices[name].add_argument(
             "--wide", action="store_true",
