@@ -11,15 +11,17 @@ of each posted version selectable by name:
 
 v1  page by page, serially: map both pages, prep, submit, dma_sync_wait (busy
     poll, 5 s), terminate_sync, unmap; a page the DMA fails is copied by the
-    CPU. Folios bigger than a page are refused. ``v1_double_copy`` (the
-    default) follows the posted code into its fallback label after success:
-    the CPU copies the whole list again.
+    CPU (copy_mc: a page whose copy machine-checks is reported not copied).
+    Folios bigger than a page are refused. ``v1_double_copy`` (the default)
+    follows the posted code into its fallback label after success: the CPU
+    copies the whole list again.
 v2  folios dealt round-robin over up to nr_dma_chan channels; one mapping per
     folio side and one descriptor per folio, each with an interrupt and a
     callback counting completions; issue_pending per channel, one
     wait_for_completion; a folio the DMA fails is copied by the CPU. As posted
     the wait has no timeout; here it has v3's (``timeout_ns``), after which
     every channel is terminated and what did not complete is copied by the CPU.
+    A CPU copy that machine-checks leaves its folio reported not copied.
 v3  min(nr_dma_chan, folios, 16) channels, folios split evenly; per channel a
     source and a destination scatter-gather table, each mapped once, one
     descriptor per mapped DMA segment (entries merge up to the device's
@@ -285,14 +287,15 @@ class Dcbm(Migrator):
     async def _copy_v1(self, dst_list, src_list):
         if self._v1_chan is None:
             raise DmaEngineError("dcbm v1 copies only while offloading (it holds no channel)")
+        copied = []
         for dst, src in zip(dst_list, src_list):
             ok = await self._dma_page_copy_sync(self._v1_chan, dst, src)
             self._account(ok)
-            if not ok:
-                await folio_copy(self.port, dst, src)
+            copied.append(ok or await folio_copy(self.port, dst, src))
         if self.v1_double_copy:
-            await folios_copy(self.port, dst_list, src_list)
-        return [True] * len(src_list)
+            again = await folios_copy(self.port, dst_list, src_list)
+            copied = [first and second for first, second in zip(copied, again)]
+        return copied
 
     async def _dma_page_copy_sync(self, chan, dst, src):
         """v1's copy of one page: whether the DMA copied it."""
@@ -315,10 +318,9 @@ class Dcbm(Migrator):
         port = self.port
         chans = await self._request_chans(self.nr_dma_chan)
         if not chans:
-            for dst, src in zip(dst_list, src_list):
+            for _ in src_list:
                 self._account(False)
-                await folio_copy(port, dst, src)
-            return [True] * len(src_list)
+            return await folios_copy(port, dst_list, src_list)
         countdown = _Countdown(Completion(port))
         jobs = []          # (chan, cookie or None, dst, src, dst_dma, src_dma)
         for i, (dst, src) in enumerate(zip(dst_list, src_list)):
@@ -340,17 +342,17 @@ class Dcbm(Migrator):
             self.timeouts += 1
             for chan in chans:
                 await dmaengine_terminate_sync(chan)
+        copied = []
         for chan, cookie, dst, src, dst_dma, src_dma in jobs:
             ok = cookie is not None and \
                 await dma_async_is_tx_complete(chan, cookie) is DmaStatus.COMPLETE
             await dma_unmap_page(port, dst_dma, dst.size, DMA_FROM_DEVICE)
             await dma_unmap_page(port, src_dma, src.size, DMA_TO_DEVICE)
             self._account(ok)
-            if not ok:
-                await folio_copy(port, dst, src)
+            copied.append(ok or await folio_copy(port, dst, src))
         for chan in chans:
             await dma_release_channel(chan)
-        return [True] * len(src_list)
+        return copied
 
     # --- v3 ---
 

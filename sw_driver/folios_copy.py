@@ -12,12 +12,13 @@ def check_folio_lists(dst_list, src_list):
 
 
 async def folio_copy(port, dst, src):
-    """Copy one folio's content with the CPU (memcpy of the whole folio)."""
-    await port.cpu_copy(dst.address, src.address, src.size)
+    """Copy one folio's content with the CPU; False if reading it machine-checked
+    (nothing was written: the caller must not count the folio copied)."""
+    return await port.cpu_copy(dst.address, src.address, src.size)
 
 
 async def folios_copy(port, dst_list, src_list):
-    """Copy every folio of src_list into its partner in dst_list with the CPU, in order."""
+    """Copy every folio of src_list into its partner in dst_list with the CPU, in order;
+    per folio, whether it was copied."""
     check_folio_lists(dst_list, src_list)
-    for dst, src in zip(dst_list, src_list):
-        await folio_copy(port, dst, src)
+    return [await folio_copy(port, dst, src) for dst, src in zip(dst_list, src_list)]

@@ -60,7 +60,8 @@ class Port(abc.ABC):
 
     @abc.abstractmethod
     async def cpu_copy(self, dst, src, nbytes):
-        """The CPU copies nbytes of memory (memcpy), taking the time it costs."""
+        """The CPU copies nbytes of memory, taking the time it costs, as copy_mc does:
+        True, or False if reading the source machine-checked (nothing was written)."""
 
     @abc.abstractmethod
     async def wait_for_irq(self, timeout_ns):

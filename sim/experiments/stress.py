@@ -6,9 +6,11 @@ of the chosen kinds (:data:`FAULT_KINDS`): bus faults (:mod:`sim.platform.faults
 errors and late responses on random bursts), a failing completion record write (an
 error region over one record slot), and host faults (:mod:`sim.host.faults`: a lost or
 doubled interrupt, a rogue CTRL.abort or CTRL.reset of a channel, a DMA mapping
-revoked under the transfers). Every batch is simulated (no extrapolation) with the
-checks of :mod:`sim.kernel.checks` and the migration core's integrity check; the
-driver's timeouts are short, so that a late response outlives them.
+revoked under the transfers), and poisoned source folios (the DMA's read fails and
+so does the CPU's copy, which machine-checks: the migration undoes the folio). Every
+batch is simulated (no extrapolation) with the checks of :mod:`sim.kernel.checks` and
+the migration core's integrity check; the driver's timeouts are short, so that a late
+response outlives them.
 
 What must hold: no byte lost (every folio at its destination or at its source,
 intact), no byte the engines wrote outside their descriptors' destinations and
@@ -28,7 +30,7 @@ from sim.platform.iommu import PAGE_BYTES
 from sim.platform.faults import BusFaults
 
 FAULT_KINDS = ("bus_error", "bus_delay", "record_error", "irq_lost", "irq_twice", "abort",
-               "reset", "revoke")
+               "reset", "revoke", "poison")
 #: The driver's timeouts in a campaign: dcbm's wait, and an aborted channel's drain.
 DCBM_TIMEOUT_NS = 50_000
 CHANNEL_TIMEOUT_NS = 10_000_000
@@ -53,6 +55,7 @@ class Case:
     bus_faults: list = field(default_factory=list)
     host_faults: list = field(default_factory=list)
     record_errors: list = field(default_factory=list)
+    poison: list = field(default_factory=list)
     dcbm_timeout_ns: float = DCBM_TIMEOUT_NS
     channel_timeout_ns: float = CHANNEL_TIMEOUT_NS
 
@@ -67,7 +70,7 @@ class Case:
     def faults(self):
         """How many faults the case holds."""
         return (sum(len(f["reads"]) + len(f["writes"]) for f in self.bus_faults)
-                + len(self.host_faults) + len(self.record_errors))
+                + len(self.host_faults) + len(self.record_errors) + len(self.poison))
 
 
 def _record_slots(engines, channels):
@@ -117,10 +120,12 @@ def make_case(rng, backend, kinds, seed):
         start, _ = _record_slots(engines, channels)[int(rng.integers(engines * channels))]
         slot = start + 8 * int(rng.integers(4))
         records.append([slot, slot + 8])
+    poison = sorted({int(rng.integers(len(sizes))) for _ in range(int(rng.integers(1, 3)))}) \
+        if "poison" in chosen else []
     return Case(seed=seed, backend=backend, driver=str(rng.choice(["v1", "v2", "v3"])),
                 engines=engines, channels=channels, sizes=sizes,
                 max_batch_pages=int(rng.choice([8, 16, 64])), bus_faults=bus,
-                host_faults=host, record_errors=records)
+                host_faults=host, record_errors=records, poison=poison)
 
 
 def run_case(case):
@@ -132,13 +137,15 @@ def run_case(case):
                                            "dma.channels": case.channels,
                                            "dma.ring_entries": RING_ENTRIES})
     spec = {"mode": "dma", "sizes": list(case.sizes), "workload_bytes": sum(case.sizes),
-            "max_batch_pages": case.max_batch_pages, "full": True, "seed": case.seed}
+            "max_batch_pages": case.max_batch_pages, "full": True, "seed": case.seed,
+            "poison": list(case.poison)}
     faulted = FaultedRun(host_faults=list(case.host_faults),
                          dcbm_timeout_ns=case.dcbm_timeout_ns,
                          channel_timeout_ns=case.channel_timeout_ns,
                          write_error_regions=[list(r) for r in case.record_errors])
     started = time.perf_counter()
-    out = {"case": case, "bytes": sum(case.sizes), "folios": len(case.sizes)}
+    out = {"case": case, "bytes": sum(case.sizes), "folios": len(case.sizes),
+           "poisoned": len(case.poison)}
     try:
         raw = run_dma(spec, machine, backend=case.backend, driver=case.driver,
                       faulted=faulted, bus_faults=case.bus_faults,
@@ -184,6 +191,8 @@ def shrink(case, why, run=run_case, attempts=24):
         for i in range(len(c.record_errors)):
             yield dataclasses.replace(c, record_errors=c.record_errors[:i]
                                       + c.record_errors[i + 1:])
+        for i in range(len(c.poison)):
+            yield dataclasses.replace(c, poison=c.poison[:i] + c.poison[i + 1:])
         for e, faults in enumerate(c.bus_faults):
             for direction in ("reads", "writes"):
                 for index in list(faults[direction]):
@@ -192,7 +201,9 @@ def shrink(case, why, run=run_case, attempts=24):
                     yield dataclasses.replace(c, bus_faults=c.bus_faults[:e] + [trimmed]
                                               + c.bus_faults[e + 1:])
         if len(c.sizes) > 1:
-            yield dataclasses.replace(c, sizes=c.sizes[:len(c.sizes) // 2])
+            half = len(c.sizes) // 2
+            yield dataclasses.replace(c, sizes=c.sizes[:half],
+                                      poison=[i for i in c.poison if i < half])
     for _ in range(attempts):
         for candidate in smaller(case):
             attempts -= 1
@@ -232,9 +243,10 @@ class Tally:
                         "bus_read_delay": "bus_delay", "bus_write_delay": "bus_delay",
                         "mmio": "abort/reset"}.get(kind, kind)
                 self.faults_injected[name] = self.faults_injected.get(name, 0) + count
-        if report["record_error_writes"]:
-            self.faults_injected["record_error"] = self.faults_injected.get(
-                "record_error", 0) + report["record_error_writes"]
+        for kind, count in (("record_error", report["record_error_writes"]),
+                            ("poison", outcome["poisoned"])):
+            if count:
+                self.faults_injected[kind] = self.faults_injected.get(kind, 0) + count
         self.counts["errors_reported"] += report["errors_reported"]
         self.counts["timeouts"] += report["timeouts"]
         self.counts["recoveries"] += report["channel_resets"]

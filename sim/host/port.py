@@ -247,6 +247,7 @@ class HostPort(Port):
         self.dev.memory.write(dst, self.dev.memory.read(src, nbytes))
         await self.spend(self.costs.copy_ns(nbytes, self.node_of(src), self.node_of(dst)),
                           "copy", "cpu_copy")
+        return True
 
     # --- memory ---
     def mem_read(self, addr, nbytes):

@@ -51,7 +51,8 @@ class CoreClock:
             self._copied = True
             await self._advance(self.costs.cold_copy_ns, "cold", "cold_start")
         ns = self.copy_cost_ns(dst, src, nbytes)
-        if src in self.poisoned:
+        poisoned = src in self.poisoned
+        if poisoned:
             # copy_mc: the read of the poisoned line machine-checks half way on
             # average; nothing is written.
             self.machine_checks.append(src)
@@ -59,6 +60,7 @@ class CoreClock:
         else:
             self.memory.copy(dst, src, nbytes)
         await self._advance(ns, "copy", "cpu_copy")
+        return not poisoned
 
     def snapshot(self):
         return dict(self.cat)
@@ -127,7 +129,7 @@ def host_port_class():
             return await HostPort.poll(self, condition, timeout_ns, ops)
 
         async def cpu_copy(self, dst, src, nbytes):
-            await CoreClock.cpu_copy(self, dst, src, nbytes)
+            return await CoreClock.cpu_copy(self, dst, src, nbytes)
 
         def snapshot(self):
             snap = dict(self.cat)
@@ -158,6 +160,4 @@ def zero_times():
 
 async def folio_mc_copy(port, dst, src):
     """The CPU copies one folio; False if the read machine-checked (nothing written)."""
-    before = len(port.machine_checks)
-    await port.cpu_copy(dst.address, src.address, src.size)
-    return len(port.machine_checks) == before
+    return await port.cpu_copy(dst.address, src.address, src.size)

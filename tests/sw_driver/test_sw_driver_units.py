@@ -59,6 +59,7 @@ class FakePort(Port):
     async def cpu_copy(self, dst, src, nbytes):
         self.ops["cpu_copy"] += 1
         self.memory[dst:dst + nbytes] = self.memory[src:src + nbytes]
+        return True
 
     async def wait_for_irq(self, timeout_ns):
         if self.irq_pending:

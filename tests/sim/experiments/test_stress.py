@@ -34,6 +34,9 @@ FAULTS = {
     # The mapping of the second folio's source, while the engine reads it.
     "revoke": {"host_faults": [{"at_ns": 36_000, "kind": "revoke", "pick": 0.643,
                                 "duration_ns": 5_000}]},
+    # The third folio's source is poisoned: the DMA fails, the CPU's copy machine-checks,
+    # and the migration undoes the folio: it stays, intact, at its source.
+    "poison": {"poison": [2]},
 }
 
 
@@ -55,6 +58,7 @@ def _evidence(kind, report, outcome):
         "reset": fired == {"mmio": 1} and report["errors_reported"] >= 1,
         "revoke": fired == {"revoke": 1} and report["io_page_faults"] >= 1
         and report["errors_reported"] >= 1,
+        "poison": outcome["kept"] == 1 and outcome["dma_failed"] >= 1,
     }[kind]
 
 
@@ -66,7 +70,8 @@ def test_each_fault_kind_is_handled_alike_on_every_backend(kind):
         outcome = run_case(case)
         assert failed(outcome) is None, f"{backend}: {failed(outcome)}"
         assert _evidence(kind, outcome["report"], outcome), (backend, outcome["report"])
-        assert outcome["migrated"] == 6 and outcome["bytes_lost"] == 0
+        assert outcome["migrated"] + outcome["kept"] == 6 and outcome["bytes_lost"] == 0
+        assert outcome["kept"] == (kind == "poison")
         outcomes.append({key: value for key, value in outcome.items()
                          if key not in ("case", "wall_seconds")})
     assert outcomes[1:] == outcomes[:1] * 2
