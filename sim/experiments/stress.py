@@ -15,7 +15,8 @@ response outlives them.
 What must hold: no byte lost (every folio at its destination or at its source,
 intact), no byte the engines wrote outside their descriptors' destinations and
 records, no AXI protocol violation, no hang (a run that does not end, or a driver
-that gives up). A case that breaks one is shrunk: its faults and folios removed one
+that gives up), and dcbm's counters (folios_migrated + folios_failures) counting each
+folio it was given once. A case that breaks one is shrunk: its faults and folios removed one
 by one while it still fails, to the shortest case that reproduces it.
 """
 import dataclasses
@@ -173,7 +174,20 @@ def failed(outcome):
             return f"{key} {outcome[key]}"
     if not outcome["integrity"]["ok"]:
         return "integrity: " + "; ".join(outcome["integrity"]["errors"][:2])
+    counted, offered = outcome["dma_copied"] + outcome["dma_failed"], offered_folios(
+        outcome["case"])
+    if counted != offered:
+        return (f"counters: dcbm counted {counted} folios migrated or failed, "
+                f"of {offered} it was given")
     return None
+
+
+def offered_folios(case):
+    """How many folios dcbm must count (folios_migrated + folios_failures): every folio
+    of the case, each once; v1 refuses folios bigger than a page and counts none of them."""
+    if case.driver == "v1":
+        return sum(size <= PAGE_BYTES for size in case.sizes)
+    return len(case.sizes)
 
 
 def shrink(case, why, run=run_case, attempts=24):

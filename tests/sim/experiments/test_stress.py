@@ -8,7 +8,7 @@ import pytest
 from hw.regmap import load_regmap
 from sim.cli.main import main
 from sim.experiments.stress import (FAULT_KINDS, MUST_BE_ZERO, Case, _record_slots, campaign,
-                                    failed, run_case, shrink)
+                                    failed, offered_folios, run_case, shrink)
 
 BACKENDS = ("pysim", "icarus", "verilator")
 #: Six 64 KiB folios on one channel; dcbm v3 rings the doorbell at 33.9 us and copies
@@ -89,6 +89,21 @@ def test_faults_on_one_engine_touch_only_its_channels_folios():
     assert clean["dma_failed"] == 0
 
 
+def test_the_checks_name_what_a_run_broke():
+    outcome = run_case(dataclasses.replace(BASE, **FAULTS["bus_error"]))
+    assert failed(outcome) is None
+    for change, why in (({"bytes_lost": 4096}, "bytes_lost 4096"),
+                        ({"stray_writes": 8}, "stray_writes 8"),
+                        ({"protocol_violations": 1}, "protocol_violations 1"),
+                        ({"dma_failed": 0}, "counters: dcbm counted 5 folios migrated or "
+                                            "failed, of 6 it was given")):
+        assert failed({**outcome, **change}) == why
+    assert failed({**outcome, "hang": True, "error": "TimeoutError: x"}) == \
+        "hang: TimeoutError: x"
+    v1 = dataclasses.replace(BASE, driver="v1", sizes=[4096, 65536, 4096])
+    assert offered_folios(v1) == 2 and offered_folios(BASE) == 6
+
+
 def test_a_campaign_keeps_every_figure_that_must_be_zero_at_zero(capsys):
     assert main(["stress", "--iterations", "4", "--seed", "11", "--backend", "verilator",
                  "--quiet", "--json"]) == 0
@@ -113,7 +128,8 @@ def test_a_failing_case_is_shrunk_to_what_still_fails():
         lost = any(f["kind"] == "irq_lost" for f in candidate.host_faults)
         return {"hang": lost, "error": "TimeoutError: lost" if lost else None,
                 "bytes_lost": 0, "stray_writes": 0, "protocol_violations": 0,
-                "integrity": {"ok": True, "errors": []}}
+                "integrity": {"ok": True, "errors": []}, "case": candidate,
+                "dma_copied": len(candidate.sizes), "dma_failed": 0}
     smallest = shrink(case, "hang: TimeoutError", run=run)
     assert smallest.host_faults == [{"at_ns": 20.0, "kind": "irq_lost"}]
     assert smallest.sizes == [4096]
