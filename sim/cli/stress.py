@@ -30,10 +30,11 @@ def add_stress_command(commands):
                     "or two rings) on the seed's machine with random faults: errors and "
                     "late responses on random bursts, a failing completion record write, "
                     "lost and doubled interrupts, a rogue abort or reset of a channel, a DMA "
-                    "mapping revoked under the transfers. Every batch is simulated and "
-                    "checked: every folio intact at its destination or its source, no byte "
-                    "written outside the descriptors' destinations and records, the AXI "
-                    "protocol kept, every run ended. Prints the tally; a failing case is "
+                    "mapping revoked under the transfers, a poisoned source folio. Every "
+                    "batch is simulated and checked: every folio intact at its destination "
+                    "or its source, no byte written outside the descriptors' destinations "
+                    "and records, the AXI protocol kept, every run ended, dcbm's counters "
+                    "counting each folio once. A 10-minute campaign is `make stress`. Prints the tally; a failing case is "
                     "shrunk to the shortest that still fails, and its seed and case are "
                     "printed (--case replays one).")
     until = stress.add_mutually_exclusive_group()
