@@ -62,7 +62,7 @@ def add_scaling_command(commands):
                     "against the channel count, with the postings' own figures beneath the "
                     "model's. On a platform of several engines (--platform zen3-ptdma: the "
                     "postings' machine, 16 PTDMA engines) the channels are dcbm's "
-                    "nr_dma_chan; on a one-engine platform, the engine's rings. About 12 "
+                    "nr_dma_chan; on a one-engine platform, the engine's rings. About 14 "
                     "minutes on the compiled back-end for the whole default set.")
     scaling.add_argument("--workload", type=workload_size, default=WORKLOAD_BYTES,
                          help="bytes moved per run (default 1G)")

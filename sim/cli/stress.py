@@ -34,9 +34,9 @@ def add_stress_command(commands):
                     "batch is simulated and checked: every folio intact at its destination "
                     "or its source, no byte written outside the descriptors' destinations "
                     "and records, the AXI protocol kept, every run ended, dcbm's counters "
-                    "counting each folio once. A 10-minute campaign is `make stress`. Prints the tally; a failing case is "
-                    "shrunk to the shortest that still fails, and its seed and case are "
-                    "printed (--case replays one).")
+                    "counting each folio once. Prints the tally; a failing case is shrunk "
+                    "to the shortest that still fails, and its seed and case are printed "
+                    "(--case replays one). A 10-minute campaign is `make stress`.")
     until = stress.add_mutually_exclusive_group()
     until.add_argument("--seconds", type=positive_float,
                        help="run cases until this much wall time has passed")
