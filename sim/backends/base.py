@@ -88,15 +88,28 @@ def dut_bus_widths(dut):
 
 
 _verilog_texts = weakref.WeakKeyDictionary()
+_verilog_by_params = {}
 
 
 def dut_verilog(dut, name):
     """The DUT as Verilog with toplevel ``name`` (amaranth.back.verilog), converted once
-    per DUT object: a back-end's build step and its run share the conversion."""
-    texts = _verilog_texts.setdefault(dut, {})
+    per DUT: a back-end's build step and its run share the conversion, and so do DUTs of
+    one class built from equal ``params`` (a hashable build-parameter value, as the
+    engine's :class:`~hw.params.EngineParams`: such a DUT's RTL is a function of its
+    class and its params alone)."""
+    params = getattr(dut, "params", None)
+    try:
+        texts = _verilog_by_params.setdefault((type(dut), params), {}) \
+            if params is not None else _verilog_texts.setdefault(dut, {})
+    except TypeError:               # params not hashable: convert per object
+        texts = _verilog_texts.setdefault(dut, {})
     if name not in texts:
         from amaranth.back import verilog
         texts[name] = verilog.convert(dut, name=name, emit_src=False)
+    else:
+        # Its equal's conversion stands for its own: not "created but never used"
+        # (the flag Amaranth's UnusedElaboratable warning reads).
+        dut._MustUse__used = True
     return texts[name]
 
 

@@ -1,5 +1,6 @@
 """The pysim, Icarus and Verilator backends run the same scenario with cycle-identical results."""
 
+import dataclasses
 import shutil
 
 import pytest
@@ -136,3 +137,19 @@ def test_verilator_progress_and_vcd(tmp_path):
     with pytest.raises(ValueError, match="ending in .vcd"):
         run_verilator(None, f"{SCENARIOS}:repeat_copies", {},
                       memory_config={"base": BASE, "size": 0x1_0000}, vcd=tmp_path / "run.fst")
+
+
+def test_verilog_is_converted_once_per_class_and_params():
+    from hw.engine import DmaEngine
+    from hw.params import EngineParams
+    from sim.backends.base import dut_verilog
+    small = EngineParams(data_width=64, channels=1, max_burst=4, buffer_depth=16)
+    first = dut_verilog(DmaEngine(small), "top")
+    assert dut_verilog(DmaEngine(small), "top") is first      # equal params: not again
+    assert "module top" in first
+    other = dut_verilog(DmaEngine(dataclasses.replace(small, channels=2)), "top")
+    assert other is not first and other != first
+    # Without params, each object is converted on its own.
+    a, b = stand_in_dut.StandInCopier(), stand_in_dut.StandInCopier()
+    assert dut_verilog(a, "top") is not dut_verilog(b, "top")
+    assert dut_verilog(a, "top") == dut_verilog(b, "top")
