@@ -40,6 +40,8 @@ from sim.platform.memory_system import MemorySystem
 ENGINE_WINDOW_BYTES = 1 << REG_ADDR_WIDTH
 #: The most engines one simulation holds (a platform's DMA engines).
 MAX_ENGINES = 64
+#: Every engine's IRQ line (bit k: engine k's), as a mask of ``Device.irq_lines``.
+ALL_IRQ_LINES = (1 << MAX_ENGINES) - 1
 #: An AXI4-Lite access with no response within this many cycles fails.
 MMIO_TIMEOUT_CYCLES = 10_000
 #: While waiting with idle skipping on, how often (in cycles) quiescence is checked.
@@ -292,14 +294,14 @@ class Device(abc.ABC):
     async def _edges(self, n):
         """Let n >= 1 clock edges pass."""
 
-    async def run_periods(self, cycles):
+    async def run_periods(self, cycles, irq_mask=ALL_IRQ_LINES):
         """Wait the periods of ``cycles`` (a sequence of ints >= 0) in turn, each as
-        :meth:`wait_cycles`; before every period but the first, stop if irq is high
-        or, with ``idle_skip``, the device is :meth:`quiescent`. Returns how many
-        periods ran. (A back-end may run them all natively: the host's interrupt
-        wait hands its check periods over in one call.)"""
+        :meth:`wait_cycles`; before every period but the first, stop if one of the
+        ``irq_mask`` lines is high or, with ``idle_skip``, the device is
+        :meth:`quiescent`. Returns how many periods ran. (A back-end may run them all
+        natively: the host's interrupt wait hands its check periods over in one call.)"""
         for i, n in enumerate(cycles):
-            if i and (self.irq or (self.idle_skip and self.quiescent())):
+            if i and (self.irq_lines & irq_mask or (self.idle_skip and self.quiescent())):
                 return i
             await self.wait_cycles(n)
         return len(cycles)

@@ -31,9 +31,9 @@ import os
 import shutil
 from pathlib import Path
 
-from sim.backends.base import (MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device, ScenarioError,
-                               build_memory, check_mmio, check_response, dut_bus_widths, dut_verilog,
-                               engine_duts, load_scenario)
+from sim.backends.base import (ALL_IRQ_LINES, MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
+                               ScenarioError, build_memory, check_mmio, check_response,
+                               dut_bus_widths, dut_verilog, engine_duts, load_scenario)
 from sim.backends.native import build as native_build
 from sim.backends.native.platform import NativeAxi, check, load_library
 from sim.backends.waveform import period_fs, waveform_format
@@ -67,7 +67,7 @@ _SIM_SIGNATURES = {
     "fd_sim_wait_irq": ([ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int)],
                         ctypes.c_int),
     "fd_sim_run_periods": ([ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int,
-                            ctypes.POINTER(ctypes.c_int64)], ctypes.c_int),
+                            ctypes.c_uint64, ctypes.POINTER(ctypes.c_int64)], ctypes.c_int),
     "fd_sim_cycle": ([ctypes.c_void_p], ctypes.c_int64),
     "fd_sim_skipped": ([ctypes.c_void_p], ctypes.c_int64),
     "fd_sim_simulated_edges": ([ctypes.c_void_p], ctypes.c_int64),
@@ -284,11 +284,12 @@ class _VerilatorDevice(Device):
             if seen.value or timeout_cycles <= 0:
                 return bool(seen.value)
 
-    async def run_periods(self, cycles):
+    async def run_periods(self, cycles, irq_mask=ALL_IRQ_LINES):
         array = (ctypes.c_int64 * len(cycles))(*cycles)
         done = ctypes.c_int64()
         self._check(self._lib.fd_sim_run_periods(self._sim, array, len(cycles),
-                                                 int(self.idle_skip), ctypes.byref(done)))
+                                                 int(self.idle_skip), irq_mask,
+                                                 ctypes.byref(done)))
         self._report()
         return done.value
 

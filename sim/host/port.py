@@ -9,6 +9,7 @@ is idle and nothing is armed is counted, not simulated.
 """
 import math
 
+from sim.backends.base import ALL_IRQ_LINES
 from sim.host.costs import CostTable
 from sim.host.faults import HostFaults
 from sim.platform.iommu import PAGE_BYTES
@@ -164,7 +165,8 @@ class HostPort(Port):
                 continue
             plan = self._plan_irq_wait(started, timeout_ns, periods, self.faults.next_ns())
             if plan:
-                done = await self.dev.run_periods([cycles for cycles, *_ in plan])
+                done = await self.dev.run_periods([cycles for cycles, *_ in plan],
+                                                  ALL_IRQ_LINES & ~self._lost_lines)
                 _, self._owed_ns, self.time_ns["wait"], self.breakdown_ns["irq_wait"] = \
                     plan[done - 1]
             if self.now_ns >= self.faults.next_ns():

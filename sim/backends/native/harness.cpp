@@ -299,11 +299,13 @@ struct Sim {
         return irq();
     }
 
-    // Device.run_periods: before every period but the first, stop if irq is high or
-    // (idle skipping) the device is quiescent; returns the periods run.
-    int64_t run_periods(const int64_t *cycles, int64_t count, bool idle_skip) {
+    // Device.run_periods: before every period but the first, stop if one of the
+    // irq_mask lines is high or (idle skipping) the device is quiescent; returns the
+    // periods run.
+    int64_t run_periods(const int64_t *cycles, int64_t count, bool idle_skip,
+                        uint64_t irq_mask) {
         for (int64_t i = 0; i < count; i++) {
-            if (i && (irq() || (idle_skip && quiescent()))) return i;
+            if (i && ((irq_lines() & irq_mask) || (idle_skip && quiescent()))) return i;
             wait_cycles(cycles[i], idle_skip);
         }
         return count;
@@ -371,8 +373,11 @@ int fd_sim_wait_irq(Sim *sim, int64_t timeout, int *seen) {
     return guarded([&] { *seen = sim->wait_irq(timeout); return 0; });
 }
 int fd_sim_run_periods(Sim *sim, const int64_t *cycles, int64_t count, int idle_skip,
-                       int64_t *done) {
-    return guarded([&] { *done = sim->run_periods(cycles, count, idle_skip); return 0; });
+                       uint64_t irq_mask, int64_t *done) {
+    return guarded([&] {
+        *done = sim->run_periods(cycles, count, idle_skip, irq_mask);
+        return 0;
+    });
 }
 
 int64_t fd_sim_cycle(Sim *sim) { return sim->cycle(); }

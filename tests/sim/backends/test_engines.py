@@ -6,7 +6,7 @@ from hw.descriptor import FLAG_INTERRUPT, Status
 from hw.engine import DmaEngine
 from hw.params import EngineParams
 from sim.backends import get_runner
-from sim.backends.base import ENGINE_WINDOW_BYTES
+from sim.backends.base import ALL_IRQ_LINES, ENGINE_WINDOW_BYTES
 from sim.experiments.engine_io import EngineIO
 
 SCENARIOS = "tests.sim.backends.test_engines"
@@ -62,6 +62,29 @@ async def register_windows(dev):
     except ValueError as error:
         return {"idents": idents, "refused": str(error)}
     return {"idents": idents, "refused": None}
+
+
+async def periods_until_an_irq_that_counts(dev):
+    """Engine 0's interrupt is raised and left high; engine 1 then copies 16 KiB with an
+    interrupt. run_periods stops at once on line 0, but with line 0 masked out (a lost
+    interrupt the host ignores) only when engine 1's line rises."""
+    ios = [EngineIO(dev, k) for k in range(2)]
+    for k in range(2):
+        ring, record, src, dst = _layout(k)
+        await ios[k].setup_channel(0, ring, 4)
+        await ios[k].write("int_enable", 1)
+        await ios[k].write("irq_coal", count=1)
+        ios[k].post(0, src, dst, 0x4000 if k else 64, FLAG_INTERRUPT, record)
+    await ios[0].doorbell(0)
+    await ios[0].wait_idle(0)
+    await dev.wait_cycles(4)
+    assert dev.irq_lines == 0b01
+    at_once = await dev.run_periods([16] * 8)
+    await ios[1].doorbell(0)
+    started = dev.cycle
+    masked = await dev.run_periods([16] * 10_000, irq_mask=ALL_IRQ_LINES & ~0b01)
+    return {"at_once": at_once, "masked": masked, "waited": dev.cycle - started,
+            "irq_lines": dev.irq_lines}
 
 
 def run(backend, scenario, engines, kwargs=None):
@@ -222,3 +245,14 @@ def test_engines_behind_one_io_port_share_it_and_others_do_not():
     apart = _rates("B", None, "A", engine_ports=ports)[0::2]
     assert apart == pytest.approx([alone, _rates(None, None, "A", engine_ports=ports)[2]],
                                   rel=0.01)
+
+
+def test_run_periods_stops_only_on_the_lines_of_its_mask():
+    results = [run(backend, "periods_until_an_irq_that_counts", 2)
+               for backend in ("pysim", "verilator")]
+    assert results[0] == results[1]
+    result = results[0]
+    assert result["at_once"] == 1
+    # 16 KiB at 8 bytes a beat: over 2048 cycles before engine 1's line rises.
+    assert 2048 // 16 < result["masked"] < 10_000 and result["irq_lines"] == 0b11
+    assert result["waited"] == 16 * result["masked"]
