@@ -111,7 +111,8 @@ class Iommu:
         self._writable = {}       # page number -> mappings that let the engine write it
         self._large = {}          # 2 MiB region number -> large mappings covering it
         self._mappings = {}       # (bus address, bytes, direction) -> times mapped
-        self._revoked = Counter()  # page number -> revocations covering it (revoke())
+        self._revoked = {}        # page number -> revocations covering it (revoke())
+        self._revocations = {}    # mapping key -> revocations of it not yet restored
         #: IO page faults: (cycle, "read" | "write", address, AXI id).
         self.faults = []
         #: Cycles of one page-table read; 0: translation takes no time (set by the
@@ -144,9 +145,9 @@ class Iommu:
         for page in pages:
             _acquire(self._pages, page)
         readable = [page for page in pages if read and _acquire(self._readable, page)
-                    and not self._revoked[page]]
+                    and page not in self._revoked]
         writable = [page for page in pages if write and _acquire(self._writable, page)
-                    and not self._revoked[page]]
+                    and page not in self._revoked]
         key = (addr, nbytes, direction)
         self._mappings[key] = self._mappings.get(key, 0) + 1
         large = [region for region in self._large_regions(addr, nbytes)
@@ -217,27 +218,38 @@ class Iommu:
     def revoke(self, bus_addr, nbytes, direction=BIDIRECTIONAL):
         """Make a live mapping's pages unreachable without unmapping them: another
         agent's unmap racing the transfers that use them (fault injection). The
-        mapping stays in the table; :meth:`restore` makes it reachable again."""
-        if (bus_addr, nbytes, direction) not in self._mappings:
+        mapping stays in the table; :meth:`restore` makes it reachable again. The
+        revocation ends with the mapping: when the driver's own unmap removes it, a
+        fresh mapping of the same pages is reachable."""
+        key = (bus_addr, nbytes, direction)
+        if key not in self._mappings:
             raise IommuError(f"revoke of {nbytes} bytes at {bus_addr:#x}: no such mapping")
-        pages = [page for page in self._pages_of(bus_addr, nbytes) if not self._revoked[page]]
-        self._revoked.update(self._pages_of(bus_addr, nbytes))
-        self._reachable_changed([p for p in pages if p in self._readable],
-                                [p for p in pages if p in self._writable], [], mapped=False)
+        _acquire(self._revocations, key)
+        gone = [page for page in self._pages_of(bus_addr, nbytes)
+                if _acquire(self._revoked, page)]
+        self._reachable_changed([p for p in gone if p in self._readable],
+                                [p for p in gone if p in self._writable], [], mapped=False)
 
     def restore(self, bus_addr, nbytes, direction=BIDIRECTIONAL):
-        """Undo one :meth:`revoke` of this range: its pages still mapped are reachable
-        again."""
-        pages = self._pages_of(bus_addr, nbytes)
-        self._revoked.subtract(pages)
-        back = [page for page in pages if not self._revoked[page]]
-        self._revoked = +self._revoked          # drop the zero counts
+        """Undo one :meth:`revoke` of this mapping: its pages still mapped are reachable
+        again (nothing is left to undo if it was unmapped meanwhile)."""
+        key = (bus_addr, nbytes, direction)
+        if key in self._revocations:
+            _release(self._revocations, key)
+            self._lift_revocations(bus_addr, nbytes, 1)
+
+    def _lift_revocations(self, bus_addr, nbytes, times):
+        """Take ``times`` revocations off the range's pages; those left with none and
+        still mapped are reachable again."""
+        back = [page for _ in range(times) for page in self._pages_of(bus_addr, nbytes)
+                if _release(self._revoked, page)]
         self._reachable_changed([p for p in back if p in self._readable],
                                 [p for p in back if p in self._writable], [], mapped=True)
 
     def _remove(self, bus_addr, nbytes, direction):
         read, write = _rights(direction)
-        _release(self._mappings, (bus_addr, nbytes, direction))
+        key = (bus_addr, nbytes, direction)
+        last = _release(self._mappings, key)
         pages = self._pages_of(bus_addr, nbytes)
         for page in pages:
             _release(self._pages, page)
@@ -246,6 +258,9 @@ class Iommu:
         large = [region for region in self._large_regions(bus_addr, nbytes)
                  if _release(self._large, region)]
         self._reachable_changed(readable, writable, large, mapped=False)
+        if last and key in self._revocations:
+            # Its revocations go with it: pages still mapped otherwise are reachable again.
+            self._lift_revocations(bus_addr, nbytes, self._revocations.pop(key))
 
     def _invalidate_range(self, bus_addr, nbytes):
         pages = self._pages_of(bus_addr, nbytes)
@@ -321,8 +336,8 @@ class Iommu:
         table = self._writable if write else self._readable
         if (addr & (PAGE_BYTES - 1)) + nbytes <= PAGE_BYTES:     # one page: the AXI case
             page = addr >> PAGE_SHIFT
-            return page in table and not self._revoked[page]
-        return all(page in table and not self._revoked[page]
+            return page in table and page not in self._revoked
+        return all(page in table and page not in self._revoked
                    for page in self._pages_of(addr, nbytes))
 
     @property

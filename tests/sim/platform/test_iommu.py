@@ -380,3 +380,24 @@ def test_a_mapping_gives_the_engine_the_rights_of_its_direction():
     assert not iommu.allows(0x3000) and not iommu.allows(0x3000, write=True)
     iommu.restore(0x3000, PAGE, "bidirectional")
     assert iommu.allows(0x3000) and iommu.allows(0x3000, write=True)
+
+
+def test_a_revocation_ends_with_the_mapping_it_hit():
+    iommu = Iommu(True)
+    iommu.map(0x1000, 2 * PAGE, "to_device")
+    iommu.map(0x2000, PAGE, "to_device")           # shares the page at 0x2000
+    iommu.revoke(0x1000, 2 * PAGE, "to_device")
+    assert not iommu.allows(0x1000) and not iommu.allows(0x2000)
+    iommu.unmap(0x1000, 2 * PAGE, "to_device")      # the driver's own unmap, before restore
+    assert iommu.allows(0x2000) and not iommu.allows(0x1000)
+    iommu.map(0x1000, PAGE, "to_device")            # a fresh mapping of the frame
+    assert iommu.allows(0x1000)
+    iommu.restore(0x1000, 2 * PAGE, "to_device")    # the fault's end: nothing left to undo
+    assert iommu.allows(0x1000) and iommu.allows(0x2000)
+    # Revoked twice, restored once: still unreachable; the second restore brings it back.
+    iommu.revoke(0x2000, PAGE, "to_device")
+    iommu.revoke(0x2000, PAGE, "to_device")
+    iommu.restore(0x2000, PAGE, "to_device")
+    assert not iommu.allows(0x2000)
+    iommu.restore(0x2000, PAGE, "to_device")
+    assert iommu.allows(0x2000)
