@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hw.descriptor import DESC_BYTES, RECORD_BYTES
 from sim.platform.address_map import COHERENT
 from sim.platform.iommu import PAGE_BYTES
 from sim.platform.faults import BusFaults
@@ -79,7 +80,6 @@ def _record_slots(engines, channels):
     coherent memory (sw_driver/foliodma.py): per engine, per channel, a ring of
     RING_ENTRIES descriptors then its records, each on whole pages of its own
     (sim.host.port.HostPort.alloc_coherent)."""
-    from hw.descriptor import DESC_BYTES, RECORD_BYTES
     pages = lambda nbytes: -(-nbytes // PAGE_BYTES) * PAGE_BYTES   # noqa: E731
     at, slots = COHERENT[0], []
     for _ in range(engines * channels):
@@ -119,8 +119,8 @@ def make_case(rng, backend, kinds, seed):
     if "record_error" in chosen:
         # One of the first slots of a channel: those every batch uses.
         start, _ = _record_slots(engines, channels)[int(rng.integers(engines * channels))]
-        slot = start + 8 * int(rng.integers(4))
-        records.append([slot, slot + 8])
+        slot = start + RECORD_BYTES * int(rng.integers(4))
+        records.append([slot, slot + RECORD_BYTES])
     poison = sorted({int(rng.integers(len(sizes))) for _ in range(int(rng.integers(1, 3)))}) \
         if "poison" in chosen else []
     return Case(seed=seed, backend=backend, driver=str(rng.choice(["v1", "v2", "v3"])),

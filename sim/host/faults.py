@@ -14,7 +14,7 @@ timeline (ns from the port's start), applied by :class:`sim.host.port.HostPort`:
 :attr:`HostFaults.fired` records what each did when it fired.
 """
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 KINDS = ("irq_lost", "irq_twice", "mmio", "revoke")
 
@@ -38,9 +38,6 @@ class HostFault:
             raise ValueError(f"host fault at_ns={self.at_ns!r}: expected a time >= 0")
         if not 0 <= self.pick <= 1:
             raise ValueError(f"host fault pick={self.pick!r}: expected a fraction 0..1")
-
-    def to_config(self):
-        return asdict(self)
 
 
 class HostFaults:

@@ -19,7 +19,6 @@ class CoreClock:
         self._copied = False
         self.resident = set()            # source addresses whose lines are in the LLC
         self.poisoned = set()            # source addresses whose read machine-checks
-        self.machine_checks = []
         self.batched_copy = False        # set by the core around a batch copy
 
     def begin_call(self):
@@ -55,7 +54,6 @@ class CoreClock:
         if poisoned:
             # copy_mc: the read of the poisoned line machine-checks half way on
             # average; nothing is written.
-            self.machine_checks.append(src)
             ns /= 2
         else:
             self.memory.copy(dst, src, nbytes)
@@ -156,8 +154,3 @@ def add_times(into, more, times=1):
 def zero_times():
     """Zero time in every category."""
     return dict.fromkeys(CATEGORIES, 0.0)
-
-
-async def folio_mc_copy(port, dst, src):
-    """The CPU copies one folio; False if the read machine-checked (nothing written)."""
-    return await port.cpu_copy(dst.address, src.address, src.size)

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.kernel.clock import add_times, time_delta, zero_times, folio_mc_copy
+from sim.kernel.clock import add_times, time_delta, zero_times
 from sim.kernel.folios import (CATEGORIES, DEFAULT_FLOW, FLOWS, MAX_SIMULATED_PER_RUN, MigrateError,
                                MODES, NODES, PAGE, PMD_BYTES)
 from sim.kernel.frames import FolioState, NodeFrames
 from sw_driver.folio import Folio
+# The port's CPU copy is copy_mc: it reports a machine check, as Linux's folio_mc_copy.
+from sw_driver.folios_copy import folio_copy as folio_mc_copy
 
 
 @dataclass

@@ -79,7 +79,7 @@ class BusFaults:
     def native_rows(self):
         """(direction 0 read / 1 write, burst index, 0 error / 1 delay, RESP or cycles)
         per fault, as an int64 array (the native model's form)."""
-        rows = [(d, index, 0 if kind == ERROR else 1, RESP_NAMES.get(value, value))
+        rows = [(d, index, 0 if kind == ERROR else 1, value)
                 for d, table in enumerate((self.reads, self.writes))
                 for index, (kind, value) in table.items()]
         return np.asarray(rows or np.zeros((0, 4)), dtype=np.int64)
