@@ -143,3 +143,18 @@ def test_replaying_a_case_file(tmp_path, capsys):
     path.write_text("{\"seed\": 1}")
     assert main(["stress", "--case", str(path)]) == 2
     assert "not a stress case" in capsys.readouterr().err
+
+
+def test_a_case_leaves_no_memory_behind():
+    # A campaign runs thousands of cases in one process: each run's memory (and the
+    # reference cycles around it) must be gone when the run returns.
+    import gc
+
+    from sim.platform.memory import Memory
+
+    def alive():
+        return sum(isinstance(o, Memory) for o in gc.get_objects())
+    gc.collect()
+    before = alive()
+    assert failed(run_case(dataclasses.replace(BASE, **FAULTS["irq_lost"]))) is None
+    assert alive() == before
