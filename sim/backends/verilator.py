@@ -344,11 +344,6 @@ def run_verilator(dut, scenario, kwargs, *, memory_config, params=None, progress
             gc.unfreeze()
     finally:
         lib.fd_sim_free(sim)
-        # The run's objects are garbage now, in reference cycles (the device, its memory
-        # buffer, the scenario's coroutines) that the collector, with the frozen heap
-        # back in its oldest generation, would rarely look at: a long campaign of runs
-        # grew by tens of MB a run. Collect them at once (tens of ms).
-        gc.collect()
     try:
         return json.loads(json.dumps(result))
     except TypeError as error:
