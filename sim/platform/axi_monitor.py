@@ -6,7 +6,8 @@ monitor checks, after a run and on every back-end alike, what the logs of one po
 show of both sides:
 
 * every AR and AW: a burst of at most 256 beats, aligned to the beat, not crossing
-  a 4 KiB boundary;
+  a 4 KiB boundary (the slave refuses such a burst too, as it happens; the monitor
+  checks it again so that it stands on the logs alone);
 * every AW gets exactly its number of W beats, in AW order (W data may come
   before its AW), and one B, in AW order, after the AW and its last W beat;
 * every AR gets exactly its number of R beats, after the AR, bursts in AR order
