@@ -89,7 +89,11 @@ def build_parser():
                     "fallback and undo) over a folio list from one node to another, with the "
                     "CPU copy of the upstream and batched flows and the DMA copy through the "
                     "dcbm driver on the engine RTL, and prints the seed's measures: "
-                    "migrate_pages and folio_copy cycles per page, F, copy GB/s. Every run "
+                    "migrate_pages and folio_copy cycles per page, F, copy GB/s; and CPU "
+                    "s/GiB, the CPU-seconds the migration occupies per GiB moved: all the "
+                    "migrating CPU does (the core's work, the driver's operations and MMIO, "
+                    "CPU copies, busy-polling, interrupt delivery and handling) but not its "
+                    "sleep in wait_for_completion until the device's interrupt. Every run "
                     "ends with an integrity check of every simulated folio.")
     add_migrate_options(mig)
     mig.add_argument("--plot", type=figure_path, metavar="FILE.svg|png",

@@ -52,6 +52,7 @@ def migrate_table(rows, lead=None):
                       row["folio_copy_cycles_per_page_sd"], "{:.0f}"),
             "F": _pm(row["F"], row["F_sd"], "{:.4f}"),
             "gbps": f"{row['copy_gbps']:.2f}",
+            "cpu": f"{row['cpu_seconds_per_gib']:.3f}",
             "pma": "n/a" if pma is None else f"{pma:.0f}",
             "batches": f"{row['simulated_batches']} + {row['extrapolated_batches']}",
             "integrity": (f"ok ({integrity['migrated']} moved, {integrity['kept_at_source']} "
@@ -62,6 +63,7 @@ def migrate_table(rows, lead=None):
         ("mode", "mode", "{}"), ("flow", "flow", "{}"),
         ("migrate_pages cycles/page", "mp", "{}"), ("folio_copy cycles/page", "fc", "{}"),
         ("F", "F", "{}", "optional"), ("copy GB/s", "gbps", "{}"),
+        ("CPU s/GiB", "cpu", "{}"),
         ("post_move_access cycles/page", "pma", "{}"),
         ("batches simulated + extrapolated", "batches", "{}"),
         ("integrity", "integrity", "{}"), ("wall s", "wall", "{}", "optional"))))

@@ -2,7 +2,7 @@
 kernel routines, the copy model; a port of its own for CPU-only runs.
 """
 
-from sim.kernel.folios import CATEGORIES, PAGE
+from sim.kernel.folios import CATEGORIES, PAGE, TALLIES
 
 
 class CoreClock:
@@ -61,7 +61,8 @@ class CoreClock:
         return not poisoned
 
     def snapshot(self):
-        return dict(self.cat)
+        """Time so far per tally (:data:`sim.kernel.folios.TALLIES`)."""
+        return {**self.cat, "sleep": 0.0}
 
 
 class SoftPort(CoreClock):
@@ -132,25 +133,27 @@ def host_port_class():
         def snapshot(self):
             snap = dict(self.cat)
             # HostPort's "cpu" holds the core and cold time too; the rest is the driver's
-            # operations and MMIO. "wait": polling and sleeping on the device.
+            # operations and MMIO. "wait": polling, sleeping on the device and the
+            # interrupt's delivery; "sleep": the sleeping alone.
             snap["driver"] = self.time_ns["cpu"] - self.cat["core"] - self.cat["cold"]
             snap["wait"] = self.time_ns["wait"]
+            snap["sleep"] = self.breakdown_ns.get("irq_wait", 0.0)
             return snap
 
     return MigrationHostPort
 
 
 def time_delta(after, before):
-    """Per time category, after minus before."""
-    return {k: after[k] - before[k] for k in CATEGORIES}
+    """Per tally (:data:`sim.kernel.folios.TALLIES`), after minus before."""
+    return {k: after[k] - before[k] for k in TALLIES}
 
 
 def add_times(into, more, times=1):
-    """Add ``times`` times the per-category times ``more`` into ``into``."""
-    for k in CATEGORIES:
+    """Add ``times`` times the per-tally times ``more`` into ``into``."""
+    for k in TALLIES:
         into[k] += more[k] * times
 
 
 def zero_times():
-    """Zero time in every category."""
-    return dict.fromkeys(CATEGORIES, 0.0)
+    """Zero time in every tally."""
+    return dict.fromkeys(TALLIES, 0.0)

@@ -38,6 +38,12 @@ DEFAULT_FLOW = {"cpu": "upstream", "batch-cpu": "batched", "dma": "batched"}
 CATEGORIES = ("core", "cold", "copy", "driver", "wait")
 
 
+#: What a port's time snapshot tallies: the categories, and "sleep", the part of "wait"
+#: the migrating thread sleeps (in wait_for_completion, until the device's interrupt),
+#: off the CPU. It is no category of its own: its noise is the wait's.
+TALLIES = CATEGORIES + ("sleep",)
+
+
 #: Nodes: 0 the migrating CPU's, 1 the other socket, 2 the CXL tier (sim.platform.memory_system).
 NODES = tuple(node.node_id for node in (LOCAL_DRAM, REMOTE_DRAM, CXL_MEMORY))
 

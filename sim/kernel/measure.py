@@ -1,5 +1,6 @@
 """The seed's measures from a run: totals per category, seeded per-run noise,
-mean and SD, and the post-move access cost from the cache model.
+mean and SD, the CPU time per GiB moved, and the post-move access cost from the cache
+model.
 """
 import math
 
@@ -11,8 +12,13 @@ from sim.kernel.folios import CATEGORIES, PAGE
 from sim.seed import CPU_GHZ
 
 
+#: Bytes in a GiB, the unit of cpu_seconds_per_gib.
+GIB = 1 << 30
+
+
 def totals(raw):
-    """(migrate_pages ns by category, copy ns by category) of one call, noise-free."""
+    """(migrate_pages ns by tally, copy ns by tally) of one call, noise-free (tallies:
+    :data:`sim.kernel.folios.TALLIES`)."""
     total, copy = dict(raw["call"]), zero_times()
     for group in raw["groups"]:
         add_times(total, group["total"], group["count"])
@@ -35,25 +41,30 @@ def noise_factors(costs, repeat, seed):
 
 
 def measure(raw, costs, *, pages, nbytes, repeat, seed=0, cpu_ghz=CPU_GHZ):
-    """The seed's figures, mean and SD over ``repeat`` noisy runs."""
+    """The seed's figures, mean and SD over ``repeat`` noisy runs, and
+    cpu_seconds_per_gib: the CPU-seconds the migration occupies per GiB moved, its whole
+    time but the migrating thread's sleep on the device (the "sleep" tally, noisy as
+    the wait it is part of)."""
     total, copy = totals(raw)
     samples = {"migrate_pages": [], "folio_copy": [], "F": [], "copy_gbps": [],
-               "migrate_gbps": []}
+               "migrate_gbps": [], "cpu_seconds_per_gib": []}
     for factors in noise_factors(costs, repeat, seed):
         t = sum(total[k] * factors[k] for k in CATEGORIES)
         c = sum(copy[k] * factors[k] for k in CATEGORIES)
+        cpu = t - total["sleep"] * factors["wait"]
         samples["migrate_pages"].append(t * cpu_ghz / pages)
         samples["folio_copy"].append(c * cpu_ghz / pages)
         samples["F"].append(c / t if t else 0.0)
         samples["copy_gbps"].append(nbytes / c if c else math.inf)
         samples["migrate_gbps"].append(nbytes / t if t else math.inf)
+        samples["cpu_seconds_per_gib"].append(cpu * 1e-9 / (nbytes / GIB))
     out = {}
     for name, values in samples.items():
         values = np.asarray(values)
         out[name] = float(values.mean())
         out[name + "_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    out["migrate_pages_ns"] = sum(total.values())
-    out["folio_copy_ns"] = sum(copy.values())
+    out["migrate_pages_ns"] = sum(total[k] for k in CATEGORIES)
+    out["folio_copy_ns"] = sum(copy[k] for k in CATEGORIES)
     out["breakdown_cycles_per_page"] = {k: total[k] * cpu_ghz / pages for k in CATEGORIES}
     out["copy_breakdown_cycles_per_page"] = {k: copy[k] * cpu_ghz / pages for k in CATEGORIES}
     return out

@@ -72,7 +72,8 @@ def figure_fields(figures):
     row = {}
     for key, figure in (("migrate_pages_cycles_per_page", "migrate_pages"),
                         ("folio_copy_cycles_per_page", "folio_copy"), ("F", "F"),
-                        ("copy_gbps", "copy_gbps"), ("migrate_gbps", "migrate_gbps")):
+                        ("copy_gbps", "copy_gbps"), ("migrate_gbps", "migrate_gbps"),
+                        ("cpu_seconds_per_gib", "cpu_seconds_per_gib")):
         row[key] = figures[figure]
         row[key + "_sd"] = figures[figure + "_sd"]
     for key in ("migrate_pages_ns", "folio_copy_ns", "breakdown_cycles_per_page",

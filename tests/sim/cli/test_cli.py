@@ -1,5 +1,6 @@
 """The foliodma command line: bench output, clear errors for bad input."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,10 @@ def test_tables_fit_120_columns_unless_wide(capsys):
     table = table[:table.index("")]
     assert max(len(line) for line in table) <= 120
     assert table[-1] == "(left out to fit 120 columns: F, wall s; --wide shows every column)"
+    # CPU s/GiB: its header wrapped, its values right-aligned under it, 3 decimals.
+    end = table[2].index("s/GiB") + len("s/GiB")
+    assert table[1][:end].endswith("CPU")
+    assert all(re.fullmatch(r"\d+\.\d{3}", line[:end].split()[-1]) for line in table[4:6])
     assert main(argv + ["--wide"]) == 0
     wide = capsys.readouterr().out.splitlines()
     header = next(line for line in wide if line.lstrip().startswith("mode"))

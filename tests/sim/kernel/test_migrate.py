@@ -18,7 +18,7 @@ K, M = 1 << 10, 1 << 20
 REQUIRED_ROW_KEYS = {"mode", "workload_bytes", "folio_bytes", "migrate_pages_cycles_per_page",
                      "folio_copy_cycles_per_page", "F", "copy_gbps",
                      "post_move_access_cycles_per_page", "simulated_batches",
-                     "extrapolated_batches"}
+                     "extrapolated_batches", "cpu_seconds_per_gib", "cpu_seconds_per_gib_sd"}
 
 
 def spec(mode="cpu", workload=2 * M, folio=4 * K, **extra):
@@ -249,7 +249,7 @@ def test_extrapolation_counts_the_flush_queue_invalidations(monkeypatch):
     from sim.platform.memory_system import LOCAL_DRAM
     refill_bound_ns = added * REFILL_READS_PER_INVALIDATION * LOCAL_DRAM.read_latency_ns
     for part in (0, 1):
-        missing = sum(totals(full)[part].values()) - sum(totals(short)[part].values())
+        missing = sum(totals(full)[part][k] - totals(short)[part][k] for k in CATEGORIES)
         assert 0 <= missing <= refill_bound_ns, (part, missing)
     assert_intact(short)
 
@@ -300,6 +300,50 @@ def test_dma_v1_one_page_per_descriptor_and_same_on_every_backend():
         assert_intact(raw, migrated=3)
         assert raw["dma_copied_folios"] == 3
     assert totals(results[0]) == totals(results[1]) == totals(results[2])
+
+
+# --- CPU time per GiB moved -----------------------------------------------------------------
+
+def migrate_seconds_per_gib(row):
+    """The whole migrate_pages time per GiB moved, from the row's noise-free ns total."""
+    return row["migrate_pages_ns"] * 1e-9 / (row["workload_bytes"] / 2**30)
+
+
+@pytest.mark.parametrize("mode", ["cpu", "batch-cpu"])
+def test_cpu_modes_occupy_the_cpu_for_all_of_migrate_pages(mode):
+    row = run_request(MigrateRequest(mode=mode, workload_bytes=256 * K, repeat=1))
+    assert row["cpu_seconds_per_gib"] == pytest.approx(migrate_seconds_per_gib(row), rel=1e-12)
+    assert row["cpu_seconds_per_gib"] > 0 and row["cpu_seconds_per_gib_sd"] == 0
+
+
+@pytest.mark.parametrize("backend", ["verilator", "pysim"])
+def test_dma_v3_cpu_time_leaves_out_the_sleep_on_the_device(backend):
+    row = run_request(MigrateRequest(mode="dma", driver="v3", workload_bytes=32 * K, repeat=1,
+                                     backend=backend), keep_raw=True)
+    sleep_ns = totals(row["_raw"])[0]["sleep"]
+    assert sleep_ns > 0
+    assert row["cpu_seconds_per_gib"] < migrate_seconds_per_gib(row)
+    assert migrate_seconds_per_gib(row) - row["cpu_seconds_per_gib"] == \
+        pytest.approx(sleep_ns * 1e-9 / (row["workload_bytes"] / 2**30), rel=1e-9)
+
+
+def test_dma_v1_busy_polls_so_its_cpu_time_is_all_of_migrate_pages():
+    row = run_request(MigrateRequest(mode="dma", driver="v1", workload_bytes=16 * K, repeat=1,
+                                     backend="verilator"), keep_raw=True)
+    assert totals(row["_raw"])[0]["sleep"] == 0
+    assert row["cpu_seconds_per_gib"] == pytest.approx(migrate_seconds_per_gib(row), rel=1e-12)
+
+
+def test_cpu_time_per_gib_survives_extrapolated_batches():
+    def run(full):
+        return run_request(MigrateRequest(mode="dma", driver="v3", workload_bytes=96 * K,
+                                          max_batch_pages=4, full=full, repeat=3,
+                                          backend="verilator"))
+    short, full = run(False), run(True)
+    assert short["extrapolated_batches"] > 0 and full["extrapolated_batches"] == 0
+    assert short["cpu_seconds_per_gib"] < migrate_seconds_per_gib(short)
+    for key in ("cpu_seconds_per_gib", "cpu_seconds_per_gib_sd"):
+        assert short[key] == pytest.approx(full[key], rel=1e-9), key
 
 
 def test_post_move_access_from_the_cache_model():
