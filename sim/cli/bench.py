@@ -1,8 +1,9 @@
 """``foliodma bench``: one folio batch through the engine alone or through the driver stack.
 """
 
-from sim.cli.common import (check_waveform, format_table, human_size, Progress, UsageError,
-                            write_outputs)
+from sim.backends import AUTO_BACKEND
+from sim.cli.common import (check_waveform, format_table, human_size, Progress, resolve_backend,
+                            UsageError, write_outputs)
 from sim.cli.machine_options import engine_params, machine_of
 from sw_driver.dcbm import STRATEGIES
 from sw_driver.folio import PAGE_SIZE
@@ -75,11 +76,19 @@ DRIVER_COLUMNS = (
 
 
 def _bench_memory(args):
-    """(back-ends to run, read latency, write latency) of a bench command line."""
-    backends = args.backend
+    """(read latency, write latency) of a bench command line."""
     read_latency = args.read_latency if args.read_latency is not None else args.latency
     write_latency = args.write_latency if args.write_latency is not None else args.latency
-    return backends, read_latency, write_latency
+    return read_latency, write_latency
+
+
+def _bench_backends(args, params):
+    """The back-ends to run, once every other option is checked: --backend, auto
+    resolved (into args too, as --json records it), and --vcd checked against them."""
+    if args.backend == (AUTO_BACKEND,):
+        args.backend = (resolve_backend(args, params, AUTO_BACKEND),)
+    check_waveform(args, args.backend)
+    return args.backend
 
 
 #: bench --driver's choices: a dcbm strategy, or none (the CPU copies).
@@ -93,8 +102,6 @@ DRIVER_ONLY = (("compare_idle_skip", "--compare-idle-skip"), ("v1_dma_only", "--
 
 
 def cmd_bench(args):
-    backends, read_latency, write_latency = _bench_memory(args)
-    check_waveform(args, backends)
     if args.driver is not None:
         return cmd_driver_bench(args)
     given = [option for dest, option in DRIVER_ONLY
@@ -108,6 +115,8 @@ def cmd_bench(args):
     if args.folio_size < 1 or args.folio_size % params.beat_bytes:
         raise UsageError(f"--folio-size {args.folio_size} is not a positive multiple of the "
                          f"{params.beat_bytes}-byte beat")
+    read_latency, write_latency = _bench_memory(args)
+    backends = _bench_backends(args, params)
     rows = []
     for backend in backends:
         progress = Progress(f"bench {backend}", enabled=not args.quiet)
@@ -142,7 +151,8 @@ def cmd_driver_bench(args):
         raise UsageError("--vcd with --compare-idle-skip: two runs would write one waveform "
                          "file; leave one of them out")
     machine = machine_of(args)
-    backends, read_latency, write_latency = _bench_memory(args)
+    read_latency, write_latency = _bench_memory(args)
+    backends = _bench_backends(args, params)
     skips = (True, False) if args.compare_idle_skip else (not args.no_idle_skip,)
     rows = []
     for backend in backends:

@@ -10,7 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from sim.backends import BACKENDS
+from sim.backends import AUTO_BACKEND, auto_backend, BACKEND_CHOICES, BACKENDS
 from sim.kernel.request import MigrateRequest
 
 
@@ -43,8 +43,14 @@ def positive_int(text):
 
 
 def backend_list(text):
-    """Back-ends for bench: 'all' or comma-separated names, e.g. icarus,verilator."""
+    """Back-ends for bench: 'all', comma-separated names, e.g. icarus,verilator, or
+    'auto' alone (one back-end, see :func:`resolve_backend`)."""
     names = list(BACKENDS) if text == "all" else [name.strip() for name in text.split(",")]
+    if AUTO_BACKEND in names and len(names) > 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: {AUTO_BACKEND} picks one back-end; give "
+                                         f"it alone, or name the back-ends")
+    if names == [AUTO_BACKEND]:
+        return (AUTO_BACKEND,)
     unknown = [name for name in names if name not in BACKENDS]
     if unknown or not names or len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(
@@ -258,31 +264,31 @@ def request_default(name):
     return MigrateRequest.__dataclass_fields__[name].default
 
 
-#: --backend auto: the compiled back-end where it can be built, else pysim.
-AUTO_BACKEND = "auto"
-
-
-def resolve_backend(args, params):
-    """The back-end to run on: ``auto`` becomes verilator if its simulation of the
-    engine builds here, else pysim, with one line on stderr saying why. A build that
-    happens is done here and reported on its own line (it is cached for the run)."""
-    from sim.backends import verilator as verilator_backend
-    from sim.backends.native.build import NativeBuildError
-    backend = args.backend
+def resolve_backend(args, params, backend=None):
+    """The back-end to run on (``backend``, else ``args.backend``): ``auto`` becomes
+    verilator if its simulation of the engine builds here, else pysim, with one line on
+    stderr saying why. A build that happens is done here and reported on its own line
+    (it is cached for the run)."""
+    backend = args.backend if backend is None else backend
     if backend == AUTO_BACKEND:
-        backend = "verilator"
-        try:
-            verilator_backend.require_verilator()   # before an engine is elaborated
-            prepare_reporting(backend, params, args)
-        except (verilator_backend.VerilatorNotFoundError, NativeBuildError) as error:
-            reason = str(error).splitlines()[0]
+        backend, why = auto_backend(lambda name: prepare_reporting(name, params, args))
+        if why:
             print(f"foliodma: running on pysim: the compiled back-end is not available here "
-                  f"({reason})", file=sys.stderr)
-            return "pysim"
+                  f"({why})", file=sys.stderr)
         return backend
     if backend != "pysim" and not getattr(args, "vcd", None):
         prepare_reporting(backend, params, args)
     return backend
+
+
+def add_backend_option(parser, note=""):
+    """--backend: a simulator of the engine RTL, or auto (the default); ``note`` ends
+    its help."""
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default=AUTO_BACKEND,
+                        help="simulator of the engine RTL: pysim (Amaranth's), icarus (the "
+                             "exported Verilog on Icarus Verilog), verilator (compiled, the "
+                             "fastest), or auto (the default: verilator if it builds here, "
+                             "else pysim, saying why)" + note)
 
 
 def prepare_reporting(backend, params, args):

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 from hw.synth import DEFAULT_DEVICE, DEFAULT_TARGET_MHZ, ECP5_DEVICES
-from sim.backends import BACKENDS
+from sim.backends import AUTO_BACKEND
 from sim.cli.bench import cmd_bench, DRIVER_ONLY, DRIVERS
 from sim.cli.common import (add_csv_option, add_from_json_option, apply_from_json,
-                            add_output_options, AUTO_BACKEND, backend_list, comma_list,
+                            add_backend_option, add_output_options, backend_list, comma_list,
                             non_negative_int, output_path, parse_size, positive_float, positive_int,
                             probability, request_default, figure_path, set_table_width, TABLE_WIDTH,
                             UsageError)
@@ -42,13 +42,14 @@ def build_parser():
                     "last data write beat), efficiency against the bus peak (one full beat "
                     "per cycle), cycles from the doorbell write to the first data read, and "
                     "the largest idle gap on the write channel between two descriptors.")
-    bench.add_argument("--backend", type=backend_list, default=(BACKENDS[0],),
+    bench.add_argument("--backend", type=backend_list, default=(AUTO_BACKEND,),
                        metavar="NAME[,NAME...]",
-                       help="simulator(s): Amaranth's built-in (pysim, default), the exported "
+                       help="simulator(s): Amaranth's built-in (pysim), the exported "
                             "Verilog on Icarus Verilog via cocotb (icarus), or compiled with "
                             "Verilator, the memory side native (verilator, the fastest); "
                             "several comma-separated, or all, run each and compare their "
-                            "simulation speed")
+                            "simulation speed; or auto alone (the default: verilator if it "
+                            "builds here, else pysim, saying why)")
     bench.add_argument("--folio-size", type=parse_size, default=4096,
                        help="bytes per folio, e.g. 4K or 2M (default 4K)")
     bench.add_argument("--folios", type=positive_int, default=512,
@@ -140,10 +141,7 @@ def build_parser():
                     "rows with dcbm v1, as the seed measured), the post_move_access column "
                     "and the later posting's calibration points, and prints model vs "
                     "measured with the error of each cell and the largest error per column.")
-    rep.add_argument("--backend", choices=BACKENDS + (AUTO_BACKEND,), default=BACKENDS[0],
-                     help="simulator of the engine RTL (default pysim; icarus is faster, "
-                          "verilator the fastest; auto: verilator if it builds here, else "
-                          "pysim)")
+    add_backend_option(rep)
     rep.add_argument("--jobs", type=positive_int, default=2,
                      help="DMA simulations run in parallel (default %(default)s)")
     rep.add_argument("--repeat", type=positive_int, default=request_default("repeat"),

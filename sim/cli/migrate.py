@@ -1,10 +1,10 @@
 """``foliodma migrate``: the migration core over a workload, CPU against DMA.
 """
 import argparse
+import dataclasses
 import sys
 
-from sim.backends import BACKENDS
-from sim.cli.common import (AUTO_BACKEND, check_waveform, format_table, human_size,
+from sim.cli.common import (add_backend_option, check_waveform, format_table, human_size,
                             non_negative_float, non_negative_int, parse_size, plural, positive_int,
                             Progress, request_default, resolve_backend, UsageError, write_outputs)
 from sim.cli.machine_options import add_engine_options, add_host_options, engine_params, machine_of
@@ -139,10 +139,12 @@ def report_integrity(rows):
 def cmd_migrate(args):
     params = engine_params(args)
     modes = args.copy or MODES
+    requests = migrate_requests(args)           # every request checked before a build
     if "dma" in modes:
         args.backend = resolve_backend(args, params)
         check_waveform(args, (args.backend,))
-    rows = run_migrate_rows(args, migrate_requests(args))
+        requests = [dataclasses.replace(request, backend=args.backend) for request in requests]
+    rows = run_migrate_rows(args, requests)
     if not write_outputs(args, rows):
         row = rows[0]
         folio = human_size(row["folio_bytes"]) if row["folio_bytes"] else "mixed"
@@ -238,11 +240,7 @@ def add_migrate_options(parser):
                              "%(default)s: a single-threaded test program)")
     parser.add_argument("--mappings", type=positive_int, default=request_default("mappings"),
                         help="mappings of every folio (processes sharing it; default %(default)s)")
-    parser.add_argument("--backend", choices=BACKENDS + (AUTO_BACKEND,),
-                        default=request_default("backend"),
-                        help="simulator of the engine RTL for dma: pysim, icarus, verilator "
-                             "(compiled, the fastest), or auto (verilator if it builds here, "
-                             "else pysim; default %(default)s)")
+    add_backend_option(parser, note="; the dma rows' alone")
     parser.add_argument("--repeat", type=positive_int, default=request_default("repeat"),
                         help="runs for mean ± SD (default %(default)s)")
     parser.add_argument("--seed", type=non_negative_int, default=request_default("seed"),

@@ -3,8 +3,7 @@
 import argparse
 import sys
 
-from sim.backends import BACKENDS
-from sim.cli.common import (AUTO_BACKEND, RunCounter, UsageError, add_csv_option, comma_list,
+from sim.cli.common import (add_backend_option, RunCounter, UsageError, add_csv_option, comma_list,
                             figure_path, format_table, human_size, non_negative_int, parse_size,
                             positive_int, request_default, resolve_backend, write_outputs)
 from sim.cli.machine_options import add_platform_options, machine_of
@@ -81,9 +80,7 @@ def add_scaling_command(commands):
                          help="source node (default 1, the remote socket)")
     scaling.add_argument("--to-node", type=int, choices=NODES, default=0,
                          help="destination node (default 0, the migrating CPU's)")
-    scaling.add_argument("--backend", choices=BACKENDS + (AUTO_BACKEND,), default=AUTO_BACKEND,
-                         help="simulator of the engine RTL (default auto: verilator if it "
-                              "builds here, else pysim)")
+    add_backend_option(scaling)
     scaling.add_argument("--repeat", type=positive_int, default=request_default("repeat"),
                          help="runs for mean ± SD (default %(default)s)")
     scaling.add_argument("--seed", type=non_negative_int, default=0,

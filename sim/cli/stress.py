@@ -5,8 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from sim.backends import BACKENDS
-from sim.cli.common import (AUTO_BACKEND, UsageError, comma_list, format_table,
+from sim.cli.common import (add_backend_option, UsageError, comma_list, format_table,
                             non_negative_int, positive_float, positive_int, resolve_backend)
 
 
@@ -47,9 +46,7 @@ def add_stress_command(commands):
     stress.add_argument("--faults", type=_kinds, default=list(FAULT_KINDS),
                         help=f"comma-separated fault kinds (default all: "
                              f"{','.join(FAULT_KINDS)})")
-    stress.add_argument("--backend", choices=BACKENDS + (AUTO_BACKEND,), default=AUTO_BACKEND,
-                        help="simulator of the engine RTL (default auto: verilator if it "
-                             "builds here, else pysim; icarus runs one engine)")
+    add_backend_option(stress, note="; icarus runs one engine")
     stress.add_argument("--case", type=Path, metavar="CASE.json",
                         help="run one case (a failure's shortest_case, as --json prints it) "
                              "and print its outcome")

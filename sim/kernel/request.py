@@ -5,6 +5,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from sim.backends import AUTO_BACKEND, BACKEND_CHOICES, chosen_backend
 from sim.host.cache import DEFAULT_TOUCHER
 from sim.kernel.folios import (DEFAULT_FLOW, DEFAULT_REPEAT, MigrateError, NR_MAX_BATCHED_MIGRATION,
                                PAGE)
@@ -21,7 +22,8 @@ class MigrateRequest:
     Immutable, and made of plain values and frozen dataclasses, so that it goes
     unchanged to a worker process and into the JSON output (:meth:`settings`).
     Everything about the modelled computer (clocks, engine, memory nodes, IOMMU
-    mode, cache, costs) is its ``machine``."""
+    mode, cache, costs) is its ``machine``. ``backend`` simulates the engine RTL of a dma
+    row; ``auto`` is resolved when it runs (:func:`run_request`)."""
     mode: str
     workload_bytes: int = 2 << 20
     folio_bytes: int = PAGE
@@ -38,7 +40,7 @@ class MigrateRequest:
     poison: tuple = ()
     repeat: int = DEFAULT_REPEAT
     seed: int = 0
-    backend: str = "pysim"
+    backend: str = AUTO_BACKEND
     latency_ns: float = None
     v1_double_copy: bool = True
     toucher: str = DEFAULT_TOUCHER
@@ -93,6 +95,9 @@ def prepare_request(req):
     is wrong."""
     if not isinstance(req.machine, Machine):
         raise MigrateError(f"machine={req.machine!r}: expected a sim.machine.Machine")
+    if req.backend not in BACKEND_CHOICES:
+        raise MigrateError(f"backend={req.backend!r}: expected one of "
+                           f"{', '.join(BACKEND_CHOICES)}")
     if not isinstance(req.repeat, int) or req.repeat < 1:
         raise MigrateError(f"repeat={req.repeat!r}: expected an int >= 1")
     if req.latency_ns is not None and not _finite_at_least(req.latency_ns, 0):
@@ -105,12 +110,14 @@ def prepare_request(req):
 
 def run_request(req, progress=None, keep_raw=False):
     """Run one row: the raw simulation result and the measured figures, as a row dict
-    (with the raw result under ``_raw`` if keep_raw)."""
+    (with the raw result under ``_raw`` if keep_raw); a dma row names the back-end it
+    ran on (``auto`` resolved, see :func:`sim.backends.chosen_backend`)."""
     spec, plan = prepare_request(req)
     machine = req.machine
+    backend = chosen_backend(req.backend, machine.engine) if req.mode == "dma" else "none"
     started = time.perf_counter()
     if req.mode == "dma":
-        raw = run_dma(spec, machine, backend=req.backend, driver=req.driver,
+        raw = run_dma(spec, machine, backend=backend, driver=req.driver,
                       idle_skip=req.idle_skip, v1_double_copy=req.v1_double_copy,
                       latency_ns=req.latency_ns, progress=progress, vcd=req.vcd)
     else:
@@ -123,7 +130,7 @@ def run_request(req, progress=None, keep_raw=False):
         "mode": req.mode,
         "driver": req.driver if req.mode == "dma" else None,
         "flow": spec["flow"] or DEFAULT_FLOW[req.mode],
-        "backend": req.backend if req.mode == "dma" else "none",
+        "backend": backend,
         "workload_bytes": sum(plan.sizes),
         "folio_bytes": plan.sizes[0] if uniform else None,
         "folios": len(plan.sizes),

@@ -1,10 +1,12 @@
 """The Python API (sim/api.py): plain rows, the same figures as the command line."""
 import json
+import warnings
 
 import pytest
 
 from sim.api import migrate_request, run_bench, run_migrate, sweep
 from sim.cli.main import main
+from tests.sim.cli.test_cli import no_verilator
 
 
 def test_run_migrate_row_equals_the_command_lines(capsys):
@@ -34,7 +36,27 @@ def test_run_bench_engine_and_driver():
     assert stack["dma_copied_folios"] == 4 and stack["numa"] is True
 
 
+@pytest.mark.parametrize("available", [True, False], ids=["builds", "missing"])
+def test_the_backend_is_auto_unless_given_and_a_row_names_the_one_it_ran_on(available,
+                                                                            monkeypatch):
+    if not available:
+        no_verilator(monkeypatch)
+    ran_on = "verilator" if available else "pysim"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        row = run_migrate(mode="dma", workload_bytes=8 << 10, repeat=1)
+        bench = run_bench(folios=2, latency=8)
+    assert row["backend"] == bench["backend"] == ran_on
+    assert row["integrity"]["ok"]
+    fallbacks = [w for w in caught if "running on pysim: the compiled back-end is not "
+                 "available here (g++ not found" in str(w.message)]
+    assert len(fallbacks) == (0 if available else 2)
+
+
 @pytest.mark.parametrize("call, message", [
+    (lambda: run_migrate(mode="dma", backend="vcs"), "backend='vcs': expected one of pysim, "
+                                                      "icarus, verilator, auto"),
+    (lambda: run_bench(backend="vcs"), "backend='vcs': expected one of"),
     (lambda: migrate_request(mode="dma", colour="red"), r"unknown settings \['colour'\]"),
     (lambda: sweep("driver", ["v1"], mode="dma", driver="v3"), "swept and also given"),
     (lambda: run_bench(numa=True), "acts on the driver stack"),

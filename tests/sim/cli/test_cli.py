@@ -20,7 +20,8 @@ def test_parse_size():
 
 
 def test_bench_json(capsys):
-    assert main(["bench", "--folios", "3", "--latency", "16", "--json", "--quiet"]) == 0
+    assert main(["bench", "--folios", "3", "--latency", "16", "--backend", "pysim", "--json",
+                 "--quiet"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["schema_version"] == 1 and document["command"] == "bench"
     assert document["settings"]["folios"] == 3 and document["settings"]["latency"] == 16
@@ -35,7 +36,7 @@ def test_bench_json(capsys):
 
 def test_bench_table(capsys):
     assert main(["bench", "--folios", "2", "--latency", "8", "--data-width", "64",
-                 "--quiet"]) == 0
+                 "--backend", "pysim", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "64-bit" in out and "efficiency" in out and "pysim" in out
 
@@ -219,28 +220,56 @@ def test_sweep_in_parallel_gives_the_same_rows(capsys):
     assert runs[0] == runs[1] and len(runs[0]) == 6
 
 
-@pytest.mark.parametrize("backends", ["icarus,cxx", "icarus,icarus", ""])
-def test_bench_backends_must_be_known_and_distinct(backends, capsys):
+@pytest.mark.parametrize("backends, message", [
+    ("icarus,cxx", "expected 'all' or distinct back-ends"),
+    ("icarus,icarus", "expected 'all' or distinct back-ends"),
+    ("", "expected 'all' or distinct back-ends"),
+    ("auto,pysim", "auto picks one back-end; give it alone"),
+])
+def test_bench_backends_must_be_known_and_distinct(backends, message, capsys):
     with pytest.raises(SystemExit) as stop:
         main(["bench", "--backend", backends])
     assert stop.value.code == 2
-    assert "expected 'all' or distinct back-ends" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
+
+
+def no_verilator(monkeypatch):
+    """The compiled back-end cannot be built here (its tools missing)."""
+    import sim.backends.verilator as verilator_backend
+
+    def missing():
+        raise verilator_backend.VerilatorNotFoundError("g++ not found on PATH (test)")
+    monkeypatch.setattr(verilator_backend, "require_verilator", missing)
+
+
+FALLBACK = "running on pysim: the compiled back-end is not available here (g++ not found"
 
 
 @pytest.mark.parametrize("available", [True, False], ids=["builds", "missing"])
-def test_migrate_backend_auto_falls_back_to_pysim_saying_why(available, monkeypatch, capsys):
-    import sim.backends.verilator as verilator_backend
+@pytest.mark.parametrize("argv", [["migrate", "--copy", "dma", "--workload", "8K", "--repeat", "1"],
+                                  ["bench", "--folios", "2", "--latency", "8"]],
+                         ids=["migrate", "bench"])
+def test_backend_auto_is_the_default_and_falls_back_to_pysim_saying_why(argv, available,
+                                                                         monkeypatch, capsys):
     if not available:
-        def missing():
-            raise verilator_backend.VerilatorNotFoundError("g++ not found on PATH (test)")
-        monkeypatch.setattr(verilator_backend, "require_verilator", missing)
-    assert main(["migrate", "--backend", "auto", "--copy", "dma", "--workload", "8K",
-                 "--repeat", "1", "--json", "--quiet"]) == 0
+        no_verilator(monkeypatch)
+    assert main([*argv, "--json", "--quiet"]) == 0
     captured = capsys.readouterr()
-    row, = json.loads(captured.out)["rows"]
-    assert row["backend"] == ("verilator" if available else "pysim")
-    assert ("running on pysim: the compiled back-end is not available here (g++ not found"
-            in captured.err) != available
+    document = json.loads(captured.out)
+    row, = document["rows"]
+    ran_on = "verilator" if available else "pysim"
+    assert row["backend"] == ran_on
+    assert document["settings"]["backend"] in (ran_on, [ran_on])     # bench takes a list
+    assert (FALLBACK in captured.err) != available
+
+
+@pytest.mark.parametrize("command", ["migrate", "sweep", "bench", "reproduce", "scaling",
+                                     "stress"])
+def test_every_backend_option_defaults_to_auto(command):
+    from sim.cli.main import build_parser
+    extra = {"sweep": ["channels", "1"]}.get(command, [])
+    backend = build_parser().parse_args([command, *extra]).backend
+    assert backend == (("auto",) if command == "bench" else "auto")
 
 
 def test_version(capsys):
