@@ -1,13 +1,12 @@
 """``foliodma sweep``: migrate once per value of one of its options.
 """
 import argparse
+import dataclasses
 import sys
 
 from sim.cli.common import prepare_reporting, resolve_backend, RunCounter, UsageError, write_outputs
-from sim.cli.machine_options import engine_params
 from sim.cli.migrate import (report_integrity, add_migrate_options, migrate_requests, migrate_table,
                              run_migrate_rows)
-from sim.kernel.folios import MODES
 
 
 #: What ``foliodma sweep`` can plot: row key and axis label.
@@ -55,6 +54,30 @@ def sweep_values(option, action, texts):
     return values
 
 
+def _on_backends(args, points):
+    """The points on the back-ends they run on, once every point is checked: each
+    --backend (fixed or swept) resolved once (auto: verilator if the first engine it
+    runs builds here), then every engine built, each build on its own line, so that the
+    rows' wall times are the runs alone."""
+    resolved, out = {}, []
+    for text, value, point, requests in points:
+        dma = [request for request in requests if request.mode == "dma"]
+        if dma:
+            if point.backend not in resolved:
+                resolved[point.backend] = resolve_backend(point, dma[0].machine.engine)
+            point.backend = resolved[point.backend]
+            requests = [dataclasses.replace(request, backend=point.backend)
+                        for request in requests]
+        out.append((text, value, point, requests))
+    args.backend = resolved.get(args.backend, args.backend)     # as --json records it
+    for backend, params in dict.fromkeys((request.backend, request.machine.engine)
+                                         for *_, requests in out for request in requests
+                                         if request.mode == "dma"):
+        if backend != "pysim":
+            prepare_reporting(backend, params, args)
+    return out
+
+
 def cmd_sweep(args):
     option = "--" + args.option
     action = args.sweepable.get(option)
@@ -65,15 +88,13 @@ def cmd_sweep(args):
     if fixed != action.default:
         raise UsageError(f"{option} is swept over {','.join(args.values)} and also given as "
                          f"{fixed}: leave the fixed {option} out")
-    if "dma" in (args.copy or MODES):
-        args.backend = resolve_backend(args, engine_params(args))
     migrate_requests(args)                  # the options not swept, checked on their own
     points = []
     for text, value in zip(args.values, sweep_values(option, action, args.values)):
         point = argparse.Namespace(**vars(args))
         setattr(point, action.dest, value)
         try:
-            points.append((text, point, migrate_requests(point)))
+            points.append((text, value, point, migrate_requests(point)))
         except UsageError as error:
             message = str(error)
             raise UsageError(message if message.startswith(f"{option} ") else
@@ -82,22 +103,17 @@ def cmd_sweep(args):
             raise UsageError(f"{option} {text}: --measure post_move_access has no value for "
                              f"pages moved to node {point.to_node} (the cache model covers "
                              f"node 0, the migrating CPU's)")
-    if args.backend != "pysim":
-        # Build every point's engine first, each build on its own line: the rows'
-        # wall times are then the runs alone.
-        for params in dict.fromkeys(request.machine.engine for _, _, requests in points
-                                    for request in requests if request.mode == "dma"):
-            prepare_reporting(args.backend, params, args)
+    points = _on_backends(args, points)     # every combination checked: now the builds
     rows = []
     if args.jobs > 1:
         rows = _run_in_parallel(points, args.jobs, quiet=args.quiet)
     else:
         counter = RunCounter(len(points))
-        for text, point, requests in points:
+        for text, _, point, requests in points:
             rows += run_migrate_rows(point, requests, label=f"sweep {option}={text}")
             if not args.quiet:
                 print(f"sweep: {option}={text}: {counter.done()}", file=sys.stderr)
-    texts = [text for text, _, requests in points for _ in requests]
+    texts = [text for text, _, _, requests in points for _ in requests]
     for row, text in zip(rows, texts, strict=True):
         row["swept"] = {option[2:]: text}
     key, label = SWEEP_MEASURES[args.measure]
@@ -136,7 +152,7 @@ def _run_in_parallel(points, jobs, quiet):
     from sim.host.costs import CostError
     from sim.kernel.folios import MigrateError
     from sim.kernel.request import run_request
-    requests = [request for _, _, point_requests in points for request in point_requests]
+    requests = [request for *_, point_requests in points for request in point_requests]
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(run_request, request) for request in requests]
         counter = RunCounter(len(futures))

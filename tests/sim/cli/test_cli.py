@@ -184,6 +184,26 @@ def test_sweep_refuses_bad_options_and_values_before_running(argv, message, monk
     assert "--channels 1:" not in err            # options not swept are not blamed on a value
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["sweep", "engines", "1,2,4", "--channels", "4"],
+     "--engines 2: --channels 4: dma.nr_dma_chan=4: expected 'all' or an int in 1..2"),
+    (["sweep", "data-width", "128,100"], "--data-width 100: data_width=100 is out of range"),
+    (["migrate", "--folio-size", "12K"], "folio size 12288"),
+])
+def test_every_combination_is_checked_before_an_engine_is_built(argv, message):
+    """Not a build, not even the import of the compiled back-end, before every value
+    and option is checked (with the default --backend auto)."""
+    import subprocess
+    import sys
+    check = ("import sys; from sim.cli.main import main; status = main(sys.argv[1:]); "
+             "assert 'sim.backends.verilator' not in sys.modules, 'verilator imported'; "
+             "sys.exit(status)")
+    done = subprocess.run([sys.executable, "-c", check, *argv], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[3], timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "built the" not in done.stderr
+
+
 def test_an_error_found_while_running_is_a_message(monkeypatch, capsys):
     from sim.kernel.folios import MigrateError
 
@@ -270,6 +290,15 @@ def test_every_backend_option_defaults_to_auto(command):
     extra = {"sweep": ["channels", "1"]}.get(command, [])
     backend = build_parser().parse_args([command, *extra]).backend
     assert backend == (("auto",) if command == "bench" else "auto")
+
+
+def test_sweep_resolves_auto_once_for_every_point(monkeypatch, capsys):
+    no_verilator(monkeypatch)
+    assert main(["sweep", "driver", "v2,v3", "--copy", "dma", "--workload", "8K", "--repeat",
+                 "1", "--json", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert [row["backend"] for row in json.loads(captured.out)["rows"]] == ["pysim", "pysim"]
+    assert captured.err.count(FALLBACK) == 1
 
 
 def test_version(capsys):
