@@ -129,8 +129,9 @@ def build_parser():
     sweep.add_argument("--plot", type=figure_path, metavar="FILE.svg|png",
                        help="also draw the measure against the option, a line per mode, the SD as error bars (SVG or PNG)")
     sweep.add_argument("--json", action="store_true",
-                       help="print one JSON object: option, values, measure, rows (each "
-                            "with the value it ran with under 'swept')")
+                       help="print one JSON object: option, values (as typed), measure, rows "
+                            "(each with the value it ran with under 'swept', as the option "
+                            "parses it: 2M is 2097152)")
     sweep.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_csv_option(sweep)
     add_from_json_option(sweep)

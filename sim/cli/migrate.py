@@ -36,14 +36,14 @@ def _pm(mean, sd, fmt):
 
 
 def migrate_table(rows, lead=None):
-    """The rows as migrate prints them; ``lead``: (header, function of the row) of a
+    """The rows as migrate prints them; ``lead``: (header, the text of each row) of a
     first column."""
     out = []
-    for row in rows:
+    for index, row in enumerate(rows):
         pma = row["post_move_access_cycles_per_page"]
         integrity = row["integrity"]
         out.append({
-            "lead": lead[1](row) if lead else None,
+            "lead": lead[1][index] if lead else None,
             "mode": row["mode"] + (f" ({row['driver']})" if row["driver"] else ""),
             "flow": row["flow"],
             "mp": _pm(row["migrate_pages_cycles_per_page"],

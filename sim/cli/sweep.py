@@ -54,6 +54,12 @@ def sweep_values(option, action, texts):
     return values
 
 
+def swept_value(value, text):
+    """A row's ``swept`` value: the option's value as it parses it (a number or a
+    string), or the text as typed where that is no plain value (a platform's path)."""
+    return value if isinstance(value, (int, float, str)) else text
+
+
 def _on_backends(args, points):
     """The points on the back-ends they run on, once every point is checked: each
     --backend (fixed or swept) resolved once (auto: verilator if the first engine it
@@ -114,14 +120,15 @@ def cmd_sweep(args):
             if not args.quiet:
                 print(f"sweep: {option}={text}: {counter.done()}", file=sys.stderr)
     texts = [text for text, _, _, requests in points for _ in requests]
-    for row, text in zip(rows, texts, strict=True):
-        row["swept"] = {option[2:]: text}
+    values = [swept_value(value, text) for text, value, _, requests in points for _ in requests]
+    for row, value in zip(rows, values, strict=True):
+        row["swept"] = {option[2:]: value}
     key, label = SWEEP_MEASURES[args.measure]
     if not write_outputs(args, rows, option=option[2:], values=args.values,
                          measure=args.measure):
         print(f"sweep of {option} over {', '.join(args.values)}; everything else as "
               f"`foliodma migrate` with the same options")
-        print(migrate_table(rows, lead=(option[2:], lambda row: row["swept"][option[2:]])))
+        print(migrate_table(rows, lead=(option[2:], texts)))
     if args.plot:
         from sim.experiments.plot import line_chart, write_figure
         names = [row["mode"] + (f" ({row['driver']})" if row["driver"] and option != "--driver"

@@ -102,7 +102,7 @@ def test_sweep_runs_migrate_per_value(tmp_path, capsys):
                  "--repeat", "2", "--json", "--plot", str(figure)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["option"] == "remote-cpus" and out["values"] == ["0", "2"]
-    assert [row["swept"] for row in out["rows"]] == [{"remote-cpus": "0"}, {"remote-cpus": "2"}]
+    assert [row["swept"] for row in out["rows"]] == [{"remote-cpus": 0}, {"remote-cpus": 2}]
     assert all(row["integrity"]["ok"] for row in out["rows"])
     # Two remote CPUs to shoot down cost IPIs: migrate_pages grows, the copy does not.
     lone, shared = out["rows"]
@@ -111,6 +111,25 @@ def test_sweep_runs_migrate_per_value(tmp_path, capsys):
     text = figure.read_text()           # SVG with its text as text (svg.fonttype none)
     assert text.startswith("<?xml") and "migrate_pages, CPU cycles per page against " \
         "--remote-cpus" in text and ">cpu<" in text
+
+
+def test_swept_values_are_typed_as_the_option_parses_them_the_table_shows_the_text(tmp_path,
+                                                                                 capsys):
+    import csv
+    argv = ["sweep", "folio-size", "4K,2M", "--copy", "cpu", "--repeat", "1", "--quiet"]
+    assert main([*argv, "--json", "--csv", str(tmp_path / "rows.csv")]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["values"] == ["4K", "2M"]                    # as typed
+    assert [row["swept"] for row in document["rows"]] == [{"folio-size": 4096},
+                                                          {"folio-size": 2 << 20}]
+    table = list(csv.DictReader((tmp_path / "rows.csv").open()))
+    assert [row["swept.folio-size"] for row in table] == ["4096", "2097152"]
+    assert main([*argv, "--wide"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[3:5]] == ["4K", "2M"]
+    assert main(["sweep", "driver", "v3", "--copy", "cpu", "--workload", "8K", "--repeat", "1",
+                 "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"][0]["swept"] == {"driver": "v3"}
 
 
 def test_sweep_table_leads_with_the_option(capsys):
