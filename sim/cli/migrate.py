@@ -180,6 +180,8 @@ def cmd_migrate(args):
         print()
         print(f"mean ± SD over {args.repeat} runs (seeded per-run noise on each category of "
               f"simulated time; see sim/kernel/measure.py). F = copy / migrate_pages time. "
+              f"CPU s/GiB: CPU-seconds per GiB moved, the migrate_pages time but the sleep "
+              f"until the device's interrupt. "
               f"batches: simulated cycle-accurately + extrapolated (proven repeated).")
         if all(row["post_move_access_cycles_per_page"] is None for row in rows):
             print("post_move_access: not computed (the cache model, sim/host/cache.py, covers "
