@@ -165,7 +165,14 @@ def run_dma(spec, machine=DEFAULT_MACHINE, *, backend="pysim", driver=DEFAULT_ST
               "faulted": None if faulted is None else
               (dataclasses.asdict(faulted) if not isinstance(faulted, dict) else faulted)}
     engines = [DmaEngine(params) for _ in range(machine.engines)]
-    return get_runner(backend)(engines if len(engines) > 1 else engines[0],
-                            "sim.kernel.scenario:migrate_scenario", kwargs,
-                            memory_config=memory, progress=progress, vcd=vcd,
-                            engine_mhz=machine.engine_mhz)
+    try:
+        return get_runner(backend)(engines if len(engines) > 1 else engines[0],
+                                "sim.kernel.scenario:migrate_scenario", kwargs,
+                                memory_config=memory, progress=progress, vcd=vcd,
+                                engine_mhz=machine.engine_mhz)
+    except BaseException:
+        # A back-end that refused the engines before elaborating them: no warning that
+        # they were "created but never used" on top of its error (Amaranth's own flag).
+        for engine in engines:
+            engine._MustUse__silence = True
+        raise
