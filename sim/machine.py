@@ -276,6 +276,21 @@ def flatten(table, prefix=""):
     return out
 
 
+def read_toml(path, what, error, builtins):
+    """The table of the TOML file ``path``; ``error`` (an exception class) says "<what>
+    <path>: ..." of a missing file (naming the ``builtins``), an unreadable one, or
+    bad TOML."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise error(f"{what} {path}: no such file ({builtins})") from None
+    except OSError as problem:
+        raise error(f"{what} {path}: {problem.strerror}") from None
+    except tomllib.TOMLDecodeError as problem:
+        raise error(f"{what} {path}: not valid TOML ({problem})") from None
+
+
 def load_machine(path=None, base=DEFAULT_MACHINE):
     """The Machine a platform file describes (values it leaves out from ``base``);
     ``None``: ``base``. A name of :data:`BUILTIN_FILES` that is not a file here is that
@@ -284,16 +299,8 @@ def load_machine(path=None, base=DEFAULT_MACHINE):
         return base
     if str(path) in BUILTIN_FILES and not Path(path).exists():
         path = BUILTIN_FILES[str(path)]
-    try:
-        with open(path, "rb") as handle:
-            table = tomllib.load(handle)
-    except FileNotFoundError:
-        raise MachineError(f"platform file {path}: no such file (built-in platforms: "
-                           f"{', '.join(BUILTIN_FILES)})") from None
-    except OSError as error:
-        raise MachineError(f"platform file {path}: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise MachineError(f"platform file {path}: not valid TOML ({error})") from None
+    table = read_toml(path, "platform file", MachineError,
+                      f"built-in platforms: {', '.join(BUILTIN_FILES)}")
     try:
         return base.with_values(flatten(table))
     except MachineError as error:
