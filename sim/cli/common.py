@@ -243,9 +243,10 @@ def check_waveform(args, backends):
 JSON_SCHEMA_VERSION = 1
 
 
-def print_json(args, rows, **extra):
+def json_document(args, rows, **extra):
     """The --json document of a command, always of one shape: schema_version, the
-    foliodma version, the command and every setting it ran with, extra keys, rows."""
+    foliodma version, the command and every setting it ran with, extra keys (the
+    machine it modelled, for a command that models one), rows."""
     settings = {key: str(value) if isinstance(value, Path) else value
                 for key, value in vars(args).items()
                 if key not in ("func", "defaults", "sweepable", "json", "command",
@@ -253,10 +254,14 @@ def print_json(args, rows, **extra):
     if hasattr(args, "platform"):
         from sim.cli.machine_options import machine_of
         extra = {"machine": machine_of(args).as_dict(), **extra}
-    print(json.dumps({"schema_version": JSON_SCHEMA_VERSION,
-                      "foliodma": importlib.metadata.version("foliodma"),
-                      "command": args.command, "settings": settings, **extra, "rows": rows},
-                     indent=2, default=str))
+    return {"schema_version": JSON_SCHEMA_VERSION,
+            "foliodma": importlib.metadata.version("foliodma"),
+            "command": args.command, "settings": settings, **extra, "rows": rows}
+
+
+def print_json(args, rows, **extra):
+    """Print the command's --json document (:func:`json_document`)."""
+    print(json.dumps(json_document(args, rows, **extra), indent=2, default=str))
 
 
 def request_default(name):
