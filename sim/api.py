@@ -16,6 +16,9 @@ why); a row's ``backend`` names the one it ran on.
     row = run_migrate(mode="dma", driver="v3", backend="verilator")
     rows = sweep("data_width", [64, 128, 256], mode="dma", backend="verilator")
     slow = run_migrate(mode="dma", values={"memory.remote.read_latency_ns": 400.0})
+
+:func:`explore` returns a pandas DataFrame instead: an exploration of a design space
+(``foliodma explore``), one row per point and workload.
 """
 import dataclasses
 
@@ -99,3 +102,24 @@ def run_bench(*, backend=AUTO_BACKEND, folios=512, folio_size=4096, latency=200,
     return run_driver_bench(chosen.engine, backend=backend, driver=driver, folios=folios,
                             folio_size=folio_size, read_latency=latency, write_latency=latency,
                             machine=chosen, numa=numa)
+
+
+def explore(space, *, workers=None, scheduler=None, cache_dir=None, objectives=None,
+            method=None, budget=None, screen=None, backend=None, progress=False):
+    """``foliodma explore`` of ``space`` (a space file, a built-in space's name, or a
+    :class:`sim.explore.space.Space`): a pandas DataFrame, one row per point and
+    workload (its whole configuration, the DMA and CPU figures, area and Fmax, what
+    limits it, ``on_front``). ``frame.attrs`` holds the answers: ``crossovers``,
+    ``sensitivity`` and ``info``. ``workers``: the local Dask cluster's size (default
+    one per core; 0: in this process); ``scheduler``: an existing cluster's address;
+    ``method`` ("grid", "nsga2"), ``budget``, ``screen``, ``backend``, ``objectives``
+    (e.g. ["dma_gbps:max", "luts:min"]) as the space file's; ``progress``: on stderr."""
+    from sim.explore import explore as run
+    answers = run(space, workers=workers, scheduler=scheduler, cache_dir=cache_dir,
+                  objectives=objectives, progress=progress, method=method, budget=budget,
+                  screen=screen, backend=backend)
+    frame = answers.frame
+    document = answers.as_dict()
+    frame.attrs.update(crossovers=document["crossovers"], sensitivity=document["sensitivity"],
+                       info=document["info"])
+    return frame

@@ -19,6 +19,7 @@ from sim.cli.machine_options import (add_engine_options, add_host_options, add_p
 from sim.cli.hardware import cmd_regs, cmd_synth, cmd_verilog, output_dir, verilog_identifier
 from sim.cli.migrate import add_migrate_options, cmd_migrate
 from sim.cli.platform import add_platform_command
+from sim.cli.explore import add_explore_command
 from sim.cli.scaling import add_scaling_command
 from sim.cli.stress import add_stress_command
 from sim.cli.reproduce import cmd_reproduce
@@ -208,7 +209,8 @@ def build_parser():
     add_platform_command(commands)
     add_scaling_command(commands)
     add_stress_command(commands)
-    for name in ("bench", "migrate", "sweep", "synth", "scaling"):
+    add_explore_command(commands)
+    for name in ("bench", "migrate", "sweep", "synth", "scaling", "explore"):
         commands.choices[name].add_argument(
             "--wide", action="store_true",
             help=f"print every table column on one line, however wide (default: fit "

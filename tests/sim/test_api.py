@@ -4,7 +4,7 @@ import warnings
 
 import pytest
 
-from sim.api import migrate_request, run_bench, run_migrate, sweep
+from sim.api import explore, migrate_request, run_bench, run_migrate, sweep
 from sim.cli.main import main
 from tests.sim.cli.test_cli import no_verilator
 
@@ -64,3 +64,17 @@ def test_the_backend_is_auto_unless_given_and_a_row_names_the_one_it_ran_on(avai
 def test_bad_settings_are_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_explore_returns_a_dataframe_with_its_answers(tmp_path):
+    import pandas
+    space = tmp_path / "space.toml"
+    space.write_text('backend = "verilator"\n[axes]\ndriver = ["v2", "v3"]\n[area]\n'
+                     'enabled = false\n[[workloads]]\nfolio_size = "4K"\nsize = "256K"\n')
+    frame = explore(space, workers=0, cache_dir=tmp_path / "cache")
+    assert isinstance(frame, pandas.DataFrame) and list(frame["driver"]) == ["v2", "v3"]
+    assert frame["on_front"].any() and (frame["status"] == "ok").all()
+    (crossover,) = frame.attrs["crossovers"]
+    assert crossover["workload"] == "4K x 256K" and crossover["points"] == 2
+    assert frame.attrs["info"]["evaluations"] == {"migration": 3}
+    assert set(frame.attrs["sensitivity"]["gbps"]["4K x 256K"]) == {"driver"}
