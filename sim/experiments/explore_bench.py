@@ -1,0 +1,129 @@
+"""The explorer's benchmark: what Dask workers and the budgeted search buy.
+
+``python -m sim.experiments.explore_bench`` (``make bench-explore``) prints:
+
+1. the speedup of 2 Dask workers over 1 on the same 16 points (each run on an empty
+   result cache, the engine's compiled simulation built beforehand, the local
+   cluster's start-up included and shown);
+2. how many evaluations Optuna's NSGA-II needs to find at least 90% of the Pareto
+   front of a grid of 240 points (GB/s against LUTs), over several seeds: the grid is
+   evaluated in full first (its results cached), then each search is replayed on
+   that cache, in the order it asks for points.
+"""
+import argparse
+import math
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from sim.explore import explore
+from sim.explore.analysis import pareto_mask
+from sim.explore.cache import default_cache_dir
+from sim.explore.space import parse_space
+
+#: 16 points that share one engine build: driver, clock and IOMMU mode.
+SPEEDUP_SPACE = {
+    "name": "benchmark: 16 points, one engine", "backend": "verilator",
+    "axes": {"driver": ["v2", "v3"], "engine_mhz": [250, 500, 750, 1000],
+             "iommu_mode": ["lazy", "strict"]},
+    "workloads": [{"folio_size": "2M", "size": "16M", "max_batch_pages": 4096}],
+    "area": {"enabled": False}}
+
+#: 240 points, 24 engine builds: GB/s against LUTs (synthesis, no place and route).
+SEARCH_SPACE = {
+    "name": "benchmark: 240 points", "backend": "verilator",
+    "axes": {"data_width": [64, 128, 256, 512], "outstanding_reads": [2, 4, 8],
+             "buffer_depth": [128, 512], "driver": ["v2", "v3"],
+             "engine_mhz": [200, 400, 600, 800, 1000]},
+    "workloads": [{"folio_size": "2M", "size": "16M", "max_batch_pages": 4096}],
+    "area": {"fmax": False},
+    "search": {"objectives": ["dma_gbps:max", "luts:min"], "population": 16}}
+FOUND = 0.9
+
+
+def speedup(seconds=print):
+    """Wall time of the 16 points on 1 and on 2 workers, each on an empty cache."""
+    from hw.engine import DmaEngine
+    from sim.backends import prepare
+    space = parse_space(SPEEDUP_SPACE)
+    prepare("verilator", DmaEngine(space.points()[0].machine().engine))
+    walls = {}
+    for workers in (1, 2):
+        from distributed import LocalCluster
+        started = time.perf_counter()
+        with LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None):
+            startup = time.perf_counter() - started
+        with tempfile.TemporaryDirectory() as cache:
+            started = time.perf_counter()
+            answers = explore(space, workers=workers, cache_dir=cache, progress=False)
+            walls[workers] = time.perf_counter() - started
+        assert (answers.frame["status"] == "ok").all()
+        seconds(f"  {workers} worker(s): {walls[workers]:6.1f} s for "
+                f"{len(answers.frame)} points ({sum(answers.explorer.evaluated.values())} "
+                f"evaluations; a cluster of {workers} alone starts in {startup:.1f} s)")
+    seconds(f"  speedup of 2 workers over 1: x{walls[1] / walls[2]:.2f}")
+    return walls
+
+
+def _needed(space, cache_dir, seed, front):
+    """Evaluations until the search with ``seed`` had found FOUND of ``front``."""
+    import dataclasses
+    seeded = dataclasses.replace(space, search=dataclasses.replace(space.search, seed=seed))
+    answers = explore(seeded, workers=0, cache_dir=cache_dir, progress=False, method="nsga2",
+                      budget=space.size)
+    order = answers.exploration.info["evaluation_order"]
+    target = math.ceil(FOUND * len(front))
+    found = 0
+    for count, label in enumerate(order, 1):
+        found += label in front
+        if found >= target:
+            return count
+    return None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(),
+                        help="the grid's result cache (default: the explorer's)")
+    parser.add_argument("--seeds", type=int, default=5, help="searches (default 5)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="workers for the grid (default: one per core)")
+    parser.add_argument("--skip-speedup", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.skip_speedup:
+        print("1. Dask workers: the same 16 points (2 MiB folios, 16 MiB in one batch, "
+              "verilator), each run on an empty cache")
+        speedup()
+    print(f"2. Budgeted search: evaluations NSGA-II needs to find {FOUND:.0%} of the front "
+          f"(GB/s against LUTs) of a grid of {parse_space(SEARCH_SPACE).size} points")
+    needed, front, size = _search(args)
+    found = [n for n in needed.values() if n]
+    if found:
+        print(f"  median {statistics.median(found):.0f} evaluations of {size} "
+              f"({statistics.median(found) / size:.0%}), range {min(found)}..{max(found)}, "
+              f"over {len(found)} of {len(needed)} seeds; the front has {front} points")
+
+
+def _search(args):
+    space = parse_space(SEARCH_SPACE)
+    started = time.perf_counter()
+    grid = explore(space, workers=args.workers, cache_dir=args.cache_dir, progress=True)
+    frame = grid.frame
+    failed = frame[frame["status"] != "ok"]
+    if len(failed):
+        raise SystemExit(f"grid points failed: {failed['error'].tolist()[:3]}")
+    mask = pareto_mask(frame[["dma_gbps", "luts"]].to_numpy(), ["max", "min"])
+    front = set(frame.loc[mask, "point"])
+    print(f"  grid: {len(frame)} points in {time.perf_counter() - started:.0f} s "
+          f"({sum(grid.explorer.evaluated.values())} evaluations computed, "
+          f"{sum(grid.explorer.hits.values())} from the cache); its front: {len(front)} points")
+    needed = {seed: _needed(space, args.cache_dir, seed, front) for seed in range(args.seeds)}
+    for seed, count in needed.items():
+        print(f"  seed {seed}: " + (f"{count} evaluations found {FOUND:.0%} of the front"
+                                    if count else "did not find it within the grid's size"))
+    return needed, len(front), len(frame)
+
+
+if __name__ == "__main__":
+    main()
