@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench reproduce scaling calibrate-ptdma stress figures synth tools regs clean
+.PHONY: demo test bench bench-explore reproduce scaling calibrate-ptdma stress explore figures synth tools regs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "foliodma needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -61,6 +61,18 @@ calibrate-ptdma: $(STAMP) tools
 # reliability table (nothing lost, no stray write, no protocol violation, no hang).
 stress: $(STAMP) tools
 	$(BIN)/foliodma stress --seconds 600 --backend verilator
+
+# The README's exploration: which engine beats the CPU copy on the seed's machine and on
+# zen3-ptdma, at what area and clock (64 points with area and Fmax, ~15 minutes on 2
+# cores, seconds from the cache); its HTML report in build/, its figure in docs/figures.
+explore: $(STAMP) tools
+	@mkdir -p build
+	$(BIN)/foliodma explore crossover --wide --html build/explore-crossover.html --plot docs/figures/explore-crossover.svg
+
+# The explorer's benchmark: 2 Dask workers against 1 on 16 points, and the evaluations
+# the budgeted search needs to find 90% of a 240-point grid's front (~20 minutes).
+bench-explore: $(STAMP) tools
+	$(BIN)/python -m sim.experiments.explore_bench
 
 # The engine on a Lattice ECP5: cells, device use and clock, then against the data
 # width (the README's tables, ~5 minutes).

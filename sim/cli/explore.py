@@ -91,14 +91,21 @@ def add_explore_command(commands):
 
 
 def _resolve_backend(space, args):
-    """The space's back-end with ``auto`` resolved once, here, before any worker runs
-    (one line on stderr if the compiled back-end cannot be built here)."""
-    from sim.cli.common import resolve_backend
-    from sim.machine import DEFAULT_MACHINE
+    """The space's back-end with ``auto`` resolved once, here: verilator if its tools
+    (Verilator, a C++ compiler) are here, else pysim with one line on stderr saying
+    why. Each worker builds the engines it simulates (or takes them from the build
+    cache); a build that fails fails its points, each reported."""
+    from sim.backends.verilator import VerilatorNotFoundError, require_verilator
     if space.backend != "auto":
         return space.backend
-    probe = argparse.Namespace(backend="auto", quiet=args.quiet)
-    return resolve_backend(probe, DEFAULT_MACHINE.engine)
+    try:
+        require_verilator()
+    except VerilatorNotFoundError as error:
+        if not args.quiet:
+            print(f"foliodma: running on pysim: the compiled back-end is not available here "
+                  f"({str(error).splitlines()[0]})", file=sys.stderr)
+        return "pysim"
+    return "verilator"
 
 
 def cmd_explore(args):
@@ -114,10 +121,12 @@ def cmd_explore(args):
                            screen=True if args.screen else None, backend=args.backend)
         space.objectives(args.objectives)
         space = configured(space, backend=_resolve_backend(space, args))
-        say(_describe(space))
+        from sim.explore.cache import default_cache_dir
+        say(f"{_describe(space)}; results cached in {args.cache_dir or default_cache_dir()}")
         answers = explore(space, workers=args.workers, scheduler=args.scheduler,
                           cache_dir=args.cache_dir, objectives=args.objectives,
-                          progress=not args.quiet, announce=lambda text: say(f"on {text}"))
+                          progress=not args.quiet,
+                          announce=lambda text: say(f"evaluating on {text}"))
     except (SpaceError, PoolError) as error:
         raise UsageError(str(error)) from None
     except KeyboardInterrupt:

@@ -32,9 +32,9 @@ def explore(space, *, workers=None, scheduler=None, cache_dir=None, objectives=N
     front marked; ``.crossovers``; ``.sensitivity``; ``.explorer`` what ran them).
     ``workers``: the local Dask cluster's size (0: in this process); ``scheduler``: an
     existing cluster's address; ``cache_dir``: the result cache (default
-    :func:`sim.explore.cache.default_cache_dir`); ``announce``: called with a line saying
-    where it runs, once the pool is up. PoolError: the cluster cannot be started or
-    reached."""
+    :func:`sim.explore.cache.default_cache_dir`); ``announce``: called with where the
+    evaluations run, once the first needs a worker. PoolError: the cluster cannot be
+    started or reached."""
     from sim.explore.cache import ResultCache, default_cache_dir
     from sim.explore.explorer import Explorer
     from sim.explore.pool import make_pool
@@ -43,11 +43,9 @@ def explore(space, *, workers=None, scheduler=None, cache_dir=None, objectives=N
     space = configured(space, **search)
     objectives = space.objectives(objectives)
     cache_dir = Path(cache_dir or default_cache_dir())
-    pool = make_pool(scheduler, workers)
+    pool = make_pool(scheduler, workers, on_start=announce)
     explorer = Explorer(space, ResultCache(cache_dir), pool, cache_dir / "area",
                         progress=progress)
-    if announce:
-        announce(f"{pool.description}; results cached in {cache_dir}")
     try:
         exploration = explore_space(space, explorer, objectives=objectives)
     finally:

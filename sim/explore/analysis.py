@@ -99,8 +99,8 @@ def limiter(row, machine, driver, workload):
     categories and the device's capacities: the CPU's per-folio work when the
     migrating CPU's own time (core, cold start, driver, CPU copies) is longer than
     its wait for the device; else the busiest device-side resource over the copy
-    phase, if it is at least SATURATED busy; else the device's latency (too few
-    descriptors or bursts in flight to fill the path)."""
+    phase, if it is at least SATURATED busy; else the device's latency: too little in
+    flight (its buffer, its reads, the provider's descriptors) to fill the path."""
     breakdown = row["breakdown_cycles_per_page"]
     cpu_side = sum(v for k, v in breakdown.items() if k != "wait")
     if cpu_side >= breakdown["wait"]:
@@ -115,8 +115,10 @@ def limiter(row, machine, driver, workload):
     name = max(busy, key=busy.get)
     if busy[name] >= SATURATED:
         return name, busy
-    inflight = "one descriptor in flight" if machine.max_inflight == 1 else "bursts in flight"
-    return f"device latency ({inflight})", busy
+    engine = machine.engine
+    inflight = f"{engine.buffer_depth}-beat buffer, {engine.outstanding_reads} reads" + (
+        ", 1 descriptor" if machine.max_inflight == 1 else "")
+    return f"device latency (in flight: {inflight})", busy
 
 
 # ---- which parameter matters ---------------------------------------------------------
@@ -168,6 +170,12 @@ def size_of(row):
     return row["engines"] * row["data_width"] * row["engine_mhz"]
 
 
+def crossover_groups(groups, varied):
+    """A crossover is answered per group, and per kind of clock when the clock varies
+    (the FPGA build at its Fmax, the platform's own clock, a given one)."""
+    return groups + (["clock"] if "engine_mhz" in varied else [])
+
+
 def crossovers(frame, groups):
     """Per group (platform and workload): the smallest device whose DMA migration beats
     the CPU copy (``winner``: its row), or, when none does, the fastest one
@@ -191,12 +199,16 @@ def crossovers(frame, groups):
 
 
 def sensitivities(frame, axes, groups):
-    """Which parameter matters: per axis, main_effects of GB/s (log) per group and of
-    LUTs (over distinct engines): {"gbps": {group: {axis: (swing, share)}},
-    "luts": {axis: (swing, share)}} (an axis that does not change the engine moves its
-    LUTs by nothing)."""
+    """Which parameter matters: per axis (its values as the space gives them, in the
+    rows' ``axes``), main_effects of GB/s (log) per group and of LUTs:
+    {"gbps": {group: {axis: (swing, share)}}, "luts": {axis: (swing, share)}} (an axis
+    that does not change the engine moves its LUTs by nothing)."""
+    import pandas
     ok = frame[frame["status"] == "ok"]
-    axes = [axis for axis in axes if axis in ok.columns]
+    given = pandas.DataFrame(ok["axes"].tolist(), index=ok.index)
+    axes = [axis for axis in axes if axis in given.columns]
+    ok = pandas.concat([given[axes], ok.drop(columns=[c for c in axes if c in ok.columns])],
+                       axis=1)
     out = {"gbps": {}, "luts": {}}
     for key, members in ok.groupby(groups, sort=False):
         key = key if isinstance(key, tuple) else (key,)

@@ -282,7 +282,7 @@ class Explorer:
         engine = machine.engine.as_dict()
         engine["rings"] = engine.pop("channels")
         engine.pop("addr_width")
-        row = {"point": point.label,
+        row = {"point": point.label, "axes": {k: v for k, v in point.values},
                "platform": str(values.get("platform", "seed")),
                "driver": values.get("driver", MigrateRequest.driver),
                "channels": machine.dcbm_channels, "engines": machine.engines,

@@ -112,14 +112,61 @@ class DaskPool:
             self.cluster.close()
 
 
-def make_pool(scheduler=None, workers=None, timeout=10):
+class LazyPool:
+    """A pool started when the first evaluation is submitted (a run that finds
+    everything in the cache starts no cluster); ``on_start`` is called with its
+    description then."""
+
+    def __init__(self, start, on_start=None):
+        self._start, self._on_start, self._pool = start, on_start, None
+
+    @property
+    def pool(self):
+        if self._pool is None:
+            self._pool = self._start()
+            if self._on_start:
+                self._on_start(self._pool.description)
+        return self._pool
+
+    @property
+    def description(self):
+        return self._pool.description if self._pool else "no worker: all from the cache"
+
+    def submit(self, function, *args):
+        return self.pool.submit(function, *args)
+
+    def completed(self):
+        return _LazyQueue(self)
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.close()
+
+
+class _LazyQueue:
+    def __init__(self, lazy):
+        self._lazy, self._queue = lazy, None
+
+    def add(self, future):
+        if self._queue is None:
+            self._queue = self._lazy.pool.completed()
+        self._queue.add(future)
+
+    def __iter__(self):
+        return iter(self._queue if self._queue is not None else ())
+
+
+def make_pool(scheduler=None, workers=None, timeout=10, on_start=None):
     """The pool of ``--scheduler``/``--workers``: 0 workers runs in this process;
-    ``timeout``: seconds to reach a scheduler."""
+    ``timeout``: seconds to reach a scheduler. A Dask pool starts (and ``on_start`` is
+    called with where it runs) when the first evaluation needs it."""
     if workers == 0:
         if scheduler is not None:
             raise PoolError("--workers 0 runs in this process: leave out --scheduler")
+        if on_start:
+            on_start(InlinePool.description)
         return InlinePool()
     if scheduler is not None and workers is not None:
         raise PoolError("--workers sizes the local cluster: a cluster at --scheduler has "
                         "its own workers")
-    return DaskPool(scheduler, workers, timeout)
+    return LazyPool(lambda: DaskPool(scheduler, workers, timeout), on_start)

@@ -5,7 +5,7 @@ import html
 import json
 import math
 
-from sim.explore.analysis import crossovers, mark_front, sensitivities
+from sim.explore.analysis import crossover_groups, crossovers, mark_front, sensitivities
 from sim.explore.space import OBJECTIVES, check_objectives
 
 #: Columns that say what a point is (in this order), before its figures.
@@ -30,7 +30,8 @@ class Answers:
         self.varied = [a for a in space.varied if a != "platform" or "platform" not in
                        self.groups]
         self.frame = mark_front(exploration.frame(), self.groups, self.objectives)
-        self.crossovers = crossovers(self.frame, self.groups)
+        self.crossover_groups = crossover_groups(self.groups, space.varied)
+        self.crossovers = crossovers(self.frame, self.crossover_groups)
         self.sensitivity = sensitivities(self.frame, self.varied, self.groups)
 
     def configuration(self, row):
@@ -65,12 +66,10 @@ class Answers:
 
 def _value(row, axis):
     if axis == "engine_mhz":
-        return f"{FMAX_TEXT if row.get('clock') == 'fmax' else ''}{row['engine_mhz']:.1f}"
+        mhz = f"{row['engine_mhz']:.4g}"
+        return mhz if row.get("clock") == "given" else f"{row['clock']} {mhz}"
     value = row.get(axis)
     return f"{value:g}" if isinstance(value, float) else value
-
-
-FMAX_TEXT = "fmax "
 
 
 def _gbps(value):
@@ -87,7 +86,7 @@ def crossover_table(answers):
     for entry in answers.crossovers:
         row = entry.get("winner") or entry["best"]
         out.append({
-            **{g: entry[g] for g in answers.groups},
+            **{g: entry[g] for g in answers.crossover_groups},
             "source": entry["source"], "cpu": _gbps(entry["cpu_gbps"]),
             "verdict": f"{entry['winners']} of {entry['points']} win" if entry["winners"]
             else f"none of {entry['points']} wins; the fastest:",
@@ -151,9 +150,10 @@ def sensitivity_table(answers):
 def text_report(answers, format_table):
     """The tables, as ``foliodma explore`` prints them."""
     groups = [(g, g, "{}") for g in answers.groups]
-    lines = ["Crossover: per " + " and ".join(answers.groups) + ", the smallest device whose "
-             "migrate_pages() beats the CPU copy on the same machine",
-             format_table(crossover_table(answers), (*groups, *CROSSOVER_COLUMNS)), ""]
+    by = [(g, g, "{}") for g in answers.crossover_groups]
+    lines = ["Crossover: per " + ", ".join(answers.crossover_groups) + ", the smallest device "
+             "whose migrate_pages() beats the CPU copy on the same machine",
+             format_table(crossover_table(answers), (*by, *CROSSOVER_COLUMNS)), ""]
     objectives = ", ".join(f"{OBJECTIVES[k][1]} ({d})" for k, d in answers.objectives)
     lines += [f"Pareto front per {' and '.join(answers.groups)}: {objectives}",
               format_table(front_table(answers), (

@@ -77,7 +77,7 @@ def test_limiter_names_the_busiest_device_side_resource():
     # Far from every limit: the device's latency (PTDMA: one descriptor in flight).
     name, _ = limiter(_row(wait=100, core=1, nbytes=64 << 20, copy_ns=(64 << 20) / 10),
                       ptdma, "v3", workload)
-    assert name == "device latency (one descriptor in flight)"
+    assert name == "device latency (in flight: 512-beat buffer, 8 reads, 1 descriptor)"
 
 
 def test_capacities_count_only_the_engines_a_batch_can_use():

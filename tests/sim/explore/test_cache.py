@@ -1,6 +1,7 @@
 """The result cache: keys, atomic writes, concurrent writers, versions."""
 import json
 import multiprocessing
+import time
 
 from sim.explore.cache import ResultCache, cache_key, model_version, rtl_version, source_version
 
@@ -35,12 +36,14 @@ def _writer(root, key, payload, times):
 
 
 def _reader(root, key, times, queue):
+    """Reads ``times`` times from the first entry on (within a minute)."""
     cache = ResultCache(root)
-    seen = set()
-    for _ in range(times):
+    seen, reads, deadline = set(), 0, time.time() + 60
+    while reads < times and time.time() < deadline:
         value = cache.get(key)
         if value is not None:
             seen.add(json.dumps(value, sort_keys=True))
+            reads += 1
     queue.put(sorted(seen))
 
 

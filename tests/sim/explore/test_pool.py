@@ -71,4 +71,4 @@ def test_pool_choices_and_errors():
     with pytest.raises(PoolError, match="its own workers"):
         make_pool("tcp://127.0.0.1:1", 2)
     with pytest.raises(PoolError, match="cannot reach the Dask scheduler tcp://127.0.0.1:9"):
-        make_pool("tcp://127.0.0.1:9", timeout=1)
+        make_pool("tcp://127.0.0.1:9", timeout=1).pool
