@@ -90,26 +90,8 @@ def add_explore_command(commands):
     return explore
 
 
-def _resolve_backend(space, args):
-    """The space's back-end with ``auto`` resolved once, here: verilator if its tools
-    (Verilator, a C++ compiler) are here, else pysim with one line on stderr saying
-    why. Each worker builds the engines it simulates (or takes them from the build
-    cache); a build that fails fails its points, each reported."""
-    from sim.backends.verilator import VerilatorNotFoundError, require_verilator
-    if space.backend != "auto":
-        return space.backend
-    try:
-        require_verilator()
-    except VerilatorNotFoundError as error:
-        if not args.quiet:
-            print(f"foliodma: running on pysim: the compiled back-end is not available here "
-                  f"({str(error).splitlines()[0]})", file=sys.stderr)
-        return "pysim"
-    return "verilator"
-
-
 def cmd_explore(args):
-    from sim.explore import configured, explore
+    from sim.explore import configured, explore, resolved_backend
     from sim.explore.pool import PoolError
     from sim.explore.report import text_report
     from sim.explore.space import SpaceError
@@ -120,7 +102,11 @@ def cmd_explore(args):
         space = configured(args.space, method=args.search, budget=args.budget,
                            screen=True if args.screen else None, backend=args.backend)
         space.objectives(args.objectives)
-        space = configured(space, backend=_resolve_backend(space, args))
+        backend, why = resolved_backend(space)
+        if why and not args.quiet:
+            print(f"foliodma: running on pysim: the compiled back-end is not available here "
+                  f"({why})", file=sys.stderr)
+        space = configured(space, backend=backend)
         from sim.explore.cache import default_cache_dir
         say(f"{_describe(space)}; results cached in {args.cache_dir or default_cache_dir()}")
         answers = explore(space, workers=args.workers, scheduler=args.scheduler,

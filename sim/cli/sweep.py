@@ -21,8 +21,9 @@ SWEEP_MEASURES = {
 }
 
 
-#: migrate options a sweep does not vary: lists, and what selects the rows.
-NOT_SWEPT = ("--copy", "--inject-dma-fail", "--inject-poison")
+#: migrate options a sweep does not vary: lists, and what selects the rows (a platform
+#: value by name is an axis of `foliodma explore`, not a sweep's option).
+NOT_SWEPT = ("--copy", "--inject-dma-fail", "--inject-poison", "--set")
 
 
 def sweepable_options():

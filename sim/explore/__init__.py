@@ -25,6 +25,23 @@ def configured(space, *, method=None, budget=None, screen=None, backend=None):
     return space
 
 
+def resolved_backend(space):
+    """(the back-end the space's evaluations run on, why not verilator or None): its
+    ``backend``, with ``auto`` resolved here, once, so that its results are cached
+    under the back-end they ran on: verilator if its tools (Verilator, a C++
+    compiler) are here, else pysim. Each worker builds the engines it simulates, or
+    takes them from the build cache; a build that fails fails its points."""
+    from sim.backends import AUTO_BACKEND
+    from sim.backends.verilator import VerilatorNotFoundError, require_verilator
+    if space.backend != AUTO_BACKEND:
+        return space.backend, None
+    try:
+        require_verilator()
+    except VerilatorNotFoundError as error:
+        return "pysim", str(error).splitlines()[0]
+    return "verilator", None
+
+
 def explore(space, *, workers=None, scheduler=None, cache_dir=None, objectives=None,
             progress=True, announce=None, **search):
     """Explore ``space`` (see :func:`configured` for ``search``'s method, budget, screen
@@ -41,6 +58,12 @@ def explore(space, *, workers=None, scheduler=None, cache_dir=None, objectives=N
     from sim.explore.report import Answers
     from sim.explore.search import explore_space
     space = configured(space, **search)
+    backend, why = resolved_backend(space)
+    if why:
+        import warnings
+        warnings.warn(f"running on pysim: the compiled back-end is not available here ({why})",
+                      stacklevel=2)
+    space = configured(space, backend=backend)
     objectives = space.objectives(objectives)
     cache_dir = Path(cache_dir or default_cache_dir())
     pool = make_pool(scheduler, workers, on_start=announce)

@@ -391,13 +391,15 @@ def parse_space(data, base_dir=Path("."), source="<space>"):
 
 def load_space(path):
     """The Space of a file, or of a built-in space by name (:data:`BUILTIN_SPACES`)."""
-    if str(path) in BUILTIN_SPACES and not Path(path).exists():
-        path = BUILTIN_SPACES[str(path)]
+    source = str(path)
+    if source in BUILTIN_SPACES and not Path(path).exists():
+        path = BUILTIN_SPACES[source]
+        source = f"built-in, sim/spaces/{path.name}"
     path = Path(path)
     data = read_toml(path, "space file", SpaceError,
                      f"built-in spaces: {', '.join(sorted(BUILTIN_SPACES))}")
     try:
-        return parse_space(data, base_dir=path.parent, source=str(path))
+        return parse_space(data, base_dir=path.parent, source=source)
     except SpaceError as error:
         raise SpaceError(f"space file {path}: {error}") from None
 

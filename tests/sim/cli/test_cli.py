@@ -181,6 +181,7 @@ def test_format_table_keeps_a_narrow_table_on_one_line_and_never_drops_required_
 @pytest.mark.parametrize("argv, message", [
     (["sweep", "plot", "a.svg"], "cannot sweep --plot: expected one of"),
     (["sweep", "copy", "cpu"], "cannot sweep --copy"),
+    (["sweep", "set", "memory.remote.read_gbps=80"], "cannot sweep --set: expected one of"),
     (["sweep", "channels", "1,99"], "--channels 99: channels=99 is out of range"),
     (["sweep", "driver", "v1,v4"], "--driver 'v4': expected one of v1, v2, v3"),
     (["sweep", "folio-size", "4K,3x"], "--folio-size '3x': '3x' is not a size"),
