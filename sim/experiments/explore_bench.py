@@ -99,10 +99,13 @@ def main(argv=None):
           f"(GB/s against LUTs) of a grid of {parse_space(SEARCH_SPACE).size} points")
     needed, front, size = _search(args)
     found = [n for n in needed.values() if n]
+    target = math.ceil(FOUND * front)
     if found:
         print(f"  median {statistics.median(found):.0f} evaluations of {size} "
               f"({statistics.median(found) / size:.0%}), range {min(found)}..{max(found)}, "
-              f"over {len(found)} of {len(needed)} seeds; the front has {front} points")
+              f"over {len(found)} of {len(needed)} seeds; the front has {front} points; "
+              f"at random, {target} of them take {target * (size + 1) / (front + 1):.0f} "
+              f"draws on average")
 
 
 def _search(args):
@@ -119,10 +122,27 @@ def _search(args):
           f"({sum(grid.explorer.evaluated.values())} evaluations computed, "
           f"{sum(grid.explorer.hits.values())} from the cache); its front: {len(front)} points")
     needed = {seed: _needed(space, args.cache_dir, seed, front) for seed in range(args.seeds)}
+    labels = list(frame["point"])
     for seed, count in needed.items():
+        blind = _needed_at_random(labels, front, seed)
         print(f"  seed {seed}: " + (f"{count} evaluations found {FOUND:.0%} of the front"
-                                    if count else "did not find it within the grid's size"))
+                                    if count else "did not find it within the grid's size")
+              + f" (points drawn at random: {blind})")
     return needed, len(front), len(frame)
+
+
+def _needed_at_random(labels, front, seed):
+    """Evaluations until points drawn at random without repeats had found FOUND of
+    ``front``: the baseline a search has to beat."""
+    import random
+    order = list(labels)
+    random.Random(seed).shuffle(order)
+    target, found = math.ceil(FOUND * len(front)), 0
+    for count, label in enumerate(order, 1):
+        found += label in front
+        if found >= target:
+            return count
+    return None
 
 
 if __name__ == "__main__":

@@ -31,10 +31,6 @@ from sim.explore.evaluate import (area_key, baseline_request, dma_request, migra
 from sim.explore.space import FMAX, PLATFORM_CLOCK
 from sim.kernel.request import MigrateRequest
 
-#: Stages of evaluation: cheap (screen) before expensive (full).
-STAGES = ("screen", "full")
-
-
 @dataclass
 class Failure:
     """An evaluation that raised; ``message`` says what."""

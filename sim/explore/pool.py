@@ -53,7 +53,6 @@ class _Queue:
 
 class InlinePool:
     """Every evaluation in this process, in the order submitted."""
-    workers = 1
     description = "in this process"
 
     def submit(self, function, *args):
@@ -92,10 +91,6 @@ class DaskPool:
         except (OSError, TimeoutError) as error:
             self.close()
             raise PoolError(f"cannot reach the Dask scheduler {scheduler}: {error}") from None
-
-    @property
-    def workers(self):
-        return max(1, len(self.client.scheduler_info().get("workers", {})))
 
     def submit(self, function, *args):
         return self.client.submit(function, *args, pure=False)

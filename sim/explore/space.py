@@ -101,11 +101,6 @@ class Workload:
         from sim.cli.common import human_size
         return f"{human_size(self.folio_bytes)} x {human_size(self.size)}"
 
-    def at(self, size):
-        """This workload with another size (the screen run)."""
-        return Workload(self.folio_bytes, size, self.max_batch_pages, self.from_node,
-                        self.to_node, None)
-
 
 @dataclass(frozen=True)
 class Area:
