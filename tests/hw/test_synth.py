@@ -6,7 +6,7 @@ import pytest
 
 from hw import synth as synth_module
 from hw.params import EngineParams
-from hw.synth import ECP5_CELLS, TOP, SynthError, place_and_route, synthesize
+from hw.synth import ECP5_CELLS, TOP, SynthError, cmos_transistors, place_and_route, synthesize
 from sim.cli.main import main
 
 # One xdist worker runs them all (--dist loadgroup, pyproject.toml): on a fresh machine
@@ -44,6 +44,17 @@ def test_wider_bus_costs_more_registers_and_buffer(small, tmp_path):
     wide = synthesize(EngineParams(**{**SMALL, "data_width": 128}), tmp_path)
     assert wide.cells["TRELLIS_FF"] > small.cells["TRELLIS_FF"]
     assert wide.cells["TRELLIS_DPR16X4"] > small.cells["TRELLIS_DPR16X4"]
+
+
+def test_technology_independent_area(tmp_path):
+    transistors, _ = cmos_transistors(EngineParams(**SMALL), tmp_path)
+    stat = json.loads((tmp_path / "cmos-stat.json").read_text())["design"]
+    # Every cell left is one Yosys has a transistor count for (no "+" on its estimate):
+    # plain D flip-flops (the engine's, and its memories') and logic gates.
+    assert transistors == int(stat["estimated_num_transistors"]) > 10_000
+    assert set(stat["num_cells_by_type"]) <= {"$_DFF_P_", "$_NOT_", "$_AND_", "$_NAND_",
+                                              "$_OR_", "$_NOR_", "$_ANDNOT_", "$_ORNOT_",
+                                              "$_XOR_", "$_XNOR_", "$_MUX_"}
 
 
 @pytest.fixture(scope="module")
