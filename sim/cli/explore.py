@@ -217,8 +217,7 @@ def _write_outputs(args, answers, explorer):
     if args.csv:
         write_csv(args.csv, rows)
     if args.parquet:
-        import pandas
-        pandas.json_normalize(rows).to_parquet(args.parquet)
+        write_parquet(args.parquet, rows)
     if args.html:
         from sim.explore.report import html_report
         html_report(answers, args.html)
@@ -230,6 +229,18 @@ def _write_outputs(args, answers, explorer):
         print(f"figure: {args.plot}", file=sys.stderr)
     if args.points:
         _write_points(args.points, explorer, answers.exploration.rows)
+
+
+def write_parquet(path, rows):
+    """The rows as Parquet, nested figures as dotted columns; a column whose values are
+    of several types (an axis of numbers and "fmax") is written as text."""
+    import pandas
+    frame = pandas.json_normalize(rows)
+    for column in frame.columns[frame.dtypes == object]:
+        kinds = {type(v) for v in frame[column] if v is not None and v == v}
+        if len(kinds) > 1:
+            frame[column] = frame[column].map(lambda v: None if v is None else str(v))
+    frame.to_parquet(path)
 
 
 def _write_points(directory, explorer, rows):

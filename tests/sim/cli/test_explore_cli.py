@@ -41,6 +41,16 @@ def test_tables_and_every_output_file(space, tmp_path, capsys):
     assert (out / "front.svg").read_text().startswith("<?xml")
 
 
+def test_parquet_takes_an_axis_of_numbers_and_words(tmp_path):
+    from sim.cli.explore import write_parquet
+    rows = [{"axes": {"engine_mhz": "fmax"}, "dma_gbps": 1.5, "busy": {"socket link": 0.5}},
+            {"axes": {"engine_mhz": 1000}, "dma_gbps": 2.5, "busy": {}}]
+    write_parquet(tmp_path / "rows.parquet", rows)
+    frame = pandas.read_parquet(tmp_path / "rows.parquet")
+    assert list(frame["axes.engine_mhz"]) == ["fmax", "1000"]
+    assert list(frame["dma_gbps"]) == [1.5, 2.5]
+
+
 def test_json_document(space, tmp_path, capsys):
     assert main(["explore", str(space), "--workers", "0", "--cache-dir", str(tmp_path / "c"),
                  "--json", "--quiet"]) == 0
