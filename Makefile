@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-explore reproduce scaling calibrate-ptdma stress explore figures synth tools regs clean
+.PHONY: demo test bench bench-explore reproduce scaling calibrate-ptdma calibrate-ptdma-v7 stress explore figures synth tools regs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "foliodma needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -56,6 +56,10 @@ scaling: $(STAMP) tools
 # The zen3-ptdma platform's calibration on its three points, with residuals (~2 minutes).
 calibrate-ptdma: $(STAMP) tools
 	$(BIN)/python -m sim.experiments.calibrate_ptdma
+
+# The zen3-ptdma-v7 platform (the v7.0 kernel of RFC v4) on its four points (~3 minutes).
+calibrate-ptdma-v7: $(STAMP) tools
+	$(BIN)/python -m sim.experiments.calibrate_ptdma --platform zen3-ptdma-v7
 
 # Migrations under random faults for 10 minutes on the compiled back-end: the README's
 # reliability table (nothing lost, no stray write, no protocol violation, no hang).

@@ -45,8 +45,11 @@ from sw_driver.dcbm import MAX_DMA_CHAN
 from sw_driver.dma_mapping import DEFAULT_MAX_SEG_SIZE
 
 #: The built-in platform files, in the package, by the name ``--platform`` takes.
-BUILTIN_FILES = {"seed": resources.files("sim") / "machines" / "seed.toml",
-                 "zen3-ptdma": resources.files("sim") / "machines" / "zen3-ptdma.toml"}
+BUILTIN_FILES = {name: resources.files("sim") / "machines" / f"{name}.toml"
+                 for name in ("seed", "zen3-ptdma", "zen3-ptdma-v7")}
+#: The key of a platform file naming the platform it starts from (a built-in name, or a
+#: file, relative to this one): the values it leaves out are that platform's.
+BASE_KEY = "base"
 DEFAULT_FILE = BUILTIN_FILES["seed"]
 #: The memory nodes by role, as ``memory.<role>`` tables.
 NODE_ROLES = ("local", "remote", "cxl")
@@ -291,16 +294,28 @@ def read_toml(path, what, error, builtins):
         raise error(f"{what} {path}: not valid TOML ({problem})") from None
 
 
-def load_machine(path=None, base=DEFAULT_MACHINE):
-    """The Machine a platform file describes (values it leaves out from ``base``);
-    ``None``: ``base``. A name of :data:`BUILTIN_FILES` that is not a file here is that
-    built-in platform. MachineError names a missing file, bad TOML or a bad value."""
+def load_machine(path=None, base=DEFAULT_MACHINE, _seen=()):
+    """The Machine a platform file describes (values it leaves out from ``base``, or
+    from the platform its ``base`` key names); ``None``: ``base``. A name of
+    :data:`BUILTIN_FILES` that is not a file here is that built-in platform.
+    MachineError names a missing file, bad TOML, a bad value or a loop of bases."""
     if path is None:
         return base
     if str(path) in BUILTIN_FILES and not Path(path).exists():
         path = BUILTIN_FILES[str(path)]
     table = read_toml(path, "platform file", MachineError,
                       f"built-in platforms: {', '.join(BUILTIN_FILES)}")
+    if BASE_KEY in table:
+        parent = table.pop(BASE_KEY)
+        if not isinstance(parent, str):
+            raise MachineError(f"platform file {path}: {BASE_KEY} = {parent!r}: expected a "
+                               f"built-in platform's name or a file")
+        here = Path(str(path)).resolve()
+        below = BUILTIN_FILES.get(parent) or here.parent / parent
+        if Path(str(below)).resolve() in (*_seen, here):
+            raise MachineError(f"platform file {path}: {BASE_KEY} = {parent!r} leads back to "
+                               f"itself")
+        base = load_machine(below, base, (*_seen, here))
     try:
         return base.with_values(flatten(table))
     except MachineError as error:

@@ -46,7 +46,7 @@ PLATFORM_CLOCK = "platform"
 
 #: Every named axis and what it sets (see :meth:`Point.machine`).
 AXES = {
-    "platform": "a platform file, or a built-in name (seed, zen3-ptdma)",
+    "platform": "a platform file, or a built-in name (seed, zen3-ptdma, zen3-ptdma-v7)",
     **{name: "engine build parameter" for name in ENGINE_AXES},
     "engines": "DMA engines on the memory system",
     "engines_per_port": "engines sharing one I/O port",

@@ -46,8 +46,15 @@ class CostError(ValueError):
     """A cost table was asked for something it does not hold, or given a bad value."""
 
 
-def _cost(value, kind, source, unit="ns"):
-    return field(default=value, metadata={"unit": unit, "kind": kind, "source": source})
+def _cost(value, kind, source, unit="ns", per=None):
+    return field(default=value, metadata={"unit": unit, "kind": kind, "source": source,
+                                          "per": per})
+
+
+#: What a migration-core step is paid for (the ``per`` of its field): once per folio,
+#: per mapping (VMA) of the folio, or per page-table entry of each mapping: one PTE per
+#: 4 KiB page of a PTE-mapped folio (4 KiB pages, mTHP), one PMD for a 2 MiB THP.
+PER_FOLIO, PER_MAPPING, PER_ENTRY = "folio", "mapping", "entry"
 
 
 MEASURED = "measured"          # a public measurement, cited
@@ -301,31 +308,33 @@ class CostTable:
         core_step_ns("unmap_folio_ns"), SEED,
         f"Estimate 400 ns x fitted scale {CORE_STEP_SCALE} (sim/experiments/calibrate.py): "
         "migrate_folio_unmap(): allocate the destination folio on the target node (pcp list ~250 ns), trylock, "
-        "refcount and anon_vma get ~100, list moves ~50")
+        "refcount and anon_vma get ~100, list moves ~50", per=PER_FOLIO)
     unmap_mapping_ns: float = _cost(
         core_step_ns("unmap_mapping_ns"), SEED,
         f"Estimate 250 ns x {CORE_STEP_SCALE}: try_to_migrate(), per mapping (VMA): anon_vma "
-        "read lock, interval-tree lookup, page_vma_mapped_walk down to the PTE and its lock")
+        "read lock, interval-tree lookup, page_vma_mapped_walk down to the PTE and its lock", per=PER_MAPPING)
     unmap_pte_ns: float = _cost(
         core_step_ns("unmap_pte_ns"), SEED,
-        f"Estimate 100 ns x {CORE_STEP_SCALE}: per page-table entry: get-and-clear, "
-        "dirty/young transfer, install the migration entry, rmap and refcount drop, add to the TLB flush batch")
+        f"Estimate 100 ns x {CORE_STEP_SCALE}: try_to_migrate_one(), per page-table entry (each "
+        "PTE of a PTE-mapped folio, the PMD of a THP): get-and-clear, dirty/young transfer, "
+        "install the migration entry, rmap and refcount drop, add to the TLB flush batch", per=PER_ENTRY)
     move_folio_ns: float = _cost(
         core_step_ns("move_folio_ns"), SEED,
         f"Estimate 300 ns x {CORE_STEP_SCALE}: move_to_new_folio() without the copy: "
-        "refcount freeze, __folio_migrate_mapping, folio_migrate_flags (flags, memcg ~100, NUMA stats)")
+        "refcount freeze, __folio_migrate_mapping, folio_migrate_flags (flags, memcg ~100, NUMA stats)", per=PER_FOLIO)
     restore_mapping_ns: float = _cost(
         core_step_ns("restore_mapping_ns"), SEED,
         f"Estimate 250 ns x {CORE_STEP_SCALE}: remove_migration_ptes(), per mapping: rmap walk "
-        "again to the PTE and its lock, as unmap_mapping")
+        "again to the PTE and its lock, as unmap_mapping", per=PER_MAPPING)
     restore_pte_ns: float = _cost(
         core_step_ns("restore_pte_ns"), SEED,
-        f"Estimate 100 ns x {CORE_STEP_SCALE}: per entry: build the PTE, set_pte_at, rmap add, "
-        "update_mmu_cache")
+        f"Estimate 100 ns x {CORE_STEP_SCALE}: remove_migration_pte(), per entry (each PTE of "
+        "a PTE-mapped folio, the PMD of a THP): build the entry, set_pte_at, rmap add, "
+        "update_mmu_cache", per=PER_ENTRY)
     putback_folio_ns: float = _cost(
         core_step_ns("putback_folio_ns"), SEED,
         f"Estimate 300 ns x {CORE_STEP_SCALE}: migrate_folio_done() and friends: unlock both, "
-        "LRU add of the destination (per-CPU batch), free the source (pcp ~100), counters, list moves")
+        "LRU add of the destination (per-CPU batch), free the source (pcp ~100), counters, list moves", per=PER_FOLIO)
 
     # ---- Run-to-run variation (seeded noise; sim/kernel/measure.py applies it per run) -----
     jitter_core: float = _cost(
@@ -438,10 +447,17 @@ class CostTable:
 
     @classmethod
     def describe(cls):
-        """[{name, default, unit, kind, source}] for every field, in declaration order."""
+        """[{name, default, unit, kind, source, per}] for every field, in declaration
+        order; ``per`` is what a migration-core step is paid for (None elsewhere)."""
         return [{"name": f.name, "default": f.default, "unit": f.metadata["unit"],
-                 "kind": f.metadata["kind"], "source": f.metadata["source"]}
+                 "kind": f.metadata["kind"], "source": f.metadata["source"],
+                 "per": f.metadata["per"]}
                 for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def steps_per(cls, per):
+        """The migration-core steps paid ``per`` folio, mapping or entry, by field name."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.metadata["per"] == per)
 
 
 DEFAULT_COSTS = CostTable()

@@ -103,7 +103,8 @@ def test_bad_set_values_are_named(capsys):
     assert main(["platform", "show", "--set", "no-equals-sign"]) == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err
     assert main(["platform", "show", "--platform", "/no/such/file.toml"]) == 2
-    assert "no such file (built-in platforms: seed, zen3-ptdma)" in capsys.readouterr().err
+    assert "no such file (built-in platforms: seed, zen3-ptdma, zen3-ptdma-v7)" in \
+        capsys.readouterr().err
 
 
 def test_a_built_in_platform_by_name(capsys):
@@ -142,3 +143,21 @@ def test_a_request_is_immutable_and_travels_to_a_worker_unchanged():
     json.dumps(request.settings())
     assert run_request(travelled)["migrate_pages_cycles_per_page"] == \
         run_request(request)["migrate_pages_cycles_per_page"]
+
+
+def test_a_platform_file_starts_from_the_platform_its_base_names(tmp_path, capsys):
+    parent = tmp_path / "parent.toml"
+    parent.write_text('base = "zen3-ptdma"\n[dma]\nring_entries = 16\n')
+    child = tmp_path / "child.toml"
+    child.write_text('base = "parent.toml"\n[clocks]\nengine_mhz = 150.0\n')
+    machine = load_machine(child)
+    ptdma = load_machine("zen3-ptdma")
+    assert (machine.engine_mhz, machine.ring_entries) == (150.0, 16)
+    assert machine.engines == ptdma.engines and machine.costs == ptdma.costs
+    # A base that leads back to the file, and one that is no name, are refused.
+    parent.write_text('base = "child.toml"\n')
+    assert main(["platform", "show", "--platform", str(child)]) == 2
+    assert "parent.toml: base = 'child.toml' leads back to itself" in capsys.readouterr().err
+    parent.write_text("base = 3\n")
+    assert main(["platform", "show", "--platform", str(child)]) == 2
+    assert "base = 3: expected a built-in platform's name or a file" in capsys.readouterr().err
