@@ -9,7 +9,8 @@ from sim.cli.common import (add_backend_option, RunCounter, UsageError, add_csv_
 from sim.cli.machine_options import add_platform_options, machine_of
 from sim.cli.migrate import report_integrity, run_migrate_rows, workload_size
 from sim.experiments.channel_scaling import (CHANNELS, DRIVERS, FOLIO_SIZES, MAX_BATCH_PAGES,
-                                             WORKLOAD_BYTES, measured, scaling_figure,
+                                             MEASURED_NOTES, WORKLOAD_BYTES, folio_size_figure,
+                                             measured, platform_of, scaling_figure,
                                              scaling_points, scaling_request, scaling_table)
 from sim.kernel.folios import NODES
 from sim.kernel.request import MigrateRequest, prepare_request
@@ -62,7 +63,10 @@ def add_scaling_command(commands):
                     "model's. On a platform of several engines (--platform zen3-ptdma: the "
                     "postings' machine, 16 PTDMA engines) the channels are dcbm's "
                     "nr_dma_chan; on a one-engine platform, the engine's rings. About 14 "
-                    "minutes on the compiled back-end for the whole default set.")
+                    "minutes on the compiled back-end for the whole default set. Under each "
+                    "model line, the GB it moves per second of CPU time (GB/CPU-s). On "
+                    "--platform zen3-ptdma-v7 (the v7.0 kernel of RFC v4) only RFC v4's four "
+                    "calibration points are shown as measured.")
     scaling.add_argument("--workload", type=workload_size, default=WORKLOAD_BYTES,
                          help="bytes moved per run (default 1G)")
     scaling.add_argument("--folio-sizes", type=_list_of(_folio_size, "folio size"),
@@ -93,6 +97,11 @@ def add_scaling_command(commands):
                          help="also draw GB/s against channels, a line per folio size and "
                               "driver, the CPU as dashed lines, the postings' figures dotted "
                               "(SVG or PNG)")
+    scaling.add_argument("--plot-against", choices=("channels", "folio-size"),
+                         default="channels",
+                         help="the figure's x axis: channels (a line per folio size and "
+                              "driver, the default) or folio size (a line per driver and "
+                              "channel count, the CPU copy dashed)")
     scaling.add_argument("--quiet", action="store_true", help="no progress on stderr")
     scaling.set_defaults(func=cmd_scaling)
     return scaling
@@ -102,6 +111,7 @@ def cmd_scaling(args):
     from sim.host.costs import CostError
     from sim.kernel.folios import MigrateError
     machine = machine_of(args)
+    platform = platform_of(machine)
     points = scaling_points(args.folio_sizes, args.drivers, args.channel_counts)
     args.backend = resolve_backend(args, machine.engine)
     base = MigrateRequest(mode="dma", workload_bytes=args.workload,
@@ -121,7 +131,7 @@ def cmd_scaling(args):
     for point, request in zip(points, requests):
         label = f"scaling {point.series}" + (f" x{point.channels}" if point.driver else "")
         rows += run_migrate_rows(args, [request], label=label)
-        got = measured(point)
+        got = measured(point, platform)
         rows[-1]["point"] = {"folio_bytes": point.folio_bytes, "driver": point.driver,
                              "channels": point.channels,
                              "measured_gbps": None if got is None else got[0]}
@@ -135,16 +145,21 @@ def cmd_scaling(args):
               f"ring(s)), {args.backend}")
         columns = (("folio size, copy", "series", "{}"), ("", "source", "{}"),
                    *((f"{n} ch GB/s", f"ch{n}", "{}") for n in args.channel_counts))
-        print(format_table(scaling_table(points, rows, args.channel_counts), columns))
+        print(format_table(scaling_table(points, rows, args.channel_counts, platform),
+                           columns))
         print("GB/s end to end: bytes moved / migrate_pages() time, mean over "
-              f"{args.repeat} noisy runs; the CPU rows use no channel.\n"
-              "measured: the postings' 1 GiB move_pages() on the 2-socket Zen 3 with PTDMA "
-              "(upstream CPU copy and dcbm v3: RFC V3; dcbm v2: RFC V2; sim/seed.py). Only "
-              "the CPU rows and v3's 1-channel 2 MiB point calibrate the zen3-ptdma "
-              "platform; the rest is predicted.")
+              f"{args.repeat} noisy runs; the CPU rows use no channel. GB/CPU-s: GB moved "
+              "per second of CPU time (the migrating thread, interrupts, callbacks).\n"
+              + MEASURED_NOTES.get(platform, MEASURED_NOTES[None]))
     if args.plot:
         from sim.experiments.plot import write_figure
-        title = f"{human_size(args.workload)}B move_pages(): GB/s against channels"
-        write_figure(args.plot, scaling_figure(points, rows, args.channel_counts, title))
+        title = f"{human_size(args.workload)}B move_pages() on {platform}: GB/s against"
+        if args.plot_against == "channels":
+            figure = scaling_figure(points, rows, args.channel_counts, f"{title} channels",
+                                    platform)
+        else:
+            figure = folio_size_figure(points, rows, args.folio_sizes,
+                                       f"{title} folio size", platform)
+        write_figure(args.plot, figure)
         print(f"figure: {args.plot}", file=sys.stderr)
     return report_integrity(rows)

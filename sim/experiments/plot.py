@@ -108,8 +108,9 @@ def _numeric(values):
 
 
 def line_chart(title, ylabel, xlabel, xvalues, series, errors=None, baselines=None,
-               measured=None):
-    """One line per {name: [value or None per x]} in ``series``. ``xvalues`` that are
+               measured=None, dashed=()):
+    """One line per {name: [value or None per x]} in ``series``, dashed for the names in
+    ``dashed``. ``xvalues`` that are
     all numbers go on a numeric axis (logarithmic when they span more than 10x);
     others are equally spaced categories. ``errors``: {name: [SD or None per x]},
     drawn as error bars. ``baselines``: {name: value}, each a dashed horizontal line.
@@ -135,7 +136,8 @@ def line_chart(title, ylabel, xlabel, xvalues, series, errors=None, baselines=No
         points = [(x, v, sd or 0.0) for x, v, sd in zip(xs, values, sds) if v is not None]
         px, py, pe = zip(*points)
         axes.errorbar(px, py, yerr=pe if any(pe) else None, marker="o", capsize=3,
-                      color=colors[name], label=name)
+                      color=colors[name], label=name,
+                      linestyle="--" if name in dashed else "-")
     measured_values = []
     for name, values in (measured or {}).items():
         if name not in colors:

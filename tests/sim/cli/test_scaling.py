@@ -42,11 +42,31 @@ def test_scaling_table_puts_the_postings_figures_under_the_models(capsys):
     lines = capsys.readouterr().out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("folio size"))
     assert lines[header].split()[-6:] == ["1", "ch", "GB/s", "2", "ch", "GB/s"]
-    cpu, cpu_measured, v3, v3_measured = (line.split() for line in lines[header + 2:header + 6])
+    cpu, cpu_cost, cpu_measured, v3, v3_cost, v3_measured = (
+        line.split() for line in lines[header + 2:header + 8])
     assert cpu[:4] == ["2", "MiB", "CPU", "model"] and cpu[4] == cpu[5]
     assert cpu_measured == ["measured", "10.67", "10.67"]
     assert v3[:4] == ["2", "MiB", "v3", "model"]
     assert v3_measured == ["measured", "12.50", "14.23"]
+    # GB per CPU-second: the CPU copy costs its whole time; DMA frees most of it.
+    assert cpu_cost[0] == v3_cost[0] == "GB/CPU-s"
+    assert float(cpu_cost[1]) == pytest.approx(float(cpu[4]), rel=0.01)
+    assert float(v3_cost[1]) > 5 * float(v3[4])
+
+
+def test_the_later_kernel_shows_only_its_calibration_points_and_draws_against_folio_size(
+        tmp_path, capsys):
+    figure = tmp_path / "sizes.svg"
+    assert main(["scaling", "--platform", "zen3-ptdma-v7", "--workload", "4M", "--folio-sizes",
+                 "64K,2M", "--drivers", "v3", "--channels", "1,2", "--backend", "verilator",
+                 "--repeat", "1", "--quiet", "--json", "--plot", str(figure),
+                 "--plot-against", "folio-size"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [row["point"]["measured_gbps"] for row in rows] == [6.16, None, None,
+                                                               10.88, 12.64, None]
+    text = figure.read_text()
+    assert ">v3 2 ch<" in text and ">CPU<" in text and ">64K<" in text
+    assert "on zen3-ptdma-v7: GB/s against folio size" in text
 
 
 @pytest.mark.parametrize("option, value, message", [
