@@ -18,6 +18,8 @@ SWEEP_MEASURES = {
     "F": ("F", "F = folio_copy / migrate_pages"),
     "post_move_access": ("post_move_access_cycles_per_page",
                          "post_move_access, CPU cycles per page"),
+    "first_folio_us": ("first_folio_us", "first folio usable again, µs after the call"),
+    "median_folio_us": ("median_folio_us", "median folio usable again, µs after the call"),
 }
 
 

@@ -69,6 +69,8 @@ class MigrationCore:
         for size in plan.sizes:
             self._vaddr.append(vaddr)
             vaddr += size
+        self._usable = []           # per folio of the batch: ns from its start to usable
+        self._batch_start = 0.0
         self._reserved = {}
         for slot, index in enumerate(sorted(plan.dma_fail | plan.poison)):
             self._reserved[index] = self.frames[config.from_node].reserve_top(
@@ -134,11 +136,19 @@ class MigrationCore:
     async def _move_metadata(self, folio):
         await self.port.routine("migrate_folio_move", self.costs.move_folio_ns)
 
+    def _elapsed_ns(self):
+        """Time so far of the port, all categories (noise-free)."""
+        snapshot = self.port.snapshot()
+        return sum(snapshot[k] for k in CATEGORIES)
+
     async def _finish(self, folio, copied):
+        """The folio mapped again, at its destination (copied) or its source (undone):
+        from then on the process can use it."""
         c, m = self.costs, self.cfg.mappings
         restore = m * c.restore_mapping_ns + m * self._entries(folio) * c.restore_pte_ns
         if copied:
             await self.port.routine("remove_migration_ptes", restore)
+            self._usable.append(self._elapsed_ns() - self._batch_start)
             await self.port.routine("migrate_folio_done", c.putback_folio_ns)
             self._set_ptes(folio, "present", folio.dst)
             self._free(self.cfg.from_node, folio.src)
@@ -147,6 +157,7 @@ class MigrationCore:
         else:
             # Undo: the source is mapped again, the destination freed.
             await self.port.routine("migrate_folio_undo", restore + c.putback_folio_ns)
+            self._usable.append(self._elapsed_ns() - self._batch_start)
             self._set_ptes(folio, "present", folio.src)
             self._free(self.cfg.to_node, folio.dst)
             folio.dst = None
@@ -175,9 +186,11 @@ class MigrationCore:
         return ok
 
     async def _batch(self, folios):
-        """One batch; its time by category, and that of its copies (t2..t3)."""
+        """One batch; its time by category, that of its copies (t2..t3), and when each
+        folio became usable again (ns from the batch's start, ``usable_ns``)."""
         port, flow = self.port, self.cfg.flow
         before = port.snapshot()
+        self._usable, self._batch_start = [], self._elapsed_ns()
         copy = zero_times()
         for folio in folios:
             await self._unmap(folio)
@@ -203,7 +216,8 @@ class MigrationCore:
                         await self._move_metadata(folio)
             for folio, ok in zip(folios, oks):
                 await self._finish(folio, ok)
-        return {"total": time_delta(port.snapshot(), before), "copy": copy}
+        return {"total": time_delta(port.snapshot(), before), "copy": copy,
+                "usable_ns": self._usable}
 
     def _same(self, a, b, tol_ns):
         """Whether batches a and b took the same warm time, per category. With a lazy
@@ -265,7 +279,8 @@ class MigrationCore:
                     extrapolated = {part: dict(record[part], cold=0.0)
                                     for part in ("total", "copy")}
                     extrapolated.update(pages=record["pages"], folios=record["folios"],
-                                        count=0, simulated=False)
+                                        count=0, simulated=False,
+                                        usable_ns=record["usable_ns"])
                     groups.append(extrapolated)
                 sims.append(record)
             if extrapolated is not None and iommu:

@@ -70,6 +70,22 @@ def measure(raw, costs, *, pages, nbytes, repeat, seed=0, cpu_ghz=CPU_GHZ):
     return out
 
 
+def usable_after(raw):
+    """When the folios became usable again (their PTEs restored), in ns from the call's
+    start, noise-free: (first, median, last) over every folio, extrapolated batches
+    repeating their template's timing back to back."""
+    start = sum(raw["call"][k] for k in CATEGORIES)
+    times = []
+    for group in raw["groups"]:
+        duration = sum(group["total"][k] for k in CATEGORIES)
+        offsets = np.asarray(group["usable_ns"], dtype=float)
+        starts = start + duration * np.arange(group["count"])
+        times.append((starts[:, None] + offsets[None, :]).ravel())
+        start += duration * group["count"]
+    times = np.concatenate(times)
+    return float(times.min()), float(np.median(times)), float(times.max())
+
+
 def post_move_access(spec, mode, v1_double_copy=False, *, toucher=DEFAULT_TOUCHER, cache=None):
     """Cycles per page of the seed's read loop over the moved pages right after the
     move (its second table), from the cache model (:mod:`sim.host.cache`): a CPU (by

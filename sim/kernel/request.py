@@ -9,7 +9,7 @@ from sim.backends import AUTO_BACKEND, BACKEND_CHOICES, chosen_backend
 from sim.host.cache import DEFAULT_TOUCHER
 from sim.kernel.folios import (DEFAULT_FLOW, DEFAULT_REPEAT, MigrateError, NR_MAX_BATCHED_MIGRATION,
                                PAGE)
-from sim.kernel.measure import measure, post_move_access
+from sim.kernel.measure import measure, post_move_access, usable_after
 from sim.kernel.scenario import core_config, plan_of, run_cpu, run_dma
 from sim.machine import DEFAULT_MACHINE, Machine
 from sw_driver.dcbm import DEFAULT_STRATEGY
@@ -67,6 +67,11 @@ class MigrateRequest:
             spec["sizes"] = list(self.sizes)
             spec["workload_bytes"] = sum(self.sizes)
         return spec
+
+
+#: When the folios became usable again (PTEs restored), µs from the call's start,
+#: noise-free: the first, the median and the last folio.
+USABLE_FIELDS = ("first_folio_us", "median_folio_us", "last_folio_us")
 
 
 def figure_fields(figures):
@@ -143,6 +148,7 @@ def run_request(req, progress=None, keep_raw=False):
         "simulated_batches": raw["simulated_batches"],
         "extrapolated_batches": raw["extrapolated_batches"],
         "integrity": raw["integrity"],
+        **dict(zip(USABLE_FIELDS, (ns / 1e3 for ns in usable_after(raw)))),
         "repeat": req.repeat,
         "iommu_mode": machine.iommu_mode if req.mode == "dma" else None,
         "v1_double_copy": req.v1_double_copy if req.mode == "dma" and req.driver == "v1"

@@ -113,6 +113,17 @@ def test_sweep_runs_migrate_per_value(tmp_path, capsys):
         "--remote-cpus" in text and ">cpu<" in text
 
 
+def test_sweep_of_the_batch_size_draws_first_folio_latency(tmp_path, capsys):
+    figure = tmp_path / "latency.svg"
+    assert main(["sweep", "max-batch-pages", "16,512", "--copy", "batch-cpu", "--workload",
+                 "2M", "--repeat", "1", "--quiet", "--json", "--measure", "first_folio_us",
+                 "--plot", str(figure)]) == 0
+    small, large = json.loads(capsys.readouterr().out)["rows"]
+    assert small["first_folio_us"] * 4 < large["first_folio_us"]
+    assert small["migrate_gbps"] < large["migrate_gbps"]
+    assert "first folio usable again" in figure.read_text()
+
+
 def test_swept_values_are_typed_as_the_option_parses_them_the_table_shows_the_text(tmp_path,
                                                                                  capsys):
     import csv

@@ -46,3 +46,21 @@ def test_a_pte_mapped_folio_pays_per_pte_and_a_thp_for_one_pmd():
 def test_every_mapping_pays_its_own_walk_and_entries():
     one, two = _core_ns_per_folio(64 << 10), _core_ns_per_folio(64 << 10, mappings=2)
     assert two - one == pytest.approx(_sum(PER_MAPPING) + 16 * _sum(PER_ENTRY), rel=1e-9)
+
+
+@pytest.mark.parametrize("mode, backend", [("cpu", "auto"), ("dma", "verilator")])
+def test_the_first_folio_waits_longer_in_a_larger_batch(mode, backend):
+    """A folio is usable again once its PTEs are restored, after its whole batch is
+    unmapped (and, batched, copied): the first one waits for its batch."""
+    rows = [run_request(MigrateRequest(mode=mode, workload_bytes=2 << 20, folio_bytes=4096,
+                                       max_batch_pages=pages, backend=backend, repeat=1))
+            for pages in (16, 128, 512)]
+    firsts = [row["first_folio_us"] for row in rows]
+    assert firsts == sorted(firsts) and firsts[-1] > 4 * firsts[0]
+    for row in rows:
+        assert row["first_folio_us"] <= row["median_folio_us"] <= row["last_folio_us"]
+        # The last folio is usable at the end of the call, but for its putback.
+        assert row["last_folio_us"] == pytest.approx(row["migrate_pages_ns"] / 1e3, rel=0.01)
+    # Extrapolated batches count: 32 batches of 16 pages, the median half way through.
+    assert rows[0]["extrapolated_batches"] > 0
+    assert rows[0]["median_folio_us"] == pytest.approx(rows[0]["last_folio_us"] / 2, rel=0.1)
