@@ -9,7 +9,7 @@ from sim.cli.common import (add_backend_option, check_waveform, format_table, hu
                             Progress, request_default, resolve_backend, UsageError, write_outputs)
 from sim.cli.machine_options import add_engine_options, add_host_options, engine_params, machine_of
 from sim.host.cache import TOUCHERS
-from sim.kernel.folios import DEFAULT_FLOW, FLOWS, MODES, NODES, WORKLOADS
+from sim.kernel.folios import COPY_MODES, DEFAULT_FLOW, FLOWS, MODES, NODES, WORKLOADS
 from sim.kernel.request import MigrateRequest
 from sw_driver.dcbm import STRATEGIES
 
@@ -44,7 +44,8 @@ def migrate_table(rows, lead=None):
         integrity = row["integrity"]
         out.append({
             "lead": lead[1][index] if lead else None,
-            "mode": row["mode"] + (f" ({row['driver']})" if row["driver"] else ""),
+            "mode": row["mode"] + (f" ({row['driver']})" if row["driver"] else "")
+            + (f" x{row['threads']}" if row.get("threads") else ""),
             "flow": row["flow"],
             "mp": _pm(row["migrate_pages_cycles_per_page"],
                       row["migrate_pages_cycles_per_page_sd"], "{:.0f}"),
@@ -89,7 +90,7 @@ def migrate_request(args, mode, machine):
         repeat=args.repeat, seed=args.seed, backend=args.backend, latency_ns=args.latency,
         v1_double_copy=not args.v1_dma_only, idle_skip=not args.no_idle_skip,
         toucher=args.toucher, vcd=getattr(args, "vcd", None) if mode == "dma" else None,
-        machine=machine)
+        threads=args.threads if mode == "mt-cpu" else 1, machine=machine)
 
 
 def migrate_requests(args):
@@ -99,7 +100,10 @@ def migrate_requests(args):
     from sim.kernel.folios import MigrateError
     from sim.kernel.request import prepare_request
     machine = machine_of(args)
-    requests = [migrate_request(args, mode, machine) for mode in dict.fromkeys(args.copy or MODES)]
+    modes = dict.fromkeys(args.copy or MODES)
+    if args.threads != 1 and "mt-cpu" not in modes:
+        raise UsageError(f"--threads {args.threads}: only --copy mt-cpu has worker threads")
+    requests = [migrate_request(args, mode, machine) for mode in modes]
     for request in requests:
         try:
             prepare_request(request)
@@ -215,10 +219,14 @@ def add_migrate_options(parser):
     parser.add_argument("--folio-size", type=parse_size, default=request_default("folio_bytes"),
                         help="bytes per folio, a power-of-two number of pages up to 2M "
                              "(default 4K)")
-    parser.add_argument("--copy", choices=MODES, action="append",
-                        help="mode, repeatable (default: all three): cpu = upstream per-folio "
-                             "flow; batch-cpu = batched flow, CPU copy; dma = batched flow, "
-                             "dcbm on the RTL")
+    parser.add_argument("--copy", choices=COPY_MODES, action="append",
+                        help="mode, repeatable (default: the seed's three, cpu, batch-cpu and "
+                             "dma): cpu = upstream per-folio flow; batch-cpu = batched flow, "
+                             "CPU copy; dma = batched flow, dcbm on the RTL; mt-cpu = batched "
+                             "flow, the copy split over --threads kernel worker threads")
+    parser.add_argument("--threads", type=positive_int, default=request_default("threads"),
+                        help="mt-cpu's kernel worker threads (default %(default)s); they copy "
+                             "at the per-core rate and share the memory path's bandwidth")
     parser.add_argument("--flow", choices=FLOWS[1:], default=DEFAULT_FLOW["batch-cpu"],
                         help="move flow of batch-cpu and dma: the RFC's (metadata, batch copy, "
                              "restore) or v4+'s early-copy (batch copy right after the TLB "

@@ -78,6 +78,12 @@ def add_scaling_command(commands):
     scaling.add_argument("--channels", type=_list_of(positive_int, "channel count"),
                          default=list(CHANNELS), dest="channel_counts",
                          help="comma-separated channel counts (default 1,2,4,8,16)")
+    scaling.add_argument("--threads", type=_list_of(positive_int, "thread count"),
+                         default=[], dest="thread_counts",
+                         help="comma-separated thread counts of the mt-cpu copy (kernel "
+                              "worker threads splitting the batch copy) to run beside the "
+                              "CPU and the drivers, in the columns of the same counts "
+                              "(default: none)")
     scaling.add_argument("--max-batch-pages", type=positive_int, default=MAX_BATCH_PAGES,
                          help="pages per migrate batch (default %(default)s: 1 GiB in one)")
     scaling.add_argument("--from-node", type=int, choices=NODES, default=1,
@@ -112,7 +118,9 @@ def cmd_scaling(args):
     from sim.kernel.folios import MigrateError
     machine = machine_of(args)
     platform = platform_of(machine)
-    points = scaling_points(args.folio_sizes, args.drivers, args.channel_counts)
+    points = scaling_points(args.folio_sizes, args.drivers, args.channel_counts,
+                            args.thread_counts)
+    columns = sorted({*args.channel_counts, *args.thread_counts})
     args.backend = resolve_backend(args, machine.engine)
     base = MigrateRequest(mode="dma", workload_bytes=args.workload,
                           max_batch_pages=args.max_batch_pages, from_node=args.from_node,
@@ -124,39 +132,42 @@ def cmd_scaling(args):
             request = scaling_request(point, base, machine)
             prepare_request(request)
         except (MigrateError, CostError, ValueError) as error:
-            where = point.series + (f", {point.channels} channel(s)" if point.driver else "")
+            where = point.series + (f", {point.channels} channel(s)" if point.driver else
+                                    f", {point.threads} thread(s)" if point.threads else "")
             raise UsageError(f"{where}: {error}") from None
         requests.append(request)
     rows, counter = [], RunCounter(len(requests))
     for point, request in zip(points, requests):
-        label = f"scaling {point.series}" + (f" x{point.channels}" if point.driver else "")
+        label = f"scaling {point.series}" + (f" x{point.column}" if point.column else "")
         rows += run_migrate_rows(args, [request], label=label)
         got = measured(point, platform)
         rows[-1]["point"] = {"folio_bytes": point.folio_bytes, "driver": point.driver,
-                             "channels": point.channels,
+                             "channels": point.channels, "threads": point.threads,
                              "measured_gbps": None if got is None else got[0]}
         if not args.quiet:
             print(f"{label}: {rows[-1]['migrate_gbps']:.2f} GB/s; {counter.done()}",
                   file=sys.stderr)
-    if not write_outputs(args, rows, channels=args.channel_counts):
+    if not write_outputs(args, rows, channels=columns):
         print(f"move_pages() of {human_size(args.workload)}B, node {args.from_node} -> node "
               f"{args.to_node}, batches of <= {args.max_batch_pages} pages, on "
               f"{machine.name} ({machine.engines} DMA engine(s) x {machine.engine.channels} "
               f"ring(s)), {args.backend}")
-        columns = (("folio size, copy", "series", "{}"), ("", "source", "{}"),
-                   *((f"{n} ch GB/s", f"ch{n}", "{}") for n in args.channel_counts))
-        print(format_table(scaling_table(points, rows, args.channel_counts, platform),
-                           columns))
+        unit = "ch/thr" if args.thread_counts else "ch"
+        print(format_table(scaling_table(points, rows, columns, platform),
+                           (("folio size, copy", "series", "{}"), ("", "source", "{}"),
+                            *((f"{n} {unit} GB/s", f"ch{n}", "{}") for n in columns))))
         print("GB/s end to end: bytes moved / migrate_pages() time, mean over "
-              f"{args.repeat} noisy runs; the CPU rows use no channel. GB/CPU-s: GB moved "
-              "per second of CPU time (the migrating thread, interrupts, callbacks).\n"
+              f"{args.repeat} noisy runs; the CPU rows use no channel"
+              + ("; mt-cpu's columns are its worker threads" if args.thread_counts else "")
+              + ". GB/CPU-s: GB moved per second of CPU time (the migrating thread, "
+              + ("mt-cpu's workers, " if args.thread_counts else "")
+              + "interrupts, callbacks).\n"
               + MEASURED_NOTES.get(platform, MEASURED_NOTES[None]))
     if args.plot:
         from sim.experiments.plot import write_figure
         title = f"{human_size(args.workload)}B move_pages() on {platform}: GB/s against"
         if args.plot_against == "channels":
-            figure = scaling_figure(points, rows, args.channel_counts, f"{title} channels",
-                                    platform)
+            figure = scaling_figure(points, rows, columns, f"{title} channels", platform)
         else:
             figure = folio_size_figure(points, rows, args.folio_sizes,
                                        f"{title} folio size", platform)

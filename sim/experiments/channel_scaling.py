@@ -26,25 +26,39 @@ MAX_BATCH_PAGES = 262_144
 
 @dataclasses.dataclass(frozen=True)
 class Point:
-    """One run of the experiment: the CPU baseline (driver None, channels None) or
-    dcbm with a driver on a channel count."""
+    """One run of the experiment: the CPU baseline (driver None, channels None), the
+    mt-cpu copy on ``threads`` kernel workers, or dcbm with a driver on a channel
+    count."""
     folio_bytes: int
     driver: str | None
     channels: int | None
+    threads: int | None = None
 
     @property
     def series(self):
         """The line of the figure this point is on."""
         size = f"{self.folio_bytes >> 20} MiB" if self.folio_bytes >= 1 << 20 \
             else f"{self.folio_bytes >> 10} KiB"
-        return f"{size} {self.driver or 'CPU'}"
+        return f"{size} {self.copy}"
+
+    @property
+    def copy(self):
+        """CPU, mt-cpu or the dcbm version."""
+        return "mt-cpu" if self.threads else (self.driver or "CPU")
+
+    @property
+    def column(self):
+        """The channel (or thread) count of the point; None for the CPU baseline."""
+        return self.threads or self.channels
 
 
-def scaling_points(folio_sizes=FOLIO_SIZES, drivers=DRIVERS, channels=CHANNELS):
-    """Per folio size: the CPU baseline, then every driver on every channel count."""
+def scaling_points(folio_sizes=FOLIO_SIZES, drivers=DRIVERS, channels=CHANNELS, threads=()):
+    """Per folio size: the CPU baseline, the mt-cpu copy on every thread count, then
+    every driver on every channel count."""
     points = []
     for folio in folio_sizes:
         points.append(Point(folio, None, None))
+        points += [Point(folio, None, None, n) for n in threads]
         points += [Point(folio, driver, n) for driver in drivers for n in channels]
     return points
 
@@ -55,7 +69,9 @@ def scaling_request(point, base, machine):
     with the point's channel count (see :func:`sim.machine.shorthand_key`)."""
     from sim.machine import shorthand_key
     changes = {"folio_bytes": point.folio_bytes, "machine": machine}
-    if point.driver is None:
+    if point.threads:
+        changes.update(mode="mt-cpu", flow=None, threads=point.threads)
+    elif point.driver is None:
         changes.update(mode="cpu", flow=None)
     else:
         key = shorthand_key(machine, "channels")
@@ -94,6 +110,8 @@ def measured(point, platform=None):
     """The postings' GB/s (mean, SD) of a point, or None where they did not measure it
     (or where it is held out): on zen3-ptdma-v7 RFC v4's calibration points, elsewhere
     the RFC V2/V3 figures."""
+    if point.threads:
+        return None                 # the postings' mt-cpu figures: predictions only
     if platform == LATER_KERNEL_PLATFORM:
         return next(((p["gbps"], None) for p in seed.LATER_KERNEL_POSTING
                      if p["folio_bytes"] == point.folio_bytes and p["driver"] == point.driver
@@ -121,7 +139,7 @@ def scaling_table(points, rows, channels, platform=None):
         real = lines.setdefault(point.series + " measured",
                                 {"series": "", "source": "measured"})
         got = measured(point, platform)
-        for n in (channels if point.driver is None else [point.channels]):
+        for n in (channels if point.column is None else [point.column]):
             model[f"ch{n}"] = f"{row['migrate_gbps']:.2f}"
             cpu[f"ch{n}"] = f"{gb_per_cpu_second(row):.2f}"
             real[f"ch{n}"] = "-" if got is None else f"{got[0]:.2f}"
@@ -138,12 +156,12 @@ def scaling_figure(points, rows, channels, title, platform=None):
     series, baselines, real = {}, {}, {}
     for point, row in zip(points, rows, strict=True):
         got = measured(point, platform)
-        if point.driver is None:
+        if point.column is None:
             baselines[point.series] = row["migrate_gbps"]
             if got is not None:
                 real[point.series] = got[0]
         else:
-            at = channels.index(point.channels)
+            at = channels.index(point.column)
             series.setdefault(point.series, [None] * len(channels))[at] = row["migrate_gbps"]
             if got is not None:
                 real.setdefault(point.series, [None] * len(channels))[at] = got[0]
@@ -158,13 +176,14 @@ def size_label(folio_bytes):
 
 
 def folio_size_figure(points, rows, folio_sizes, title, platform=None):
-    """GB/s against folio size, a line per driver and channel count, the CPU copy
-    dashed; what was measured (on zen3-ptdma-v7 the calibration points) as open markers
-    in the line's color."""
+    """GB/s against folio size, a line per driver and channel count, the CPU copies
+    (upstream, mt-cpu per thread count) dashed; what was measured (on zen3-ptdma-v7
+    the calibration points) as open markers in the line's color."""
     from sim.experiments.plot import line_chart
     series, real = {}, {}
     for point, row in zip(points, rows, strict=True):
-        name = "CPU" if point.driver is None else f"{point.driver} {point.channels} ch"
+        name = ("CPU" if point.column is None else f"mt-cpu {point.threads} thr"
+                if point.threads else f"{point.driver} {point.channels} ch")
         at = folio_sizes.index(point.folio_bytes)
         series.setdefault(name, [None] * len(folio_sizes))[at] = row["migrate_gbps"]
         got = measured(point, platform)
@@ -172,4 +191,4 @@ def folio_size_figure(points, rows, folio_sizes, title, platform=None):
             real.setdefault(name, [None] * len(folio_sizes))[at] = got[0]
     return line_chart(title, "GB/s end to end (bytes / migrate_pages time)", "folio size",
                       [size_label(size) for size in folio_sizes], series, measured=real,
-                      dashed=("CPU",))
+                      dashed=[name for name in series if "CPU" in name or "cpu" in name])

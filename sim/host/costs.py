@@ -303,6 +303,13 @@ class CostTable:
         "Estimate: each further remote CPU: one more ICR write and csd setup ~50 ns + its ack "
         "line ~100 ns; the remote flushes themselves run in parallel")
 
+    mt_queue_work_ns: float = _cost(
+        500.0, ESTIMATE,
+        "Estimate: the mt-cpu copy's dispatch, per worker thread, on the migrating CPU: "
+        "queue_work_on() (pool lock, insert the work item, unlock) ~100 + waking the idle "
+        "kworker on another CPU: try_to_wake_up bookkeeping ~300 + the IPI's x2APIC ICR "
+        "write ~100 = ~500; the worker's own wake-up latency is wakeup_ns")
+
     # ---- Migration core: per folio, per mapping, per page-table entry ---------------
     unmap_folio_ns: float = _cost(
         core_step_ns("unmap_folio_ns"), SEED,

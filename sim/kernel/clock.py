@@ -20,6 +20,8 @@ class CoreClock:
         self.resident = set()            # source addresses whose lines are in the LLC
         self.poisoned = set()            # source addresses whose read machine-checks
         self.batched_copy = False        # set by the core around a batch copy
+        #: Off-CPU and other CPUs' time of the mt-cpu copy (see sim.kernel.folios.TALLIES).
+        self.offcpu = {"sleep": 0.0, "copy_sleep": 0.0, "helper_cpu": 0.0}
 
     def begin_call(self):
         """A new migrate_pages() call: every routine is cold again."""
@@ -62,7 +64,7 @@ class CoreClock:
 
     def snapshot(self):
         """Time so far per tally (:data:`sim.kernel.folios.TALLIES`)."""
-        return {**self.cat, "sleep": 0.0}
+        return {**self.cat, **self.offcpu}
 
 
 class SoftPort(CoreClock):
@@ -89,6 +91,37 @@ class SoftPort(CoreClock):
     async def cpu(self, op, count=1):
         await self._cold(op.value)
         await self._advance(self.costs.op_ns(op) * count, "driver", op.value)
+
+    async def mt_copy(self, pairs, mt):
+        """copy_mc of every (dst, src) folio pair on ``mt.threads`` kernel workers
+        (:mod:`sim.kernel.mtcopy`); per pair, whether it was copied (a poisoned source
+        machine-checks half way, nothing written)."""
+        from sim.kernel.mtcopy import copy_phase_ns, worker_busy_ns
+        c = self.costs
+        if not self._copied:
+            self._copied = True
+            await self._advance(c.cold_copy_ns, "cold", "cold_start")
+        page_ns, path_bytes, copied = [], 0, []
+        for dst, src in pairs:
+            ns = self.copy_cost_ns(dst.address, src.address, src.size)
+            poisoned = src.address in self.poisoned
+            if poisoned:
+                ns /= 2
+            else:
+                self.memory.copy(dst.address, src.address, src.size)
+            copied.append(not poisoned)
+            page_ns += [ns / (src.size // PAGE)] * (src.size // PAGE)
+            path_bytes += 0 if src.address in self.resident else src.size
+        busy = worker_busy_ns(page_ns, mt.threads)
+        phase = copy_phase_ns(busy, path_bytes, mt)
+        await self._advance(len(busy) * c.mt_queue_work_ns, "driver", "queue_work_on")
+        for what, ns, category in (("worker_wakeup", c.wakeup_ns, "wait"),
+                                   ("mt_copy", phase, "copy"),
+                                   ("flush_work", c.wakeup_ns, "wait")):
+            await self._advance(ns, category, what)
+            self.offcpu["copy_sleep" if category == "copy" else "sleep"] += ns
+        self.offcpu["helper_cpu"] += sum(busy)
+        return copied
 
     def mem_read(self, addr, nbytes):
         return self.memory.read(addr, nbytes)
@@ -131,13 +164,13 @@ def host_port_class():
             return await CoreClock.cpu_copy(self, dst, src, nbytes)
 
         def snapshot(self):
-            snap = dict(self.cat)
+            snap = {**self.cat, **self.offcpu}
             # HostPort's "cpu" holds the core and cold time too; the rest is the driver's
             # operations and MMIO. "wait": polling, sleeping on the device and the
             # interrupt's delivery; "sleep": the sleeping alone.
             snap["driver"] = self.time_ns["cpu"] - self.cat["core"] - self.cat["cold"]
             snap["wait"] = self.time_ns["wait"]
-            snap["sleep"] = self.breakdown_ns.get("irq_wait", 0.0)
+            snap["sleep"] = self.breakdown_ns.get("irq_wait", 0.0) + self.offcpu["sleep"]
             return snap
 
     return MigrationHostPort

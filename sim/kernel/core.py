@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.kernel.clock import add_times, time_delta, zero_times
-from sim.kernel.folios import (CATEGORIES, DEFAULT_FLOW, FLOWS, MAX_SIMULATED_PER_RUN, MigrateError,
-                               MODES, NODES, PAGE, PMD_BYTES)
+from sim.kernel.folios import (CATEGORIES, COPY_MODES, DEFAULT_FLOW, FLOWS, MAX_SIMULATED_PER_RUN,
+                               MigrateError, NODES, PAGE, PMD_BYTES)
+from sim.kernel.mtcopy import MAX_THREADS, MtCopy
 from sim.kernel.frames import FolioState, NodeFrames
 from sw_driver.folio import Folio
 # The port's CPU copy is copy_mc: it reports a machine check, as Linux's folio_mc_copy.
@@ -26,16 +27,24 @@ class CoreConfig:
     mappings: int = 1
     full: bool = False
     seed: int = 0
+    threads: int = 1
+    path_gbps: float = None
 
     def __post_init__(self):
-        if self.mode not in MODES:
-            raise MigrateError(f"mode {self.mode!r}: expected one of {MODES}")
+        if self.mode not in COPY_MODES:
+            raise MigrateError(f"mode {self.mode!r}: expected one of {COPY_MODES}")
         self.flow = self.flow or DEFAULT_FLOW[self.mode]
         if self.flow not in FLOWS:
             raise MigrateError(f"flow {self.flow!r}: expected one of {FLOWS}")
-        if self.mode == "dma" and self.flow == "upstream":
-            raise MigrateError("the upstream flow copies folio by folio on the CPU: the DMA "
-                               "offload needs the batched or early-copy flow")
+        if self.mode in ("dma", "mt-cpu") and self.flow == "upstream":
+            raise MigrateError(f"the upstream flow copies folio by folio on the CPU: {self.mode} "
+                               f"needs the batched or early-copy flow")
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) \
+                or not 1 <= self.threads <= MAX_THREADS:
+            raise MigrateError(f"threads={self.threads!r}: expected an int in 1..{MAX_THREADS}")
+        if self.threads != 1 and self.mode != "mt-cpu":
+            raise MigrateError(f"threads={self.threads}: only the mt-cpu copy has worker "
+                               f"threads, not {self.mode}")
         if self.mode == "cpu" and self.flow != "upstream":
             raise MigrateError(f"mode cpu is the upstream flow; use batch-cpu for {self.flow}")
         for name in ("from_node", "to_node"):
@@ -169,8 +178,16 @@ class MigrationCore:
         return dst, src
 
     async def _batch_copy(self, folios):
-        """The batch copy: the registered migrator, then the CPU for what it left."""
+        """The batch copy: the registered migrator, then the CPU for what it left; or,
+        mt-cpu, the copy on kernel worker threads."""
         dst_list, src_list = self._lists(folios)
+        if self.cfg.mode == "mt-cpu":
+            self.port.batched_copy = True
+            try:
+                return await self.port.mt_copy(list(zip(dst_list, src_list)),
+                                               MtCopy(self.cfg.threads, self.cfg.path_gbps))
+            finally:
+                self.port.batched_copy = False
         if self.offload:
             from sw_driver.dcbm import migrate_folios_copy
             copied = await migrate_folios_copy(dst_list, src_list)

@@ -28,20 +28,29 @@ WORKLOADS = {workload: SEED_PAGES[workload] * PAGE for workload in TABLE1_WORKLO
 MODES = SEED_MODES
 
 
+#: Every copy mode: the seed's three (what migrate runs by default) and mt-cpu, the
+#: batch copy on kernel worker threads (sim/kernel/mtcopy.py).
+COPY_MODES = MODES + ("mt-cpu",)
+
+
 FLOWS = ("upstream", "batched", "early-copy")
 
 
-DEFAULT_FLOW = {"cpu": "upstream", "batch-cpu": "batched", "dma": "batched"}
+DEFAULT_FLOW = {"cpu": "upstream", "batch-cpu": "batched", "dma": "batched",
+                "mt-cpu": "batched"}
 
 
 #: Categories of simulated time (ns); the noise acts per category.
 CATEGORIES = ("core", "cold", "copy", "driver", "wait")
 
 
-#: What a port's time snapshot tallies: the categories, and "sleep", the part of "wait"
-#: the migrating thread sleeps (in wait_for_completion, until the device's interrupt),
-#: off the CPU. It is no category of its own: its noise is the wait's.
-TALLIES = CATEGORIES + ("sleep",)
+#: What a port's time snapshot tallies: the categories; "sleep", the part of "wait"
+#: the migrating thread sleeps (in wait_for_completion, until the device's interrupt
+#: or its mt-cpu workers' wake-up), off the CPU; "copy_sleep", the part of "copy" it
+#: sleeps while mt-cpu workers copy; "helper_cpu", the CPU time those workers use on
+#: other CPUs (no elapsed time of the call). None is a category of its own: their noise
+#: is the wait's and the copy's.
+TALLIES = CATEGORIES + ("sleep", "copy_sleep", "helper_cpu")
 
 
 #: Nodes: 0 the migrating CPU's, 1 the other socket, 2 the CXL tier (sim.platform.memory_system).

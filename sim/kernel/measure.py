@@ -43,15 +43,17 @@ def noise_factors(costs, repeat, seed):
 def measure(raw, costs, *, pages, nbytes, repeat, seed=0, cpu_ghz=CPU_GHZ):
     """The seed's figures, mean and SD over ``repeat`` noisy runs, and
     cpu_seconds_per_gib: the CPU-seconds the migration occupies per GiB moved, its whole
-    time but the migrating thread's sleep on the device (the "sleep" tally, noisy as
-    the wait it is part of)."""
+    time but the migrating thread's sleep (the "sleep" and "copy_sleep" tallies, noisy
+    as the wait and the copy they are part of), plus mt-cpu's workers' CPU time on
+    other CPUs ("helper_cpu", noisy as the copy)."""
     total, copy = totals(raw)
     samples = {"migrate_pages": [], "folio_copy": [], "F": [], "copy_gbps": [],
                "migrate_gbps": [], "cpu_seconds_per_gib": []}
     for factors in noise_factors(costs, repeat, seed):
         t = sum(total[k] * factors[k] for k in CATEGORIES)
         c = sum(copy[k] * factors[k] for k in CATEGORIES)
-        cpu = t - total["sleep"] * factors["wait"]
+        cpu = (t - total["sleep"] * factors["wait"]
+               + (total["helper_cpu"] - total["copy_sleep"]) * factors["copy"])
         samples["migrate_pages"].append(t * cpu_ghz / pages)
         samples["folio_copy"].append(c * cpu_ghz / pages)
         samples["F"].append(c / t if t else 0.0)

@@ -10,6 +10,7 @@ from sim.host.cache import DEFAULT_TOUCHER
 from sim.kernel.folios import (DEFAULT_FLOW, DEFAULT_REPEAT, MigrateError, NR_MAX_BATCHED_MIGRATION,
                                PAGE)
 from sim.kernel.measure import measure, post_move_access, usable_after
+from sim.kernel.mtcopy import path_gbps
 from sim.kernel.scenario import core_config, plan_of, run_cpu, run_dma
 from sim.machine import DEFAULT_MACHINE, Machine
 from sw_driver.dcbm import DEFAULT_STRATEGY
@@ -46,6 +47,7 @@ class MigrateRequest:
     toucher: str = DEFAULT_TOUCHER
     idle_skip: bool = True
     vcd: object = None
+    threads: int = 1
     machine: Machine = field(default=DEFAULT_MACHINE)
 
     def settings(self):
@@ -62,7 +64,7 @@ class MigrateRequest:
                 "from_node": self.from_node, "to_node": self.to_node,
                 "max_batch_pages": self.max_batch_pages, "remote_cpus": self.remote_cpus,
                 "mappings": self.mappings, "full": self.full, "dma_fail": list(self.dma_fail),
-                "poison": list(self.poison), "seed": self.seed}
+                "poison": list(self.poison), "seed": self.seed, "threads": self.threads}
         if self.sizes is not None:
             spec["sizes"] = list(self.sizes)
             spec["workload_bytes"] = sum(self.sizes)
@@ -126,7 +128,8 @@ def run_request(req, progress=None, keep_raw=False):
                       idle_skip=req.idle_skip, v1_double_copy=req.v1_double_copy,
                       latency_ns=req.latency_ns, progress=progress, vcd=req.vcd)
     else:
-        raw = run_cpu(spec, machine.costs)
+        raw = run_cpu(spec, machine.costs,
+                      path_gbps(machine, req.from_node, req.to_node))
     wall = time.perf_counter() - started
     figures = measure(raw, machine.costs, pages=plan.pages, nbytes=sum(plan.sizes),
                       repeat=req.repeat, seed=req.seed, cpu_ghz=machine.cpu_ghz)
@@ -135,6 +138,7 @@ def run_request(req, progress=None, keep_raw=False):
         "mode": req.mode,
         "driver": req.driver if req.mode == "dma" else None,
         "flow": spec["flow"] or DEFAULT_FLOW[req.mode],
+        "threads": req.threads if req.mode == "mt-cpu" else None,
         "backend": backend,
         "workload_bytes": sum(plan.sizes),
         "folio_bytes": plan.sizes[0] if uniform else None,

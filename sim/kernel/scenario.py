@@ -24,18 +24,21 @@ def plan_of(spec, costs):
                       poison=spec.get("poison", ()))
 
 
-def core_config(spec):
-    """The core's configuration from a run's spec."""
+def core_config(spec, path_gbps=None):
+    """The core's configuration from a run's spec (``path_gbps``: the memory path's
+    bandwidth mt-cpu's workers share, :func:`sim.kernel.mtcopy.path_gbps`)."""
     return CoreConfig(mode=spec["mode"], flow=spec.get("flow"),
                       from_node=spec.get("from_node", 1), to_node=spec.get("to_node", 0),
                       remote_cpus=spec.get("remote_cpus", 0), mappings=spec.get("mappings", 1),
-                      full=spec.get("full", False), seed=spec.get("seed", 0))
+                      full=spec.get("full", False), seed=spec.get("seed", 0),
+                      threads=spec.get("threads", 1), path_gbps=path_gbps)
 
 
-def run_cpu(spec, costs=DEFAULT_COSTS):
-    """A CPU-copy mode (cpu, batch-cpu) on the CPU alone; the raw result."""
+def run_cpu(spec, costs=DEFAULT_COSTS, path_gbps=None):
+    """A CPU-copy mode (cpu, batch-cpu, mt-cpu) on the CPU alone; the raw result.
+    ``path_gbps``: the memory path's bandwidth mt-cpu's workers share (None: none)."""
     from sim.platform.memory import Memory
-    config = core_config(spec)
+    config = core_config(spec, path_gbps)
     if config.mode == "dma":
         raise MigrateError("run_cpu runs the CPU modes; dma runs on the RTL (run_dma)")
     plan = plan_of(spec, costs)

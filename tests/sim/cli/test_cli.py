@@ -113,6 +113,19 @@ def test_sweep_runs_migrate_per_value(tmp_path, capsys):
         "--remote-cpus" in text and ">cpu<" in text
 
 
+def test_migrate_mt_cpu_on_worker_threads(capsys):
+    argv = ["migrate", "--copy", "batch-cpu", "--copy", "mt-cpu", "--threads", "4",
+            "--workload", "8M", "--folio-size", "2M", "--repeat", "1", "--quiet"]
+    assert main([*argv, "--json"]) == 0
+    batch, mt = json.loads(capsys.readouterr().out)["rows"]
+    assert (batch["threads"], mt["mode"], mt["threads"]) == (None, "mt-cpu", 4)
+    assert mt["copy_gbps"] > 2 * batch["copy_gbps"] and mt["integrity"]["ok"]
+    assert main([*argv, "--wide"]) == 0
+    assert "mt-cpu x4" in capsys.readouterr().out
+    assert main(["migrate", "--copy", "cpu", "--threads", "2", "--quiet"]) == 2
+    assert "--threads 2: only --copy mt-cpu has worker threads" in capsys.readouterr().err
+
+
 def test_sweep_of_the_batch_size_draws_first_folio_latency(tmp_path, capsys):
     figure = tmp_path / "latency.svg"
     assert main(["sweep", "max-batch-pages", "16,512", "--copy", "batch-cpu", "--workload",

@@ -16,9 +16,12 @@ def test_scaling_spreads_a_batch_over_engines_and_shows_the_measured_figures(tmp
     assert main(SMALL + ["--json", "--plot", str(figure)]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert [row["point"] for row in rows] == [
-        {"folio_bytes": 2 * MiB, "driver": None, "channels": None, "measured_gbps": 10.67},
-        {"folio_bytes": 2 * MiB, "driver": "v3", "channels": 1, "measured_gbps": 12.50},
-        {"folio_bytes": 2 * MiB, "driver": "v3", "channels": 2, "measured_gbps": 14.23}]
+        {"folio_bytes": 2 * MiB, "driver": None, "channels": None, "threads": None,
+         "measured_gbps": 10.67},
+        {"folio_bytes": 2 * MiB, "driver": "v3", "channels": 1, "threads": None,
+         "measured_gbps": 12.50},
+        {"folio_bytes": 2 * MiB, "driver": "v3", "channels": 2, "threads": None,
+         "measured_gbps": 14.23}]
     cpu, one, two = rows
     assert (cpu["mode"], one["mode"], two["mode"]) == ("cpu", "dma", "dma")
     assert all(row["integrity"]["ok"] and row["batches"] == 1 for row in rows)
@@ -58,14 +61,17 @@ def test_the_later_kernel_shows_only_its_calibration_points_and_draws_against_fo
         tmp_path, capsys):
     figure = tmp_path / "sizes.svg"
     assert main(["scaling", "--platform", "zen3-ptdma-v7", "--workload", "4M", "--folio-sizes",
-                 "64K,2M", "--drivers", "v3", "--channels", "1,2", "--backend", "verilator",
-                 "--repeat", "1", "--quiet", "--json", "--plot", str(figure),
-                 "--plot-against", "folio-size"]) == 0
+                 "64K,2M", "--drivers", "v3", "--channels", "1,2", "--threads", "2",
+                 "--backend", "verilator", "--repeat", "1", "--quiet", "--json", "--plot",
+                 str(figure), "--plot-against", "folio-size"]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
-    assert [row["point"]["measured_gbps"] for row in rows] == [6.16, None, None,
-                                                               10.88, 12.64, None]
+    assert [row["point"]["measured_gbps"] for row in rows] == [6.16, None, None, None,
+                                                               10.88, None, 12.64, None]
+    assert [row["mode"] for row in rows[:4]] == ["cpu", "mt-cpu", "dma", "dma"]
+    assert rows[1]["threads"] == 2 and rows[1]["point"]["threads"] == 2
     text = figure.read_text()
-    assert ">v3 2 ch<" in text and ">CPU<" in text and ">64K<" in text
+    assert ">v3 2 ch<" in text and ">CPU<" in text and ">mt-cpu 2 thr<" in text
+    assert ">64K<" in text
     assert "on zen3-ptdma-v7: GB/s against folio size" in text
 
 

@@ -40,7 +40,7 @@ def test_every_field_has_a_source_note():
 MIGRATION_CORE_FIELDS = {
     "llc_copy_bw_0", "llc_copy_bw_1", "llc_copy_bw_2", "llc_bytes", "copy_writeback_ns",
     "migrate_call_ns", "cold_routine_ns", "cold_copy_ns",
-    "tlb_flush_local_ns", "tlb_ipi_ns", "tlb_ipi_cpu_ns",
+    "tlb_flush_local_ns", "tlb_ipi_ns", "tlb_ipi_cpu_ns", "mt_queue_work_ns",
     "unmap_folio_ns", "unmap_mapping_ns", "unmap_pte_ns", "move_folio_ns",
     "restore_mapping_ns", "restore_pte_ns", "putback_folio_ns",
     "jitter_core", "jitter_copy", "jitter_cold", "jitter_device",
