@@ -1,13 +1,6 @@
-"""dcbm, the DMA core batch migrator, and the offload hook of the migration core.
-
-The hook (migrate_copy_offload.h): a :class:`Migrator` has a name, a
-can_migrate(dst, src) check and a batch copy callback; start_offloading /
-stop_offloading swap it in and out. The migration core copies a batch with
-:func:`migrate_folios_content`: the registered migrator first, then the CPU
-for every folio whose content it did not copy.
-
-:class:`Dcbm` is the migrator over a dmaengine device, with the copy strategy
-of each posted version selectable by name:
+"""dcbm, the DMA core batch migrator: a :class:`~sw_driver.migrate_offload.Migrator`
+(the migration core's offload infrastructure, :mod:`sw_driver.migrate_offload`) over
+dmaengine devices, with the copy strategy of each posted version selectable by name:
 
 v1  page by page, serially: map both pages, prep, submit, dma_sync_wait (busy
     poll, 5 s), terminate_sync, unmap; a page the DMA fails is copied by the
@@ -36,7 +29,6 @@ v3  min(nr_dma_chan, folios, 16) channels, folios split evenly; per channel a
 Every strategy checks each transaction's status after waiting, so it stays
 right when descriptors complete out of order or a middle one fails.
 """
-import abc
 from dataclasses import dataclass, field
 
 from .dma_mapping import (DMA_FROM_DEVICE, DMA_TO_DEVICE, dma_map_page, dma_map_sgtable,
@@ -48,6 +40,7 @@ from .dmaengine import (DMA_CTRL_ACK, DMA_PREP_INTERRUPT, DMA_SYNC_WAIT_TIMEOUT_
                         dmaengine_terminate_sync)
 from .folio import PAGE_SIZE
 from .folios_copy import check_folio_lists, folio_copy, folios_copy
+from .migrate_offload import Migrator, start_offloading, stop_offloading
 
 #: Most channels dcbm uses for one batch (the nr_dma_chan knob's limit).
 MAX_DMA_CHAN = 16
@@ -56,65 +49,6 @@ V3_COMPLETION_TIMEOUT_NS = 10_000_000_000
 STRATEGIES = ("v1", "v2", "v3")
 #: The strategy of the later postings (scatter-gather per channel).
 DEFAULT_STRATEGY = "v3"
-
-
-class Migrator(abc.ABC):
-    """A batch copy offload the migration core can use (struct migrator)."""
-
-    name = "migrator"
-
-    @abc.abstractmethod
-    def can_migrate(self, dst, src):
-        """Whether the content of folio src may be offloaded into dst."""
-
-    @abc.abstractmethod
-    async def migrate_folios(self, dst_list, src_list):
-        """Copy the batch; per folio, whether its content was copied."""
-
-
-_migrator = None
-
-
-def start_offloading(migrator):
-    """Make migrator the batch copy offload (replacing any other)."""
-    global _migrator
-    _migrator = migrator
-
-
-def stop_offloading(migrator):
-    """Remove migrator; the CPU copies again."""
-    global _migrator
-    if _migrator is not migrator:
-        raise ValueError(f"stop_offloading: {migrator.name} is not the registered migrator")
-    _migrator = None
-
-
-async def migrate_folios_copy(dst_list, src_list):
-    """The migration core's offload call: per folio, whether the registered migrator
-    copied its content (all False with none registered, False where it refused)."""
-    check_folio_lists(dst_list, src_list)
-    copied = [False] * len(src_list)
-    migrator = _migrator
-    if migrator is None:
-        return copied
-    picked = [i for i, (dst, src) in enumerate(zip(dst_list, src_list))
-              if migrator.can_migrate(dst, src)]
-    if picked:
-        results = await migrator.migrate_folios([dst_list[i] for i in picked],
-                                                [src_list[i] for i in picked])
-        for i, ok in zip(picked, results, strict=True):
-            copied[i] = ok
-    return copied
-
-
-async def migrate_folios_content(port, dst_list, src_list):
-    """Copy a batch's contents as the migration core does: offload, then the CPU for
-    each folio the offload did not copy. Returns per folio whether the offload did."""
-    copied = await migrate_folios_copy(dst_list, src_list)
-    for dst, src, ok in zip(dst_list, src_list, copied):
-        if not ok:
-            await folio_copy(port, dst, src)
-    return copied
 
 
 def split_evenly(count, parts):

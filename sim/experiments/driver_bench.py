@@ -14,7 +14,8 @@ from sim.host.costs import CostTable
 from sim.host.port import HostPort
 from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 from sim.seed import CPU_GHZ
-from sw_driver.dcbm import Dcbm, migrate_folios_content
+from sw_driver.dcbm import Dcbm
+from sw_driver.migrate_offload import migrate_folios_content
 from sw_driver.folio import PAGE_SIZE, Folio
 from sw_driver.foliodma import foliodma_probe, foliodma_remove
 
@@ -56,7 +57,7 @@ async def driver_batch(dev, *, driver, folios, folio_size, nr_dma_chan=1,
     breakdown_before = dict(port.breakdown_ns)
     start_cycle = dev.cycle
     started = port.now_ns
-    copied = await migrate_folios_content(port, dst, src)
+    copied = (await migrate_folios_content(port, dst, src)).offloaded
     elapsed = port.now_ns - started
     end_cycle = dev.cycle
     spent = {k: port.time_ns[k] - spent_before[k] for k in port.time_ns}

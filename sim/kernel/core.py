@@ -15,6 +15,17 @@ from sim.kernel.frames import FolioState, NodeFrames
 from sw_driver.folio import Folio
 # The port's CPU copy is copy_mc: it reports a machine check, as Linux's folio_mc_copy.
 from sw_driver.folios_copy import folio_copy as folio_mc_copy
+from sw_driver.migrate_offload import migrate_folios_content
+
+
+async def _batched_mc_copy(port, dst, src):
+    """folio_mc_copy inside a batch copy (priced with the write-back of the batch's
+    earlier destinations, :meth:`sim.kernel.clock.CoreClock.copy_cost_ns`)."""
+    port.batched_copy = True
+    try:
+        return await folio_mc_copy(port, dst, src)
+    finally:
+        port.batched_copy = False
 
 
 @dataclass
@@ -61,12 +72,11 @@ class CoreConfig:
 class MigrationCore:
     """migrate_pages() on a platform port (SoftPort or the HostPort subclass)."""
 
-    def __init__(self, port, plan, config, layout, offload):
+    def __init__(self, port, plan, config, layout):
         self.port = port
         self.plan = plan
         self.cfg = config
         self.costs = port.costs
-        self.offload = offload
         self.frames = {node: NodeFrames(node, start, size)
                        for node, (start, size) in layout.items()}
         self.rng = np.random.default_rng(config.seed)
@@ -178,8 +188,9 @@ class MigrationCore:
         return dst, src
 
     async def _batch_copy(self, folios):
-        """The batch copy: the registered migrator, then the CPU for what it left; or,
-        mt-cpu, the copy on kernel worker threads."""
+        """The batch copy: the registered migrator, then the CPU for what it left
+        (:func:`sw_driver.migrate_offload.migrate_folios_content`, its CPU copies priced
+        as a batched copy); or, mt-cpu, the copy on kernel worker threads."""
         dst_list, src_list = self._lists(folios)
         if self.cfg.mode == "mt-cpu":
             self.port.batched_copy = True
@@ -188,19 +199,8 @@ class MigrationCore:
                                                MtCopy(self.cfg.threads, self.cfg.path_gbps))
             finally:
                 self.port.batched_copy = False
-        if self.offload:
-            from sw_driver.dcbm import migrate_folios_copy
-            copied = await migrate_folios_copy(dst_list, src_list)
-        else:
-            copied = [False] * len(folios)
-        self.port.batched_copy = True
-        ok = []
-        try:
-            for dst, src, done in zip(dst_list, src_list, copied):
-                ok.append(done or await folio_mc_copy(self.port, dst, src))
-        finally:
-            self.port.batched_copy = False
-        return ok
+        return (await migrate_folios_content(self.port, dst_list, src_list,
+                                             fallback=_batched_mc_copy)).copied
 
     async def _batch(self, folios):
         """One batch; its time by category, that of its copies (t2..t3), and when each

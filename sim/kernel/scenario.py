@@ -48,7 +48,7 @@ def run_cpu(spec, costs=DEFAULT_COSTS, path_gbps=None):
     memory = Memory(0, end)
     numa = [(start, start + size, node) for node, (start, size) in layout.items()]
     port = SoftPort(memory, costs=costs, numa_nodes=numa)
-    core = MigrationCore(port, plan, config, layout, offload=False)
+    core = MigrationCore(port, plan, config, layout)
     return asyncio.run(core.migrate_pages())
 
 
@@ -127,7 +127,7 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY,
     await dcbm.set_offloading(1)
     started = dev.cycle
     try:
-        core = MigrationCore(port, plan, config, layout, offload=True)
+        core = MigrationCore(port, plan, config, layout)
         result = await core.migrate_pages(tol_ns=port.cycle_ns)
     finally:
         await dcbm.set_offloading(0)

@@ -24,7 +24,8 @@ from sim.backends import BACKENDS, get_runner
 from sim.experiments.engine_scenarios import GUARD_BYTE, memory_config
 from sim.platform.address_map import COHERENT, DATA, MEM_BASE
 from sim.host.port import HostPort
-from sw_driver.dcbm import Dcbm, migrate_folios_content
+from sw_driver.dcbm import Dcbm
+from sw_driver.migrate_offload import migrate_folios_content
 from sw_driver.dmaengine import (DMA_CTRL_ACK, DMA_PREP_INTERRUPT, Completion, DmaEngineError,
                                  NoDmaChannelError, dma_async_issue_pending,
                                  dma_cookie_outstanding, dma_release_channel, dma_request_chan,
@@ -233,7 +234,7 @@ async def migrate_batch(dev, *, strategy, sizes, seed=0, nr_dma_chan=1, ring_ent
     await migrator.set_offloading(offload)
     start = port.now_ns
     try:
-        copied = await migrate_folios_content(port, batch.dst, batch.src)
+        copied = (await migrate_folios_content(port, batch.dst, batch.src)).offloaded
     finally:
         await migrator.set_offloading(False)
     elapsed = port.now_ns - start

@@ -12,9 +12,7 @@ import numpy as np
 import pytest
 
 from hw.descriptor import Status
-from sw_driver import dcbm as dcbm_module
-from sw_driver.dcbm import (Dcbm, Migrator, folios_completed, migrate_folios_content,
-                            paired_segments, split_evenly)
+from sw_driver.dcbm import Dcbm, folios_completed, paired_segments, split_evenly
 from sw_driver.dma_mapping import (dma_map_sgtable, dma_unmap_sgtable, sg_alloc_table,
                                    sg_set_folio)
 from sw_driver.dmaengine import (DMA_MIN_COOKIE, NOERROR, Completion, DmaAsyncTxDescriptor,
@@ -25,6 +23,7 @@ from sw_driver.dmaengine import (DMA_MIN_COOKIE, NOERROR, Completion, DmaAsyncTx
                                  dmaengine_prep_dma_memcpy, dmaengine_submit, request_irq)
 from sw_driver.folio import PAGE_SIZE, Folio
 from sw_driver.foliodma import RESULT_OF_STATUS
+from sw_driver.migrate_offload import migrate_folios_content
 from sw_driver.port import Op, Port
 
 #: The fake IOMMU maps CPU address a to bus address a + BUS_OFFSET.
@@ -242,36 +241,6 @@ def test_split_evenly():
     assert list(split_evenly(3, 3)) == [(0, 1), (1, 2), (2, 3)]
 
 
-class _HalfMigrator(Migrator):
-    """Accepts every other folio and copies nothing: the core must copy all of them."""
-    name = "half"
-
-    def __init__(self):
-        self.offered = 0
-
-    def can_migrate(self, dst, src):
-        self.offered += 1
-        return self.offered % 2 == 1
-
-    async def migrate_folios(self, dst_list, src_list):
-        return [False] * len(src_list)
-
-
-def test_the_core_copies_with_the_cpu_what_the_migrator_did_not():
-    port = FakePort()
-    dst, src = _batch(port, [PAGE_SIZE] * 4)
-    migrator = _HalfMigrator()
-    dcbm_module.start_offloading(migrator)
-    try:
-        copied = asyncio.run(migrate_folios_content(port, dst, src))
-    finally:
-        dcbm_module.stop_offloading(migrator)
-    assert copied == [False] * 4 and port.ops["cpu_copy"] == 4
-    _check(port, dst, src)
-    with pytest.raises(ValueError, match="not the registered migrator"):
-        dcbm_module.stop_offloading(migrator)
-
-
 # --------------------------------------------------------------------------
 # Completions, dma_sync_wait, and out-of-order completion under dcbm
 # --------------------------------------------------------------------------
@@ -325,7 +294,7 @@ def test_out_of_order_completion_is_caught_by_per_transaction_checks(strategy):
             return await migrate_folios_content(port, dst, src)
         finally:
             await migrator.set_offloading(False)
-    copied = asyncio.run(scenario())
+    copied = asyncio.run(scenario()).offloaded
     _check(port, dst, src)
     if strategy == "v3":
         # The last descriptor finished first and woke the waiter: only it was copied

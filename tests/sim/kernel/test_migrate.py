@@ -110,7 +110,7 @@ def test_integrity_check_catches_corruption_loss_and_duplicates():
     end = max(s + n for s, n in layout.values())
     port = SoftPort(Memory(0, end), costs=DEFAULT_COSTS,
                     numa_nodes=[(s, s + n, node) for node, (s, n) in layout.items()])
-    core = MigrationCore(port, plan, CoreConfig(mode="cpu"), layout, offload=False)
+    core = MigrationCore(port, plan, CoreConfig(mode="cpu"), layout)
     assert asyncio.run(core.migrate_pages())["integrity"]["ok"]
     folio = core.folios[1]
     port.memory.write(folio.dst + 100, b"\x00\x01\x02")                    # corrupted
