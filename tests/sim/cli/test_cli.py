@@ -135,6 +135,12 @@ def test_sweep_of_the_batch_size_draws_first_folio_latency(tmp_path, capsys):
     assert small["first_folio_us"] * 4 < large["first_folio_us"]
     assert small["migrate_gbps"] < large["migrate_gbps"]
     assert "first folio usable again" in figure.read_text()
+    assert main(["sweep", "max-batch-pages", "16,512", "--copy", "batch-cpu", "--workload",
+                 "2M", "--repeat", "1", "--quiet", "--measure", "first_folio_us"]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("when the folios were usable again"):].splitlines()
+    assert table[1].split()[-6:] == ["first", "folio", "median", "folio", "last", "folio"]
+    assert [line.split()[0] for line in table[3:5]] == ["16", "512"]
 
 
 def test_swept_values_are_typed_as_the_option_parses_them_the_table_shows_the_text(tmp_path,
