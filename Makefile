@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-explore reproduce scaling calibrate-ptdma calibrate-ptdma-v7 stress explore figures synth tools regs clean
+.PHONY: demo test bench bench-explore reproduce scaling scaling-v7 calibrate-ptdma calibrate-ptdma-v7 stress explore figures synth tools regs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "foliodma needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -53,6 +53,11 @@ reproduce: $(STAMP) tools
 scaling: $(STAMP) tools
 	$(BIN)/foliodma scaling --platform zen3-ptdma --backend verilator --plot docs/figures/scaling.svg
 
+# The later kernel's experiment: six folio sizes, CPU, mt-cpu on 1-16 threads, dcbm v3 on
+# 1-16 channels, on zen3-ptdma-v7 (the README's table and figure; about 25 minutes).
+scaling-v7: $(STAMP) tools
+	$(BIN)/foliodma scaling --platform zen3-ptdma-v7 --backend verilator --folio-sizes 4K,16K,64K,256K,1M,2M --drivers v3 --threads 1,2,4,8,16 --plot docs/figures/scaling-v7.svg --plot-against folio-size
+
 # The zen3-ptdma platform's calibration on its three points, with residuals (~2 minutes).
 calibrate-ptdma: $(STAMP) tools
 	$(BIN)/python -m sim.experiments.calibrate_ptdma
@@ -94,6 +99,7 @@ figures: $(STAMP) tools
 	$(BIN)/foliodma reproduce --backend icarus --quiet --plot docs/figures/reproduce.svg
 	$(BIN)/foliodma sweep driver v1,v2,v3 --copy batch-cpu --copy dma --backend icarus --wide --quiet --plot docs/figures/sweep-driver.svg
 	$(BIN)/foliodma sweep data-width 64,128,256,512 --folio-size 2M --workload 8M --max-batch-pages 2048 --copy batch-cpu --copy dma --backend icarus --measure copy_gbps --wide --quiet --plot docs/figures/sweep-data-width.svg
+	$(BIN)/foliodma sweep max-batch-pages 16,512,4096 --copy batch-cpu --copy dma --workload 16M --measure first_folio_us --quiet --plot docs/figures/first-folio.svg
 
 clean:
 	rm -rf build $(VENV) *.egg-info
