@@ -43,16 +43,15 @@ def test_zen3_ptdma_meets_its_calibration_points():
 
 
 def test_the_v7_kernel_is_zen3_ptdma_with_its_own_cpu_side():
-    """The same hardware (engine clock, engines, their ports); the 64 KiB point is the
-    one that sets the per-entry steps apart, the 2 MiB point the copy (the 4 KiB point,
-    17 s, and the DMA point run in the script)."""
+    """The same hardware (engine clock, engines, their ports); the 64 KiB point, the one
+    that sets the per-entry steps apart, met (the other three points run in the
+    script: a minute and more)."""
     calibration = CALIBRATIONS["zen3-ptdma-v7"]
     v7, v3 = load_machine(calibration.platform), load_machine("zen3-ptdma")
     hardware = ("clocks.engine_mhz", "dma.engines", "dma.engines_per_port",
                 "dma.port_read_gbps", "dma.max_inflight", "dma.data_width")
     assert {k: v7.values()[k] for k in hardware} == {k: v3.values()[k] for k in hardware}
-    for size in (64 << 10, 2 << 20):
-        assert cpu_gbps(v7, size) == pytest.approx(calibration.cpu_points[size], rel=0.01)
+    assert cpu_gbps(v7, 64 << 10) == pytest.approx(calibration.cpu_points[64 << 10], rel=0.01)
     # Per PTE, the v7.0 kernel's steps cost more than the seed's estimate; per folio, less.
     entry, per_folio = (_factor_of(group, v7) for group in calibration.groups[1::-1])
     assert entry > 1 > per_folio
