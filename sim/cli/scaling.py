@@ -1,6 +1,7 @@
 """``foliodma scaling``: the later postings' channel-scaling experiment.
 """
 import argparse
+import gc
 import sys
 
 from sim.cli.common import (add_backend_option, RunCounter, UsageError, add_csv_option, comma_list,
@@ -140,6 +141,10 @@ def cmd_scaling(args):
     for point, request in zip(points, requests):
         label = f"scaling {point.series}" + (f" x{point.column}" if point.column else "")
         rows += run_migrate_rows(args, [request], label=label)
+        # A run's simulated memory (1 GiB and more) stays in reference cycles that only a
+        # full collection frees (the compiled back-end's frozen heap): free it before
+        # the next run, as the stress campaign and the explorer do.
+        gc.collect()
         got = measured(point, platform)
         rows[-1]["point"] = {"folio_bytes": point.folio_bytes, "driver": point.driver,
                              "channels": point.channels, "threads": point.threads,
