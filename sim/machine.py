@@ -36,7 +36,7 @@ from sim.host.cache_params import CacheModelError, Platform as CachePlatform
 from sim.host.costs import DEFAULT_COSTS, CostError, CostTable
 from sim.platform import memory_system
 from sim.platform.fabric import EnginePorts
-from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE, MODES as IOMMU_MODES
+from sim.platform.iommu import IommuParams
 from sim.platform.memory_system import (CXL_LINK, CXL_MEMORY, DEFAULT_ENGINE_MHZ, LOCAL_DRAM,
                                         REMOTE_DRAM, SOCKET_LINK, WRITE_BUFFER_BYTES, Link,
                                         Node, zen3_two_socket)
@@ -60,6 +60,9 @@ NODE_KEYS = ("read_latency_ns", "write_latency_ns", "read_gbps", "write_gbps")
 UNLIMITED = "unlimited"
 #: How a file says dcbm takes every channel the platform has (nr_dma_chan).
 ALL = "all"
+#: How a file says that a page walk's reads take the read latency of the node holding
+#: the IO page tables (iommu.walk_read_ns).
+NODE_LATENCY = "node"
 #: Cost-table fields that are not a file's values: they follow another value.
 _COSTS_TIED = {"llc_bytes": "cache.llc_bytes_per_ccx"}
 
@@ -82,7 +85,7 @@ class Machine:
     max_inflight: int | None = None
     max_seg_size: int = DEFAULT_MAX_SEG_SIZE
     engine_ports: EnginePorts = EnginePorts()
-    iommu_mode: str = IOMMU_DEFAULT_MODE
+    iommu: IommuParams = IommuParams()
     write_buffer_bytes: int = WRITE_BUFFER_BYTES
     local: Node = LOCAL_DRAM
     remote: Node = REMOTE_DRAM
@@ -120,9 +123,8 @@ class Machine:
                 or self.max_seg_size < self.engine.beat_bytes:
             raise MachineError(f"dma.max_seg_size={self.max_seg_size!r}: expected an int of "
                                f"at least one beat ({self.engine.beat_bytes} bytes)")
-        if self.iommu_mode not in IOMMU_MODES:
-            raise MachineError(f"iommu.mode={self.iommu_mode!r}: expected one of "
-                               f"{', '.join(IOMMU_MODES)}")
+        if not isinstance(self.iommu, IommuParams):
+            raise MachineError(f"iommu={self.iommu!r}: expected an IommuParams")
         if not isinstance(self.write_buffer_bytes, int) or self.write_buffer_bytes < 1:
             raise MachineError(f"memory.write_buffer_bytes={self.write_buffer_bytes!r}: expected "
                                f"an int >= 1 (bytes)")
@@ -169,7 +171,12 @@ class Machine:
         out["dma.engines_per_port"] = self.engine_ports.engines_per_port
         out["dma.port_read_gbps"] = self.engine_ports.read_gbps
         out["dma.port_write_gbps"] = self.engine_ports.write_gbps
-        out["iommu.mode"] = self.iommu_mode
+        out["iommu.mode"] = self.iommu.mode
+        out["iommu.iotlb_entries"] = self.iommu.iotlb_entries
+        out["iommu.pde_entries"] = self.iommu.pde_entries
+        out["iommu.page_sizes_kib"] = list(self.iommu.page_sizes_kib)
+        out["iommu.walk_read_ns"] = (NODE_LATENCY if self.iommu.walk_read_ns is None
+                                     else self.iommu.walk_read_ns)
         out["memory.write_buffer_bytes"] = self.write_buffer_bytes
         for role, node in self.nodes.items():
             out.update({f"memory.{role}.{k}": getattr(node, k) for k in NODE_KEYS})
@@ -236,6 +243,15 @@ def machine_from_values(values):
                                    _bandwidth("dma.port_read_gbps", dma.pop("port_read_gbps")),
                                    _bandwidth("dma.port_write_gbps", dma.pop("port_write_gbps")))
         engine = EngineParams(**dma)
+        iommu = _section(values, "iommu.")
+        if iommu["walk_read_ns"] == NODE_LATENCY:
+            iommu["walk_read_ns"] = None
+        elif isinstance(iommu["walk_read_ns"], str):
+            raise MachineError(f"iommu.walk_read_ns={iommu['walk_read_ns']!r}: expected ns or "
+                               f"{NODE_LATENCY!r}")
+        if isinstance(iommu["page_sizes_kib"], list):
+            iommu["page_sizes_kib"] = tuple(iommu["page_sizes_kib"])
+        iommu = IommuParams(**iommu)
         nodes = {}
         for role, default in (("local", LOCAL_DRAM), ("remote", REMOTE_DRAM), ("cxl", CXL_MEMORY),
                               ("socket_link", SOCKET_LINK), ("cxl_link", CXL_LINK)):
@@ -253,7 +269,7 @@ def machine_from_values(values):
                        nr_dma_chan=None if nr_dma_chan == ALL else nr_dma_chan,
                        max_inflight=None if max_inflight == ALL else max_inflight,
                        max_seg_size=max_seg_size, engine_ports=engine_ports,
-                       iommu_mode=values["iommu.mode"],
+                       iommu=iommu,
                        write_buffer_bytes=values["memory.write_buffer_bytes"],
                        cache=cache, costs=costs, **nodes)
     except (ParameterError, CacheModelError, CostError, TypeError) as error:
@@ -409,6 +425,26 @@ def source_of(key):
     if key == "iommu.mode":
         return ("x86 kernels build with IOMMU_DEFAULT_DMA_LAZY: unmaps queue in the flush "
                 "queue; 'strict' waits for an invalidation per unmap.")
+    if key == "iommu.iotlb_entries":
+        return ("Leaf translations the IOTLB caches. Estimate: IOMMUs do not publish it; 64 "
+                "is the size inferred for Intel's IOTLB from pcie-bench measurements "
+                "(Neugebauer et al., SIGCOMM 2018). Its reach is this times the IOMMU page "
+                "size a mapping uses.")
+    if key == "iommu.pde_entries":
+        return ("Directory entries the page-walk cache holds. Estimate: one per 2 MiB or "
+                "1 GiB region in use; a migration batch touches a few.")
+    if key == "iommu.page_sizes_kib":
+        return ("The IOMMU page sizes a mapping may use, KiB (the driver's page-size bitmap; "
+                "iommu_map lays a mapping out in the largest its alignment allows). Model "
+                "choice: 4 KiB and 2 MiB, the two leaf sizes of a three-level table; AMD-Vi's "
+                "v1 driver advertises every power of two (AMD_IOMMU_PGSIZES, larger sizes "
+                "as repeated PTEs), which an aligned mTHP folio would use: e.g. "
+                "[4, 16, 64, 256, 1024, 2048].")
+    if key == "iommu.walk_read_ns":
+        return (f"One page-table read of a page walk, ns; {NODE_LATENCY!r}: the read latency "
+                f"of the node holding the IO page tables (node 0, where the kernel allocates "
+                f"them), as the IOMMU reads them from DRAM without a cache of its own beyond "
+                f"the IOTLB and the page-walk cache.")
     if key == "memory.write_buffer_bytes":
         return memory_system.WRITE_BUFFER_SOURCE
     if section == "memory":

@@ -31,7 +31,7 @@ import weakref
 from hw.axi import RESP_OKAY
 from hw.regmap import REG_ADDR_WIDTH, REG_BYTES
 from sim.platform.axi_slave import AxiSlaveModel
-from sim.platform.iommu import DEFAULT_MODE as IOMMU_DEFAULT_MODE, Iommu
+from sim.platform.iommu import Iommu, IommuParams
 from sim.platform.memory import Memory
 from sim.platform.fabric import EnginePorts, Fabric
 from sim.platform.memory_system import MemorySystem
@@ -54,7 +54,7 @@ AXIL_PROT = 0b010
 
 _MEMORY_DEFAULTS = {"read_latency": 1, "write_latency": 1, "backpressure": 0.0, "seed": 0,
                     "error_regions": (), "memory_system": None, "engine_ports": None,
-                    "bus_faults": (), "iommu": None, "iommu_mode": IOMMU_DEFAULT_MODE}
+                    "bus_faults": (), "iommu": None, "iommu_params": None}
 
 
 class ScenarioError(RuntimeError):
@@ -127,8 +127,9 @@ def build_memory(memory_config, *, data_width, id_width, engines=1):
     (engines sharing I/O ports, with a memory_system); bus_faults: per engine, from
     engine 0 on, a :meth:`sim.platform.faults.BusFaults.to_config` dict (the bursts it
     gets an error or a late response on); iommu: true, false or null (see :mod:`sim.platform.iommu`; null: off
-    for the engine alone, on under a :class:`~sim.host.port.HostPort`); iommu_mode:
-    "lazy" (default) or "strict", the DMA API's invalidation mode.
+    for the engine alone, on under a :class:`~sim.host.port.HostPort`); iommu_params: a
+    :meth:`sim.platform.iommu.IommuParams.to_config` dict (invalidation mode, caches, page
+    sizes, walk timing; default: IommuParams()).
     """
     unknown = set(memory_config) - {"base", "size", *_MEMORY_DEFAULTS}
     missing = {"base", "size"} - set(memory_config)
@@ -160,7 +161,7 @@ def build_memory(memory_config, *, data_width, id_width, engines=1):
         raise ValueError(f"memory_config: bus_faults for {len(faults)} engines, but the run "
                          f"has {engines}")
     faults += [None] * (engines - len(faults))
-    iommu = Iommu(config["iommu"], config["iommu_mode"])
+    iommu = Iommu(config["iommu"], IommuParams.from_config(config["iommu_params"]))
     return memory, [AxiSlaveModel(memory, data_width=data_width, id_width=id_width,
                                   backpressure=config["backpressure"], seed=config["seed"] + k,
                                   error_regions=[tuple(r) for r in config["error_regions"]],

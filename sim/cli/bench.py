@@ -178,7 +178,7 @@ def cmd_driver_bench(args):
               f"memory latency {read_latency}/{write_latency} cycles")
     print(f"engine: {p.data_width}-bit at {machine.engine_mhz:g} MHz, {p.channels} channel(s); "
           f"CPU {machine.cpu_ghz:g} GHz; {memory}"
-          + f"; IOMMU {machine.iommu_mode}"
+          + f"; IOMMU {machine.iommu.mode}"
           + ("; v1 without its extra CPU copy" if args.driver == "v1" and args.v1_dma_only
              else ""))
     print(format_table(rows, DRIVER_COLUMNS))

@@ -164,7 +164,7 @@ def cmd_migrate(args):
             print(f"dma: dcbm {args.driver}, {machine.dcbm_channels} channel(s){engines}; "
                   f"engine {p.data_width}-bit "
                   f"at {machine.engine_mhz:g} MHz on {args.backend}; CPU {machine.cpu_ghz:g} "
-                  f"GHz; IOMMU {machine.iommu_mode}"
+                  f"GHz; IOMMU {machine.iommu.mode}"
                   + ("" if args.latency is None else
                      f"; memory latency {args.latency:g} ns flat (not per node)")
                   + ("; v1 without its extra CPU copy" if args.driver == "v1" and

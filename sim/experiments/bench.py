@@ -99,7 +99,7 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
     engine sees its memory nodes (:meth:`sim.machine.Machine.memory_system`: the sources
     on the remote node 1 behind the socket link, the rest local) instead of the read/write latencies.
     """
-    engine_mhz, cpu_ghz, iommu_mode = machine.engine_mhz, machine.cpu_ghz, machine.iommu_mode
+    engine_mhz, cpu_ghz, iommu_mode = machine.engine_mhz, machine.cpu_ghz, machine.iommu.mode
     from sim.experiments.driver_bench import batch_layout
     srcs, _, extent = batch_layout(folios, folio_size)
     timing = {"read_latency": read_latency, "write_latency": write_latency}
@@ -107,7 +107,7 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
         system = machine.memory_system(remote=[(srcs[0], srcs[-1] + folio_size)])
         timing = {"memory_system": system.to_config()}
     config = memory_config(extent, **timing, backpressure=backpressure, seed=seed,
-                           iommu_mode=iommu_mode)
+                           iommu_params=machine.iommu.to_config())
     kwargs = {"driver": driver, "folios": folios, "folio_size": folio_size,
               "nr_dma_chan": params.channels, "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy, "seed": seed,

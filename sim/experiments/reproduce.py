@@ -143,7 +143,7 @@ def run_all(*, backend="pysim", repeat=DEFAULT_REPEAT, seed=0, jobs=2, progress=
         rows[key] = reused if reused is not None else _run_keep_raw(requests[key])
     report = _report(rows, requests, time.perf_counter() - started, workloads,
                      v1_double_copy)
-    report["iommu_mode"] = machine.iommu_mode
+    report["iommu_mode"] = machine.iommu.mode
     report["machine"] = machine.as_dict()
     return report
 

@@ -154,7 +154,7 @@ def run_request(req, progress=None, keep_raw=False):
         "integrity": raw["integrity"],
         **dict(zip(USABLE_FIELDS, (ns / 1e3 for ns in usable_after(raw)))),
         "repeat": req.repeat,
-        "iommu_mode": machine.iommu_mode if req.mode == "dma" else None,
+        "iommu_mode": machine.iommu.mode if req.mode == "dma" else None,
         "v1_double_copy": req.v1_double_copy if req.mode == "dma" and req.driver == "v1"
         else None,
         "toucher": req.toucher,

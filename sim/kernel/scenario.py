@@ -64,7 +64,8 @@ def dma_memory_config(spec, machine=DEFAULT_MACHINE, *, latency_ns=None):
     layout = node_layout(plan, from_node=config.from_node, to_node=config.to_node,
                          base=DATA, full=config.full)
     end = max(start + size for start, size in layout.values())
-    memory = {"base": MEM_BASE, "size": end - MEM_BASE, "iommu_mode": machine.iommu_mode}
+    memory = {"base": MEM_BASE, "size": end - MEM_BASE,
+              "iommu_params": machine.iommu.to_config()}
     if latency_ns is None:
         ranges = {node: [(start, start + size)] for node, (start, size) in layout.items()}
         memory["memory_system"] = machine.memory_system(

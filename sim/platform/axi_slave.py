@@ -46,7 +46,7 @@ from sim.platform.error_regions import parse_error_regions
 from sim.platform.fabric import Fabric
 from sim.platform.faults import ERROR, BusFaults
 from sim.platform.iommu import Iommu
-from sim.platform.memory_system import MemorySystem
+from sim.platform.memory_system import MemorySystem, latency_cycles
 
 #: Order of the values returned by :meth:`AxiSlaveModel.step` (AXI signal names).
 OUTPUTS = ("arready", "awready", "wready",
@@ -167,9 +167,12 @@ class AxiSlaveModel:
             self._r_free, self._w_free = fabric.r_free, fabric.w_free   # shared by the ports
             self._w_paced = any(write for *_, write in self._nodes)
             self._node_index = memory_system.node_index
-            # IO page tables live on the default (local) node: a walk reads them there.
+            # IO page tables live on the default (local) node: a walk reads them there,
+            # unless the platform gives the walk's read time.
+            walk_ns = self.iommu.params.walk_read_ns
             self.iommu.walk_read_cycles = fabric.nodes[
-                memory_system.node_index_of_id(memory_system.default_node)][0]
+                memory_system.node_index_of_id(memory_system.default_node)][0] \
+                if walk_ns is None else latency_cycles(walk_ns, memory_system.engine_mhz)
 
         if backpressure:
             rows = np.random.default_rng(seed).random((5, BACKPRESSURE_PERIOD)) < backpressure

@@ -28,15 +28,17 @@ whose translation is not cached waits for a page walk: one read of an entry
 per level not found in the caches, each a read of the page-table node (node 0,
 where the kernel allocates IO page tables) at that node's read latency. The
 caches are an IOTLB of leaf translations and a page-walk cache of directory
-entries (LRU, :data:`IOTLB_ENTRIES` and :data:`PDE_ENTRIES`); a walk's result is
-usable from its end, and an access that finds a walk in progress waits for it.
-Mappings of whole, aligned 2 MiB regions use one 2 MiB translation (as AMD-Vi's
-v1 table with ``iommu_map`` picking the largest page size). The first
-translation of a run also reads the device table entry. Every run starts with
+entries (LRU, :attr:`IommuParams.iotlb_entries` and :attr:`IommuParams.pde_entries`);
+a walk's result is usable from its end, and an access that finds a walk in progress
+waits for it. A mapping is laid out in the largest IOMMU pages of
+:attr:`IommuParams.page_sizes_kib` its alignment and length allow, as ``iommu_map``
+picks page sizes from the driver's page-size bitmap; a translation of one such page
+is one IOTLB entry (its reach). The first translation of a run also reads the device
+table entry. A page-table read takes :attr:`IommuParams.walk_read_ns`, or by default
+the read latency of the node holding the IO page tables (the AXI model sets it). Every run starts with
 cold caches, as the migration core's CPU side does (:mod:`sim.kernel.core`).
 
-Invalidation follows the DMA API's mode (:data:`MODES`, ``memory_config
-["iommu_mode"]``), and :meth:`Iommu.unmap` returns how many invalidations the
+Invalidation follows the DMA API's mode (:data:`MODES`, :attr:`IommuParams.mode`), and :meth:`Iommu.unmap` returns how many invalidations the
 CPU must wait for (the platform charges them):
 
 * ``strict``: every unmap call invalidates its range (IOTLB entries and, as the
@@ -52,12 +54,15 @@ CPU must wait for (the platform charges them):
   translation is not modelled (the model is stricter than the hardware).
 """
 from collections import Counter, OrderedDict
+from dataclasses import asdict, dataclass
 
 PAGE_SHIFT = 12
 PAGE_BYTES = 1 << PAGE_SHIFT
-#: A large (2 MiB) translation covers 2**LARGE_SHIFT pages.
-LARGE_SHIFT = 9
-LARGE_BYTES = PAGE_BYTES << LARGE_SHIFT
+#: Directory levels of the IO page table, by the IOVA bit their index starts at: a level 2
+#: entry covers 2 MiB, a level 3 entry 1 GiB (AMD-Vi's v1 table, 9 bits per level).
+LEVEL_SHIFTS = {2: 21, 3: 30}
+#: The largest IOMMU page the model's three-level table holds (a level 3 leaf).
+MAX_PAGE_BYTES = 1 << 30
 
 #: DMA directions and the engine's rights they give: (read, write).
 DIRECTIONS = {"bidirectional": (True, True), "to_device": (True, False),
@@ -70,24 +75,79 @@ DEFAULT_MODE = "lazy"
 #: Unmapped ranges a flush queue holds before the domain is invalidated: Linux's
 #: IOVA_DEFAULT_FQ_SIZE (drivers/iommu/dma-iommu.c, 256 since v4.14).
 FLUSH_QUEUE_ENTRIES = 256
-#: Leaf translations cached (estimate: IOMMUs do not publish it; 64 entries is
-#: the size inferred for Intel's IOTLB by pcie-bench measurements, Neugebauer et
-#: al., SIGCOMM 2018; a v1 copy touches four pages at a time, so any size >= 4
-#: gives the same result there).
-IOTLB_ENTRIES = 64
 #: After a domain invalidation, the next translations of a migration batch walk the
 #: directory levels again: levels 3 and 2 for each region in use (rings and
 #: records, sources, destinations). The extrapolation of repeated batches
 #: (sim.kernel.core) allows this many page-table reads per invalidation as the
 #: difference between otherwise equal batches, and does not extrapolate them.
 REFILL_READS_PER_INVALIDATION = 3 * 2
-#: Directory entries cached by the page-walk cache (estimate; one per 2 MiB or
-#: 1 GiB region in use: a migration batch touches a few).
-PDE_ENTRIES = 32
 
 
 class IommuError(ValueError):
     """A map or unmap the IOMMU cannot do (bad range, unmap of something not mapped)."""
+
+
+@dataclass(frozen=True)
+class IommuParams:
+    """The IOMMU a platform has (``[iommu]`` of a platform file; sources there).
+
+    mode           -- the DMA API's invalidation mode, "lazy" or "strict" (:data:`MODES`).
+    iotlb_entries  -- leaf translations the IOTLB caches (LRU).
+    pde_entries    -- directory entries the page-walk cache holds (LRU).
+    page_sizes_kib -- the IOMMU page sizes a mapping may use, KiB: powers of two from 4
+                      up to 1 GiB, 4 among them (the driver's page-size bitmap).
+    walk_read_ns   -- one page-table read of a walk, ns; None: the read latency of the
+                      node holding the IO page tables.
+    """
+    mode: str = DEFAULT_MODE
+    iotlb_entries: int = 64
+    pde_entries: int = 32
+    page_sizes_kib: tuple = (4, 2048)
+    walk_read_ns: float | None = None
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"iommu.mode={self.mode!r}: expected one of {', '.join(MODES)}")
+        for name in ("iotlb_entries", "pde_entries"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"iommu.{name}={value!r}: expected an int >= 1")
+        sizes = self.page_sizes_kib
+        if not isinstance(sizes, (tuple, list)) or not sizes or any(
+                isinstance(k, bool) or not isinstance(k, int) or k < 4 or k & (k - 1)
+                or k << 10 > MAX_PAGE_BYTES for k in sizes) or 4 not in sizes \
+                or len(set(sizes)) != len(sizes):
+            raise ValueError(f"iommu.page_sizes_kib={sizes!r}: expected distinct powers of two "
+                             f"from 4 to {MAX_PAGE_BYTES >> 10} (KiB), 4 among them")
+        object.__setattr__(self, "page_sizes_kib", tuple(sorted(sizes)))
+        if self.walk_read_ns is not None and (
+                isinstance(self.walk_read_ns, bool)
+                or not isinstance(self.walk_read_ns, (int, float))
+                or not 0 < self.walk_read_ns < float("inf")):
+            raise ValueError(f"iommu.walk_read_ns={self.walk_read_ns!r}: expected a positive "
+                             f"number of ns, or the page-table node's read latency")
+
+    @property
+    def page_shifts(self):
+        """log2 of each page size in bytes, largest first."""
+        return tuple(sorted(((k << 10).bit_length() - 1 for k in self.page_sizes_kib),
+                            reverse=True))
+
+    def to_config(self):
+        return asdict(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """IommuParams from :meth:`to_config`'s dict (or an IommuParams, or None)."""
+        if config is None or isinstance(config, IommuParams):
+            return config or cls()
+        if not isinstance(config, dict):
+            raise ValueError(f"iommu_params {config!r} is not a dict")
+        try:
+            return cls(**{**config, "page_sizes_kib": tuple(config.get("page_sizes_kib",
+                                                                       (4, 2048)))})
+        except TypeError as error:
+            raise ValueError(f"iommu_params {config!r}: {error}") from None
 
 
 class Iommu:
@@ -95,21 +155,24 @@ class Iommu:
 
     configured -- the memory_config setting (True, False or None; see the
                   module docstring); ``enabled`` starts as ``configured is True``.
-    mode       -- the DMA API's invalidation mode, "lazy" or "strict" (:data:`MODES`).
+    params     -- the platform's :class:`IommuParams` (invalidation mode, caches, page
+                  sizes, walk timing).
     """
 
-    def __init__(self, configured=None, mode=DEFAULT_MODE):
+    def __init__(self, configured=None, params=IommuParams()):
         if configured not in (None, True, False):
             raise ValueError(f"iommu={configured!r}: expected true, false or null")
-        if mode not in MODES:
-            raise ValueError(f"iommu_mode={mode!r}: expected one of {', '.join(MODES)}")
+        if not isinstance(params, IommuParams):
+            raise ValueError(f"params={params!r}: expected an IommuParams")
         self.configured = configured
         self.enabled = configured is True
-        self.mode = mode
+        self.params = params
+        self.mode = params.mode
+        self._shifts = params.page_shifts
         self._pages = {}          # page number -> mappings covering it
         self._readable = {}       # page number -> mappings that let the engine read it
         self._writable = {}       # page number -> mappings that let the engine write it
-        self._large = {}          # 2 MiB region number -> large mappings covering it
+        self._leaves = {}         # (shift, index) of an IOMMU page above 4 KiB -> mappings
         self._mappings = {}       # (bus address, bytes, direction) -> times mapped
         self._revoked = {}        # page number -> revocations covering it (revoke())
         self._revocations = {}    # mapping key -> revocations of it not yet restored
@@ -118,8 +181,8 @@ class Iommu:
         #: Cycles of one page-table read; 0: translation takes no time (set by the
         #: AXI model from its memory system).
         self.walk_read_cycles = 0
-        self._iotlb = OrderedDict()     # translation key -> cycle it is usable from
-        self._pde = OrderedDict()       # (level, region) -> cycle it is usable from
+        self._iotlb = OrderedDict()     # (shift, index) -> cycle it is usable from
+        self._pde = OrderedDict()       # (level, index) -> cycle it is usable from
         self._dte_ready = None          # cycle the device table entry is cached from
         self._queued = 0                # lazy: ranges in the flush queue
         #: Counters: page walks, page-table reads, unmap calls, invalidations waited for.
@@ -150,23 +213,31 @@ class Iommu:
                     and page not in self._revoked]
         key = (addr, nbytes, direction)
         self._mappings[key] = self._mappings.get(key, 0) + 1
-        large = [region for region in self._large_regions(addr, nbytes)
-                 if _acquire(self._large, region)]
-        self._reachable_changed(readable, writable, large, mapped=True)
+        leaves = [leaf for leaf in self.large_pages(addr, nbytes)
+                  if _acquire(self._leaves, leaf)]
+        self._reachable_changed(readable, writable, leaves, mapped=True)
         return addr
 
-    def _reachable_changed(self, readable, writable, regions, *, mapped):
+    def _reachable_changed(self, readable, writable, leaves, *, mapped):
         """Hook: pages (4 KiB page numbers) the engine may now read or write (``mapped``)
-        or no longer, and regions (2 MiB region numbers) with a large translation, or
-        none any more; for a translation unit kept elsewhere (the native back-end)."""
+        or no longer, and IOMMU pages above 4 KiB ((shift, index) pairs) that a
+        translation now covers whole, or no longer; for a translation unit kept
+        elsewhere (the native back-end)."""
 
-    @staticmethod
-    def _large_regions(addr, nbytes):
-        """The 2 MiB regions a mapping covers whole (it must be 2 MiB aligned)."""
-        if addr % LARGE_BYTES or nbytes % LARGE_BYTES:
-            return range(0)
-        first = addr >> PAGE_SHIFT + LARGE_SHIFT
-        return range(first, first + nbytes // LARGE_BYTES)
+    def large_pages(self, addr, nbytes):
+        """The IOMMU pages above 4 KiB a mapping of [addr, addr+nbytes) is laid out in, as
+        (shift, index) pairs: from its start, each time the largest page size whose
+        alignment the address has and that the rest of the mapping fills."""
+        leaves, end = [], addr + nbytes
+        addr &= ~(PAGE_BYTES - 1)
+        while addr < end:
+            shift = next(s for s in self._shifts
+                         if not addr & ((1 << s) - 1) and addr + (1 << s) <= end
+                         or s == PAGE_SHIFT)
+            if shift > PAGE_SHIFT:
+                leaves.append((shift, addr >> shift))
+            addr += 1 << shift
+        return leaves
 
     def unmap(self, bus_addr, nbytes, direction=BIDIRECTIONAL):
         """Remove one mapping made by :meth:`map` with these arguments; one unmap call.
@@ -255,22 +326,21 @@ class Iommu:
             _release(self._pages, page)
         readable = [page for page in pages if read and _release(self._readable, page)]
         writable = [page for page in pages if write and _release(self._writable, page)]
-        large = [region for region in self._large_regions(bus_addr, nbytes)
-                 if _release(self._large, region)]
-        self._reachable_changed(readable, writable, large, mapped=False)
+        leaves = [leaf for leaf in self.large_pages(bus_addr, nbytes)
+                  if _release(self._leaves, leaf)]
+        self._reachable_changed(readable, writable, leaves, mapped=False)
         if last and key in self._revocations:
             # Its revocations go with it: pages still mapped otherwise are reachable again.
             self._lift_revocations(bus_addr, nbytes, self._revocations.pop(key))
 
     def _invalidate_range(self, bus_addr, nbytes):
-        pages = self._pages_of(bus_addr, nbytes)
-        regions = range(pages[0] >> LARGE_SHIFT, (pages[-1] >> LARGE_SHIFT) + 1)
-        for page in pages:
-            self._iotlb.pop(("page", page), None)
-        for region in regions:
-            self._iotlb.pop(("large", region), None)
-            self._pde.pop((2, region), None)
-            self._pde.pop((3, region >> LARGE_SHIFT), None)
+        last = bus_addr + nbytes - 1
+        for shift in self._shifts:
+            for index in range(bus_addr >> shift, (last >> shift) + 1):
+                self._iotlb.pop((shift, index), None)
+        for level, shift in LEVEL_SHIFTS.items():
+            for index in range(bus_addr >> shift, (last >> shift) + 1):
+                self._pde.pop((level, index), None)
 
     def translate(self, addr, cycle):
         """The cycle from which the engine's access at addr (issued at cycle) is
@@ -280,14 +350,16 @@ class Iommu:
         The table has three levels, as AMD-Vi's v1 table of a DMA domain starts
         with (PAGE_MODE_3_LEVEL, 39-bit IOVAs, enough for the IOVAs the DMA API
         hands out below 4 GiB first): level 3 entries cover 1 GiB, level 2 entries
-        2 MiB (the leaf of a large translation), level 1 entries 4 KiB."""
+        2 MiB, level 1 entries 4 KiB. A page of another size is a leaf at the level
+        whose entries are the largest not above it (AMD-Vi repeats such a leaf over the
+        entries it spans: one translation, one IOTLB entry), so a 64 KiB page is walked
+        to level 1 and a 2 MiB one to level 2."""
         read = self.walk_read_cycles
         if not (self.enabled and read):
             return cycle
-        page = addr >> PAGE_SHIFT
-        region = page >> LARGE_SHIFT
-        large = region in self._large
-        key = ("large", region) if large else ("page", page)
+        shift = next((s for s in self._shifts[:-1] if (s, addr >> s) in self._leaves),
+                     PAGE_SHIFT)
+        key = (shift, addr >> shift)
         ready = self._iotlb.get(key)
         if ready is not None:
             self._iotlb.move_to_end(key)
@@ -299,7 +371,8 @@ class Iommu:
             self.walk_reads += 1
         else:
             start = max(start, self._dte_ready)
-        directories = [(3, region >> LARGE_SHIFT)] + ([] if large else [(2, region)])
+        directories = [(level, addr >> s) for level, s in sorted(LEVEL_SHIFTS.items(),
+                                                                 reverse=True) if s > shift]
         needed = directories
         for depth in range(len(directories), 0, -1):
             cached = self._pde.get(directories[depth - 1])
@@ -311,9 +384,9 @@ class Iommu:
         t = start
         for entry in needed:
             t += read
-            self._fill(self._pde, entry, t, PDE_ENTRIES)
+            self._fill(self._pde, entry, t, self.params.pde_entries)
         t += read                                   # the leaf entry
-        self._fill(self._iotlb, key, t, IOTLB_ENTRIES)
+        self._fill(self._iotlb, key, t, self.params.iotlb_entries)
         self.walks += 1
         self.walk_reads += len(needed) + 1
         return t

@@ -228,6 +228,11 @@ def _fraction(value):
     return Fraction(value) if isinstance(value, int) else Fraction(repr(float(value)))
 
 
+def latency_cycles(ns, engine_mhz):
+    """Engine cycles (at engine_mhz) a latency of ``ns`` takes, rounded up, at least 1."""
+    return _cycles(_fraction(ns), _fraction(engine_mhz))
+
+
 def _cycles(ns, mhz):
     """ns as engine cycles at mhz (a Fraction), rounded up, at least 1."""
     return max(1, math.ceil(ns * mhz / 1000))

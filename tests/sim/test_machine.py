@@ -88,6 +88,9 @@ def test_options_override_the_file_and_set_overrides_options(tmp_path, capsys):
     ("[dma]\nmax_seg_size = 16\n", "dma.max_seg_size=16: expected an int of at least one beat"),
     ("[dma]\nengines = 2\nnr_dma_chan = 3\n", "dma.nr_dma_chan=3: expected 'all' or an int "
                                                 "in 1..2"),
+    ("[iommu]\npage_sizes_kib = [4, 48]\n", "iommu.page_sizes_kib=(4, 48): expected distinct "
+                                            "powers of two"),
+    ("[iommu]\nwalk_read_ns = \"dram\"\n", "iommu.walk_read_ns='dram': expected ns or 'node'"),
 ])
 def test_bad_platform_files_are_named(tmp_path, capsys, content, message):
     path = tmp_path / "bad.toml"
@@ -105,6 +108,23 @@ def test_bad_set_values_are_named(capsys):
     assert main(["platform", "show", "--platform", "/no/such/file.toml"]) == 2
     assert "no such file (built-in platforms: seed, zen3-ptdma, zen3-ptdma-v7)" in \
         capsys.readouterr().err
+
+
+def test_the_iommu_values_reach_the_simulated_translation(capsys):
+    """64 KiB folios in 64 KiB IOMMU pages walk once per folio, not once per 4 KiB page;
+    a slower page-table read makes the same walks cost more."""
+    def row(*settings):
+        extra = [arg for value in settings for arg in ("--set", value)]
+        return migrate_json(capsys, "--folio-size", "64K", "--workload", "1M",
+                            *extra)["rows"][0]
+    built_in = row()
+    mthp = row("iommu.page_sizes_kib=[4,64,2048]")
+    slow = row("iommu.walk_read_ns=400")
+    # The 1 MiB's source and destination: 2 x 256 walks in 4 KiB pages, 2 x 16 in 64 KiB
+    # pages (the rings' and records' walks the same).
+    assert built_in["iommu_walks"] - mthp["iommu_walks"] == 2 * (256 - 16)
+    assert slow["iommu_walks"] == built_in["iommu_walks"]
+    assert slow["folio_copy_ns"] > built_in["folio_copy_ns"]
 
 
 def test_a_built_in_platform_by_name(capsys):

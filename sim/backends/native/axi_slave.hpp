@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+#include <vector>
 
 namespace foliodma {
 
@@ -32,9 +33,8 @@ static const int64_t BACKPRESSURE_PERIOD = 65521;
 static const uint64_t AXI_BOUNDARY_BYTES = 4096;
 static const size_t AXI_MAX_BURST_BEATS = 256;
 static const int PAGE_SHIFT = 12;
-static const int LARGE_SHIFT = 9;
-static const size_t IOTLB_ENTRIES = 64;
-static const size_t PDE_ENTRIES = 32;
+// Directory levels 2 and 3 of the IO page table index the IOVA from these bits (iommu.py).
+static const int LEVEL2_SHIFT = 21, LEVEL3_SHIFT = 30;
 enum { STALL_AR, STALL_AW, STALL_W, STALL_R, STALL_B };
 
 struct ProtocolError : std::runtime_error {
@@ -70,6 +70,7 @@ static std::string hex(uint64_t value) {
 class LruCycles {
   public:
     explicit LruCycles(size_t capacity) : capacity_(capacity) {}
+    void set_capacity(size_t capacity) { clear(); capacity_ = capacity; }
     bool get(uint64_t key, int64_t &ready) {     // a hit also makes it most recent
         auto it = map_.find(key);
         if (it == map_.end()) return false;
@@ -116,20 +117,29 @@ class IommuUnit {
     int64_t walks = 0, walk_reads = 0;
     std::vector<Fault> faults;
 
+    // IommuParams: cache sizes and the page shifts above 4 KiB a mapping may use.
+    void configure(size_t iotlb_entries, size_t pde_entries, std::vector<int> shifts) {
+        iotlb_.set_capacity(iotlb_entries);
+        pde_.set_capacity(pde_entries);
+        std::sort(shifts.rbegin(), shifts.rend());
+        shifts_ = shifts;
+    }
     // A page the engine may read (write: may write) now, or no longer.
     void add_page(uint64_t page, bool write) { (write ? writable_ : readable_).insert(page); }
     void remove_page(uint64_t page, bool write) { (write ? writable_ : readable_).erase(page); }
-    void add_large(uint64_t region) { large_.insert(region); }
-    void remove_large(uint64_t region) { large_.erase(region); }
+    // An IOMMU page above 4 KiB that one translation covers, or no longer.
+    void add_leaf(int shift, uint64_t index) { leaves_.insert(leaf_key(shift, index)); }
+    void remove_leaf(int shift, uint64_t index) { leaves_.erase(leaf_key(shift, index)); }
     void flush_all() { iotlb_.clear(); pde_.clear(); }
     void invalidate_range(uint64_t addr, uint64_t nbytes) {   // Iommu._invalidate_range
-        uint64_t first = addr >> PAGE_SHIFT, last = (addr + nbytes - 1) >> PAGE_SHIFT;
-        for (uint64_t page = first; page <= last; page++) iotlb_.erase(page_key(page));
-        for (uint64_t region = first >> LARGE_SHIFT; region <= last >> LARGE_SHIFT; region++) {
-            iotlb_.erase(large_key(region));
-            pde_.erase(pde_key(2, region));
-            pde_.erase(pde_key(3, region >> LARGE_SHIFT));
-        }
+        uint64_t last = addr + nbytes - 1;
+        for (int shift : all_shifts())
+            for (uint64_t index = addr >> shift; index <= last >> shift; index++)
+                iotlb_.erase(leaf_key(shift, index));
+        for (uint64_t index = addr >> LEVEL3_SHIFT; index <= last >> LEVEL3_SHIFT; index++)
+            pde_.erase(pde_key(3, index));
+        for (uint64_t index = addr >> LEVEL2_SHIFT; index <= last >> LEVEL2_SHIFT; index++)
+            pde_.erase(pde_key(2, index));
     }
 
     bool allows(uint64_t addr, bool write) const {
@@ -139,9 +149,10 @@ class IommuUnit {
     int64_t translate(uint64_t addr, int64_t cycle) {         // Iommu.translate
         const int64_t read = walk_read_cycles;
         if (!(enabled && read)) return cycle;
-        uint64_t page = addr >> PAGE_SHIFT, region = page >> LARGE_SHIFT;
-        bool large = large_.count(region);
-        uint64_t key = large ? large_key(region) : page_key(page);
+        int shift = PAGE_SHIFT;
+        for (int s : shifts_)
+            if (leaves_.count(leaf_key(s, addr >> s))) { shift = s; break; }
+        uint64_t key = leaf_key(shift, addr >> shift);
         int64_t ready;
         if (iotlb_.get(key, ready)) return std::max(cycle, ready);
         int64_t start = cycle;
@@ -152,8 +163,10 @@ class IommuUnit {
         } else {
             start = std::max(start, dte_ready_);
         }
-        uint64_t directories[2] = {pde_key(3, region >> LARGE_SHIFT), pde_key(2, region)};
-        int count = large ? 1 : 2, first_needed = 0;
+        uint64_t directories[2] = {pde_key(3, addr >> LEVEL3_SHIFT),
+                                   pde_key(2, addr >> LEVEL2_SHIFT)};
+        int count = shift >= LEVEL3_SHIFT ? 0 : shift >= LEVEL2_SHIFT ? 1 : 2;
+        int first_needed = 0;
         for (int depth = count; depth > 0; depth--) {
             int64_t cached;
             if (pde_.get(directories[depth - 1], cached)) {
@@ -175,11 +188,16 @@ class IommuUnit {
     }
 
   private:
-    static uint64_t page_key(uint64_t page) { return page << 1; }
-    static uint64_t large_key(uint64_t region) { return region << 1 | 1; }
-    static uint64_t pde_key(int level, uint64_t region) { return region << 2 | level; }
-    std::unordered_set<uint64_t> readable_, writable_, large_;
-    LruCycles iotlb_{IOTLB_ENTRIES}, pde_{PDE_ENTRIES};
+    std::vector<int> all_shifts() const {
+        std::vector<int> out(shifts_);
+        out.push_back(PAGE_SHIFT);
+        return out;
+    }
+    static uint64_t leaf_key(int shift, uint64_t index) { return index << 6 | shift; }
+    static uint64_t pde_key(int level, uint64_t index) { return index << 2 | level; }
+    std::unordered_set<uint64_t> readable_, writable_, leaves_;
+    std::vector<int> shifts_{LEVEL2_SHIFT};
+    LruCycles iotlb_{64}, pde_{32};
     bool dte_valid_ = false;
     int64_t dte_ready_ = 0;
 };

@@ -50,7 +50,9 @@ _SIGNATURES = {
     "fd_axi_outputs": ([_P, _P, _P], None),
     "fd_axi_log": ([_P, _INT, _I64, _P], _I64),
     "fd_iommu_set": ([_P, _INT, _I64], None),
+    "fd_iommu_configure": ([_P, _I64, _I64, _P, _I64], None),
     "fd_iommu_pages": ([_P, _P, _I64, _INT, _INT], None),
+    "fd_iommu_leaves": ([_P, _P, _P, _I64, _INT], None),
     "fd_iommu_flush_all": ([_P], None),
     "fd_iommu_invalidate_range": ([_P, _U64, _U64], None),
     "fd_iommu_translate": ([_P, _U64, _I64], _I64),
@@ -114,10 +116,13 @@ class NativeIommu(Iommu):
     def __init__(self, lib, handle, python_iommu):
         self._native = None
         self._enabled = python_iommu.enabled
-        super().__init__(python_iommu.configured, python_iommu.mode)
+        super().__init__(python_iommu.configured, python_iommu.params)
         self.walk_read_cycles = python_iommu.walk_read_cycles
         self._lib, self._native = lib, handle
         self._fault_items = []
+        shifts = np.asarray(self._shifts[:-1], dtype=np.int64)
+        lib.fd_iommu_configure(handle, self.params.iotlb_entries, self.params.pde_entries,
+                               _pointer(shifts), len(shifts))
         self._push_enabled()
 
     def _push_enabled(self):
@@ -175,12 +180,17 @@ class NativeIommu(Iommu):
     def translate(self, addr, cycle):
         return self._lib.fd_iommu_translate(self._native, addr, cycle)
 
-    def _reachable_changed(self, readable, writable, regions, *, mapped):
-        for numbers, kind in ((readable, 0), (regions, 1), (writable, 2)):
+    def _reachable_changed(self, readable, writable, leaves, *, mapped):
+        for numbers, kind in ((readable, 0), (writable, 2)):
             if numbers:
                 array = np.asarray(numbers, dtype=np.uint64)
                 self._lib.fd_iommu_pages(self._native, _pointer(array), len(array), int(mapped),
                                          kind)
+        if leaves:
+            shifts = np.asarray([shift for shift, _ in leaves], dtype=np.int64)
+            indices = np.asarray([index for _, index in leaves], dtype=np.uint64)
+            self._lib.fd_iommu_leaves(self._native, _pointer(shifts), _pointer(indices),
+                                      len(leaves), int(mapped))
 
     def _flush_caches(self):
         self._lib.fd_iommu_flush_all(self._native)

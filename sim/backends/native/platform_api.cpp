@@ -108,12 +108,24 @@ void fd_iommu_set(AxiSlave *axi, int enabled, int64_t walk_read_cycles) {
     axi->iommu->enabled = enabled;
     axi->iommu->walk_read_cycles = walk_read_cycles;
 }
-// kind: 0 pages the engine may read, 2 pages it may write, 1 large (2 MiB) regions.
+// IommuParams: the caches' entries and the page shifts above 4 KiB (count of them).
+void fd_iommu_configure(AxiSlave *axi, int64_t iotlb_entries, int64_t pde_entries,
+                        const int64_t *shifts, int64_t count) {
+    axi->iommu->configure(iotlb_entries, pde_entries, std::vector<int>(shifts, shifts + count));
+}
+// kind: 0 pages the engine may read, 2 pages it may write.
 void fd_iommu_pages(AxiSlave *axi, const uint64_t *pages, int64_t count, int add, int kind) {
     for (int64_t i = 0; i < count; i++) {
-        if (kind == 1) add ? axi->iommu->add_large(pages[i]) : axi->iommu->remove_large(pages[i]);
-        else if (add) axi->iommu->add_page(pages[i], kind == 2);
+        if (add) axi->iommu->add_page(pages[i], kind == 2);
         else axi->iommu->remove_page(pages[i], kind == 2);
+    }
+}
+// IOMMU pages above 4 KiB, as (shift, index) pairs (shifts[i], indices[i]).
+void fd_iommu_leaves(AxiSlave *axi, const int64_t *shifts, const uint64_t *indices,
+                     int64_t count, int add) {
+    for (int64_t i = 0; i < count; i++) {
+        if (add) axi->iommu->add_leaf(shifts[i], indices[i]);
+        else axi->iommu->remove_leaf(shifts[i], indices[i]);
     }
 }
 void fd_iommu_flush_all(AxiSlave *axi) { axi->iommu->flush_all(); }

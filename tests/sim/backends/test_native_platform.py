@@ -15,7 +15,7 @@ import pytest
 
 from hw.axi import BURST_INCR
 from sim.platform.axi_slave import AxiProtocolError, AxiSlaveModel
-from sim.platform.iommu import Iommu
+from sim.platform.iommu import Iommu, IommuParams
 from sim.platform.memory import Memory
 from sim.platform.fabric import EnginePorts, Fabric
 from sim.platform.faults import BusFaults
@@ -53,7 +53,7 @@ def _system(engine_mhz, slow):
 
 
 def _ports(lib, *, data_width, seed, ports, memory_system=None, backpressure=0.0, iommu=True,
-           mode="lazy", flat=(3, 2), engine_ports=None, faults=None):
+           mode="lazy", flat=(3, 2), engine_ports=None, faults=None, iommu_params=None):
     """``ports`` Python models on one memory (one Fabric and IOMMU) and their native
     mirrors on another, with equal configuration and content: (pythons, natives)."""
     rng = np.random.default_rng(seed)
@@ -70,7 +70,7 @@ def _ports(lib, *, data_width, seed, ports, memory_system=None, backpressure=0.0
         fabric = None if memory_system is None else Fabric(memory_system, data_width // 8,
                                                            ports=ports,
                                                            engine_ports=engine_ports)
-        shared = Iommu(iommu, mode)
+        shared = Iommu(iommu, IommuParams(mode=mode, **(iommu_params or {})))
         sides.append([AxiSlaveModel(memory, data_width=data_width, id_width=2,
                                     backpressure=backpressure, seed=seed + k,
                                     error_regions=regions, memory_system=fabric, port=k,
@@ -162,6 +162,10 @@ def _iommu_event(rng, iommus, live):
     if rng.random() < 0.2:
         region = BASE + int(rng.integers(0, SIZE // (2 * MiB))) * 2 * MiB
         entry = (region, 2 * MiB)           # a large (2 MiB) translation
+    elif len(iommus[0].params.page_sizes_kib) > 2 and rng.random() < 0.2:
+        # With mTHP page sizes: an aligned 16 or 64 KiB mapping.
+        size = int(rng.choice([16, 64])) << 10
+        entry = (BASE + int(rng.integers(0, SIZE // size)) * size, size)
     else:
         entry = (BASE + int(rng.integers(0, SIZE // 0x1000)) * 0x1000,
                  int(rng.integers(1, 9)) * 0x1000)
@@ -222,18 +226,25 @@ def _assert_same_state(python, native):
         (python.iommu.walks, python.iommu.walk_reads)
 
 
-@pytest.mark.parametrize("data_width, engine_mhz, slow, backpressure, mode, seed", [
-    (64, 1000.0, True, 0.0, "lazy", 1),
-    (64, 700.0, True, 0.3, "strict", 2),
-    (128, 1000.0, False, 0.0, "strict", 3),
-    (256, 1333.3, True, 0.2, "lazy", 4),
-    (512, 900.0, True, 0.0, "lazy", 5),
-], ids=["w64", "w64-700MHz-bp", "w128-fast-nodes", "w256-1333MHz-bp", "w512"])
+#: An IOMMU unlike the default: every mTHP page size, tiny caches, a fixed walk read.
+SMALL_IOMMU = {"page_sizes_kib": (4, 16, 64, 2048), "iotlb_entries": 3, "pde_entries": 2,
+               "walk_read_ns": 37.0}
+
+
+@pytest.mark.parametrize("data_width, engine_mhz, slow, backpressure, mode, seed, iommu", [
+    (64, 1000.0, True, 0.0, "lazy", 1, None),
+    (64, 700.0, True, 0.3, "strict", 2, None),
+    (128, 1000.0, False, 0.0, "strict", 3, None),
+    (256, 1333.3, True, 0.2, "lazy", 4, None),
+    (512, 900.0, True, 0.0, "lazy", 5, None),
+    (128, 1000.0, True, 0.1, "strict", 6, SMALL_IOMMU),
+], ids=["w64", "w64-700MHz-bp", "w128-fast-nodes", "w256-1333MHz-bp", "w512",
+        "w128-mthp-pages-small-caches"])
 def test_cycle_identical_on_a_memory_system(lib, data_width, engine_mhz, slow, backpressure,
-                                            mode, seed):
+                                            mode, seed, iommu):
     python, native = _pair(lib, data_width=data_width, seed=seed,
                            memory_system=_system(engine_mhz, slow), backpressure=backpressure,
-                           mode=mode)
+                           mode=mode, iommu_params=iommu)
     _drive(python, native, seed=seed, cycles=6000, beat=data_width // 8,
            size_code=(data_width // 8).bit_length() - 1)
     _assert_same_state(python, native)

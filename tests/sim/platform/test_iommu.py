@@ -19,7 +19,7 @@ from sim.experiments.engine_io import EngineIO
 from sim.experiments.engine_scenarios import memory_config
 from sim.platform.address_map import COHERENT, DATA
 from sim.host.port import HostPort
-from sim.platform.iommu import FLUSH_QUEUE_ENTRIES, PAGE_BYTES, Iommu, IommuError
+from sim.platform.iommu import FLUSH_QUEUE_ENTRIES, PAGE_BYTES, Iommu, IommuError, IommuParams
 from sim.platform.memory import Memory
 from tests.sim.platform.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
 
@@ -83,8 +83,8 @@ def test_the_model_refuses_unmapped_pages_with_decerr():
 MiB2 = 2 << 20
 
 
-def _timed(mode="lazy", read=10):
-    iommu = Iommu(True, mode)
+def _timed(mode="lazy", read=10, **params):
+    iommu = Iommu(True, IommuParams(mode=mode, **params))
     iommu.walk_read_cycles = read
     return iommu
 
@@ -114,6 +114,57 @@ def test_a_whole_aligned_2mib_mapping_is_one_large_translation():
     iommu.map(0x4060_0000 + PAGE, MiB2)                   # not aligned: 4 KiB translations
     assert iommu.translate(0x4060_0000 + PAGE, 300) == 320
     assert iommu.translate(0x4060_0000 + 2 * PAGE, 400) == 410
+
+
+def test_a_mapping_is_laid_out_in_the_largest_pages_the_platform_allows():
+    iommu = _timed(page_sizes_kib=(4, 16, 64, 2048))
+    base = 0x4000_0000
+    KiB = 1 << 10
+    # 64 KiB aligned, 84 KiB long: one 64 KiB page, one 16 KiB page, one 4 KiB page.
+    assert iommu.large_pages(base, 84 * KiB) == [(16, base >> 16), (14, base + 64 * KiB >> 14)]
+    # Only 16 KiB aligned: 16 KiB pages up to the 64 KiB boundary, then a 64 KiB page.
+    assert iommu.large_pages(base + 16 * KiB, 112 * KiB) == [
+        (14, base + 16 * KiB >> 14), (14, base + 32 * KiB >> 14), (14, base + 48 * KiB >> 14),
+        (16, base + 64 * KiB >> 16)]
+    assert _timed().large_pages(base, 64 * KiB) == []         # the built-in: 4 KiB and 2 MiB
+    assert iommu.large_pages(base, MiB2) == [(21, base >> 21)]
+
+
+def test_a_64kib_page_is_one_translation_walked_to_level_1():
+    iommu = _timed(page_sizes_kib=(4, 64, 2048))
+    base = 0x4000_0000
+    iommu.map(base, 64 << 10)
+    assert iommu.translate(base, 100) == 140              # DTE, levels 3, 2, the leaf
+    assert iommu.translate(base + (64 << 10) - 64, 200) == 200   # the same IOTLB entry
+    iommu.map(base + (64 << 10), PAGE)                    # a 4 KiB page after it
+    assert iommu.translate(base + (64 << 10), 300) == 310
+    assert (iommu.walks, iommu.walk_reads) == (2, 5)
+    # Unmapped, its pages are 4 KiB translations again (strict: invalidated at once).
+    strict = _timed("strict", page_sizes_kib=(4, 64, 2048))
+    strict.map(base, 64 << 10)
+    strict.translate(base, 0)
+    strict.unmap(base, 64 << 10)
+    strict.map(base, 32 << 10)
+    assert strict.translate(base + PAGE, 100) == 130      # levels 3, 2 and a 4 KiB leaf
+
+
+def test_the_iotlb_reach_is_its_entries_times_the_page_size():
+    """Touching more pages than the IOTLB holds, round after round, misses every time
+    with 4 KiB pages; the same bytes in 64 KiB pages stay within its reach."""
+    def walks(page_sizes):
+        iommu = _timed(iotlb_entries=8, page_sizes_kib=page_sizes)
+        base = 0x4000_0000
+        iommu.map(base, 16 * PAGE)
+        for _ in range(3):
+            for page in range(16):
+                iommu.translate(base + page * PAGE, 10_000)
+        return iommu.walks
+    assert walks((4, 2048)) == 3 * 16
+    assert walks((4, 64, 2048)) == 1
+    with pytest.raises(ValueError, match="page_sizes_kib"):
+        IommuParams(page_sizes_kib=(16, 2048))            # 4 KiB must be among them
+    with pytest.raises(ValueError, match="iotlb_entries"):
+        IommuParams(iotlb_entries=0)
 
 
 def test_strict_invalidates_every_unmap_and_its_directory_entries():
@@ -146,8 +197,8 @@ def test_lazy_queues_unmaps_and_invalidates_the_domain_every_256():
             assert iommu.translate(base, 100) == 100      # still cached after an unmap
     assert flushes == [0] * (FLUSH_QUEUE_ENTRIES - 1) + [1] and iommu.invalidations == 1
     assert iommu.translate(base, 1000) == 1030            # domain flushed: levels 3, 2, leaf
-    with pytest.raises(ValueError, match="iommu_mode="):
-        Iommu(True, "deferred")
+    with pytest.raises(ValueError, match="iommu.mode="):
+        Iommu(True, IommuParams(mode="deferred"))
 
 
 def test_an_unmap_call_is_checked_whole_and_nothing_is_invalidated_when_off():
@@ -190,6 +241,10 @@ def test_the_model_waits_for_the_walk_behind_a_memory_system():
     r_on, b_on, model = first_beats(True)
     read = model.iommu.walk_read_cycles
     assert read == 7                      # one page-table read at the node's latency
+    fixed = AxiSlaveModel(Memory(BASE, 0x10_0000), data_width=64,
+                          memory_system=MemorySystem([node]),
+                          iommu=Iommu(True, IommuParams(walk_read_ns=20.5)))
+    assert fixed.iommu.walk_read_cycles == 21     # the platform's walk read, rounded up
     assert r_on - r_off == 4 * read       # cold: device table entry + three levels
     # The write's walk (the next page: its leaf only) runs while its data comes in;
     # B waits for whichever ends last.
