@@ -101,6 +101,11 @@ def build_parser():
     mig.add_argument("--plot", type=figure_path, metavar="FILE.svg|png",
                      help="also draw where the time goes: migrate_pages and folio_copy "
                           "cycles per page of each mode, stacked by category (SVG or PNG by the extension)")
+    mig.add_argument("--folio-latency", action="store_true",
+                     help="also print when the folios were usable again (their PTEs "
+                          "restored): the first, the median and the last folio, µs after "
+                          "migrate_pages() began (always in --json and --csv: first_folio_us, "
+                          "median_folio_us, last_folio_us)")
     add_output_options(mig, json_help="print one JSON object with a 'rows' list",
                        vcd_help="waveform of the dma run on model time: one cycle per "
                                 "period of --engine-mhz, idle spans included; the format by "

@@ -70,6 +70,24 @@ def migrate_table(rows, lead=None):
         ("integrity", "integrity", "{}"), ("wall s", "wall", "{}", "optional"))))
 
 
+def latency_table(rows, lead=None):
+    """Per row, GB/s end to end and when the first, the median and the last folio were
+    usable again (their PTEs restored), µs after the call began; ``lead`` as in
+    :func:`migrate_table`."""
+    table = [{"lead": lead[1][index] if lead else None,
+              "mode": row["mode"] + (f" ({row['driver']})" if row["driver"] else "")
+              + (f" x{row['threads']}" if row.get("threads") else ""),
+              "gbps": f"{row['migrate_gbps']:.2f}", "first": f"{row['first_folio_us']:,.1f}",
+              "median": f"{row['median_folio_us']:,.1f}", "last": f"{row['last_folio_us']:,.1f}"}
+             for index, row in enumerate(rows)]
+    return ("\nwhen the folios were usable again (PTEs restored), µs after migrate_pages() "
+            "began (noise-free):\n" + format_table(table, (((lead[0], "lead", "{}"),) if lead
+                                                          else ()) + (
+                ("mode", "mode", "{}"), ("GB/s end to end", "gbps", "{}"),
+                ("first folio", "first", "{}"), ("median folio", "median", "{}"),
+                ("last folio", "last", "{}"))))
+
+
 #: How the migrate output names each --toucher.
 TOUCHER_WORDS = {"same_core": "the migrating CPU",
                  "same_ccx": "another core of the migrating CPU's CCX",
@@ -170,6 +188,8 @@ def cmd_migrate(args):
                   + ("; v1 without its extra CPU copy" if args.driver == "v1" and
                      args.v1_dma_only else ""))
         print(migrate_table(rows))
+        if args.folio_latency:
+            print(latency_table(rows))
         print("\nas the seed prints it (cycles per page, mean ± SD):")
         for row in rows:
             pma = row["post_move_access_cycles_per_page"]

@@ -5,8 +5,8 @@ import dataclasses
 import sys
 
 from sim.cli.common import prepare_reporting, resolve_backend, RunCounter, UsageError, write_outputs
-from sim.cli.migrate import (report_integrity, add_migrate_options, migrate_requests, migrate_table,
-                             run_migrate_rows)
+from sim.cli.migrate import (report_integrity, add_migrate_options, latency_table,
+                             migrate_requests, migrate_table, run_migrate_rows)
 
 
 #: What ``foliodma sweep`` can plot: row key and axis label.
@@ -25,22 +25,6 @@ SWEEP_MEASURES = {
 
 #: The measures of when folios become usable again: the sweep adds their table.
 LATENCY_MEASURES = ("first_folio_us", "median_folio_us")
-
-
-def latency_table(rows, option, texts):
-    """Per row, GB/s end to end and when the first, the median and the last folio were
-    usable again (their PTEs restored), µs after the call began."""
-    from sim.cli.common import format_table
-    table = [{"lead": text, "mode": row["mode"] + (f" ({row['driver']})" if row["driver"]
-                                                   else ""),
-              "gbps": f"{row['migrate_gbps']:.2f}", "first": f"{row['first_folio_us']:,.1f}",
-              "median": f"{row['median_folio_us']:,.1f}", "last": f"{row['last_folio_us']:,.1f}"}
-             for text, row in zip(texts, rows)]
-    return ("\nwhen the folios were usable again (PTEs restored), µs after migrate_pages() "
-            "began (noise-free):\n" + format_table(table, (
-                (option, "lead", "{}"), ("mode", "mode", "{}"), ("GB/s end to end", "gbps", "{}"),
-                ("first folio", "first", "{}"), ("median folio", "median", "{}"),
-                ("last folio", "last", "{}"))))
 
 
 #: migrate options a sweep does not vary: lists, and what selects the rows (a platform
@@ -153,7 +137,7 @@ def cmd_sweep(args):
               f"`foliodma migrate` with the same options")
         print(migrate_table(rows, lead=(option[2:], texts)))
         if key in LATENCY_MEASURES:
-            print(latency_table(rows, option[2:], texts))
+            print(latency_table(rows, (option[2:], texts)))
     if args.plot:
         from sim.experiments.plot import line_chart, write_figure
         names = [row["mode"] + (f" ({row['driver']})" if row["driver"] and option != "--driver"

@@ -39,7 +39,7 @@ from sim.host.seed_derived import (COLD_COPY_NS, COLD_ROUTINE_NS, COPY_1_0_CYCLE
                                    LLC_COPY_CYCLES, READ_CXL_CYCLES, READ_LOCAL_CYCLES,
                                    READ_REMOTE_CYCLES, SEED_GHZ, WRITE_CXL_CYCLES,
                                    WRITE_LOCAL_CYCLES, WRITE_REMOTE_CYCLES, copy_bw, core_step_ns)
-from sim.platform.iommu import FLUSH_QUEUE_ENTRIES
+from sim.platform.iommu import FLUSH_QUEUE_ENTRIES, PAGE_BYTES
 from sw_driver.port import Op
 
 class CostError(ValueError):
@@ -405,6 +405,19 @@ class CostTable:
         if isinstance(nbytes, bool) or not isinstance(nbytes, int) or nbytes < 0:
             raise CostError(f"nbytes={nbytes!r}: must be an int >= 0")
         return nbytes / self.copy_bw(src_node, dst_node)
+
+    def cpu_copy_ns(self, nbytes, src_node, dst_node, *, src_in_llc=False, batched=False):
+        """The CPU copy's price, ns, wherever it runs (the migration core, a driver's
+        fallback, the driver bench): from the LLC when its source lines are still there
+        (``src_in_llc``), else from ``src_node``; a copy inside a batch copy (``batched``)
+        also writes back the batch's earlier destinations, per 4 KiB page
+        (``copy_writeback_ns``)."""
+        if src_in_llc:
+            return self.llc_copy_ns(nbytes, dst_node)
+        ns = self.copy_ns(nbytes, src_node, dst_node)
+        if batched:
+            ns += self.copy_writeback_ns * (nbytes / PAGE_BYTES)
+        return ns
 
     def llc_copy_ns(self, nbytes, dst_node):
         """CPU copy of ``nbytes`` whose source lines are still in the copying CPU's LLC

@@ -78,6 +78,9 @@ class HostPort(Port):
         self._delivered = 0             # the lines the latest delivery brought
         #: Callables(addr, data) told of every mem_write (a descriptor ledger).
         self.write_observers = []
+        #: Whether the CPU copies now run inside a batch copy (set around it, as the
+        #: migration core does: :func:`sim.kernel.core.batched_mc_copy`).
+        self.batched_copy = False
 
     # --- time ---
     @property
@@ -246,9 +249,12 @@ class HostPort(Port):
         return numa_node(self._numa, addr)
 
     async def cpu_copy(self, dst, src, nbytes):
+        """The CPU copies at the cost table's price (:meth:`CostTable.cpu_copy_ns`), its
+        source read from its node (a port without the migration core's LLC state)."""
         self.dev.memory.write(dst, self.dev.memory.read(src, nbytes))
-        await self.spend(self.costs.copy_ns(nbytes, self.node_of(src), self.node_of(dst)),
-                          "copy", "cpu_copy")
+        await self.spend(self.costs.cpu_copy_ns(nbytes, self.node_of(src), self.node_of(dst),
+                                                batched=self.batched_copy),
+                         "copy", "cpu_copy")
         return True
 
     # --- memory ---

@@ -39,13 +39,11 @@ class CoreClock:
         await self._advance(ns, "core", name)
 
     def copy_cost_ns(self, dst, src, nbytes):
-        c = self.costs
-        if src in self.resident:
-            return c.llc_copy_ns(nbytes, self.node_of(dst))
-        ns = c.copy_ns(nbytes, self.node_of(src), self.node_of(dst))
-        if self.batched_copy:
-            ns += c.copy_writeback_ns * (nbytes / PAGE)
-        return ns
+        """The cost table's CPU copy price (:meth:`sim.host.costs.CostTable.cpu_copy_ns`)
+        for this copy: its source in the LLC or not, inside a batch copy or not."""
+        return self.costs.cpu_copy_ns(nbytes, self.node_of(src), self.node_of(dst),
+                                      src_in_llc=src in self.resident,
+                                      batched=self.batched_copy)
 
     async def cpu_copy(self, dst, src, nbytes):
         if not self._copied:

@@ -18,7 +18,7 @@ from sw_driver.folios_copy import folio_copy as folio_mc_copy
 from sw_driver.migrate_offload import migrate_folios_content
 
 
-async def _batched_mc_copy(port, dst, src):
+async def batched_mc_copy(port, dst, src):
     """folio_mc_copy inside a batch copy (priced with the write-back of the batch's
     earlier destinations, :meth:`sim.kernel.clock.CoreClock.copy_cost_ns`)."""
     port.batched_copy = True
@@ -200,7 +200,7 @@ class MigrationCore:
             finally:
                 self.port.batched_copy = False
         return (await migrate_folios_content(self.port, dst_list, src_list,
-                                             fallback=_batched_mc_copy)).copied
+                                             fallback=batched_mc_copy)).copied
 
     async def _batch(self, folios):
         """One batch; its time by category, that of its copies (t2..t3), and when each

@@ -126,6 +126,21 @@ def test_migrate_mt_cpu_on_worker_threads(capsys):
     assert "--threads 2: only --copy mt-cpu has worker threads" in capsys.readouterr().err
 
 
+def test_migrate_prints_when_the_folios_were_usable_again(capsys):
+    argv = ["migrate", "--copy", "batch-cpu", "--workload", "2M", "--repeat", "1", "--quiet"]
+    assert main([*argv, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    assert row["first_folio_us"] <= row["median_folio_us"] <= row["last_folio_us"]
+    assert main([*argv, "--folio-latency"]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("when the folios were usable again"):].splitlines()
+    assert table[3].split() == ["batch-cpu", f"{row['migrate_gbps']:.2f}",
+                                *(f"{row[key]:,.1f}" for key in
+                                  ("first_folio_us", "median_folio_us", "last_folio_us"))]
+    assert main(argv) == 0
+    assert "when the folios were usable again" not in capsys.readouterr().out
+
+
 def test_sweep_of_the_batch_size_draws_first_folio_latency(tmp_path, capsys):
     figure = tmp_path / "latency.svg"
     assert main(["sweep", "max-batch-pages", "16,512", "--copy", "batch-cpu", "--workload",
