@@ -11,6 +11,7 @@ import math
 
 from sim.backends.base import ALL_IRQ_LINES
 from sim.host.costs import CostTable
+from sim.host.cpu_copy import CpuCopy
 from sim.host.faults import HostFaults
 from sim.platform.iommu import PAGE_BYTES
 from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
@@ -30,7 +31,7 @@ def numa_node(ranges, addr):
     return 0
 
 
-class HostPort(Port):
+class HostPort(CpuCopy, Port):
     """The CPU side: MMIO, CPU time, copies, interrupts, memory, coherent allocations.
 
     dev         -- the simulated device (memory behind it, engine registers).
@@ -78,9 +79,8 @@ class HostPort(Port):
         self._delivered = 0             # the lines the latest delivery brought
         #: Callables(addr, data) told of every mem_write (a descriptor ledger).
         self.write_observers = []
-        #: Whether the CPU copies now run inside a batch copy (set around it, as the
-        #: migration core does: :func:`sim.kernel.core.batched_mc_copy`).
-        self.batched_copy = False
+        self.memory = dev.memory
+        self._init_copy()
 
     # --- time ---
     @property
@@ -248,14 +248,10 @@ class HostPort(Port):
     def node_of(self, addr):
         return numa_node(self._numa, addr)
 
-    async def cpu_copy(self, dst, src, nbytes):
-        """The CPU copies at the cost table's price (:meth:`CostTable.cpu_copy_ns`), its
-        source read from its node (a port without the migration core's LLC state)."""
-        self.dev.memory.write(dst, self.dev.memory.read(src, nbytes))
-        await self.spend(self.costs.cpu_copy_ns(nbytes, self.node_of(src), self.node_of(dst),
-                                                batched=self.batched_copy),
-                         "copy", "cpu_copy")
-        return True
+    async def _advance(self, ns, category, what):
+        """The CPU copy's time (:class:`sim.host.cpu_copy.CpuCopy`): its cold start is
+        CPU time, the copy is copy time."""
+        await self.spend(ns, "copy" if category == "copy" else "cpu", what)
 
     # --- memory ---
     def mem_read(self, addr, nbytes):

@@ -2,11 +2,13 @@
 kernel routines, the copy model; a port of its own for CPU-only runs.
 """
 
+from sim.host.cpu_copy import CpuCopy
 from sim.kernel.folios import CATEGORIES, PAGE, TALLIES
 
 
-class CoreClock:
-    """Mixin: migration-core time by category, cold start per call, the CPU copy.
+class CoreClock(CpuCopy):
+    """Mixin: migration-core time by category, cold start per call, the CPU copy
+    (:class:`sim.host.cpu_copy.CpuCopy`).
 
     A platform provides ``_advance(ns, category, what)`` (let ns pass, charged to
     the category), ``node_of(addr)`` and ``memory``.
@@ -16,17 +18,14 @@ class CoreClock:
         self.costs = costs
         self.cat = dict.fromkeys(CATEGORIES, 0.0)
         self._seen = set()
-        self._copied = False
-        self.resident = set()            # source addresses whose lines are in the LLC
-        self.poisoned = set()            # source addresses whose read machine-checks
-        self.batched_copy = False        # set by the core around a batch copy
+        self._init_copy()
         #: Off-CPU and other CPUs' time of the mt-cpu copy (see sim.kernel.folios.TALLIES).
         self.offcpu = {"sleep": 0.0, "copy_sleep": 0.0, "helper_cpu": 0.0}
 
     def begin_call(self):
         """A new migrate_pages() call: every routine is cold again."""
         self._seen.clear()
-        self._copied = False
+        self.begin_copies()
 
     async def _cold(self, name):
         if name not in self._seen:
@@ -37,28 +36,6 @@ class CoreClock:
         """The CPU runs migration-core routine ``name`` for ns (plus cold start)."""
         await self._cold(name)
         await self._advance(ns, "core", name)
-
-    def copy_cost_ns(self, dst, src, nbytes):
-        """The cost table's CPU copy price (:meth:`sim.host.costs.CostTable.cpu_copy_ns`)
-        for this copy: its source in the LLC or not, inside a batch copy or not."""
-        return self.costs.cpu_copy_ns(nbytes, self.node_of(src), self.node_of(dst),
-                                      src_in_llc=src in self.resident,
-                                      batched=self.batched_copy)
-
-    async def cpu_copy(self, dst, src, nbytes):
-        if not self._copied:
-            self._copied = True
-            await self._advance(self.costs.cold_copy_ns, "cold", "cold_start")
-        ns = self.copy_cost_ns(dst, src, nbytes)
-        poisoned = src in self.poisoned
-        if poisoned:
-            # copy_mc: the read of the poisoned line machine-checks half way on
-            # average; nothing is written.
-            ns /= 2
-        else:
-            self.memory.copy(dst, src, nbytes)
-        await self._advance(ns, "copy", "cpu_copy")
-        return not poisoned
 
     def snapshot(self):
         """Time so far per tally (:data:`sim.kernel.folios.TALLIES`)."""
@@ -96,18 +73,11 @@ class SoftPort(CoreClock):
         machine-checks half way, nothing written)."""
         from sim.kernel.mtcopy import copy_phase_ns, worker_busy_ns
         c = self.costs
-        if not self._copied:
-            self._copied = True
-            await self._advance(c.cold_copy_ns, "cold", "cold_start")
+        await self.copy_cold_start()
         page_ns, path_bytes, copied = [], 0, []
         for dst, src in pairs:
-            ns = self.copy_cost_ns(dst.address, src.address, src.size)
-            poisoned = src.address in self.poisoned
-            if poisoned:
-                ns /= 2
-            else:
-                self.memory.copy(dst.address, src.address, src.size)
-            copied.append(not poisoned)
+            ns, done = self.copy_now(dst.address, src.address, src.size)
+            copied.append(done)
             page_ns += [ns / (src.size // PAGE)] * (src.size // PAGE)
             path_bytes += 0 if src.address in self.resident else src.size
         busy = worker_busy_ns(page_ns, mt.threads)
@@ -157,9 +127,6 @@ def host_port_class():
             for op in ops:
                 await self._cold(Op(op).value)
             return await HostPort.poll(self, condition, timeout_ns, ops)
-
-        async def cpu_copy(self, dst, src, nbytes):
-            return await CoreClock.cpu_copy(self, dst, src, nbytes)
 
         def snapshot(self):
             snap = {**self.cat, **self.offcpu}

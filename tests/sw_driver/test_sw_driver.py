@@ -23,6 +23,7 @@ from hw.params import EngineParams
 from sim.backends import BACKENDS, get_runner
 from sim.experiments.engine_scenarios import GUARD_BYTE, memory_config
 from sim.platform.address_map import COHERENT, DATA, MEM_BASE
+from sim.host.costs import CostTable
 from sim.host.port import HostPort
 from sw_driver.dcbm import Dcbm
 from sw_driver.migrate_offload import migrate_folios_content
@@ -389,8 +390,9 @@ def test_v1_double_copy_runs_the_cpu_copy_after_the_dma(backend):
                       for flag in (False, True))
     assert single["time_ns"]["copy"] == 0 and double["time_ns"]["copy"] > 0
     assert double["folios_migrated"] == single["folios_migrated"] == 4
+    # The copies, after the copy routine's cold start (sim.host.cpu_copy).
     assert double["elapsed_ns"] - single["elapsed_ns"] == \
-        pytest.approx(double["time_ns"]["copy"], rel=0.05)
+        pytest.approx(double["time_ns"]["copy"] + CostTable().cold_copy_ns, rel=0.05)
 
 
 def test_without_a_migrator_the_cpu_copies_everything(backend):
