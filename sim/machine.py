@@ -42,6 +42,7 @@ from sim.platform.memory_system import (CXL_LINK, CXL_MEMORY, DEFAULT_ENGINE_MHZ
                                         Node, zen3_two_socket)
 from sim.seed import CPU_GHZ
 from sw_driver.dcbm import MAX_DMA_CHAN
+from sw_driver.migrate_offload import MIGRATE_REASONS, check_reasons
 from sw_driver.dma_mapping import DEFAULT_MAX_SEG_SIZE
 
 #: The built-in platform files, in the package, by the name ``--platform`` takes.
@@ -82,6 +83,7 @@ class Machine:
     engines: int = 1
     ring_entries: int = DRIVER_RING_ENTRIES
     nr_dma_chan: int | None = None
+    dcbm_reasons: tuple | None = None
     max_inflight: int | None = None
     max_seg_size: int = DEFAULT_MAX_SEG_SIZE
     engine_ports: EnginePorts = EnginePorts()
@@ -113,6 +115,10 @@ class Machine:
                                f"int in 1..{min(MAX_DMA_CHAN, self.total_channels)} (dcbm takes "
                                f"at most {MAX_DMA_CHAN}; the platform has {self.total_channels} "
                                f"channels: {self.engines} engine(s) x {self.engine.channels})")
+        if self.dcbm_reasons is not None and (not isinstance(self.dcbm_reasons, tuple) or
+                                              check_reasons(self.dcbm_reasons) is None):
+            raise MachineError(f"dcbm_reasons={self.dcbm_reasons!r}: expected None or a tuple "
+                               f"of {', '.join(MIGRATE_REASONS)}")
         if self.max_inflight is not None and (
                 isinstance(self.max_inflight, bool) or not isinstance(self.max_inflight, int)
                 or not 1 <= self.max_inflight < self.ring_entries):
@@ -166,6 +172,7 @@ class Machine:
         out["dma.ring_entries"] = self.ring_entries
         out.update({f"dma.{k}": v for k, v in self.engine.as_dict().items()})
         out["dma.nr_dma_chan"] = ALL if self.nr_dma_chan is None else self.nr_dma_chan
+        out["dma.reason_mask"] = ALL if self.dcbm_reasons is None else list(self.dcbm_reasons)
         out["dma.max_inflight"] = ALL if self.max_inflight is None else self.max_inflight
         out["dma.max_seg_size"] = self.max_seg_size
         out["dma.engines_per_port"] = self.engine_ports.engines_per_port
@@ -237,6 +244,12 @@ def machine_from_values(values):
     try:
         dma = _section(values, "dma.")
         engines, nr_dma_chan = dma.pop("engines"), dma.pop("nr_dma_chan")
+        reason_mask = dma.pop("reason_mask")
+        try:
+            reasons = None if reason_mask == ALL else check_reasons(reason_mask)
+        except ValueError:
+            raise MachineError(f"dma.reason_mask={reason_mask!r}: expected {ALL!r} or a "
+                               f"non-empty list of {', '.join(MIGRATE_REASONS)}") from None
         ring_entries, max_inflight = dma.pop("ring_entries"), dma.pop("max_inflight")
         max_seg_size = dma.pop("max_seg_size")
         engine_ports = EnginePorts(dma.pop("engines_per_port"),
@@ -267,6 +280,7 @@ def machine_from_values(values):
                        engine_mhz=values["clocks.engine_mhz"], engine=engine, engines=engines,
                        ring_entries=ring_entries,
                        nr_dma_chan=None if nr_dma_chan == ALL else nr_dma_chan,
+                       dcbm_reasons=reasons,
                        max_inflight=None if max_inflight == ALL else max_inflight,
                        max_seg_size=max_seg_size, engine_ports=engine_ports,
                        iommu=iommu,
@@ -417,6 +431,11 @@ def source_of(key):
         return (f"Each I/O port's bandwidth towards the engines (their reads) and from them "
                 f"(their writes), shared by its engines; {UNLIMITED!r}: no limit. No public "
                 f"figure for a server's I/O hub: a what-if value.")
+    if key == "dma.reason_mask":
+        return (f"dcbm's reason_mask module parameter (v6): the migration reasons (enum "
+                f"migrate_reason, lower case: {', '.join(MIGRATE_REASONS)}) whose batches it "
+                f"takes, the others copied by the CPU (should_batch); {ALL!r}: every reason, "
+                f"as v2 to v5 take them.")
     if key == "dma.nr_dma_chan":
         return (f"dcbm's nr_dma_chan module parameter: the channels v2 and v3 spread a batch "
                 f"over; {ALL!r}: every channel of the platform, at most {MAX_DMA_CHAN}.")

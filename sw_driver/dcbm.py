@@ -40,7 +40,7 @@ from .dmaengine import (DMA_CTRL_ACK, DMA_PREP_INTERRUPT, DMA_SYNC_WAIT_TIMEOUT_
                         dmaengine_terminate_sync)
 from .folio import PAGE_SIZE
 from .folios_copy import check_folio_lists, folio_copy, folios_copy
-from .migrate_offload import Migrator, start_offloading, stop_offloading
+from .migrate_offload import Migrator, check_reasons, start_offloading, stop_offloading
 
 #: Most channels dcbm uses for one batch (the nr_dma_chan knob's limit).
 MAX_DMA_CHAN = 16
@@ -134,6 +134,9 @@ class Dcbm(Migrator):
     v1_double_copy  -- v1: the CPU copies the whole list again after the DMA pass
                        (default True, the posted code as it reads).
     timeout_ns      -- v2's and v3's wait for the channels' completions.
+    reasons         -- the ``reason_mask`` module parameter (v6): the migration reasons
+                       whose batches dcbm takes, names of ``MIGRATE_REASONS``; None:
+                       every reason.
     folios_migrated, folios_failures -- folios the DMA copied / failed to copy.
     timeouts        -- waits that timed out (the channels were then terminated).
 
@@ -144,7 +147,7 @@ class Dcbm(Migrator):
     name = "dcbm"
 
     def __init__(self, dma_dev, strategy=DEFAULT_STRATEGY, nr_dma_chan=1, v1_double_copy=True,
-                 timeout_ns=V3_COMPLETION_TIMEOUT_NS):
+                 timeout_ns=V3_COMPLETION_TIMEOUT_NS, reasons=None):
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown dcbm strategy {strategy!r}: expected one of {STRATEGIES}")
         self.dma_devs = list(dma_dev) if isinstance(dma_dev, (list, tuple)) else [dma_dev]
@@ -155,6 +158,7 @@ class Dcbm(Migrator):
         self.nr_dma_chan = nr_dma_chan
         self.v1_double_copy = v1_double_copy
         self.timeout_ns = timeout_ns
+        self.reasons = check_reasons(reasons)
         self.folios_migrated = 0
         self.folios_failures = 0
         self.timeouts = 0

@@ -12,6 +12,7 @@ from sim.host.cache import TOUCHERS
 from sim.kernel.folios import COPY_MODES, DEFAULT_FLOW, FLOWS, MODES, NODES, WORKLOADS
 from sim.kernel.request import MigrateRequest
 from sw_driver.dcbm import STRATEGIES
+from sw_driver.migrate_offload import MIGRATE_REASONS
 
 
 def workload_size(text):
@@ -108,7 +109,8 @@ def migrate_request(args, mode, machine):
         repeat=args.repeat, seed=args.seed, backend=args.backend, latency_ns=args.latency,
         v1_double_copy=not args.v1_dma_only, idle_skip=not args.no_idle_skip,
         toucher=args.toucher, vcd=getattr(args, "vcd", None) if mode == "dma" else None,
-        threads=args.threads if mode == "mt-cpu" else 1, machine=machine)
+        threads=args.threads if mode == "mt-cpu" else 1, reason=args.reason,
+        machine=machine)
 
 
 def migrate_requests(args):
@@ -260,6 +262,11 @@ def add_migrate_options(parser):
     parser.add_argument("--to-node", type=int, choices=NODES, default=request_default("to_node"),
                         help="target node (default %(default)s: the migrating CPU's; the "
                              "source node itself: a move within the node, as compaction does)")
+    parser.add_argument("--reason", choices=MIGRATE_REASONS, default=request_default("reason"),
+                        help="why the pages migrate (enum migrate_reason): dcbm offloads a "
+                             "batch only for the reasons of its reason_mask (platform value "
+                             "dma.reason_mask, default all), the CPU copies the others "
+                             "(default: %(default)s, move_pages() as the series measured)")
     parser.add_argument("--max-batch-pages", type=positive_int,
                         default=request_default("max_batch_pages"),
                         help="NR_MAX_BATCHED_MIGRATION: base pages per batch (default "

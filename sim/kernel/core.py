@@ -15,7 +15,7 @@ from sim.kernel.frames import FolioState, NodeFrames
 from sw_driver.folio import Folio
 # The port's CPU copy is copy_mc: it reports a machine check, as Linux's folio_mc_copy.
 from sw_driver.folios_copy import folio_copy as folio_mc_copy
-from sw_driver.migrate_offload import migrate_folios_content
+from sw_driver.migrate_offload import MIGRATE_REASONS, MR_SYSCALL, migrate_folios_content
 
 
 async def batched_mc_copy(port, dst, src):
@@ -39,6 +39,7 @@ class CoreConfig:
     full: bool = False
     seed: int = 0
     threads: int = 1
+    reason: str = MR_SYSCALL
     path_gbps: float = None
 
     def __post_init__(self):
@@ -56,6 +57,9 @@ class CoreConfig:
         if self.threads != 1 and self.mode != "mt-cpu":
             raise MigrateError(f"threads={self.threads}: only the mt-cpu copy has worker "
                                f"threads, not {self.mode}")
+        if self.reason not in MIGRATE_REASONS:
+            raise MigrateError(f"reason {self.reason!r}: expected one of "
+                               f"{', '.join(MIGRATE_REASONS)}")
         if self.mode == "cpu" and self.flow != "upstream":
             raise MigrateError(f"mode cpu is the upstream flow; use batch-cpu for {self.flow}")
         for name in ("from_node", "to_node"):
@@ -200,7 +204,8 @@ class MigrationCore:
             finally:
                 self.port.batched_copy = False
         return (await migrate_folios_content(self.port, dst_list, src_list,
-                                             fallback=batched_mc_copy)).copied
+                                             fallback=batched_mc_copy,
+                                             reason=self.cfg.reason)).copied
 
     async def _batch(self, folios):
         """One batch; its time by category, that of its copies (t2..t3), and when each

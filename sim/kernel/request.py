@@ -14,6 +14,7 @@ from sim.kernel.mtcopy import path_gbps
 from sim.kernel.scenario import core_config, plan_of, run_cpu, run_dma
 from sim.machine import DEFAULT_MACHINE, Machine
 from sw_driver.dcbm import DEFAULT_STRATEGY
+from sw_driver.migrate_offload import MR_SYSCALL
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class MigrateRequest:
     idle_skip: bool = True
     vcd: object = None
     threads: int = 1
+    reason: str = MR_SYSCALL
     machine: Machine = field(default=DEFAULT_MACHINE)
 
     def settings(self):
@@ -64,7 +66,8 @@ class MigrateRequest:
                 "from_node": self.from_node, "to_node": self.to_node,
                 "max_batch_pages": self.max_batch_pages, "remote_cpus": self.remote_cpus,
                 "mappings": self.mappings, "full": self.full, "dma_fail": list(self.dma_fail),
-                "poison": list(self.poison), "seed": self.seed, "threads": self.threads}
+                "poison": list(self.poison), "seed": self.seed, "threads": self.threads,
+                "reason": self.reason}
         if self.sizes is not None:
             spec["sizes"] = list(self.sizes)
             spec["workload_bytes"] = sum(self.sizes)

@@ -12,6 +12,7 @@ from sim.kernel.frames import node_layout, NodeFrames
 from sim.machine import DEFAULT_MACHINE
 from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 from sw_driver.dcbm import DEFAULT_STRATEGY
+from sw_driver.migrate_offload import MR_SYSCALL
 
 
 def plan_of(spec, costs):
@@ -31,7 +32,8 @@ def core_config(spec, path_gbps=None):
                       from_node=spec.get("from_node", 1), to_node=spec.get("to_node", 0),
                       remote_cpus=spec.get("remote_cpus", 0), mappings=spec.get("mappings", 1),
                       full=spec.get("full", False), seed=spec.get("seed", 0),
-                      threads=spec.get("threads", 1), path_gbps=path_gbps)
+                      threads=spec.get("threads", 1), reason=spec.get("reason", MR_SYSCALL),
+                      path_gbps=path_gbps)
 
 
 def run_cpu(spec, costs=DEFAULT_COSTS, path_gbps=None):
@@ -92,11 +94,12 @@ def dma_memory_config(spec, machine=DEFAULT_MACHINE, *, latency_ns=None):
 async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY, nr_dma_chan=1,
                            engine_mhz=DEFAULT_ENGINE_MHZ, idle_skip=True,
                            v1_double_copy=True, ring_entries=None, max_inflight=None,
-                           max_seg_size=None, faulted=None):
+                           max_seg_size=None, faulted=None, reasons=None):
     """Scenario (any back-end): every engine probed (engine k's registers at
     ``k * ENGINE_WINDOW_BYTES``, its interrupt line k; ``max_inflight`` descriptors
     per channel in flight, DMA segments of ``max_seg_size``), dcbm registered over
-    them, migrate_pages() with the DMA copy. ``faulted``: a
+    them (taking the migration ``reasons``, None: all), migrate_pages() with the DMA
+    copy. ``faulted``: a
     :class:`sim.kernel.checks.FaultedRun` dict: the run under host faults and short
     driver timeouts, its result with a ``faulted`` report of what happened and what
     must be zero."""
@@ -124,7 +127,7 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY,
     if faulted:
         faulted.arm(port, devices)
     dcbm = Dcbm(devices, strategy=driver, nr_dma_chan=nr_dma_chan, v1_double_copy=v1_double_copy,
-                **dcbm_settings)
+                reasons=reasons, **dcbm_settings)
     await dcbm.set_offloading(1)
     started = dev.cycle
     try:
@@ -163,6 +166,7 @@ def run_dma(spec, machine=DEFAULT_MACHINE, *, backend="pysim", driver=DEFAULT_ST
                                                                      error_regions]
     kwargs = {"spec": spec, "costs": machine.costs.as_dict(), "layout": layout, "driver": driver,
               "nr_dma_chan": machine.dcbm_channels, "engine_mhz": machine.engine_mhz,
+              "reasons": None if machine.dcbm_reasons is None else list(machine.dcbm_reasons),
               "ring_entries": machine.ring_entries, "max_inflight": machine.max_inflight,
               "max_seg_size": machine.max_seg_size,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy,

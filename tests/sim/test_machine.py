@@ -127,6 +127,20 @@ def test_the_iommu_values_reach_the_simulated_translation(capsys):
     assert slow["folio_copy_ns"] > built_in["folio_copy_ns"]
 
 
+def test_dcbm_takes_only_the_reasons_of_its_reason_mask(capsys):
+    """move_pages() (MR_SYSCALL) with dcbm taking demotions alone: the CPU copies every
+    folio; the same pages demoted go to the engine."""
+    mask = ["--set", 'dma.reason_mask=["demotion"]']
+    moved = migrate_json(capsys, *mask)
+    demoted = migrate_json(capsys, *mask, "--reason", "demotion")
+    assert moved["rows"][0]["dma_copied_folios"] == 0 and moved["rows"][0]["integrity"]["ok"]
+    assert demoted["rows"][0]["dma_copied_folios"] == demoted["rows"][0]["folios"]
+    assert demoted["settings"]["reason"] == "demotion"
+    assert main(["platform", "show", "--set", 'dma.reason_mask=["tiering"]']) == 2
+    assert "dma.reason_mask=['tiering']: expected 'all' or a non-empty list" in \
+        capsys.readouterr().err
+
+
 def test_a_built_in_platform_by_name(capsys):
     assert main(["platform", "show", "--platform", "zen3-ptdma", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)

@@ -5,8 +5,8 @@ import asyncio
 import pytest
 
 from sw_driver.folio import PAGE_SIZE
-from sw_driver.migrate_offload import (Migrator, migrate_folios_content, start_offloading,
-                                       stop_offloading)
+from sw_driver.migrate_offload import (Migrator, migrate_folios_content, should_batch,
+                                       start_offloading, stop_offloading)
 from tests.sw_driver.test_sw_driver_units import FakePort, _batch, _check
 
 
@@ -61,3 +61,23 @@ def test_a_machine_check_in_the_fallback_leaves_its_folio_not_copied():
     result = asyncio.run(migrate_folios_content(port, dst, src))      # none registered
     assert result.offloaded == [False] * 3 and result.copied == [True, False, True]
     _check(port, [dst[0], dst[2]], [src[0], src[2]])
+
+
+def test_should_batch_offers_a_batch_only_for_the_migrators_reasons():
+    port = FakePort()
+    dst, src = _batch(port, [PAGE_SIZE] * 2)
+    migrator = _HalfMigrator()
+    migrator.reasons = ("demotion", "numa_misplaced")
+    assert not should_batch("demotion")                    # none registered
+    start_offloading(migrator)
+    try:
+        assert should_batch("demotion") and not should_batch("syscall")
+        moved = asyncio.run(migrate_folios_content(port, dst, src))   # move_pages()
+        assert moved.offloaded == [False, False] and migrator.offered == 0
+        demoted = asyncio.run(migrate_folios_content(port, dst, src, reason="demotion"))
+        assert demoted.offloaded == [True, False]
+        with pytest.raises(ValueError, match="migration reason 'tiering'"):
+            should_batch("tiering")
+    finally:
+        stop_offloading(migrator)
+    assert moved.copied == demoted.copied == [True, True]
