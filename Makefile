@@ -49,7 +49,7 @@ reproduce: $(STAMP) tools
 	$(BIN)/foliodma reproduce --backend icarus
 
 # The later postings' channel scaling on their machine (zen3-ptdma): the README's table
-# and figure, every run 1 GiB fully simulated on the compiled back-end (~14 minutes).
+# and figure, every run 1 GiB fully simulated on the compiled back-end (~20 minutes).
 scaling: $(STAMP) tools
 	$(BIN)/foliodma scaling --platform zen3-ptdma --backend verilator --plot docs/figures/scaling.svg
 
