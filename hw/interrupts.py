@@ -18,9 +18,9 @@ class InterruptControl(wiring.Component):
     bit is set by the one that makes ``coal_count`` of them unsignalled (0
     counts as 1), or when ``coal_timer`` cycles have passed since the first
     unsignalled one (0: no timer); either way the count and the timer start
-    over. ``timing`` is high while a channel's timer runs. ``flush`` drops a
-    channel's unsignalled count (a timer already running is not stopped: it
-    runs out and sets ``done``).
+    over. ``timing`` is high while a channel's timer runs. ``flush`` (a channel
+    reset) drops a channel's unsignalled count and stops its timer: a reset
+    leaves no ``done`` behind, even in the cycle the timer would have run out.
 
     ``clear_done`` and ``clear_error`` carry software's writes of INT_STATUS:
     each payload bit of 1 clears that channel's bit, unless the same cycle
@@ -65,14 +65,15 @@ class InterruptControl(wiring.Component):
             counted = self.completion[c]
             m.d.comb += self.timing[c].eq(timer[c] != 0)
             with m.If(self.flush[c]):
-                m.d.sync += pending[c].eq(0)
-            with m.If(timer[c] != 0):
-                m.d.sync += timer[c].eq(timer[c] - 1)
-            with m.If((timer[c] == 1) | (counted & (pending[c] + 1 >= threshold))):
                 m.d.sync += [pending[c].eq(0), timer[c].eq(0)]
-                m.d.comb += set_done[c].eq(1)
-            with m.Elif(counted):
-                m.d.sync += pending[c].eq(pending[c] + 1)
-                with m.If(pending[c] == 0):
-                    m.d.sync += timer[c].eq(self.coal_timer)
+            with m.Else():
+                with m.If(timer[c] != 0):
+                    m.d.sync += timer[c].eq(timer[c] - 1)
+                with m.If((timer[c] == 1) | (counted & (pending[c] + 1 >= threshold))):
+                    m.d.sync += [pending[c].eq(0), timer[c].eq(0)]
+                    m.d.comb += set_done[c].eq(1)
+                with m.Elif(counted):
+                    m.d.sync += pending[c].eq(pending[c] + 1)
+                    with m.If(pending[c] == 0):
+                        m.d.sync += timer[c].eq(self.coal_timer)
         return m

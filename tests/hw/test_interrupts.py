@@ -99,6 +99,25 @@ def test_flush_drops_the_unsignalled_count():
     simulate(bench)
 
 
+def test_a_flush_stops_a_running_timer_and_leaves_no_interrupt():
+    """A channel reset (flush) while its coalescing timer runs: the timer stops, and no
+    done bit rises after the reset, not even in the cycle the timer would have run out;
+    the next completion starts a fresh count and timer."""
+    for flush_at in (1, 5):                   # early, and the timer's last cycle
+        async def bench(ctx, dut, flush_at=flush_at):
+            ctx.set(dut.coal_count, 10)
+            ctx.set(dut.coal_timer, 5)
+            await cycle(ctx, (dut.completion[0], 1))
+            for _ in range(flush_at - 1):
+                await cycle(ctx)
+            assert ctx.get(dut.timing[0])
+            await cycle(ctx, (dut.flush[0], 1))
+            assert not ctx.get(dut.timing[0]) and not ctx.get(dut.done[0])
+            assert await done_rises(ctx, dut, 0, set(), limit=20) is None
+            assert await done_rises(ctx, dut, 0, {0}) == 5
+        simulate(bench)
+
+
 def test_halt_sets_error_and_a_new_event_beats_the_clear():
     async def bench(ctx, dut):
         await cycle(ctx, (dut.halt[1], 1))
