@@ -18,11 +18,23 @@ def cmd_regs(args):
     print(f"wrote {header} and {markdown}")
 
 
+def one_engine_only(args, command):
+    """UsageError for ``--engines N`` (N > 1): ``command`` builds one engine; a device of
+    N engines is N instances of it, each with its own ports."""
+    if getattr(args, "engines", None) not in (None, 1):
+        raise UsageError(f"--engines {args.engines}: {command} builds one engine; a device of "
+                         f"{args.engines} engines is {args.engines} instances of it, each with "
+                         f"its own AXI master, registers and interrupt (its area: "
+                         f"{args.engines} x one engine's, as `foliodma explore` counts it)")
+
+
 def cmd_verilog(args):
     from amaranth.back import verilog
     from hw.engine import DmaEngine
+    one_engine_only(args, "verilog")
     params = engine_params(args)
-    text = verilog.convert(DmaEngine(params), name=args.name)
+    # No source attributes: they would carry this machine's absolute paths.
+    text = verilog.convert(DmaEngine(params), name=args.name, emit_src=False)
     args.out.write_text(text)
     print(f"wrote {args.out} ({params.data_width}-bit, {params.channels} channel(s))")
 
@@ -118,6 +130,7 @@ def cmd_synth(args):
     def say(text):
         if not args.quiet:
             print(f"synth: {text}", file=sys.stderr)
+    one_engine_only(args, "synth")
     if args.sweep:
         return _synth_sweep(args, say)
     params = engine_params(args)

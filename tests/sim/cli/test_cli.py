@@ -56,6 +56,8 @@ def test_bench_table(capsys):
      "--compare-idle-skip, --iommu-mode act on the driver stack: add --driver"),
     (["sweep", "channels", "1,2", "--channels", "2"],
      "--channels is swept over 1,2 and also given as 2"),
+    (["verilog", "--engines", "2"], "--engines 2: verilog builds one engine"),
+    (["synth", "--engines", "4"], "--engines 4: synth builds one engine"),
 ])
 def test_bad_input_is_refused_before_running(argv, message, capsys):
     assert main(argv) == 2
@@ -445,3 +447,12 @@ def test_run_counter_estimates_the_time_left(monkeypatch):
     assert counter.done() == "1 of 3 runs done, 10 s so far, about 20 s left"
     assert counter.done() == "2 of 3 runs done, 30 s so far, about 15 s left"
     assert counter.done() == "3 of 3 runs done, 60 s so far"
+
+
+def test_verilog_writes_the_engine_without_this_machines_paths(tmp_path, capsys):
+    out = tmp_path / "engine.v"
+    assert main(["verilog", "--data-width", "64", "--out", str(out), "--name", "dma"]) == 0
+    text = out.read_text()
+    assert "module dma(" in text and "endmodule" in text
+    assert str(Path.cwd()) not in text and "src =" not in text
+    assert f"wrote {out} (64-bit" in capsys.readouterr().out
