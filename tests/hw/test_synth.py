@@ -6,7 +6,8 @@ import pytest
 
 from hw import synth as synth_module
 from hw.params import EngineParams
-from hw.synth import ECP5_CELLS, TOP, SynthError, cmos_transistors, place_and_route, synthesize
+from hw.synth import (ECP5_CELLS, TOP, SynthError, cmos_transistors, place_and_route, rtl_name,
+                      synthesize)
 from sim.cli.main import main
 
 # One xdist worker runs them all (--dist loadgroup, pyproject.toml): on a fresh machine
@@ -70,6 +71,7 @@ def test_place_and_route(small, small_pnr):
     assert 1 < pnr.fmax_mhz < 1000
     path = pnr.critical_path
     assert path["from"] and path["to"] and path["logic_ns"] > 0
+    assert "TRELLIS" not in path["from"] + path["to"]     # RTL names, not cells
     # The worst path's delay, logic plus routing, is the period of the clock reached.
     assert path["logic_ns"] + path["routing_ns"] == pytest.approx(1000 / pnr.fmax_mhz,
                                                                   rel=0.02)
@@ -168,3 +170,11 @@ def test_cli_synth_sweep_checked_before_any_run(sweep, message, tmp_path, capsys
     assert main(["synth", "--sweep", *sweep, "--out", str(tmp_path / "out")]) == 2
     assert re.search(message, capsys.readouterr().err)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_cell_is_named_by_the_rtl_signal_it_implements():
+    assert rtl_name("jobs.inner_level_TRELLIS_FF_Q_2") == "jobs.inner_level[2]"
+    assert rtl_name("fetcher.queue.consume_TRELLIS_FF_Q") == "fetcher.queue.consume"
+    assert rtl_name("writer.buffer.storage_DP16KD_1") == "writer.buffer.storage"
+    assert rtl_name("$abc$1234$auto$blifparse") == "$abc$1234$auto$blifparse"
+    assert rtl_name("TRELLIS_FF_Q") == "TRELLIS_FF_Q"
