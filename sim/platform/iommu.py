@@ -168,7 +168,8 @@ class Iommu:
         self.enabled = configured is True
         self.params = params
         self.mode = params.mode
-        self._shifts = params.page_shifts
+        self._shifts = params.page_shifts           # largest first, 4 KiB last
+        self._large_shifts = self._shifts[:-1]      # the pages a translation may cover
         self._pages = {}          # page number -> mappings covering it
         self._readable = {}       # page number -> mappings that let the engine read it
         self._writable = {}       # page number -> mappings that let the engine write it
@@ -357,7 +358,7 @@ class Iommu:
         read = self.walk_read_cycles
         if not (self.enabled and read):
             return cycle
-        shift = next((s for s in self._shifts[:-1] if (s, addr >> s) in self._leaves),
+        shift = next((s for s in self._large_shifts if (s, addr >> s) in self._leaves),
                      PAGE_SHIFT)
         key = (shift, addr >> shift)
         ready = self._iotlb.get(key)

@@ -120,7 +120,7 @@ class NativeIommu(Iommu):
         self.walk_read_cycles = python_iommu.walk_read_cycles
         self._lib, self._native = lib, handle
         self._fault_items = []
-        shifts = np.asarray(self._shifts[:-1], dtype=np.int64)
+        shifts = np.asarray(self._large_shifts, dtype=np.int64)
         lib.fd_iommu_configure(handle, self.params.iotlb_entries, self.params.pde_entries,
                                _pointer(shifts), len(shifts))
         self._push_enabled()
