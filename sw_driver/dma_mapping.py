@@ -2,8 +2,9 @@
 
 Every mapping goes through the platform IOMMU (``port.iommu_map``) with its DMA
 direction, which gives the device the right to read (DMA_TO_DEVICE), to write
-(DMA_FROM_DEVICE) or both. The CPU cost of each call is charged here, as the
-kernel spends it.
+(DMA_FROM_DEVICE) or both. The DMA API's CPU cost is charged here, as the kernel
+spends it; the IO page-table entries the IOMMU driver writes and clears, one per
+IOMMU page, the platform charges (``port.iommu_map``, ``port.iommu_unmap``).
 
 Mapping a scatter-gather table also lays out its DMA segments, as dma-iommu's
 ``__finalise_sg`` does: entries that follow each other in bus address merge into
@@ -27,9 +28,9 @@ from .port import Op
 
 
 async def dma_map_page(port, addr, size, direction=DMA_BIDIRECTIONAL):
-    """Map [addr, addr+size) for the device (one IOMMU entry); returns its bus address."""
+    """Map [addr, addr+size) for the device (one IOVA range); returns its bus address."""
     await port.cpu(Op.DMA_MAP_PAGE)
-    return port.iommu_map(addr, size, direction)
+    return (await port.iommu_map([(addr, size, direction)]))[0]
 
 
 async def dma_unmap_page(port, dma_addr, size, direction=DMA_BIDIRECTIONAL):
@@ -84,15 +85,15 @@ def sg_set_folio(sg, folio):
 
 async def dma_map_sgtable(port, sgt, direction=DMA_BIDIRECTIONAL,
                           max_seg_size=DEFAULT_MAX_SEG_SIZE):
-    """Map every entry of sgt (one call, plus one IOMMU entry per scatterlist entry) and
-    lay out its DMA segments, each at most ``max_seg_size`` bytes unless one entry is
+    """Map every entry of sgt (one call, plus one IOMMU mapping per scatterlist entry)
+    and lay out its DMA segments, each at most ``max_seg_size`` bytes unless one entry is
     longer (see the module docstring); ``sgt.nents`` counts them."""
     if sgt.mapped:
         raise ValueError("dma_map_sgtable: the table is already mapped")
     await port.cpu(Op.DMA_MAP_SGTABLE)
     await port.cpu(Op.DMA_MAP_SG_ENTRY, len(sgt.sgl))
-    sgt._mappings = [(port.iommu_map(sg.address, sg.length, direction), sg.length, direction)
-                     for sg in sgt.sgl]
+    bus = await port.iommu_map([(sg.address, sg.length, direction) for sg in sgt.sgl])
+    sgt._mappings = [(address, sg.length, direction) for address, sg in zip(bus, sgt.sgl)]
     segments = []
     for address, length, _ in sgt._mappings:
         if segments and sum(segments[-1]) == address and segments[-1][1] + length <= max_seg_size:

@@ -98,12 +98,15 @@ class Port(abc.ABC):
         "to_device": as dma_alloc_noncoherent(DMA_TO_DEVICE) gives it)."""
 
     @abc.abstractmethod
-    def iommu_map(self, addr, nbytes, direction="bidirectional"):
-        """Make [addr, addr+nbytes) reachable by the device, for reads ("to_device"),
-        writes ("from_device") or both ("bidirectional"); returns its bus address.
+    async def iommu_map(self, ranges):
+        """Make each (addr, bytes, direction) range reachable by the device, for reads
+        ("to_device"), writes ("from_device") or both ("bidirectional"), as one map
+        call (iommu_map, or iommu_map_sg for a table); returns their bus addresses.
 
-        No time passes: the caller charges the map operation it performs
-        (Op.DMA_MAP_PAGE or Op.DMA_MAP_SG_ENTRY).
+        The caller charges the DMA API's software (Op.DMA_MAP_PAGE or
+        Op.DMA_MAP_SG_ENTRY); the platform charges the IO page-table entries its
+        IOMMU writes, one per IOMMU page of each range (laid out in the largest
+        page sizes its alignment allows).
         """
 
     @abc.abstractmethod
@@ -111,6 +114,7 @@ class Port(abc.ABC):
         """Remove the (bus address, bytes, direction) mappings made by iommu_map, as one
         unmap call.
 
-        The caller charges the unmap operation's software; the platform's IOMMU
-        charges the IOTLB invalidation its mode requires (strict: one per call;
-        lazy: one when the flush queue fills)."""
+        The caller charges the unmap operation's software; the platform charges
+        the IO page-table entries cleared and the IOTLB invalidation its IOMMU's
+        mode requires (strict: one per call; lazy: one when the flush queue
+        fills)."""

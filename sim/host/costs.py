@@ -69,16 +69,28 @@ class CostTable:
 
     # ---- IOMMU-backed streaming DMA mappings (dma-iommu) ---------------------
     dma_map_page_ns: float = _cost(
-        500.0, ESTIMATE,
-        "Estimate: IOVA alloc from per-CPU rcache ~60 + 4-level IO page-table walk/PTE "
-        "write ~80 + dma-iommu/iommu call chain ~150 = ~300 warm; public dma_map_benchmark "
-        "runs on SMMUv3 servers report 1.0-1.1 us with 8-16 threads contending "
-        "(LKML: Barry Song 2020-11-02, Qinxin Xia 2025-05-09); single-threaded value between")
+        440.0, ESTIMATE,
+        "Estimate: IOVA alloc from per-CPU rcache ~60 + dma-iommu/iommu call chain ~150 = "
+        "~220 warm, the IO page-table entries being iommu_map_page_ns each; public "
+        "dma_map_benchmark runs on SMMUv3 servers report 1.0-1.1 us per 4 KiB page with "
+        "8-16 threads contending (LKML: Barry Song 2020-11-02, Qinxin Xia 2025-05-09); "
+        "single-threaded value between: a 4 KiB page 440 + 60 = 500")
     dma_unmap_page_ns: float = _cost(
-        200.0, ESTIMATE,
-        "Estimate, software part: PTE clear + IOVA free (or flush-queue entry) + call chain "
-        "~200; the IOTLB invalidation wait is iotlb_invalidation_ns, charged by the IOMMU "
+        165.0, ESTIMATE,
+        "Estimate, software part: IOVA free (or flush-queue entry) + call chain ~165, the "
+        "IO page-table entries being iommu_unmap_page_ns each (a 4 KiB page 165 + 35 = 200); "
+        "the IOTLB invalidation wait is iotlb_invalidation_ns, charged by the IOMMU "
         f"mode (strict: every unmap; lazy: every {FLUSH_QUEUE_ENTRIES}th)")
+    iommu_map_page_ns: float = _cost(
+        60.0, ESTIMATE,
+        "Estimate: per IOMMU page of a mapping (iommu_map splits it into the largest page "
+        "sizes its alignment allows), the IOMMU driver's page-table walk to the entry "
+        "(cache-hot, AMD io_pgtable v1 alloc_pte walks from the root for every page) and "
+        "the PTE write under the domain lock, ~50-60")
+    iommu_unmap_page_ns: float = _cost(
+        35.0, ESTIMATE,
+        "Estimate: per IOMMU page unmapped, the walk to its entry (fetch_pte) and the "
+        "PTE clear, ~20-30, plus the loop ~5-10")
     iotlb_invalidation_ns: float = _cost(
         800.0, ESTIMATE,
         "Estimate: one IOTLB invalidation with completion wait: INVALIDATE_IOMMU_PAGES + "
@@ -89,20 +101,22 @@ class CostTable:
     dma_map_sgtable_ns: float = _cost(
         400.0, ESTIMATE,
         "Estimate: per dma_map_sgtable call, one IOVA allocation for the whole list + call "
-        "chain + iotlb_sync_map; chosen so a 1-entry table costs the same as dma_map_page "
-        "(400 + 100 = 500)")
+        "chain + iotlb_sync_map; chosen so a 1-entry table of a 4 KiB page costs the same "
+        "as dma_map_page (400 + 40 + 60 = 500)")
     dma_map_sg_entry_ns: float = _cost(
-        100.0, ESTIMATE,
-        "Estimate: per 4 KiB entry, PTE walk/write ~50-60 + dma-iommu's two passes over "
-        "the scatterlist (length/alignment pass, __finalise_sg) ~2x10-20")
+        40.0, ESTIMATE,
+        "Estimate: per entry, dma-iommu's two passes over the scatterlist (length/alignment "
+        "pass, __finalise_sg) ~2x10-20; its IO page-table entries are iommu_map_page_ns "
+        "each")
     dma_unmap_sgtable_ns: float = _cost(
         150.0, ESTIMATE,
         "Estimate: per call, IOVA free + call chain (the one ranged invalidation is "
-        "iotlb_invalidation_ns); 1-entry table = dma_unmap_page (150 + 50 = 200)")
+        "iotlb_invalidation_ns); a 1-entry table of a 4 KiB page = dma_unmap_page "
+        "(150 + 15 + 35 = 200)")
     dma_unmap_sg_entry_ns: float = _cost(
-        50.0, ESTIMATE,
-        "Estimate: per entry, clearing one PTE in a range unmap ~20-30 + walking the "
-        "scatterlist to find the range end ~10-20")
+        15.0, ESTIMATE,
+        "Estimate: per entry, walking the scatterlist to find the range end ~10-20; its IO "
+        "page-table entries are iommu_unmap_page_ns each")
     sg_alloc_entry_ns: float = _cost(
         10.0, ESTIMATE,
         "Estimate: sg_alloc_table chunk (128 entries per 4 KiB kmalloc, ~150 ns) amortized "

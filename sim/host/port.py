@@ -273,14 +273,21 @@ class HostPort(CpuCopy, Port):
         self._coherent_next = addr + -(-nbytes // PAGE_BYTES) * PAGE_BYTES
         return self.iommu.map(addr, nbytes, direction)
 
-    def iommu_map(self, addr, nbytes, direction="bidirectional"):
-        # Identity IOVA (sim.platform.iommu): the bus address is addr; what the IOMMU adds is
-        # that only mapped pages are reachable, as the direction allows. The caller charges
-        # the map's cost.
-        return self.iommu.map(addr, nbytes, direction)
+    async def iommu_map(self, ranges):
+        # Identity IOVA (sim.platform.iommu): the bus address is the address; what the IOMMU
+        # adds is that only mapped pages are reachable, as the direction allows. The caller
+        # charges the DMA API's software, the port the IO page-table entries written.
+        entries = self.iommu.page_table_entries(ranges)
+        if entries:
+            await self.spend(self.costs.iommu_map_page_ns * entries, "cpu", "iommu_map_pages")
+        return [self.iommu.map(addr, nbytes, direction) for addr, nbytes, direction in ranges]
 
     async def iommu_unmap(self, ranges):
+        entries = self.iommu.page_table_entries(ranges)
         invalidations = self.iommu.unmap_ranges(ranges)
+        if entries:
+            await self.spend(self.costs.iommu_unmap_page_ns * entries, "cpu",
+                             "iommu_unmap_pages")
         if invalidations:
             await self.spend(self.costs.iotlb_invalidation_ns * invalidations, "cpu",
                              "iotlb_invalidation")

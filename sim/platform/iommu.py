@@ -225,20 +225,32 @@ class Iommu:
         translation now covers whole, or no longer; for a translation unit kept
         elsewhere (the native back-end)."""
 
-    def large_pages(self, addr, nbytes):
-        """The IOMMU pages above 4 KiB a mapping of [addr, addr+nbytes) is laid out in, as
-        (shift, index) pairs: from its start, each time the largest page size whose
-        alignment the address has and that the rest of the mapping fills."""
-        leaves, end = [], addr + nbytes
+    def layout(self, addr, nbytes):
+        """The IOMMU pages a mapping of [addr, addr+nbytes) is laid out in, as (shift,
+        index) pairs: from its start, each time the largest page size whose alignment
+        the address has and that the rest of the mapping fills. Each is one entry the
+        IOMMU driver writes into the IO page table (and clears on unmap)."""
+        pages, end = [], addr + nbytes
         addr &= ~(PAGE_BYTES - 1)
         while addr < end:
             shift = next(s for s in self._shifts
                          if not addr & ((1 << s) - 1) and addr + (1 << s) <= end
                          or s == PAGE_SHIFT)
-            if shift > PAGE_SHIFT:
-                leaves.append((shift, addr >> shift))
+            pages.append((shift, addr >> shift))
             addr += 1 << shift
-        return leaves
+        return pages
+
+    def large_pages(self, addr, nbytes):
+        """The IOMMU pages above 4 KiB of :meth:`layout`."""
+        return [page for page in self.layout(addr, nbytes) if page[0] > PAGE_SHIFT]
+
+    def page_table_entries(self, ranges):
+        """The IO page-table entries mapping (or unmapping) the (bus address, bytes[,
+        direction]) ranges writes: one per IOMMU page of each one's :meth:`layout`;
+        none while the IOMMU is not in the path."""
+        if not self.enabled:
+            return 0
+        return sum(len(self.layout(r[0], r[1])) for r in ranges)
 
     def unmap(self, bus_addr, nbytes, direction=BIDIRECTIONAL):
         """Remove one mapping made by :meth:`map` with these arguments; one unmap call.

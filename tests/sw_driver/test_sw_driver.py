@@ -112,11 +112,12 @@ class _Batch:
     def numa_nodes(self):
         return [(self.src[0].address, self.src[-1].address + self.src[-1].size, 1)]
 
-    def map(self, port):
+    async def map(self, port):
         """Map every folio for the device, as a dmaengine client does (identity IOVA:
         the bus addresses are the folios' addresses); the guard pages stay unmapped."""
-        for folio in self.src + self.dst:
-            assert port.iommu_map(folio.address, folio.size) == folio.address
+        folios = self.src + self.dst
+        assert await port.iommu_map([(f.address, f.size, "bidirectional") for f in folios]) \
+            == [f.address for f in folios]
 
     async def unmap(self, port):
         await port.iommu_unmap([(folio.address, folio.size) for folio in self.src + self.dst])
@@ -258,7 +259,7 @@ async def ring_transactions(dev, *, count, size, mode, ring_entries):
     The ring may be smaller than the batch. Returns each transaction's result."""
     batch = _Batch(dev, [size] * count, seed=count)
     port, dma = await _probe(dev, ring_entries)
-    batch.map(port)
+    await batch.map(port)
     chan = await dma_request_chan(dma)
     assert chan.ring == MEM_BASE, "the test's error regions assume ring 0 at MEM_BASE"
     done = Completion(port)
@@ -308,7 +309,7 @@ async def terminate_mid_batch(dev, *, count, size):
     the first has finished: the finished ones complete, all others end ABORTED."""
     batch = _Batch(dev, [size] * (count + 2), seed=1)
     port, dma = await _probe(dev)
-    batch.map(port)
+    await batch.map(port)
     chan = await dma_request_chan(dma)
     callbacks = []
     txs = []

@@ -86,9 +86,10 @@ class FakePort(Port):
     def alloc_coherent(self, nbytes, align=64, direction="bidirectional"):
         raise AssertionError("not used")
 
-    def iommu_map(self, addr, nbytes, direction="bidirectional"):
-        self.mapped[addr] += 1
-        return addr + BUS_OFFSET
+    async def iommu_map(self, ranges):
+        for addr, *_ in ranges:
+            self.mapped[addr] += 1
+        return [addr + BUS_OFFSET for addr, *_ in ranges]
 
     async def iommu_unmap(self, ranges):
         for bus_addr, *_ in ranges:
