@@ -351,9 +351,10 @@ def free_irq(port, handler):
 async def generic_handle_irq(port):
     """Take the interrupt: run the handler of every line that is raised."""
     pending = port.pending_irqs()
-    for irq, handler in tuple(_irq_handlers.get(port, ())):
-        if pending >> irq & 1:
-            await handler()
+    with port.hardirq():
+        for irq, handler in tuple(_irq_handlers.get(port, ())):
+            if pending >> irq & 1:
+                await handler()
 
 
 class Completion:

@@ -10,6 +10,7 @@ it performs (:class:`Op`) and the platform charges its cost from the cost
 table, so that every cost lives in one documented place.
 """
 import abc
+import contextlib
 import enum
 
 
@@ -39,6 +40,12 @@ class Op(enum.Enum):
 
 class Port(abc.ABC):
     """The platform as the driver sees it. All times in simulated ns."""
+
+    @contextlib.contextmanager
+    def hardirq(self):
+        """The interrupt handlers run inside this (in_hardirq()): a platform may watch
+        what they do; by default nothing changes."""
+        yield
 
     @property
     @abc.abstractmethod

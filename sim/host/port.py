@@ -7,9 +7,11 @@ CPU time (from :class:`sim.host.costs.CostTable`) advances the same clock, so th
 RTL runs while the CPU works. With idle skipping, time in which the engine
 is idle and nothing is armed is counted, not simulated.
 """
+import contextlib
 import math
 
-from sim.backends.base import ALL_IRQ_LINES
+from hw.regmap import load_regmap
+from sim.backends.base import ALL_IRQ_LINES, ENGINE_WINDOW_BYTES
 from sim.host.costs import CostTable
 from sim.host.cpu_copy import CpuCopy
 from sim.host.faults import HostFaults
@@ -49,6 +51,10 @@ class HostPort(CpuCopy, Port):
 
     ``time_ns`` splits elapsed time into "cpu" (driver operations and MMIO),
     "copy" (CPU copies) and "wait" (busy-polling and sleeping on interrupts).
+    ``restart_gaps_ns`` holds every restart the interrupt handlers made: the time
+    from an engine's interrupt line being seen high to the doorbell (a TAIL write)
+    its handler rang for that engine, as a driver that keeps one descriptor in
+    flight starts the next from the completion of the one before.
     """
 
     def __init__(self, dev, *, costs=None, engine_mhz=DEFAULT_ENGINE_MHZ, idle_skip=True,
@@ -77,6 +83,12 @@ class HostPort(CpuCopy, Port):
         self._twice = False             # irq_twice armed: deliver the next one again
         self._redeliver = 0             # the lines to deliver again
         self._delivered = 0             # the lines the latest delivery brought
+        self._seen_ns = {}              # line -> when the latest delivery saw it high
+        self._in_hardirq = False
+        regmap = load_regmap()
+        self._tail_offsets = frozenset(regmap.address(f"chan[{c}].tail")
+                                       for c in range(regmap.channels))
+        self.restart_gaps_ns = []
         #: Callables(addr, data) told of every mem_write (a descriptor ledger).
         self.write_observers = []
         self.memory = dev.memory
@@ -134,6 +146,10 @@ class HostPort(CpuCopy, Port):
 
     async def mmio_write(self, offset, value):
         started = self.now_ns
+        engine = offset // ENGINE_WINDOW_BYTES
+        if self._in_hardirq and engine in self._seen_ns \
+                and offset % ENGINE_WINDOW_BYTES in self._tail_offsets:
+            self.restart_gaps_ns.append(started - self._seen_ns.pop(engine))
         await self.dev.mmio_write(offset, value)
         await self._charge_rest(started, self.costs.mmio_write_ns, "cpu", "mmio_write")
 
@@ -147,6 +163,7 @@ class HostPort(CpuCopy, Port):
         again at the next call."""
         if self._redeliver:
             self._delivered, self._redeliver = self._redeliver, 0
+            self._lines_seen(self._delivered)
             await self.spend(self.costs.irq_delivery_ns, "wait", "irq_delivery")
             return True
         started = self.now_ns
@@ -178,8 +195,22 @@ class HostPort(CpuCopy, Port):
         if self._twice:
             self._twice, self._redeliver = False, lines
         self._delivered = lines
+        self._lines_seen(lines)
         await self.spend(self.costs.irq_delivery_ns, "wait", "irq_delivery")
         return True
+
+    def _lines_seen(self, lines):
+        """The delivery's lines, seen high now (a restart is timed from here)."""
+        self._seen_ns = {line: self.now_ns for line in range(lines.bit_length())
+                         if lines >> line & 1}
+
+    @contextlib.contextmanager
+    def hardirq(self):
+        self._in_hardirq = True
+        try:
+            yield
+        finally:
+            self._in_hardirq = False
 
     def _deliverable_irqs(self):
         """The raised lines an interrupt would deliver now: a lost one's are left out

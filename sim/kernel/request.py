@@ -166,7 +166,8 @@ def run_request(req, progress=None, keep_raw=False):
         "wall_seconds": wall,
     }
     for key in ("dma_copied_folios", "dma_failed_folios", "simulated_cycles", "skipped_cycles",
-                "iommu_walks", "iommu_walk_reads", "iotlb_invalidations"):
+                "iommu_walks", "iommu_walk_reads", "iotlb_invalidations", "restarts",
+                "restart_gap_ns"):
         if key in raw:
             row[key] = raw[key]
     if keep_raw:

@@ -3,6 +3,7 @@ the driver stack and the engine.
 """
 import asyncio
 import math
+import statistics
 
 from sim.host.costs import CostTable, DEFAULT_COSTS
 from sim.kernel.clock import host_port_class, SoftPort
@@ -140,7 +141,10 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY,
     result.update(dma_copied_folios=dcbm.folios_migrated, dma_failed_folios=dcbm.folios_failures,
                   simulated_cycles=dev.cycle - started, skipped_cycles=dev.skipped_cycles,
                   iommu_walks=port.iommu.walks, iommu_walk_reads=port.iommu.walk_reads,
-                  iotlb_invalidations=port.iommu.invalidations)
+                  iotlb_invalidations=port.iommu.invalidations,
+                  restarts=len(port.restart_gaps_ns),
+                  restart_gap_ns=(statistics.median(port.restart_gaps_ns)
+                                  if port.restart_gaps_ns else None))
     if faulted:
         result["faulted"] = faulted.report(port, devices, dcbm)
     return result

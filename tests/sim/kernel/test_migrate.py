@@ -436,3 +436,36 @@ def test_migrate_bad_requests(argv, message, capsys):
 def test_machines_with_a_clock_not_positive_are_refused(clock):
     with pytest.raises(MachineError, match="a clock frequency must be a positive number"):
         DEFAULT_MACHINE.with_values(clock)
+
+
+def test_a_one_in_flight_device_restarts_from_its_completion_interrupt():
+    """zen3-ptdma keeps one descriptor in flight: every 64 KiB descriptor after a
+    channel's first is started by the handler of the one before's interrupt. The
+    median restart gap, from the line seen high to the doorbell, is the sum of the sourced
+    costs on that path (delivery, handler entry, the INT_STATUS read and its
+    acknowledgement, the descriptor store), to the engine cycle; a device whose ring
+    holds the batch makes no restart."""
+    from sim.machine import load_machine
+    one_channel = {"dma.nr_dma_chan": 1}
+
+    def row(platform, **values):
+        machine = load_machine(platform).with_values({**one_channel, **values})
+        return run_request(MigrateRequest(mode="dma", workload_bytes=2 << 20,
+                                          folio_bytes=64 << 10, repeat=1,
+                                          backend="verilator", machine=machine))
+    ptdma = row("zen3-ptdma")
+    assert ptdma["restarts"] == ptdma["folios"] - ptdma["batches"]
+    c = load_machine("zen3-ptdma").costs
+    path_ns = (c.irq_delivery_ns + c.irq_handler_ns + c.mmio_read_ns + c.mmio_write_ns
+               + c.desc_store_ns)
+    cycle_ns = 1000 / load_machine("zen3-ptdma").engine_mhz
+    assert path_ns <= ptdma["restart_gap_ns"] <= path_ns + 4 * cycle_ns
+    slower = row("zen3-ptdma", **{"costs.irq_handler_ns": c.irq_handler_ns + 1000})
+    assert slower["restart_gap_ns"] == pytest.approx(ptdma["restart_gap_ns"] + 1000,
+                                                     abs=4 * cycle_ns)
+    assert slower["copy_gbps"] < ptdma["copy_gbps"]
+    # Its ring of 32 holds 31 descriptors: the batch's 32nd is its only restart.
+    full_ring = row("zen3-ptdma", **{"dma.max_inflight": "all"})
+    assert ptdma["folios"] == 32 and full_ring["restarts"] == 1
+    seed = row("seed")
+    assert seed["restarts"] == 0 and seed["restart_gap_ns"] is None
