@@ -57,7 +57,7 @@ def migrate_request(**settings):
 
 def run_migrate(request=None, **settings):
     """One ``foliodma migrate`` row: a MigrateRequest, or its settings by name
-    (``mode`` is required: "cpu", "batch-cpu", "dma" or "mt-cpu")."""
+    (``mode`` is required: "cpu", "batch-cpu", "dma", "mt-cpu" or "dma+mt-cpu")."""
     if request is None:
         request = migrate_request(**settings)
     elif settings:

@@ -9,7 +9,8 @@ from sim.cli.common import (add_backend_option, check_waveform, format_table, hu
                             Progress, request_default, resolve_backend, UsageError, write_outputs)
 from sim.cli.machine_options import add_engine_options, add_host_options, engine_params, machine_of
 from sim.host.cache import TOUCHERS
-from sim.kernel.folios import COPY_MODES, DEFAULT_FLOW, FLOWS, MODES, NODES, WORKLOADS
+from sim.kernel.folios import (COPY_MODES, DEFAULT_FLOW, ENGINE_MODES, FLOWS, MODES, NODES,
+                               THREAD_MODES, WORKLOADS)
 from sim.kernel.request import MigrateRequest
 from sw_driver.dcbm import STRATEGIES
 from sw_driver.migrate_offload import MIGRATE_REASONS
@@ -108,8 +109,8 @@ def migrate_request(args, mode, machine):
         dma_fail=tuple(args.inject_dma_fail or ()), poison=tuple(args.inject_poison or ()),
         repeat=args.repeat, seed=args.seed, backend=args.backend, latency_ns=args.latency,
         v1_double_copy=not args.v1_dma_only, idle_skip=not args.no_idle_skip,
-        toucher=args.toucher, vcd=getattr(args, "vcd", None) if mode == "dma" else None,
-        threads=args.threads if mode == "mt-cpu" else 1, reason=args.reason,
+        toucher=args.toucher, vcd=getattr(args, "vcd", None) if mode in ENGINE_MODES else None,
+        threads=args.threads if mode in THREAD_MODES else 1, reason=args.reason,
         machine=machine)
 
 
@@ -121,8 +122,9 @@ def migrate_requests(args):
     from sim.kernel.request import prepare_request
     machine = machine_of(args)
     modes = dict.fromkeys(args.copy or MODES)
-    if args.threads != 1 and "mt-cpu" not in modes:
-        raise UsageError(f"--threads {args.threads}: only --copy mt-cpu has worker threads")
+    if args.threads != 1 and not set(modes) & set(THREAD_MODES):
+        raise UsageError(f"--threads {args.threads}: only --copy "
+                         f"{' and '.join(THREAD_MODES)} have worker threads")
     requests = [migrate_request(args, mode, machine) for mode in modes]
     for request in requests:
         try:
@@ -140,7 +142,7 @@ def run_migrate_rows(args, requests, label="migrate"):
     rows = []
     for request in requests:
         progress = Progress(f"{label} {request.mode} {args.backend}",
-                            enabled=not args.quiet and request.mode == "dma")
+                            enabled=not args.quiet and request.mode in ENGINE_MODES)
         try:
             rows.append(run_request(request, progress=progress))
         except (MigrateError, CostError) as error:
@@ -164,7 +166,8 @@ def cmd_migrate(args):
     params = engine_params(args)
     modes = args.copy or MODES
     requests = migrate_requests(args)           # every request checked before a build
-    if "dma" in modes:
+    engines_run = bool(set(modes) & set(ENGINE_MODES))
+    if engines_run:
         args.backend = resolve_backend(args, params)
         check_waveform(args, (args.backend,))
         requests = [dataclasses.replace(request, backend=args.backend) for request in requests]
@@ -177,7 +180,7 @@ def cmd_migrate(args):
               f"{args.max_batch_pages} pages ({plural(row['batches'], 'batch')}), "
               f"{args.remote_cpus} remote CPU(s) in the TLB shootdown")
         machine = machine_of(args)
-        if "dma" in modes:
+        if engines_run:
             p = params
             engines = "" if machine.engines == 1 else \
                 f" of {machine.engines} engines x {p.channels} ring(s)"
@@ -245,10 +248,14 @@ def add_migrate_options(parser):
                         help="mode, repeatable (default: the seed's three, cpu, batch-cpu and "
                              "dma): cpu = upstream per-folio flow; batch-cpu = batched flow, "
                              "CPU copy; dma = batched flow, dcbm on the RTL; mt-cpu = batched "
-                             "flow, the copy split over --threads kernel worker threads")
+                             "flow, the copy split over --threads kernel worker threads; "
+                             "dma+mt-cpu = each batch split between dcbm's channels and "
+                             "--threads workers, an equal share each, copying at once on the "
+                             "memory the engines share")
     parser.add_argument("--threads", type=positive_int, default=request_default("threads"),
-                        help="mt-cpu's kernel worker threads (default %(default)s); they copy "
-                             "at the per-core rate and share the memory path's bandwidth")
+                        help="the kernel worker threads of mt-cpu and dma+mt-cpu (default "
+                             "%(default)s); they copy at the per-core rate and share the "
+                             "memory path's bandwidth (with the engines, in dma+mt-cpu)")
     parser.add_argument("--flow", choices=FLOWS[1:], default=DEFAULT_FLOW["batch-cpu"],
                         help="move flow of batch-cpu and dma: the RFC's (metadata, batch copy, "
                              "restore) or v4+'s early-copy (batch copy right after the TLB "

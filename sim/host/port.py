@@ -78,6 +78,9 @@ class HostPort(CpuCopy, Port):
         self.iommu.enabled = (self.iommu.configured is not False) if iommu is None \
             else bool(iommu)
         self.faults = faults if isinstance(faults, HostFaults) else HostFaults(faults)
+        #: What else runs on the host's timeline beside the driver (CPU workers): each
+        #: has ``next_ns()`` and ``async fire(port)``, as the host faults.
+        self.agents = []
         self._lose_next = False         # irq_lost armed: lose the next interrupt
         self._lost_lines = 0            # lines lost while they stay high
         self._twice = False             # irq_twice armed: deliver the next one again
@@ -117,7 +120,7 @@ class HostPort(CpuCopy, Port):
         """Let the device run ``cycles``, stopping at every host fault due on the way to
         apply it."""
         while cycles:
-            due = self.faults.next_ns()
+            due = self._next_event_ns()
             if due == math.inf:
                 break
             until = max(0, math.ceil((due - self.now_ns) / self.cycle_ns))
@@ -125,9 +128,28 @@ class HostPort(CpuCopy, Port):
                 break
             await self.dev.wait_cycles(until)
             cycles -= until
-            await self.faults.fire(self)
+            await self._fire_events()
         if cycles:
             await self.dev.wait_cycles(cycles)
+
+    def _next_event_ns(self):
+        """When the next host fault or agent is due (infinite when none is)."""
+        return min([self.faults.next_ns()] + [agent.next_ns() for agent in self.agents])
+
+    async def _fire_events(self):
+        """Fire the host faults and agents that are due now."""
+        await self.faults.fire(self)
+        for agent in tuple(self.agents):
+            await agent.fire(self)
+
+    def book_memory(self, write, addr, nbytes):
+        """Another agent of the host's (a CPU worker) reads or writes nbytes at addr, now,
+        through the memory fabric the engines book; when they are served (ns). Flat
+        memory models no bandwidth: at once."""
+        axi = self.dev.axi
+        if axi.fabric is None:
+            return self.now_ns
+        return self.now_ns + (axi.book(write, addr, nbytes) - axi.cycle) * self.cycle_ns
 
     async def _charge_rest(self, started_ns, cost_ns, category, what):
         """After an access that took simulated time, spend what its cost adds."""
@@ -174,23 +196,23 @@ class HostPort(CpuCopy, Port):
                 return False
             if self.dev.idle_skip and self.dev.quiescent():
                 # Nothing is left to raise it, until a host fault: the time passes.
-                fault_in = self.faults.next_ns() - self.now_ns
+                fault_in = self._next_event_ns() - self.now_ns
                 if fault_in >= remaining:
                     await self.spend(remaining, "wait", "irq_wait")
                     return False
                 if fault_in > 0:
                     await self.spend(fault_in, "wait", "irq_wait")
-                if self.now_ns >= self.faults.next_ns():
-                    await self.faults.fire(self)
+                if self.now_ns >= self._next_event_ns():
+                    await self._fire_events()
                 continue
-            plan = self._plan_irq_wait(started, timeout_ns, periods, self.faults.next_ns())
+            plan = self._plan_irq_wait(started, timeout_ns, periods, self._next_event_ns())
             if plan:
                 done = await self.dev.run_periods([cycles for cycles, *_ in plan],
                                                   ALL_IRQ_LINES & ~self._lost_lines)
                 _, self._owed_ns, self.time_ns["wait"], self.breakdown_ns["irq_wait"] = \
                     plan[done - 1]
-            if self.now_ns >= self.faults.next_ns():
-                await self.faults.fire(self)
+            if self.now_ns >= self._next_event_ns():
+                await self._fire_events()
             periods = min(2 * periods, IRQ_PLAN_PERIODS)
         if self._twice:
             self._twice, self._redeliver = False, lines

@@ -1,6 +1,7 @@
 """The CPU side of the core on either platform: time categories, cold start of
 kernel routines, the copy model; a port of its own for CPU-only runs.
 """
+import math
 
 from sim.host.cpu_copy import CpuCopy
 from sim.kernel.folios import CATEGORIES, PAGE, TALLIES
@@ -127,6 +128,44 @@ def host_port_class():
             for op in ops:
                 await self._cold(Op(op).value)
             return await HostPort.poll(self, condition, timeout_ns, ops)
+
+        async def start_mt_copy(self, pairs, mt):
+            """Queue the copy of the (dst, src) folio pairs on ``mt.threads`` kernel
+            workers that copy beside the engines
+            (:class:`sim.kernel.mtcopy.FabricWorkers`); returns them and, per pair,
+            whether it was copied (a poisoned source machine-checks half way)."""
+            from sim.kernel.mtcopy import FabricWorkers
+            await self.copy_cold_start()
+            pages, copied = [], []
+            self.batched_copy = True
+            try:
+                for dst, src in pairs:
+                    ns, done = self.copy_now(dst.address, src.address, src.size)
+                    copied.append(done)
+                    count, read = src.size // PAGE, src.address not in self.resident
+                    pages += [(dst.address + k * PAGE, src.address + k * PAGE, PAGE,
+                               ns / count, read) for k in range(count)]
+            finally:
+                self.batched_copy = False
+            await self.spend(min(mt.threads, len(pages)) * self.costs.mt_queue_work_ns,
+                             "cpu", "queue_work_on")
+            workers = FabricWorkers(pages, mt.threads, self.now_ns + self.costs.wakeup_ns)
+            self.agents.append(workers)
+            return workers, copied
+
+        async def join_mt_copy(self, workers):
+            """flush_work: sleep until the workers are done, then be woken; their CPU
+            time is the helpers'."""
+            while (due := workers.next_ns()) < math.inf or workers.done_ns > self.now_ns:
+                target = due if due < math.inf else workers.done_ns
+                await self._sleep(max(target - self.now_ns, self.cycle_ns), "flush_work_wait")
+            self.agents.remove(workers)
+            await self._sleep(self.costs.wakeup_ns, "flush_work")
+            self.offcpu["helper_cpu"] += sum(workers.busy_ns)
+
+        async def _sleep(self, ns, what):
+            self.offcpu["sleep"] += ns
+            await self.spend(ns, "wait", what)
 
         def snapshot(self):
             snap = {**self.cat, **self.offcpu}

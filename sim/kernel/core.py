@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.kernel.clock import add_times, time_delta, zero_times
-from sim.kernel.folios import (CATEGORIES, COPY_MODES, DEFAULT_FLOW, FLOWS, MAX_SIMULATED_PER_RUN,
-                               MigrateError, NODES, PAGE, PMD_BYTES)
-from sim.kernel.mtcopy import MAX_THREADS, MtCopy
+from sim.kernel.folios import (CATEGORIES, COPY_MODES, DEFAULT_FLOW, ENGINE_MODES, FLOWS,
+                               MAX_SIMULATED_PER_RUN, MigrateError, NODES, PAGE, PMD_BYTES,
+                               THREAD_MODES)
+from sim.kernel.mtcopy import MAX_THREADS, MtCopy, hybrid_split
 from sim.kernel.frames import FolioState, NodeFrames
 from sw_driver.folio import Folio
 # The port's CPU copy is copy_mc: it reports a machine check, as Linux's folio_mc_copy.
@@ -41,6 +42,7 @@ class CoreConfig:
     threads: int = 1
     reason: str = MR_SYSCALL
     path_gbps: float = None
+    dma_channels: int = 1
 
     def __post_init__(self):
         if self.mode not in COPY_MODES:
@@ -48,15 +50,15 @@ class CoreConfig:
         self.flow = self.flow or DEFAULT_FLOW[self.mode]
         if self.flow not in FLOWS:
             raise MigrateError(f"flow {self.flow!r}: expected one of {FLOWS}")
-        if self.mode in ("dma", "mt-cpu") and self.flow == "upstream":
+        if self.mode in ENGINE_MODES + THREAD_MODES and self.flow == "upstream":
             raise MigrateError(f"the upstream flow copies folio by folio on the CPU: {self.mode} "
                                f"needs the batched or early-copy flow")
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) \
                 or not 1 <= self.threads <= MAX_THREADS:
             raise MigrateError(f"threads={self.threads!r}: expected an int in 1..{MAX_THREADS}")
-        if self.threads != 1 and self.mode != "mt-cpu":
-            raise MigrateError(f"threads={self.threads}: only the mt-cpu copy has worker "
-                               f"threads, not {self.mode}")
+        if self.threads != 1 and self.mode not in THREAD_MODES:
+            raise MigrateError(f"threads={self.threads}: only the {' and '.join(THREAD_MODES)} "
+                               f"copies have worker threads, not {self.mode}")
         if self.reason not in MIGRATE_REASONS:
             raise MigrateError(f"reason {self.reason!r}: expected one of "
                                f"{', '.join(MIGRATE_REASONS)}")
@@ -194,18 +196,32 @@ class MigrationCore:
     async def _batch_copy(self, folios):
         """The batch copy: the registered migrator, then the CPU for what it left
         (:func:`sw_driver.migrate_offload.migrate_folios_content`, its CPU copies priced
-        as a batched copy); or, mt-cpu, the copy on kernel worker threads."""
+        as a batched copy); or, mt-cpu, the copy on kernel worker threads; or,
+        dma+mt-cpu, the workers' share queued first, then the migrator's, then the
+        wait for the workers (:func:`sim.kernel.mtcopy.hybrid_split`)."""
         dst_list, src_list = self._lists(folios)
-        if self.cfg.mode == "mt-cpu":
+        mode, threads = self.cfg.mode, self.cfg.threads
+        if mode == "mt-cpu":
             self.port.batched_copy = True
             try:
                 return await self.port.mt_copy(list(zip(dst_list, src_list)),
-                                               MtCopy(self.cfg.threads, self.cfg.path_gbps))
+                                               MtCopy(threads, self.cfg.path_gbps))
             finally:
                 self.port.batched_copy = False
-        return (await migrate_folios_content(self.port, dst_list, src_list,
-                                             fallback=batched_mc_copy,
-                                             reason=self.cfg.reason)).copied
+        offload = hybrid_split(len(folios), self.cfg.dma_channels, threads) \
+            if mode == "dma+mt-cpu" else len(folios)
+        workers, by_workers = None, []
+        if offload < len(folios):
+            workers, by_workers = await self.port.start_mt_copy(
+                list(zip(dst_list[offload:], src_list[offload:])), MtCopy(threads))
+        offloaded = (await migrate_folios_content(self.port, dst_list[:offload],
+                                                  src_list[:offload],
+                                                  fallback=batched_mc_copy,
+                                                  reason=self.cfg.reason)).copied \
+            if offload else []
+        if workers is not None:
+            await self.port.join_mt_copy(workers)
+        return offloaded + by_workers
 
     async def _batch(self, folios):
         """One batch; its time by category, that of its copies (t2..t3), and when each

@@ -28,16 +28,22 @@ WORKLOADS = {workload: SEED_PAGES[workload] * PAGE for workload in TABLE1_WORKLO
 MODES = SEED_MODES
 
 
-#: Every copy mode: the seed's three (what migrate runs by default) and mt-cpu, the
-#: batch copy on kernel worker threads (sim/kernel/mtcopy.py).
-COPY_MODES = MODES + ("mt-cpu",)
+#: Every copy mode: the seed's three (what migrate runs by default); mt-cpu, the
+#: batch copy on kernel worker threads (sim/kernel/mtcopy.py); and dma+mt-cpu, a batch
+#: split between the DMA channels and worker threads that copy at once, sharing the
+#: memory system.
+COPY_MODES = MODES + ("mt-cpu", "dma+mt-cpu")
+
+#: The modes that run the engines (on an RTL back-end), and those with worker threads.
+ENGINE_MODES = ("dma", "dma+mt-cpu")
+THREAD_MODES = ("mt-cpu", "dma+mt-cpu")
 
 
 FLOWS = ("upstream", "batched", "early-copy")
 
 
 DEFAULT_FLOW = {"cpu": "upstream", "batch-cpu": "batched", "dma": "batched",
-                "mt-cpu": "batched"}
+                "mt-cpu": "batched", "dma+mt-cpu": "batched"}
 
 
 #: Categories of simulated time (ns); the noise acts per category.

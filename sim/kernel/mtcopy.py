@@ -15,7 +15,15 @@ of the busiest worker and the path's time for the bytes.
 Nothing here is fitted: the per-core rate is the platform's CPU copy (calibrated on
 one thread's copy), the path's bandwidths are the platform's, the dispatch and
 wake-up costs the cost table's (``mt_queue_work_ns``, ``wakeup_ns``).
+
+Beside the engines (``dma+mt-cpu``: a batch split between the DMA channels and the
+workers, :func:`hybrid_split`), the workers are :class:`FabricWorkers`: they copy
+page by page on the engines' timeline and book each page's reads and writes on the
+memory fabric the engines book (:class:`sim.platform.fabric.Fabric`), so that
+workers and engines queue behind each other on every node and link.
 """
+import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,3 +73,55 @@ def copy_phase_ns(busy_ns, path_bytes, mt):
     carries, whichever is longer."""
     path_ns = path_bytes / mt.path_gbps if mt.path_gbps else 0.0
     return max(max(busy_ns), path_ns)
+
+
+def hybrid_split(folios, channels, threads):
+    """How many of a batch's ``folios`` the DMA channels take when ``threads`` workers
+    copy the rest at once: every channel and every worker an equal share (dcbm then
+    splits its part evenly over its channels, the workers theirs), the channels'
+    shares first, to the nearest folio (half a folio to the channels); one folio at
+    least on each side when there are two."""
+    dma = math.floor(folios * channels / (channels + threads) + 0.5)
+    return min(max(dma, 1), folios - 1) if folios >= 2 else dma
+
+
+class FabricWorkers:
+    """``threads`` kernel workers copying pages beside the engines, each a contiguous
+    share of ``pages`` (:func:`worker_busy_ns`'s split), one page after the other from
+    ``start_ns`` on. ``pages``: (dst, src, bytes, core ns, whether the source is read
+    from memory) per 4 KiB page, in list order; the data itself is copied by the caller
+    (nothing else touches those frames), this times it.
+
+    A page takes its core time, and its reads (unless its source is in the LLC) and
+    writes are booked on the engines' memory fabric when it starts (``port.book_memory``);
+    the worker starts its next page once both its core and the fabric are done with
+    this one. The host port fires it as it does host faults (``next_ns``, ``fire``)."""
+
+    def __init__(self, pages, threads, start_ns):
+        shares = np.array_split(np.arange(len(pages)), min(threads, len(pages)))
+        self._queues = [deque(pages[i] for i in share) for share in shares]
+        self._next = [start_ns] * len(self._queues)
+        #: Each worker's CPU time so far (ns).
+        self.busy_ns = [0.0] * len(self._queues)
+
+    def next_ns(self):
+        """When the next page starts (infinite when every page has started)."""
+        starts = [at for at, queue in zip(self._next, self._queues) if queue]
+        return min(starts) if starts else math.inf
+
+    @property
+    def done_ns(self):
+        """When the last page started so far is done."""
+        return max(self._next, default=0.0)
+
+    async def fire(self, port):
+        """Start the page of every worker that is due."""
+        now = port.now_ns
+        for k, queue in enumerate(self._queues):
+            if queue and self._next[k] <= now:
+                dst, src, nbytes, core_ns, read = queue.popleft()
+                served = port.book_memory(True, dst, nbytes)
+                if read:
+                    served = max(served, port.book_memory(False, src, nbytes))
+                self.busy_ns[k] += core_ns
+                self._next[k] = max(now + core_ns, served)

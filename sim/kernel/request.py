@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from sim.backends import AUTO_BACKEND, BACKEND_CHOICES, chosen_backend
 from sim.host.cache import DEFAULT_TOUCHER
-from sim.kernel.folios import (DEFAULT_FLOW, DEFAULT_REPEAT, MigrateError, NR_MAX_BATCHED_MIGRATION,
-                               PAGE)
+from sim.kernel.folios import (DEFAULT_FLOW, DEFAULT_REPEAT, ENGINE_MODES, MigrateError,
+                               NR_MAX_BATCHED_MIGRATION, PAGE, THREAD_MODES)
 from sim.kernel.measure import measure, post_move_access, usable_after
 from sim.kernel.mtcopy import path_gbps
 from sim.kernel.scenario import core_config, plan_of, run_cpu, run_dma
@@ -124,9 +124,10 @@ def run_request(req, progress=None, keep_raw=False):
     ran on (``auto`` resolved, see :func:`sim.backends.chosen_backend`)."""
     spec, plan = prepare_request(req)
     machine = req.machine
-    backend = chosen_backend(req.backend, machine.engine) if req.mode == "dma" else "none"
+    backend = chosen_backend(req.backend, machine.engine) if req.mode in ENGINE_MODES \
+        else "none"
     started = time.perf_counter()
-    if req.mode == "dma":
+    if req.mode in ENGINE_MODES:
         raw = run_dma(spec, machine, backend=backend, driver=req.driver,
                       idle_skip=req.idle_skip, v1_double_copy=req.v1_double_copy,
                       latency_ns=req.latency_ns, progress=progress, vcd=req.vcd)
@@ -139,9 +140,9 @@ def run_request(req, progress=None, keep_raw=False):
     uniform = len(set(plan.sizes)) == 1
     row = {
         "mode": req.mode,
-        "driver": req.driver if req.mode == "dma" else None,
+        "driver": req.driver if req.mode in ENGINE_MODES else None,
         "flow": spec["flow"] or DEFAULT_FLOW[req.mode],
-        "threads": req.threads if req.mode == "mt-cpu" else None,
+        "threads": req.threads if req.mode in THREAD_MODES else None,
         "backend": backend,
         "workload_bytes": sum(plan.sizes),
         "folio_bytes": plan.sizes[0] if uniform else None,
@@ -157,7 +158,7 @@ def run_request(req, progress=None, keep_raw=False):
         "integrity": raw["integrity"],
         **dict(zip(USABLE_FIELDS, (ns / 1e3 for ns in usable_after(raw)))),
         "repeat": req.repeat,
-        "iommu_mode": machine.iommu.mode if req.mode == "dma" else None,
+        "iommu_mode": machine.iommu.mode if req.mode in ENGINE_MODES else None,
         "v1_double_copy": req.v1_double_copy if req.mode == "dma" and req.driver == "v1"
         else None,
         "toucher": req.toucher,

@@ -8,7 +8,8 @@ import statistics
 from sim.host.costs import CostTable, DEFAULT_COSTS
 from sim.kernel.clock import host_port_class, SoftPort
 from sim.kernel.core import CoreConfig, MigrationCore
-from sim.kernel.folios import folio_sizes, MigrateError, NR_MAX_BATCHED_MIGRATION, PAGE, Plan
+from sim.kernel.folios import (ENGINE_MODES, folio_sizes, MigrateError, NR_MAX_BATCHED_MIGRATION,
+                               PAGE, Plan)
 from sim.kernel.frames import node_layout, NodeFrames
 from sim.machine import DEFAULT_MACHINE
 from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
@@ -26,15 +27,16 @@ def plan_of(spec, costs):
                       poison=spec.get("poison", ()))
 
 
-def core_config(spec, path_gbps=None):
+def core_config(spec, path_gbps=None, dma_channels=1):
     """The core's configuration from a run's spec (``path_gbps``: the memory path's
-    bandwidth mt-cpu's workers share, :func:`sim.kernel.mtcopy.path_gbps`)."""
+    bandwidth mt-cpu's workers share, :func:`sim.kernel.mtcopy.path_gbps`;
+    ``dma_channels``: dcbm's, which dma+mt-cpu splits a batch with)."""
     return CoreConfig(mode=spec["mode"], flow=spec.get("flow"),
                       from_node=spec.get("from_node", 1), to_node=spec.get("to_node", 0),
                       remote_cpus=spec.get("remote_cpus", 0), mappings=spec.get("mappings", 1),
                       full=spec.get("full", False), seed=spec.get("seed", 0),
                       threads=spec.get("threads", 1), reason=spec.get("reason", MR_SYSCALL),
-                      path_gbps=path_gbps)
+                      path_gbps=path_gbps, dma_channels=dma_channels)
 
 
 def run_cpu(spec, costs=DEFAULT_COSTS, path_gbps=None):
@@ -42,8 +44,9 @@ def run_cpu(spec, costs=DEFAULT_COSTS, path_gbps=None):
     ``path_gbps``: the memory path's bandwidth mt-cpu's workers share (None: none)."""
     from sim.platform.memory import Memory
     config = core_config(spec, path_gbps)
-    if config.mode == "dma":
-        raise MigrateError("run_cpu runs the CPU modes; dma runs on the RTL (run_dma)")
+    if config.mode in ENGINE_MODES:
+        raise MigrateError(f"run_cpu runs the CPU modes; {config.mode} runs on the RTL "
+                           f"(run_dma)")
     plan = plan_of(spec, costs)
     layout = node_layout(plan, from_node=config.from_node, to_node=config.to_node,
                          base=0, full=config.full)
@@ -112,7 +115,7 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY,
     from sw_driver.foliodma import foliodma_probe, foliodma_remove
     table = CostTable(**costs)
     layout = {int(k): tuple(v) for k, v in layout.items()}
-    config = core_config(spec)
+    config = core_config(spec, dma_channels=nr_dma_chan)
     plan = plan_of(spec, table)
     numa = [(start, start + size, node) for node, (start, size) in layout.items()]
     faulted = None if faulted is None else FaultedRun(**faulted)

@@ -230,6 +230,15 @@ class AxiSlaveModel:
         None without a memory system."""
         return self._nodes
 
+    def book(self, write, addr, nbytes):
+        """Another agent's (the CPU's) nbytes of reads or writes at addr, booked now on
+        the memory system this port shares (:meth:`sim.platform.fabric.Fabric.book`);
+        the cycle they are served by."""
+        if self.fabric is None:
+            raise ValueError("book: flat memory has no bandwidth to share")
+        hops = self.fabric.host_hops(self._node_index(addr))[bool(write)]
+        return self.fabric.book(write, hops, nbytes, self.cycle)
+
     def busy(self):
         """Whether an accepted transaction has not completed yet."""
         return bool(self._rq or self._rbuf is not None or self._bq

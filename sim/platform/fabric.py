@@ -126,6 +126,31 @@ class Fabric:
                            + ((self._room * q,) if write else ()))
         return tuple(out)
 
+    def host_hops(self, node_index):
+        """The resources a CPU access to node ``node_index`` books: the node and the link
+        in front of it, each that has a rate (whether or not it paces the engines), as
+        ((resource, p, q), ...) for reads and for writes (p/q bytes per cycle). The
+        CPU reaches memory through the data fabric, not an engine's I/O port."""
+        timing = self.system.timings[node_index]
+
+        def hops(rates):
+            return tuple((self.system.resource_index(node_index, hop), *rate)
+                         for hop, rate in enumerate(rates) if rate is not None)
+        return hops(timing.read_rates), hops(timing.write_rates)
+
+    def book(self, write, hops, nbytes, cycle):
+        """Book nbytes of another agent's reads (or writes) on ``hops`` (as
+        :meth:`host_hops` gives them) from ``cycle`` on: each resource serves them from
+        max(cycle, its free time) at its rate, so the engines' later accesses queue
+        behind them, as theirs behind the engines'. Returns the cycle the last
+        resource has served them (``cycle`` when none is paced)."""
+        free = self.w_free if write else self.r_free
+        done = cycle
+        for resource, p, q in hops:
+            free[resource] = max(free[resource], cycle * p) + nbytes * q
+            done = max(done, -(-free[resource] // p))
+        return done
+
     def timings(self, port):
         """Per node index, the node table of port ``port`` (0-based engine): each
         access also books the port's I/O port."""

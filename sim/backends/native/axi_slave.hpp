@@ -294,6 +294,22 @@ class AxiSlave {
         w_paced_ = false;
         for (auto &n : nodes) w_paced_ = w_paced_ || !n.write_hops.empty();
     }
+    // Book `nbytes` of another agent's accesses (the CPU's) on the shared resources
+    // `hops` (resource, p, q triples: p/q bytes per cycle) from `cycle` on, each from
+    // its own free time, as Fabric.book; returns the cycle the last one has served them.
+    int64_t book(int write, const int64_t *hops, int count, int64_t nbytes, int64_t cycle) {
+        if (!has_nodes_) throw std::runtime_error("book: flat memory has no bandwidth to share");
+        std::vector<i128> &free = write ? budgets_->w_free : budgets_->r_free;
+        i128 done = cycle;
+        for (int i = 0; i < count; i++) {
+            size_t resource = (size_t)hops[3 * i];
+            i128 p = hops[3 * i + 1], q = hops[3 * i + 2];
+            if (resource >= free.size()) throw std::runtime_error("book: no such resource");
+            free[resource] = std::max(free[resource], (i128)cycle * p) + (i128)nbytes * q;
+            done = std::max(done, (free[resource] + p - 1) / p);
+        }
+        return (int64_t)done;
+    }
     // Translate through the IOMMU of `other`, a port configured the same way (one
     // Fabric, or both flat), and book the memory system's bandwidth with it.
     void share(AxiSlave &other) {

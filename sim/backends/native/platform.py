@@ -44,6 +44,7 @@ _SIGNATURES = {
     "fd_axi_set_faults": ([_P, _P, _INT], None),
     "fd_axi_injected": ([_P, _I64, _P], _I64),
     "fd_axi_cycle": ([_P], _I64),
+    "fd_axi_book": ([_P, _INT, _P, _INT, _I64, _I64], _I64),
     "fd_axi_busy": ([_P], _INT),
     "fd_axi_advance": ([_P, _I64], _INT),
     "fd_axi_step": ([_P, _P, _P, _P, _P, _INT, _INT, _INT], _INT),
@@ -269,6 +270,18 @@ class NativeAxi:
                 handle, _pointer(nodes), len(nodes), _pointer(hops), len(hops),
                 _pointer(ranges), len(ranges), system.node_index_of_id(system.default_node),
                 len(fabric.r_free)))
+
+    def book(self, write, addr, nbytes):
+        """As :meth:`sim.platform.axi_slave.AxiSlaveModel.book`, on the native fabric."""
+        if self.fabric is None:
+            raise ValueError("book: flat memory has no bandwidth to share")
+        hops = self.fabric.host_hops(self.memory_system.node_index(addr))[bool(write)]
+        table = np.asarray(hops or np.zeros((0, 3)), dtype=np.int64)
+        done = self._lib.fd_axi_book(self._handle, int(bool(write)), _pointer(table),
+                                     len(hops), nbytes, self.cycle)
+        if done < 0:
+            check(self._lib, done)
+        return done
 
     def __del__(self):
         if getattr(self, "_owned", False) and self._handle:

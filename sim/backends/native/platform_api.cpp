@@ -62,6 +62,14 @@ int64_t fd_axi_injected(AxiSlave *axi, int64_t from, int64_t *out) {
 void fd_axi_set_record(AxiSlave *axi, int record) { axi->record = record; }
 
 int64_t fd_axi_cycle(AxiSlave *axi) { return axi->cycle; }
+// The done cycle, or -1 on an error (fd_error says which).
+int64_t fd_axi_book(AxiSlave *axi, int write, const int64_t *hops, int count, int64_t nbytes,
+                    int64_t cycle) {
+    int64_t done = -1;
+    if (guarded([&] { done = axi->book(write, hops, count, nbytes, cycle); return 0; }))
+        return -1;
+    return done;
+}
 int fd_axi_busy(AxiSlave *axi) { return axi->busy(); }
 int fd_axi_advance(AxiSlave *axi, int64_t n) {
     return guarded([&] { axi->advance(n); return 0; });

@@ -176,9 +176,11 @@ def _iommu_event(rng, iommus, live):
     live.append((*entry, direction))
 
 
-def _drive(python, native, *, seed, cycles, beat, size_code):
+def _drive(python, native, *, seed, cycles, beat, size_code, book=0.0):
     """Random traffic on each port (lists of ports: one random master per pair), the
-    ports stepped in order every cycle, as the back-ends step their engines."""
+    ports stepped in order every cycle, as the back-ends step their engines; with
+    ``book``, in that fraction of cycles the CPU reads or writes a random page through
+    the first port's fabric (:meth:`AxiSlaveModel.book`), served by the same cycle."""
     if not isinstance(python, list):
         python, native = [python], [native]
     rng = np.random.default_rng(seed + 100)
@@ -193,6 +195,10 @@ def _drive(python, native, *, seed, cycles, beat, size_code):
     for _ in range(cycles):
         if rng.random() < 0.02:
             _iommu_event(rng, iommus, live)
+        if book and rng.random() < book:
+            write, addr = bool(rng.integers(0, 2)), BASE + (int(rng.integers(0, SIZE >> 12)) << 12)
+            nbytes = int(rng.integers(1, 4097))
+            assert native[0].book(write, addr, nbytes) == python[0].book(write, addr, nbytes)
         if rng.random() < 0.01:
             calls = int(rng.integers(1, 300))
             assert iommus[0].account_unmap_calls(calls) == iommus[1].account_unmap_calls(calls)
@@ -277,6 +283,20 @@ def test_ports_on_one_memory_system_are_cycle_identical(lib, data_width, engine_
         assert fabric.r_free[:2] == fabric.w_free[:2] == [0, 0]
     if engine_ports:    # engines 0 and 1 share I/O port 0, engine 2 has port 1 alone
         assert len(fabric.r_free) == 5 + 2 and fabric.r_free[5] and fabric.r_free[6]
+
+
+@pytest.mark.parametrize("slow, ports", [(True, 1), (True, 2), (False, 2)],
+                         ids=["one", "two-ports", "two-ports-default-nodes"])
+def test_the_cpus_traffic_books_the_fabric_alike(lib, slow, ports):
+    """The CPU's reads and writes booked on the engines' fabric between their bursts:
+    both models serve them by the same cycle and agree on every output after (the
+    engines' bursts queue behind them alike)."""
+    pythons, natives = _ports(lib, data_width=64, seed=31, ports=ports,
+                              memory_system=_system(1000.0, slow))
+    _drive(pythons, natives, seed=31, cycles=4000, beat=8, size_code=3, book=0.05)
+    _assert_same_state(pythons, natives)
+    fabric = pythons[0].fabric
+    assert all(fabric.r_free) and all(fabric.w_free)     # every node and link was booked
 
 
 @pytest.mark.parametrize("slow, ports", [(True, 1), (False, 2)], ids=["one", "two-ports"])

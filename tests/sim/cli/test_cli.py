@@ -125,7 +125,7 @@ def test_migrate_mt_cpu_on_worker_threads(capsys):
     assert main([*argv, "--wide"]) == 0
     assert "mt-cpu x4" in capsys.readouterr().out
     assert main(["migrate", "--copy", "cpu", "--threads", "2", "--quiet"]) == 2
-    assert "--threads 2: only --copy mt-cpu has worker threads" in capsys.readouterr().err
+    assert "--threads 2: only --copy mt-cpu and dma+mt-cpu have worker threads" in capsys.readouterr().err
 
 
 def test_migrate_prints_when_the_folios_were_usable_again(capsys):

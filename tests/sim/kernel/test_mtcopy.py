@@ -1,11 +1,12 @@
 """mt-cpu: the batch copy on kernel worker threads, each at the per-core rate, all on one
-memory path's bandwidth, with dispatch and join costs."""
+memory path's bandwidth, with dispatch and join costs; and beside the engines
+(dma+mt-cpu), on the memory fabric they book."""
 import pytest
 
 from sim.kernel.folios import MigrateError
-from sim.kernel.mtcopy import MtCopy, copy_phase_ns, path_gbps, worker_busy_ns
+from sim.kernel.mtcopy import MtCopy, copy_phase_ns, hybrid_split, path_gbps, worker_busy_ns
 from sim.kernel.request import MigrateRequest, prepare_request, run_request
-from sim.machine import DEFAULT_MACHINE
+from sim.machine import DEFAULT_MACHINE, load_machine
 
 GiB = 1 << 30
 
@@ -66,10 +67,55 @@ def test_a_poisoned_folio_stays_at_its_source():
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"mode": "batch-cpu", "threads": 2}, "only the mt-cpu copy has worker threads"),
+    ({"mode": "batch-cpu", "threads": 2}, "only the mt-cpu and dma.mt-cpu copies have worker"),
+    ({"mode": "dma+mt-cpu", "flow": "upstream"}, "dma.mt-cpu needs the batched or early-copy"),
     ({"mode": "mt-cpu", "flow": "upstream"}, "mt-cpu needs the batched or early-copy flow"),
     ({"mode": "mt-cpu", "threads": 0}, "threads=0: expected an int in 1..64"),
 ])
 def test_bad_threads_are_refused(changes, message):
     with pytest.raises(MigrateError, match=message):
         prepare_request(MigrateRequest(**changes))
+
+
+def test_a_batch_is_split_evenly_between_channels_and_workers():
+    assert hybrid_split(32, 4, 4) == 16 and hybrid_split(32, 1, 3) == 8
+    assert hybrid_split(2, 16, 1) == 1 and hybrid_split(2, 1, 16) == 1   # one each side
+    assert hybrid_split(1, 4, 4) == 1 and hybrid_split(1, 1, 4) == 0    # nothing to split
+
+
+def _beside_engines(mode, threads, folio_bytes, channels, **values):
+    """zen3-ptdma, 256 MiB from the other socket (8x the LLC: sources read from their
+    node), whose DRAM serves reads at 6 GB/s: the memory every copier shares."""
+    machine = load_machine("zen3-ptdma").with_values(
+        {"dma.nr_dma_chan": channels, "memory.remote.read_gbps": 6.0, **values})
+    row = run_request(MigrateRequest(mode=mode, threads=threads, workload_bytes=256 << 20,
+                                     folio_bytes=folio_bytes, repeat=1, backend="verilator",
+                                     machine=machine))
+    assert row["integrity"]["ok"] and row["integrity"]["kept_at_source"] == 0
+    return row["copy_gbps"]
+
+
+def test_workers_beside_the_engines_book_the_fabric_as_the_path_model_says():
+    """dma+mt-cpu with one THP per batch and more workers than channels: the workers
+    copy it all, page by page, booking the engines' fabric; they share the 6 GB/s node
+    with each other as mt-cpu's path model says (and a lone worker is bound by it too)."""
+    for threads in (1, 4):
+        on_fabric = _beside_engines("dma+mt-cpu", threads, 2 << 20, channels=1)
+        path_model = _beside_engines("mt-cpu", threads, 2 << 20, channels=1)
+        assert on_fabric == pytest.approx(path_model, rel=0.02)
+        assert on_fabric <= 6.0
+
+
+def test_workers_and_engines_share_the_node_they_both_read():
+    """64 KiB folios, each batch split between 4 channels and 4 workers. Alone, the
+    engines reach 4.3 GB/s and the workers 5.9 on the node's 6 GB/s; if they did not
+    share it, the split batch would move at twice the engines' rate. Together they
+    stay within the node's 6 GB/s; with the node at its 160 GB/s, they go faster."""
+    engines = _beside_engines("dma", 1, 64 << 10, channels=4)
+    workers = _beside_engines("mt-cpu", 4, 64 << 10, channels=4)
+    both = _beside_engines("dma+mt-cpu", 4, 64 << 10, channels=4)
+    assert engines > 0.6 * 6.0 and workers > 0.9 * 6.0
+    assert both <= 6.0 * 1.01
+    unbound = _beside_engines("dma+mt-cpu", 4, 64 << 10, channels=4,
+                              **{"memory.remote.read_gbps": 160.0})
+    assert unbound > 1.5 * 6.0
