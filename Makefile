@@ -88,6 +88,7 @@ bench-explore: $(STAMP) tools
 synth: $(STAMP)
 	$(BIN)/foliodma synth --pnr
 	$(BIN)/foliodma synth --sweep data-width 64,128,256,512 --pnr
+	$(BIN)/foliodma synth --families all --pnr --out build/synth-families
 
 regs: $(STAMP)
 	$(BIN)/foliodma regs --out docs

@@ -82,3 +82,10 @@ class EngineParams:
 
     def as_dict(self):
         return asdict(self)
+
+
+#: A small engine: 64-bit data, one channel, bursts of 16 beats, two in flight each way,
+#: a 16-beat buffer, one descriptor ahead (the engine that fits the small FPGAs:
+#: :mod:`hw.fpga`).
+SMALL_ENGINE = EngineParams(data_width=64, max_burst=16, outstanding_reads=2,
+                            outstanding_writes=2, buffer_depth=16, prefetch_depth=1)

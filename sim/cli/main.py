@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from hw.synth import DEFAULT_DEVICE, DEFAULT_TARGET_MHZ, ECP5_DEVICES
+from hw.synth import DEFAULT_TARGET_MHZ
 from sim.backends import AUTO_BACKEND
 from sim.cli.bench import cmd_bench, DRIVER_ONLY, DRIVERS
 from sim.cli.common import (add_csv_option, add_from_json_option, apply_from_json,
@@ -16,7 +16,8 @@ from sim.cli.common import (add_csv_option, add_from_json_option, apply_from_jso
                             UsageError)
 from sim.cli.machine_options import (add_engine_options, add_host_options, add_platform_options,
                                      add_platform_reading_options)
-from sim.cli.hardware import cmd_regs, cmd_synth, cmd_verilog, output_dir, verilog_identifier
+from sim.cli.hardware import cmd_regs, cmd_verilog, output_dir, verilog_identifier
+from sim.cli.synth import add_synth_command
 from sim.cli.migrate import add_migrate_options, cmd_migrate
 from sim.cli.platform import add_platform_command
 from sim.cli.explore import add_explore_command
@@ -185,32 +186,7 @@ def build_parser():
                         help="top module name, a Verilog identifier (default %(default)s)")
     add_engine_options(export)
     export.set_defaults(func=cmd_verilog)
-    synth = commands.add_parser(
-        "synth", help="synthesize the engine for a Lattice ECP5 FPGA: cells, and with "
-                      "--pnr the clock it reaches",
-        description="Synthesizes the engine RTL with Yosys (synth_ecp5) and prints the ECP5 "
-                    "primitives it maps to; with --pnr, places and routes it with "
-                    "nextpnr-ecp5 out of context (no I/O pins: the engine as a block of a "
-                    "larger design) and prints the device use, the clock reached and its "
-                    "critical path. Both tools are the WebAssembly builds from PyPI.")
-    add_engine_options(synth)
-    synth.add_argument("--out", type=output_dir, default=Path("build/synth"),
-                       help="directory for the RTLIL, netlist, reports and logs "
-                            "(default %(default)s)")
-    synth.add_argument("--pnr", action="store_true",
-                       help="also place and route (about a minute for the default engine)")
-    synth.add_argument("--device", choices=ECP5_DEVICES, default=DEFAULT_DEVICE,
-                       help="ECP5 device to place on, CABGA381 package (default %(default)s)")
-    synth.add_argument("--target-mhz", type=positive_float, default=DEFAULT_TARGET_MHZ,
-                       help="clock the placer aims for; the clock reached is reported "
-                            "either way (default %(default)g)")
-    synth.add_argument("--sweep", nargs=2, metavar=("OPTION", "V1,V2,..."),
-                       help="synthesize once per value of one engine parameter, e.g. "
-                            "--sweep data-width 64,128,256,512, and print one row each "
-                            "(each run in OUT/OPTION-VALUE)")
-    synth.add_argument("--json", action="store_true", help="print the result as JSON")
-    synth.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    synth.set_defaults(func=cmd_synth)
+    add_synth_command(commands, output_dir, positive_float, DEFAULT_TARGET_MHZ)
     add_platform_command(commands)
     add_scaling_command(commands)
     add_stress_command(commands)

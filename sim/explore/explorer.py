@@ -301,6 +301,8 @@ class Explorer:
             row.update({k: area.get(k) for k in ("luts", "ffs", "lutram", "bram", "fmax_mhz",
                                                  "comb", "cmos_transistors")})
             row["device_luts"] = area["luts"] * machine.engines
+            row["area_family"] = area.get("family")
+            row["area_device"] = area.get("device")
         row.update(self._figures(dma, cpu, machine, workload, row["driver"]))
         return row
 

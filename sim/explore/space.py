@@ -24,6 +24,7 @@ as ``section.key``. Every combination of the axes is a :class:`Point`; its
 """
 import itertools
 import math
+import dataclasses
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -66,7 +67,7 @@ OBJECTIVES = {
     "dma_gbps": ("max", "GB/s end to end with DMA"),
     "speedup": ("max", "DMA GB/s / CPU GB/s"),
     "dma_cpu_s_per_gib": ("min", "CPU s per GiB moved with DMA"),
-    "luts": ("min", "LUTs of one engine (ECP5 LUT4, carry cells as two)"),
+    "luts": ("min", "LUTs of one engine on area.family (carry cells as the LUTs they hold)"),
     "device_luts": ("min", "LUTs of every engine of the device"),
     "ffs": ("min", "flip-flops of one engine"),
     "bram": ("min", "block RAMs of one engine"),
@@ -104,9 +105,10 @@ class Workload:
 
 @dataclass(frozen=True)
 class Area:
-    """How a point's area and clock are measured: Yosys synthesis for ``family`` (LUTs,
-    FFs, block RAM), place and route on ``device`` for Fmax when ``fmax``, and a
-    technology-independent CMOS transistor estimate when ``cmos``."""
+    """How a point's area and clock are measured: Yosys synthesis for ``family`` (one of
+    :data:`hw.fpga.FAMILIES`: LUTs, FFs, block RAM), place and route on ``device`` for
+    Fmax when ``fmax``, and a technology-independent CMOS transistor estimate when
+    ``cmos``."""
     enabled: bool = True
     family: str = "ecp5"
     device: str = "85k"
@@ -318,6 +320,25 @@ def _table(data, key, cls, where):
         raise SpaceError(f"{where}: {error}") from None
 
 
+def _area(data):
+    """The [area] table: a family of hw.fpga, and one of its devices (its default when
+    none is given; the ECP5 one when the family is left out)."""
+    from hw.fpga import FAMILIES
+    area = _table(data, "area", Area, "area")
+    if area.family not in FAMILIES:
+        raise SpaceError(f"area.family={area.family!r}: expected one of {', '.join(FAMILIES)}")
+    family = FAMILIES[area.family]
+    if "device" not in data.get("area", {}) and area.family != Area.family:
+        area = dataclasses.replace(area, device=family.default_device)
+    if area.fmax and family.nextpnr is None:
+        raise SpaceError(f"area.fmax needs place and route, which {family.title} does not "
+                         f"have on PyPI: set area.fmax = false")
+    if area.fmax and area.device not in family.devices:
+        raise SpaceError(f"area.device={area.device!r}: {family.title} devices are "
+                         f"{', '.join(family.devices)}")
+    return area
+
+
 def _split_objective(objective):
     """(key, direction or "") of "key:direction", "key" or a (key, direction) pair."""
     if isinstance(objective, tuple):
@@ -359,7 +380,7 @@ def parse_space(data, base_dir=Path("."), source="<space>"):
     workloads = data.get("workloads")
     if not isinstance(workloads, list) or not workloads:
         raise SpaceError("a space needs at least one [[workloads]] table (folio_size, size)")
-    area = _table(data, "area", Area, "area")
+    area = _area(data)
     search = _table(data, "search", Search, "search")
     if search.method not in SEARCH_METHODS:
         raise SpaceError(f"search.method={search.method!r}: expected one of "

@@ -1,4 +1,5 @@
-"""Synthesis for Lattice ECP5 (Yosys) and place and route (nextpnr), on small engines."""
+"""Synthesis for the FPGA families (Yosys) and place and route (nextpnr), on small engines;
+the place and route of the other families runs in `make synth` (minutes each)."""
 import json
 import re
 
@@ -6,6 +7,10 @@ import pytest
 
 from hw import synth as synth_module
 from hw.params import EngineParams
+from pathlib import Path
+
+from hw.fpga import FAMILIES, constraints_text
+from hw.params import SMALL_ENGINE
 from hw.synth import (ECP5_CELLS, TOP, SynthError, cmos_transistors, place_and_route, rtl_name,
                       synthesize)
 from sim.cli.main import main
@@ -141,7 +146,7 @@ def test_cli_synth_sweep_table(tmp_path, capsys):
                  "--out", str(tmp_path), "--quiet"]) == 0
     lines = capsys.readouterr().out.splitlines()
     header = next(line for line in lines if line.startswith("data-width"))
-    assert header.split()[:3] == ["data-width", "LUT4", "carry"]
+    assert header.split()[:3] == ["data-width", "LUT", "carry"]
     rows = [line.split() for line in lines if line.split()[:1] in (["64"], ["128"])]
     assert [row[0] for row in rows] == ["64", "128"]
     # The flip-flop column grows with the width, as in the single runs above.
@@ -178,3 +183,80 @@ def test_a_cell_is_named_by_the_rtl_signal_it_implements():
     assert rtl_name("writer.buffer.storage_DP16KD_1") == "writer.buffer.storage"
     assert rtl_name("$abc$1234$auto$blifparse") == "$abc$1234$auto$blifparse"
     assert rtl_name("TRELLIS_FF_Q") == "TRELLIS_FF_Q"
+
+
+def test_xilinx_7_series_maps_the_flattened_engine():
+    """synth_xilinx's ABC9 step stops on the hierarchical engine; flattened, it maps."""
+    result = synthesize(SMALL_ENGINE, _tmp(), "xilinx")
+    kinds = FAMILIES["xilinx"].kind_counts(result.cells)
+    assert set(result.cells) <= set(FAMILIES["xilinx"].cells)
+    assert kinds["LUT"] > 500 and kinds["FF"] > 1000 and kinds["carry"] > 0
+    with pytest.raises(SynthError, match="no open place and route"):
+        place_and_route(result)
+
+
+def _tmp():
+    import tempfile
+    return Path(tempfile.mkdtemp(prefix="foliodma-synth-"))
+
+
+def test_cells_are_named_by_rtl_signal_in_every_family():
+    assert rtl_name("engine.legalizer.cur_DFFR_Q_8", "gowin") == "legalizer.cur[8]"
+    assert rtl_name("engine.jobs.produce_SB_DFFESR_Q_1_D_SB_LUT4_O_LC", "ice40") == \
+        "jobs.produce"
+    assert rtl_name("engine.jobs.inner_level_FD1P3IX_Q_3", "nexus") == "jobs.inner_level[3]"
+
+
+def test_pin_constraints_follow_each_family_format():
+    nexus, gowin = FAMILIES["nexus"], FAMILIES["gowin"]
+    assert constraints_text(nexus, nexus.device(None)).splitlines()[0] == \
+        "ldc_set_location -site {L13} [get_ports clk]"
+    assert 'IO_LOC "sout" T2;' in constraints_text(gowin, gowin.device("gw2a-18"))
+    assert constraints_text(FAMILIES["ice40"], FAMILIES["ice40"].device("up5k")) == ""
+    with pytest.raises(ValueError, match="unknown Lattice iCE40 device '85k'"):
+        FAMILIES["ice40"].device("85k")
+
+
+def test_a_chain_start_tied_to_a_constant_is_left_unconnected_for_nextpnr_nexus(tmp_path):
+    netlist = tmp_path / "n.json"
+    cells = {"zero": {"type": "VLO", "connections": {"Z": [7]}},
+             "first": {"type": "CCU2", "connections": {"CIN": [7], "COUT": [8]}},
+             "next": {"type": "CCU2", "connections": {"CIN": [8], "COUT": [9]}}}
+    netlist.write_text(json.dumps({"modules": {"top": {"cells": cells}}}))
+    synth_module._detach_constant_carry_ins(netlist, "top")
+    cells = json.loads(netlist.read_text())["modules"]["top"]["cells"]
+    assert "CIN" not in cells["first"]["connections"]
+    assert cells["next"]["connections"]["CIN"] == [8]
+
+
+def test_cli_families_table_names_what_did_not_place(tmp_path, capsys, monkeypatch):
+    """One row per engine and family; a family whose nextpnr fails (the design does not
+    fit) and one without open place and route say so. Synthesis and placement are
+    stand-ins here: their own tests run the tools."""
+    def synthesized(params, out, family):
+        cells = {name: 3 for name in list(FAMILIES[family].cells)[:3]}
+        return synth_module.SynthResult(cells=cells, netlist=Path(out) / "n.json",
+                                        log=Path(out) / "yosys.log", seconds=1.0,
+                                        family=family, params=params)
+
+    def placed(synth, device, target_mhz):
+        if synth.family == "ice40" and synth.params.data_width == 256:
+            raise SynthError("nextpnr-ice40 failed (exit status 125); log: x\n"
+                             "ERROR: Failed to expand region of 20000 ICESTORM_LCs")
+        return synth_module.PnrResult(device="d", target_mhz=target_mhz, fmax_mhz=123.4,
+                                      utilization={"LUT": {"used": 5, "available": 10}},
+                                      critical_path={}, log=Path("l"), seconds=1.0,
+                                      family=synth.family, part="PART")
+    monkeypatch.setattr(synth_module, "synthesize", synthesized)
+    monkeypatch.setattr(synth_module, "place_and_route", placed)
+    assert main(["synth", "--families", "ecp5,ice40,xilinx", "--pnr", "--out",
+                 str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines()
+            if line.strip().startswith(("options:", "small:"))]
+    assert [(row[0], row[2]) for row in rows] == [
+        ("options:", "ecp5"), ("options:", "ice40"), ("options:", "xilinx"),
+        ("small:", "ecp5"), ("small:", "ice40"), ("small:", "xilinx")]
+    assert rows[0][-1] == "123.4" and rows[1][-1] == "-" and rows[4][-1] == "123.4"
+    assert "options engine on ice40: not placed: Failed to expand region" in out
+    assert "small engine on xilinx: not placed: no open place and route" in out

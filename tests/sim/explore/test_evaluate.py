@@ -70,5 +70,19 @@ def test_area_from_synthesis(tmp_path, monkeypatch):
     assert area["ffs"] == cells["TRELLIS_FF"] and area["bram"] == cells.get("DP16KD", 0)
     assert area["lutram"] == cells["TRELLIS_DPR16X4"] and "fmax_mhz" not in area
     assert area["cmos_transistors"] == 123_456 and asked == [SMALL]
-    with pytest.raises(ValueError, match="only ecp5"):
-        run_area(SMALL, Area(family="ice40"), False, tmp_path / "c")
+    # Another family: its synthesis, its cells counted by kind (stand-in cells here: the
+    # family flows run in tests/hw/test_synth.py and make synth).
+    gowin = {"LUT4": 10, "LUT2": 5, "ALU": 3, "MUX2_LUT5": 7, "DFFRE": 20, "DFFE": 2,
+             "RAM16SDP4": 4, "SDPB": 1}
+
+    def synthesized(params, out_dir, family):
+        assert family == "gowin"
+        return hw.synth.SynthResult(cells=gowin, netlist=tmp_path / "n.json",
+                                    log=tmp_path / "l", seconds=0.1, family=family,
+                                    params=params)
+    monkeypatch.setattr(hw.synth, "synthesize", synthesized)
+    area = run_area(SMALL, Area(family="gowin", device="gw2a-18", fmax=False), False, tmp_path)
+    assert (area["luts"], area["ffs"], area["lutram"], area["bram"]) == (18, 22, 4, 1)
+    assert area["family"] == "gowin"
+    with pytest.raises(ValueError, match="unknown FPGA family 'vu9p'"):
+        run_area(SMALL, Area(family="vu9p"), False, tmp_path / "c")

@@ -102,3 +102,15 @@ def test_platform_files_are_found_beside_the_space(tmp_path):
                     '[[workloads]]\nfolio_size = "4K"\nsize = "1M"\n')
     s = load_space(path)
     assert [p.machine(s.base_dir).engine_mhz for p in s.points()] == [250.0, 1000.0]
+
+
+def test_the_area_names_a_family_and_one_of_its_devices():
+    assert (space().area.family, space().area.device) == ("ecp5", "85k")
+    gowin = space(area={"family": "gowin"}).area
+    assert gowin.device == "gw2a-18"                 # the family's default device
+    assert space(area={"family": "xilinx", "fmax": False}).area.family == "xilinx"
+    for area, message in [({"family": "vu9p"}, "area.family='vu9p': expected one of ecp5"),
+                          ({"family": "xilinx"}, "area.fmax needs place and route"),
+                          ({"family": "ice40", "device": "85k"}, "iCE40 devices are up5k")]:
+        with pytest.raises(SpaceError, match=message):
+            space(area=area)
