@@ -6,7 +6,7 @@ import json
 import sys
 
 from hw.fpga import FAMILIES, family as family_named
-from hw.params import SMALL_ENGINE
+from hw.params import SMALL_ENGINE, EngineParams
 from sim.cli.common import UsageError, comma_list, format_table
 from sim.cli.machine_options import add_engine_options, engine_params
 from sim.cli.sweep import sweep_values
@@ -211,7 +211,8 @@ def _sweep(args, say):
 
 def _families_table(args, say):
     """synth --families: the engine of the options and the small engine on each family."""
-    engines = [("options", engine_params(args))]
+    params = engine_params(args)
+    engines = [("default" if params == EngineParams() else "given", params)]
     if engines[0][1] != SMALL_ENGINE:
         engines.append(("small", SMALL_ENGINE))
     runs = []
@@ -277,8 +278,9 @@ def add_synth_command(commands, output_dir, positive_float, default_target_mhz):
     synth.add_argument("--family", default="ecp5", metavar="NAME",
                        help=f"FPGA family: {', '.join(FAMILIES)} (default %(default)s)")
     synth.add_argument("--families", type=comma_list, metavar="F1,F2,...",
-                       help="one row per family, for the engine of the options and the "
-                            "small engine (hw.params.SMALL_ENGINE)")
+                       help="one row per family ('all': every one), for the engine of the "
+                            "options (default: the default engine) and the small engine "
+                            "(hw.params.SMALL_ENGINE)")
     synth.add_argument("--out", type=output_dir, default="build/synth",
                        help="directory for the RTLIL, netlist, reports and logs "
                             "(default %(default)s)")

@@ -253,10 +253,10 @@ def test_cli_families_table_names_what_did_not_place(tmp_path, capsys, monkeypat
                  str(tmp_path), "--quiet"]) == 0
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines()
-            if line.strip().startswith(("options:", "small:"))]
+            if line.strip().startswith(("default:", "small:"))]
     assert [(row[0], row[2]) for row in rows] == [
-        ("options:", "ecp5"), ("options:", "ice40"), ("options:", "xilinx"),
+        ("default:", "ecp5"), ("default:", "ice40"), ("default:", "xilinx"),
         ("small:", "ecp5"), ("small:", "ice40"), ("small:", "xilinx")]
     assert rows[0][-1] == "123.4" and rows[1][-1] == "-" and rows[4][-1] == "123.4"
-    assert "options engine on ice40: not placed: Failed to expand region" in out
+    assert "default engine on ice40: not placed: Failed to expand region" in out
     assert "small engine on xilinx: not placed: no open place and route" in out
