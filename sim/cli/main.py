@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from hw.amba import MAX_ID_WIDTH
+from hw.layouts import AXI_ID_WIDTH
 from hw.synth import DEFAULT_TARGET_MHZ
 from sim.backends import AUTO_BACKEND
 from sim.cli.bench import cmd_bench, DRIVER_ONLY, DRIVERS
@@ -16,7 +18,7 @@ from sim.cli.common import (add_csv_option, add_from_json_option, apply_from_jso
                             UsageError)
 from sim.cli.machine_options import (add_engine_options, add_host_options, add_platform_options,
                                      add_platform_reading_options)
-from sim.cli.hardware import cmd_regs, cmd_verilog, output_dir, verilog_identifier
+from sim.cli.hardware import cmd_regs, cmd_verilog, export_path, output_dir, verilog_identifier
 from sim.cli.synth import add_synth_command
 from sim.cli.migrate import add_migrate_options, cmd_migrate
 from sim.cli.platform import add_platform_command
@@ -175,13 +177,28 @@ def build_parser():
     regs.set_defaults(func=cmd_regs)
 
     export = commands.add_parser(
-        "verilog", help="export the engine as Verilog for a given set of parameters",
-        description="Converts the engine RTL, built with the given parameters, to one "
-                    "Verilog file (through Yosys), as the Icarus back-end simulates it and "
-                    "as an FPGA flow would take it: AXI4 master m_axi__*, AXI4-Lite slave "
-                    "s_axil__*, interrupt irq, clock clk, reset rst.")
-    export.add_argument("--out", type=output_path, default=Path("foliodma_engine.v"),
-                        help="output file (default %(default)s)")
+        "verilog", help="export the engine as Verilog, or as an IP package (FuseSoC core, "
+                        "IP-XACT component), for a given set of parameters",
+        description="Converts the engine RTL, built with the given parameters, to Verilog "
+                    "(through Yosys) with ports as AMBA names them, so that a vendor block "
+                    "design infers its interfaces: the AXI4 master m_axi_* (every AXI4 "
+                    "signal; AxCACHE, AxPROT, AxLOCK, AxQOS and AxREGION constant, see "
+                    "hw/amba.py), the AXI4-Lite slave s_axil_*, irq, idle, clock aclk and "
+                    "reset aresetn. --out FILE.v writes the Verilog alone; --out DIR writes "
+                    "the IP package: the Verilog, a FuseSoC core (foliodma_engine.core, "
+                    "targets default and lint), an IP-XACT component (foliodma_engine.xml: "
+                    "bus interfaces, ports, the register map through PeakRDL), the C header "
+                    "and the register reference.")
+    export.add_argument("--out", type=export_path, default=Path("foliodma_engine.v"),
+                        help="FILE.v: the Verilog alone; DIR: the IP package (default "
+                             "%(default)s)")
+    export.add_argument("--id-width", type=positive_int, default=AXI_ID_WIDTH,
+                        help=f"AXI ID width of the master port, {AXI_ID_WIDTH}..{MAX_ID_WIDTH} "
+                             f"(default %(default)s: the engine's own; wider IDs are "
+                             f"zero-extended)")
+    export.add_argument("--reset", choices=("aresetn", "areset"), default="aresetn",
+                        help="the reset port: aresetn, active low as AMBA has it, or areset, "
+                             "active high (default %(default)s)")
     export.add_argument("--name", type=verilog_identifier, default="foliodma_engine",
                         help="top module name, a Verilog identifier (default %(default)s)")
     add_engine_options(export)
