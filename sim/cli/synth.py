@@ -228,21 +228,22 @@ def _families_table(args, say):
     columns = [("engine", "engine", "{}"), ("family", "family", "{}")]
     columns += [(kind, kind, "{}") for kind in KIND_COLUMNS]
     if args.pnr:
-        columns += [("device", "part", "{}"), ("fullest", "fullest", "{}"),
+        columns += [("device", "part", "{}"), ("logic use", "logic", "{}"),
                     ("MHz", "mhz", "{}")]
     rows, notes = [], []
     for label, params, name, synth, pnr, why in runs:
         row = {"engine": f"{label}: {params.data_width}-bit", "family": name,
                **_kind_row(synth)}
+        fam = FAMILIES[name]
         if pnr is not None:
-            resource, use = max(pnr.utilization.items(),
-                                key=lambda item: item[1]["used"] / item[1]["available"])
+            use = pnr.utilization.get(fam.logic_resource)
             row.update(part=pnr.part, mhz=f"{pnr.fmax_mhz:.1f}",
-                       fullest=f"{resource} {use['used'] / use['available']:.0%}")
+                       logic="-" if use is None else
+                       f"{use['used']:,} {fam.logic_resource} "
+                       f"({use['used'] / use['available']:.0%})")
         elif args.pnr:
-            fam = FAMILIES[name]
             row.update(part=fam.devices[args.device or fam.default_device].part
-                       if fam.nextpnr else "-", fullest="-", mhz="-")
+                       if fam.nextpnr else "-", logic="-", mhz="-")
             notes.append(f"{label} engine on {name}: not placed: {why}")
         rows.append(row)
     print(f"the engine on each FPGA family (cells after Yosys" +
@@ -251,9 +252,9 @@ def _families_table(args, say):
     for note in notes:
         print(note)
     if args.pnr:
-        print("fullest: the device resource the design uses most. ECP5: out of context; "
-              "the others inside the pin wrapper (hw/pin_wrapper.py), whose cells count "
-              "in the use.")
+        print("logic use: the device's logic cells the design takes (of all of them). "
+              "ECP5: out of context; the others inside the pin wrapper "
+              "(hw/pin_wrapper.py), whose cells count in the use.")
     print("LUT: LUTs and the muxes that widen them; carry: carry cells; FF: flip-flops; "
           "LUT RAM and block RAM: memory primitives (hw/fpga.py says which cell is "
           "which).")

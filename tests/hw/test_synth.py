@@ -244,7 +244,8 @@ def test_cli_families_table_names_what_did_not_place(tmp_path, capsys, monkeypat
             raise SynthError("nextpnr-ice40 failed (exit status 125); log: x\n"
                              "ERROR: Failed to expand region of 20000 ICESTORM_LCs")
         return synth_module.PnrResult(device="d", target_mhz=target_mhz, fmax_mhz=123.4,
-                                      utilization={"LUT": {"used": 5, "available": 10}},
+                                      utilization={"TRELLIS_COMB": {"used": 5,
+                                                                    "available": 10}},
                                       critical_path={}, log=Path("l"), seconds=1.0,
                                       family=synth.family, part="PART")
     monkeypatch.setattr(synth_module, "synthesize", synthesized)
@@ -258,5 +259,6 @@ def test_cli_families_table_names_what_did_not_place(tmp_path, capsys, monkeypat
         ("default:", "ecp5"), ("default:", "ice40"), ("default:", "xilinx"),
         ("small:", "ecp5"), ("small:", "ice40"), ("small:", "xilinx")]
     assert rows[0][-1] == "123.4" and rows[1][-1] == "-" and rows[4][-1] == "123.4"
+    assert "5 TRELLIS_COMB (50%)" in out
     assert "default engine on ice40: not placed: Failed to expand region" in out
     assert "small engine on xilinx: not placed: no open place and route" in out
