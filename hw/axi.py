@@ -1,8 +1,10 @@
 """AXI4 and AXI4-Lite signatures (master view), with the standard flat names.
 
 Member names follow the AXI specification (``araddr``, ``rvalid``...), so the
-exported Verilog ports read ``m_axi__araddr`` and cocotbext-axi finds them with
-``AxiBus.from_prefix(dut, "m_axi", bus_separator="__")``.
+engine's Verilog ports, as the simulation back-ends convert it, read ``m_axi__araddr``
+and cocotbext-axi finds them with ``AxiBus.from_prefix(dut, "m_axi",
+bus_separator="__")``; the export for other flows renames them as AMBA does
+(``m_axi_araddr``, :mod:`hw.amba`).
 """
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
