@@ -340,10 +340,17 @@ class FoliodmaDevice(DmaDevice):
 
     async def _reset(self, chan):
         """CTRL.reset, then wait until the channel has drained and HEAD = TAIL = 0;
-        its interrupt causes are cleared (the caller collects its work)."""
+        its interrupt causes are cleared (the caller collects its work). A channel
+        found idle but halted again (another agent aborted it after the reset) is
+        reset again, until the channel timeout."""
         self.resets += 1
+        deadline = self.port.now_ns + self.channel_timeout_ns
         await self.port.mmio_write(chan.reg("ctrl"), self._ctrl_reset)
-        await self._wait_status(chan, lambda s: not s.busy and not s.halted, "reset")
+        while (await self._wait_status(chan, lambda s: not s.busy, "reset")).halted:
+            if self.port.now_ns >= deadline:
+                raise FoliodmaError(f"channel {chan.chan_id}: halted again after every "
+                                    f"reset for {self.channel_timeout_ns} ns")
+            await self.port.mmio_write(chan.reg("ctrl"), self._ctrl_reset)
         chan.tail = 0
         await self.port.mmio_write(self._int_status, self.int_bits(chan))
 

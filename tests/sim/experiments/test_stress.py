@@ -159,3 +159,37 @@ def test_a_case_leaves_no_memory_behind():
     before = alive()
     assert failed(run_case(dataclasses.replace(BASE, **FAULTS["irq_lost"]))) is None
     assert alive() == before
+
+
+#: The shrunk case of a hang the campaign found: the driver resets channel 0 and, 15 ns
+#: later, another agent's CTRL.abort (value 2, at 52.55 us) halts the idle channel again;
+#: the driver waited for it to be neither busy nor halted, 10 ms, and gave up.
+ABORTED_AFTER_RESET = {'seed': 683678720,
+                       'backend': 'verilator',
+                       'driver': 'v3',
+                       'engines': 1,
+                       'channels': 1,
+                       'sizes': [8192, 65536, 4096, 16384, 65536, 16384, 32768, 4096, 4096, 16384, 8192],
+                       'max_batch_pages': 8,
+                       'bus_faults': [{'reads': {'250': ['error', 2], '259': ['error', 3]},
+                                       'writes': {'3': ['error', 3],
+                                                  '63': ['error', 3],
+                                                  '66': ['error', 2],
+                                                  '132': ['error', 3],
+                                                  '187': ['error', 3],
+                                                  '257': ['error', 2],
+                                                  '297': ['error', 3]}}],
+                       'host_faults': [{'at_ns': 52553.907334586474,
+                                        'kind': 'mmio',
+                                        'value': 2,
+                                        'offset': 276}],
+                       'record_errors': [[4294971400, 4294971408]],
+                       'poison': [1],
+                       'dcbm_timeout_ns': 50000,
+                       'channel_timeout_ns': 10000000}
+
+
+def test_a_channel_aborted_again_after_its_reset_is_reset_again():
+    outcome = run_case(Case(**ABORTED_AFTER_RESET))
+    assert failed(outcome) is None, failed(outcome)
+    assert outcome["report"]["faults_fired"] == {"mmio": 1}
