@@ -134,7 +134,10 @@ class HostPort(CpuCopy, Port):
 
     def _next_event_ns(self):
         """When the next host fault or agent is due (infinite when none is)."""
-        return min([self.faults.next_ns()] + [agent.next_ns() for agent in self.agents])
+        due = self.faults.next_ns()
+        for agent in self.agents:
+            due = min(due, agent.next_ns())
+        return due
 
     async def _fire_events(self):
         """Fire the host faults and agents that are due now."""
