@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-explore reproduce scaling scaling-v7 calibrate-ptdma calibrate-ptdma-v7 stress explore figures synth ip tools regs clean
+.PHONY: demo test board board-sim bench bench-explore reproduce scaling scaling-v7 calibrate-ptdma calibrate-ptdma-v7 stress explore figures synth ip tools regs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "foliodma needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -97,6 +97,16 @@ synth: $(STAMP)
 	$(BIN)/foliodma synth --pnr
 	$(BIN)/foliodma synth --sweep data-width 64,128,256,512 --pnr
 	$(BIN)/foliodma synth --families all --pnr --out build/synth-families
+
+# The engine on a Radiona ULX3S (ECP5-85F): its bitstream in build/board, timing checked at
+# the board's 25 MHz (about 3 minutes), then load it with openFPGALoader and run
+# `foliodma board run --port /dev/ttyUSB0`. `make board-sim` runs that self-test on the
+# simulated board (the same design under Verilator, its UART simulated).
+board: $(STAMP)
+	$(BIN)/foliodma board build --board ulx3s-85f --out build/board
+
+board-sim: $(STAMP)
+	$(BIN)/foliodma board run --simulated
 
 regs: $(STAMP)
 	$(BIN)/foliodma regs --out docs

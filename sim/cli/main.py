@@ -25,6 +25,7 @@ from sim.cli.platform import add_platform_command
 from sim.cli.explore import add_explore_command
 from sim.cli.scaling import add_scaling_command
 from sim.cli.stress import add_stress_command
+from sim.cli.board import add_board_command
 from sim.cli.reproduce import cmd_reproduce
 from sim.cli.sweep import cmd_sweep, SWEEP_MEASURES, sweepable_options
 from sim.experiments.plot import PlotError
@@ -208,6 +209,7 @@ def build_parser():
     add_scaling_command(commands)
     add_stress_command(commands)
     add_explore_command(commands)
+    add_board_command(commands)
     for name in ("bench", "migrate", "sweep", "synth", "scaling", "explore"):
         commands.choices[name].add_argument(
             "--wide", action="store_true",
