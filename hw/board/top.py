@@ -129,8 +129,6 @@ class BoardSoC(wiring.Component):
 
     def __init__(self, config=BoardConfig()):
         self.config = config
-        #: What the simulation's build cache keys the Verilog on.
-        self.params = config
         super().__init__()
 
     def elaborate(self, platform):

@@ -10,7 +10,7 @@ from hw.board.bridge import (CMD_IRQ, CMD_MEM_READ, CMD_MEM_WRITE, CMD_PING, CMD
                              PROTOCOL_VERSION, STATUS_OK, WRITE_COMMANDS)
 from hw.board.memory import WORD_BYTES
 
-#: Seconds a read may wait for the board's answer.
+#: Seconds a read may wait for the next bytes of the board's answer.
 READ_TIMEOUT_S = 2.0
 #: Seconds of silence after which the board drops a command cut short (longer than
 #: its timeout of 1024 byte times at 1 Mbaud).
@@ -42,13 +42,20 @@ class BridgeLink:
         self.info = None
 
     def _read(self, nbytes, what):
-        data = self.serial.read(nbytes)
+        """nbytes from the board: LinkError when a read's timeout passes with none (a
+        long answer may take several)."""
+        data = bytearray()
+        while len(data) < nbytes:
+            chunk = self.serial.read(nbytes - len(data))
+            if not chunk:
+                break
+            data += chunk
         self.received += len(data)
         if len(data) != nbytes:
             raise LinkError(f"no answer from the board on {self._where()} ({what}: "
                             f"{len(data)} of {nbytes} bytes before the timeout); is the "
                             f"board programmed with the foliodma design, at this baud rate?")
-        return data
+        return bytes(data)
 
     def _where(self):
         return getattr(self.serial, "port", None) or "the serial port"
