@@ -8,7 +8,7 @@ import json
 import pytest
 
 from hw.board.top import BOARD_ENGINE, BOARDS, DEFAULT_BOARD
-from sim.board.link import BridgeLink, LinkError
+from sim.board.link import BridgeLink
 from sim.board.port import BoardPort
 from sim.board.selftest import SelfTest, format_report
 from sim.board.simulated import SimulatedSerial
@@ -59,25 +59,6 @@ def test_a_corrupted_destination_byte_fails_the_check():
     assert result.mismatches == [("destination", address, byte, byte ^ 0x40)]
     text = format_report(test.report(result), "the simulated board")
     assert f"destination byte at {address:#x}" in text and text.endswith("FAIL")
-
-
-class Silent:
-    """A serial port with nothing on the other end."""
-    port = "/dev/ttySILENT"
-
-    def write(self, data):
-        return len(data)
-
-    def read(self, size=1):
-        return b""
-
-    def reset_input_buffer(self):
-        pass
-
-
-def test_a_board_that_does_not_answer_is_a_link_error():
-    with pytest.raises(LinkError, match="no answer from the board on /dev/ttySILENT"):
-        BridgeLink(Silent(), resync_s=0).ping()
 
 
 @pytest.mark.parametrize("argv, message", [
