@@ -65,6 +65,20 @@ def _read_report(path):
     return reached, utilization
 
 
+def check_timing(report, spec, bitstream):
+    """(Fmax, resources used) from nextpnr's ``report``, if the design reaches the clock
+    of board ``spec``; else the bitstream is removed and BoardBuildError says so."""
+    fmax, utilization = _read_report(report)
+    clk_mhz = spec.clk_hz / 1e6
+    if fmax < clk_mhz:
+        bitstream.unlink(missing_ok=True)
+        raise BoardBuildError(f"timing not met on the {spec.title}: the design reaches "
+                              f"{fmax:.1f} MHz, the board's clock is {clk_mhz:g} MHz "
+                              f"(bitstream removed; nextpnr's log: "
+                              f"{report.with_name(TOP + '.tim')})")
+    return fmax, utilization
+
+
 def build_board(name, out_dir, seed=1):
     """Build the bitstream of board ``name`` into ``out_dir``; a
     :class:`BoardBuildResult`, or BoardBuildError."""
@@ -91,13 +105,8 @@ def build_board(name, out_dir, seed=1):
         raise BoardBuildError(f"the {spec.title} build failed (exit status {status}); "
                               f"log: {log}\n{tail}")
     clk_mhz = spec.clk_hz / 1e6
-    fmax, utilization = _read_report(out_dir / report)
     bitstream = out_dir / f"{TOP}.bit"
-    if fmax < clk_mhz:
-        bitstream.unlink(missing_ok=True)
-        raise BoardBuildError(f"timing not met on the {spec.title}: the design reaches "
-                              f"{fmax:.1f} MHz, the board's clock is {clk_mhz:g} MHz "
-                              f"(bitstream removed; nextpnr log: {out_dir / (TOP + '.tim')})")
+    fmax, utilization = check_timing(out_dir / report, spec, bitstream)
     return BoardBuildResult(board=name, bitstream=bitstream, clk_mhz=clk_mhz, fmax_mhz=fmax,
                             utilization=utilization, log=log,
                             seconds=time.monotonic() - started)
