@@ -3,8 +3,8 @@ from amaranth import Cat, Const, Module, Signal, Mux
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .descriptor import DESC_BYTES, DESC_FIELDS
-from .layouts import DESC_BITS, channel_bits, descriptor_entry, read_beat, read_request
+from .descriptor import DESC_BYTES, DESC_FIELDS, RECORD_BYTES, Status
+from .layouts import CODE_WIDTH, DESC_BITS, channel_bits, descriptor_entry, read_beat, read_request
 from .rr import round_robin
 
 
@@ -17,6 +17,10 @@ class DescriptorFetcher(wiring.Component):
     requests go out on ``ar`` (AXI ID 1); their R beats come back on ``r`` in
     order and leave as parsed descriptors on ``desc``. ``rewind`` puts a
     channel's fetch pointer back to 0.
+
+    Each descriptor is checked as it is parsed, before it is queued, so that
+    the legalizer taking it reads one code: ``desc.payload.check`` is the
+    first check it fails, in the order of :func:`descriptor_check`, or 0.
     """
 
     def __init__(self, params):
@@ -115,7 +119,7 @@ class DescriptorFetcher(wiring.Component):
             m.d.comb += getattr(entry, name).eq(raw[offset * 8:offset * 8 + width])
         m.d.comb += [
             entry.ch.eq(order.r_data[:channel_bits(n)]),
-            entry.fetch_error.eq(error_now),
+            entry.check.eq(descriptor_check(entry, error_now, beat_bytes)),
             queue.w_data.eq(entry),
             queue.w_en.eq(self.r.valid & self.r.payload.last),
             order.r_en.eq(self.r.valid & self.r.payload.last),
@@ -124,3 +128,23 @@ class DescriptorFetcher(wiring.Component):
             queue.r_en.eq(self.desc.ready),
         ]
         return m
+
+
+def descriptor_check(entry, fetch_error, beat_bytes):
+    """The Status code of the first check a fetched descriptor fails, else 0: its
+    fetch returned an error (DESC_READ_ERROR), its record address is not 8-byte
+    aligned (RECORD_MISALIGNED; neither of the two gets a record), its length is
+    0, or src, dst or len is not a multiple of the beat."""
+    misaligned = beat_bytes - 1
+    checks = (
+        (fetch_error, Status.DESC_READ_ERROR),
+        (entry.completion[:RECORD_BYTES.bit_length() - 1] != 0, Status.RECORD_MISALIGNED),
+        (entry.len == 0, Status.ZERO_LENGTH),
+        ((entry.src & misaligned) != 0, Status.SRC_MISALIGNED),
+        ((entry.dst & misaligned) != 0, Status.DST_MISALIGNED),
+        ((entry.len & misaligned) != 0, Status.LEN_MISALIGNED),
+    )
+    code = Const(0, CODE_WIDTH)
+    for failed, status in reversed(checks):
+        code = Mux(failed, status, code)
+    return code

@@ -32,7 +32,7 @@ def descriptor_entry(channels):
     return data.StructLayout({
         "ch": channel_bits(channels),
         **DESC_FIELD_BITS,
-        "fetch_error": 1,   # the descriptor read returned SLVERR/DECERR
+        "check": CODE_WIDTH,   # the first check it fails (a Status code), 0 if none
     })
 
 

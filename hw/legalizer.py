@@ -3,9 +3,13 @@ from amaranth import Module, Signal, Mux
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .descriptor import FLAG_FENCE, FLAG_INTERRUPT, RECORD_BYTES, Status
+from .descriptor import FLAG_FENCE, FLAG_INTERRUPT, Status
 from .layouts import descriptor_entry, read_request, set_channel_bit, write_job
 from .params import AXI_BOUNDARY_BYTES
+
+#: Check failures that end a descriptor without a completion record: its fetch failed,
+#: or the record's address is not aligned.
+NO_RECORD = (Status.DESC_READ_ERROR, Status.RECORD_MISALIGNED)
 
 
 class BurstLegalizer(wiring.Component):
@@ -14,15 +18,18 @@ class BurstLegalizer(wiring.Component):
     A burst is cut at ``burst_beats_max`` and wherever source or destination
     crosses a 4 KiB boundary, so read and write burst of a pair have the same
     length. Each issued read (``ar``, AXI ID 0) is queued as a DATA job for the
-    write side (``job``) in the same cycle; a read is issued only when the
-    buffer has room for all its beats (``buffer_free``) and ``reads_free``.
+    write side (``job``, a register: the job is offered from the next cycle on,
+    so that the job queue's fill level is not at the end of the issue
+    decision); a read is issued only when the buffer has room for all its
+    beats (``buffer_free``), ``reads_free`` and the job register has room.
 
-    Checked before any burst: a failed descriptor fetch, a misaligned record
-    address (both: END without record), zero length, misaligned src/dst/len
-    (END with record). ``faulted`` pulses the channel of such a descriptor.
+    A descriptor that failed the fetcher's checks (``check``, see
+    :func:`hw.fetcher.descriptor_check`) ends with an END of its code and no
+    burst, with a record unless the code is one that gets none
+    (:data:`NO_RECORD`). ``faulted`` pulses the channel of such a descriptor.
     A descriptor of a stopped channel (``stop``) is dropped (``dropped``
     pulses) if none of it was issued, else closed with an ABORTED END. A FENCE
-    descriptor waits for ``backend_idle``.
+    descriptor waits for ``backend_idle`` and its own job register to empty.
     """
 
     def __init__(self, params):
@@ -47,7 +54,6 @@ class BurstLegalizer(wiring.Component):
         n = p.channels
         beat_bytes = p.beat_bytes
         beat_shift = p.beat_shift
-        misaligned = beat_bytes - 1
 
         active = Signal()
         issued_any = Signal()
@@ -56,57 +62,58 @@ class BurstLegalizer(wiring.Component):
         planned = Signal()              # burst_bytes and last describe cur's next burst
         burst_bytes = Signal(range(AXI_BOUNDARY_BYTES + 1))
         last = Signal()
-        m.d.comb += self.idle.eq(~active)
+        m.d.comb += self.idle.eq(~active & ~self.job.valid)
+
+        d = self.desc.payload
+        beats = burst_bytes >> beat_shift
+        cur_stopped = (self.stop >> cur.ch)[0]
+
+        # The job a push queues: chosen by registers (``active``, the stop of the
+        # current descriptor's channel), never by the decision to push, which
+        # drives only ``job.valid``. Idle, it is the END of a descriptor that
+        # failed its checks; active, a DATA burst of ``cur`` or, once stopped, its
+        # ABORTED END.
+        push = Signal()
+        push_job = Signal(write_job(n))
+        m.d.comb += [
+            push_job.end.eq(~active | cur_stopped),
+            push_job.ch.eq(Mux(active, cur.ch, d.ch)),
+            push_job.completion.eq(Mux(active, cur.completion, d.completion)),
+            push_job.irq.eq((Mux(active, cur.flags, d.flags) & FLAG_INTERRUPT) != 0),
+            push_job.code.eq(Mux(active, Mux(cur_stopped, Status.ABORTED, 0), d.check)),
+            push_job.record.eq(Mux(active, cur_stopped, ~d.check.matches(*NO_RECORD))),
+            push_job.addr.eq(cur.dst),
+            push_job.beats.eq(beats),
+            push_job.last.eq(last),
+        ]
+        job_room = ~self.job.valid | self.job.ready
+        with m.If(job_room):
+            m.d.sync += [self.job.valid.eq(push), self.job.payload.eq(push_job)]
 
         def pulse(vector, ch):
             set_channel_bit(m, "comb", vector, ch, n)
 
-        def push_end(entry, code, record):
-            m.d.comb += [
-                self.job.valid.eq(1),
-                self.job.payload.end.eq(1),
-                self.job.payload.ch.eq(entry.ch),
-                self.job.payload.completion.eq(entry.completion),
-                self.job.payload.irq.eq((entry.flags & FLAG_INTERRUPT) != 0),
-                self.job.payload.code.eq(code),
-                self.job.payload.record.eq(record),
-            ]
-
-        # Take a new descriptor and check it.
-        d = self.desc.payload
+        # Take a new descriptor. While idle, the descriptor at the queue's
+        # head is loaded whether or not it is taken: only ``active`` says so.
         stopped = Signal()
         m.d.comb += stopped.eq((self.stop >> d.ch)[0])
-        with m.If(~active & self.job.ready):
+        with m.If(~active):
+            m.d.sync += [
+                issued_any.eq(0),
+                cur.eq(d),
+                remaining.eq(d.len),
+                planned.eq(0),
+            ]
+        with m.If(~active & job_room):
             m.d.comb += self.desc.ready.eq(1)
             with m.If(self.desc.valid):
                 with m.If(stopped):
                     pulse(self.dropped, d.ch)
-                with m.Elif(d.fetch_error):
-                    push_end(d, Status.DESC_READ_ERROR, 0)
-                    pulse(self.faulted, d.ch)
-                with m.Elif(d.completion[:RECORD_BYTES.bit_length() - 1] != 0):
-                    push_end(d, Status.RECORD_MISALIGNED, 0)
-                    pulse(self.faulted, d.ch)
-                with m.Elif(d.len == 0):
-                    push_end(d, Status.ZERO_LENGTH, 1)
-                    pulse(self.faulted, d.ch)
-                with m.Elif((d.src & misaligned) != 0):
-                    push_end(d, Status.SRC_MISALIGNED, 1)
-                    pulse(self.faulted, d.ch)
-                with m.Elif((d.dst & misaligned) != 0):
-                    push_end(d, Status.DST_MISALIGNED, 1)
-                    pulse(self.faulted, d.ch)
-                with m.Elif((d.len & misaligned) != 0):
-                    push_end(d, Status.LEN_MISALIGNED, 1)
+                with m.Elif(d.check != 0):
+                    m.d.comb += push.eq(1)
                     pulse(self.faulted, d.ch)
                 with m.Else():
-                    m.d.sync += [
-                        active.eq(1),
-                        issued_any.eq(0),
-                        cur.eq(d),
-                        remaining.eq(d.len),
-                        planned.eq(0),
-                    ]
+                    m.d.sync += active.eq(1)
 
         # Plan the next burst of the active descriptor (cut at the 4 KiB boundaries
         # and the longest burst), then issue it in a later cycle: the boundary and
@@ -129,15 +136,14 @@ class BurstLegalizer(wiring.Component):
                     & (remaining[:offset_bits + 1] <= limit)),
             plan_bytes.eq(Mux(fits, remaining, limit)),
         ]
-        beats = burst_bytes >> beat_shift
-        cur_stopped = (self.stop >> cur.ch)[0]
-        fenced = ((cur.flags & FLAG_FENCE) != 0) & ~issued_any & ~self.backend_idle
+        fenced = (((cur.flags & FLAG_FENCE) != 0) & ~issued_any
+                  & (~self.backend_idle | self.job.valid))
 
         with m.If(active):
             with m.If(cur_stopped):
                 with m.If(issued_any):
-                    with m.If(self.job.ready):
-                        push_end(cur, Status.ABORTED, 1)
+                    with m.If(job_room):
+                        m.d.comb += push.eq(1)
                         m.d.sync += active.eq(0)
                 with m.Else():
                     pulse(self.dropped, cur.ch)
@@ -149,22 +155,14 @@ class BurstLegalizer(wiring.Component):
                     planned.eq(1),
                 ]
             with m.Elif(~fenced & self.reads_free & (self.buffer_free >= beats)
-                        & self.job.ready):
+                        & job_room):
                 m.d.comb += [
                     self.ar.valid.eq(1),
                     self.ar.payload.addr.eq(cur.src),
                     self.ar.payload.len.eq(beats - 1),
                 ]
                 with m.If(self.ar.ready):
-                    m.d.comb += [
-                        self.job.valid.eq(1),
-                        self.job.payload.ch.eq(cur.ch),
-                        self.job.payload.addr.eq(cur.dst),
-                        self.job.payload.beats.eq(beats),
-                        self.job.payload.last.eq(last),
-                        self.job.payload.irq.eq((cur.flags & FLAG_INTERRUPT) != 0),
-                        self.job.payload.completion.eq(cur.completion),
-                    ]
+                    m.d.comb += push.eq(1)
                     m.d.sync += [
                         cur.src.eq(cur.src + burst_bytes),
                         cur.dst.eq(cur.dst + burst_bytes),

@@ -84,6 +84,20 @@ ERRORS = {
 }
 
 
+def descriptor_check(fields, beat_bytes, fetch_error=False):
+    """The Status of the first check a fetched descriptor (``fields``: src, dst, len,
+    completion) fails, or 0 (hw.fetcher.descriptor_check's order)."""
+    failures = (
+        (fetch_error, Status.DESC_READ_ERROR),
+        (fields["completion"] % RECORD_BYTES, Status.RECORD_MISALIGNED),
+        (fields["len"] == 0, Status.ZERO_LENGTH),
+        (fields["src"] % beat_bytes, Status.SRC_MISALIGNED),
+        (fields["dst"] % beat_bytes, Status.DST_MISALIGNED),
+        (fields["len"] % beat_bytes, Status.LEN_MISALIGNED),
+    )
+    return next((status for failed, status in failures if failed), 0)
+
+
 def record_beat(completion, beat_bytes):
     """Address of the data beat that holds the record at completion (its AWADDR)."""
     return completion - completion % beat_bytes

@@ -4,17 +4,19 @@ A small ring memory answers the fetcher's reads in order after a latency, with
 random AR and descriptor-queue backpressure; checked: every descriptor comes
 out once, in ring order per channel, with the bytes the ring holds (across ring
 wrap-around, for beats narrower, equal and wider than a descriptor), no more
-than ``prefetch_depth`` are fetched ahead, channels take turns, a failed read
-marks its descriptor, and a disabled channel is not fetched from.
+than ``prefetch_depth`` are fetched ahead, channels take turns, each comes with
+the check it fails (a failed read, a bad field; :func:`reference.descriptor_check`),
+and a disabled channel is not fetched from.
 """
 from collections import deque
 
 import pytest
 
 from hw.axi import RESP_OKAY, RESP_SLVERR
-from hw.descriptor import DESC_BYTES, DESC_FIELDS, pack_descriptor
+from hw.descriptor import DESC_BYTES, DESC_FIELDS, Status, pack_descriptor
 from hw.fetcher import DescriptorFetcher
 from hw.params import EngineParams
+from tests.hw.reference import descriptor_check
 from tests.hw.rtl_bench import StageBench
 
 PARAMS = {
@@ -40,10 +42,11 @@ class FetcherBench(StageBench):
     ``bad``: beat addresses whose read returns SLVERR. ``disabled``:
     channels with ``enable`` low. ``pressure``: probability that AR or the
     descriptor consumer refuses in a cycle; ``stall``: the consumer never takes.
+    ``changes``: {(ch, index): {field: value}} written over those entries' fields.
     """
 
     def __init__(self, params, tails, *, ring_size=8, latency=5, pressure=0.0, seed=0,
-                 bad=(), disabled=(), refill=None, stall=False):
+                 bad=(), disabled=(), refill=None, stall=False, changes=None):
         assert all(tail < ring_size for tail in tails)
         self.params = params
         super().__init__(DescriptorFetcher(params), pressure=pressure, seed=seed)
@@ -58,19 +61,21 @@ class FetcherBench(StageBench):
         self.expected = {ch: [] for ch in range(params.channels)}   # fields, in order
         for ch, tail in enumerate(tails):
             for index in range(tail):
-                self.put(ch, index, generation=0)
-        self.out = []                          # (cycle, ch, fields, fetch_error)
+                self.put(ch, index, generation=0, **(changes or {}).get((ch, index), {}))
+        self.out = []                          # (cycle, ch, fields, check)
         self.fetches = []                      # (cycle, addr)
         self.max_ahead = 0
 
-    def put(self, ch, index, generation):
-        """Write a recognizable descriptor into ring entry ``index`` of ``ch``."""
+    def put(self, ch, index, generation, **changes):
+        """Write a recognizable descriptor into ring entry ``index`` of ``ch`` (valid
+        at every beat size, unless ``changes`` says otherwise)."""
         tag = (generation << 12) | (ch << 8) | index
-        fields = (0x1000_0000 + tag * 64, 0x2000_0000 + tag * 64, 64 * (tag + 1),
-                  tag & 3, 0x3000_0000 + tag * 8)
-        self.expected[ch].append(dict(zip(FIELDS, fields)))
+        fields = dict(zip(FIELDS, (0x1000_0000 + tag * 64, 0x2000_0000 + tag * 64,
+                                   64 * (tag + 1), tag & 3, 0x3000_0000 + tag * 8)))
+        fields.update(changes)
+        self.expected[ch].append(fields)
         addr = ring_base(ch) + index * DESC_BYTES
-        for i, byte in enumerate(pack_descriptor(*fields)):
+        for i, byte in enumerate(pack_descriptor(*(fields[name] for name in FIELDS))):
             self.memory[addr + i] = byte
 
     def read_beat(self, addr):
@@ -129,14 +134,14 @@ class FetcherBench(StageBench):
                 payload = dut.desc.payload
                 self.out.append((cycle, ctx.get(payload.ch),
                                  {name: ctx.get(getattr(payload, name)) for name in FIELDS},
-                                 ctx.get(payload.fetch_error)))
+                                 ctx.get(payload.check)))
                 ahead -= 1
             self.max_ahead = max(self.max_ahead, ahead)
             await ctx.tick()
         raise AssertionError(f"{len(self.out)} of {expected} descriptors after {TIMEOUT} cycles")
 
     def by_channel(self, ch):
-        return [(fields, error) for _, c, fields, error in self.out if c == ch]
+        return [(fields, check) for _, c, fields, check in self.out if c == ch]
 
 
 def channel_of(addr):
@@ -194,8 +199,8 @@ def test_failed_read_marks_its_descriptor_only(pname, beat):
     entry = ring_base(0) + 1 * DESC_BYTES
     bad = entry if beat == "first" else entry + DESC_BYTES - params.beat_bytes
     bench = FetcherBench(params, [4, 2], bad={bad}, pressure=0.3, seed=3).run()
-    assert [error for _, error in bench.by_channel(0)] == [0, 1, 0, 0]
-    assert [error for _, error in bench.by_channel(1)] == [0, 0]
+    assert [check for _, check in bench.by_channel(0)] == [0, Status.DESC_READ_ERROR, 0, 0]
+    assert [check for _, check in bench.by_channel(1)] == [0, 0]
     assert bench.by_channel(0)[2][0] == bench.expected[0][2]
 
 
@@ -204,3 +209,33 @@ def test_disabled_channel_is_not_fetched():
     bench = FetcherBench(params, [3, 3], disabled={1}).run()
     assert {channel_of(addr) for _, addr in bench.fetches} == {0}
     assert bench.by_channel(1) == []
+
+
+#: Field changes that fail one check each, and one that fails two (the first wins).
+BAD_FIELDS = (
+    {"completion": 0x3000_0004},
+    {"len": 0},
+    {"src": 0x1000_0004},
+    {"dst": 0x2000_0004},
+    {"len": 4096 + 4},
+    {"len": 0, "src": 0x1000_0004},
+    {"completion": 0x3000_0001, "dst": 0x2000_0004, "len": 0},
+)
+
+
+@pytest.mark.parametrize("pname", PARAMS)
+def test_each_descriptor_carries_the_first_check_it_fails(pname):
+    """Descriptors failing checks between good ones: each comes out with the code
+    of its first failed check (the reference model's), the good ones with 0."""
+    params = PARAMS[pname]
+    changes = {(0, 1 + 2 * i): bad for i, bad in enumerate(BAD_FIELDS)}
+    bench = FetcherBench(params, [2 * len(BAD_FIELDS) + 1], ring_size=16, changes=changes,
+                         pressure=0.3, seed=7).run()
+    checks = [check for _, check in bench.by_channel(0)]
+    expected = [descriptor_check(fields, params.beat_bytes) for fields in bench.expected[0]]
+    assert checks == expected
+    assert [code for code in expected[1::2]] == [
+        Status.RECORD_MISALIGNED, Status.ZERO_LENGTH, Status.SRC_MISALIGNED,
+        Status.DST_MISALIGNED, Status.LEN_MISALIGNED, Status.ZERO_LENGTH,
+        Status.RECORD_MISALIGNED]
+    assert not any(expected[0::2])
