@@ -1,12 +1,13 @@
 """The scatter-gather DMA copy engine: top level."""
 from amaranth import Cat, Module
-from amaranth.lib import fifo, wiring
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .axi import AXI4LiteSignature, AXI4Signature, BURST_INCR
 from .channel import ChannelControl
 from .counters import COUNTERS, PerfCounters
 from .fetcher import DescriptorFetcher
+from .fifo import PrefetchFifo
 from .interrupts import InterruptControl
 from .layouts import AXI_ID_WIDTH, write_job
 from .legalizer import BurstLegalizer
@@ -65,8 +66,7 @@ class DmaEngine(wiring.Component):
         regs = m.submodules.regs = RegisterBlock(self.regmap, n)
         fetcher = m.submodules.fetcher = DescriptorFetcher(p)
         legalizer = m.submodules.legalizer = BurstLegalizer(p)
-        jobs = m.submodules.jobs = fifo.SyncFIFOBuffered(
-            width=write_job(n).size, depth=p.outstanding_reads + 8)
+        jobs = m.submodules.jobs = PrefetchFifo(write_job(n).size, p.outstanding_reads + 8)
         writer = m.submodules.writer = WritePort(p)
         reads = m.submodules.reads = ReadPort(p)
         channels = m.submodules.channels = ChannelControl(n)
@@ -102,13 +102,13 @@ class DmaEngine(wiring.Component):
         wiring.connect(m, reads.fetch_r, fetcher.r)
         wiring.connect(m, fetcher.desc, legalizer.desc)
         wiring.connect(m, legalizer.ar, reads.copy_ar)
-        wiring.connect(m, legalizer.job, jobs.w_stream)
-        wiring.connect(m, jobs.r_stream, writer.job)
+        wiring.connect(m, legalizer.job, jobs.w)
+        wiring.connect(m, jobs.r, writer.job)
         wiring.connect(m, reads.beats, writer.buf)
         m.d.comb += [
             legalizer.buffer_free.eq(reads.free_beats),
             legalizer.reads_free.eq(reads.read_slot),
-            legalizer.backend_idle.eq(writer.idle & ~jobs.r_rdy & ~reads.reading),
+            legalizer.backend_idle.eq(writer.idle & jobs.empty & ~reads.reading),
             writer.arrived.eq(reads.data_beat),
             writer.reads_in_flight.eq(reads.reading),
         ]

@@ -1,8 +1,9 @@
 """Read side: the AXI read channels shared by fetcher and copy, and the read/write buffer."""
 from amaranth import Cat, Module, Mux, Signal
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .fifo import PrefetchFifo
 from .layouts import (axi_address, axi_read_data, buffered_beat, read_beat,
                       read_request)
 
@@ -47,9 +48,9 @@ class ReadPort(wiring.Component):
         p = self.params
         ar = self.axi_ar
         r = self.axi_r
-        buffer = m.submodules.buffer = fifo.SyncFIFOBuffered(
-            width=buffered_beat(p.data_width).size, depth=p.buffer_depth)
-        wiring.connect(m, buffer.r_stream, wiring.flipped(self.beats))
+        buffer = m.submodules.buffer = PrefetchFifo(buffered_beat(p.data_width).size,
+                                                     p.buffer_depth)
+        wiring.connect(m, buffer.r, wiring.flipped(self.beats))
 
         # --- AR: descriptor fetches before data reads ---
         data_read_issued = Signal()
@@ -74,18 +75,20 @@ class ReadPort(wiring.Component):
             self.fetch_r.payload.data.eq(r.payload.data),
             self.fetch_r.payload.resp.eq(r.payload.resp),
             self.fetch_r.payload.last.eq(r.payload.last),
-            buffer.w_en.eq(self.data_beat),
-            buffer.w_data.eq(Cat(r.payload.data, r.payload.resp)),
+            buffer.w.valid.eq(self.data_beat),
+            buffer.w.payload.eq(Cat(r.payload.data, r.payload.resp)),
         ]
 
         # --- Accounting: data reads in flight, free buffer beats ---
         reads_out = Signal(range(p.outstanding_reads + 1))
         burst_beats = self.copy_ar.payload.len + 1
         popped = self.beats.valid & self.beats.ready
+        # Both next free counts are computed, and the read issued only chooses: the
+        # issue decision is not followed by an adder.
+        freed = self.free_beats + popped
         m.d.sync += [
             reads_out.eq(reads_out + data_read_issued - (self.data_beat & r.payload.last)),
-            self.free_beats.eq(self.free_beats - Mux(data_read_issued, burst_beats, 0)
-                               + popped),
+            self.free_beats.eq(Mux(data_read_issued, freed - burst_beats, freed)),
         ]
         m.d.comb += [self.read_slot.eq(reads_out < p.outstanding_reads),
                      self.reading.eq(reads_out != 0)]
