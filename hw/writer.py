@@ -74,10 +74,14 @@ class WritePort(wiring.Component):
         all_strobes = (1 << beat_bytes) - 1
 
         burst_layout = _burst_done(n)
-        done_q = m.submodules.done_q = fifo.SyncFIFO(
+        # The queues that wait for B responses offer their head from a register (an entry
+        # is seen two cycles after its write, not one: a B comes later anyway), so that
+        # closing and retiring start from flip-flops; the record queue, whose head may
+        # start the next write at once, is read straight from its memory.
+        done_q = m.submodules.done_q = fifo.SyncFIFOBuffered(
             width=burst_layout.size, depth=p.outstanding_writes + 2)
         record_q = m.submodules.record_q = fifo.SyncFIFO(width=retirement(n).size, depth=4)
-        retire_q = m.submodules.retire_q = fifo.SyncFIFO(
+        retire_q = m.submodules.retire_q = fifo.SyncFIFOBuffered(
             width=retirement(n).size, depth=p.outstanding_writes + 2)
         done_head = data.View(burst_layout, done_q.r_data)
         record_head = data.View(retirement(n), record_q.r_data)
@@ -103,8 +107,11 @@ class WritePort(wiring.Component):
 
         # Beats in the buffer that belong to bursts not started yet (a burst starts
         # with all its beats buffered); a register, so the start decision below
-        # compares it directly.
+        # compares it directly. ``cushion_beats`` is the same count less
+        # START_SLACK (negative while fewer are buffered), so that the cushion too
+        # is one comparison, with no addition before it.
         pending_beats = Signal(range(p.buffer_depth + 1))
+        cushion_beats = Signal(range(-START_SLACK, p.buffer_depth + 1), init=-START_SLACK)
 
         # From idle, a burst starts once START_SLACK more beats than it needs are
         # buffered (or no more reads are coming): R also carries descriptor beats,
@@ -112,17 +119,21 @@ class WritePort(wiring.Component):
         # to fill the cycles those take.
         job = self.job.payload
         enough = pending_beats >= job.beats
-        cushioned = streaming | (pending_beats >= job.beats + START_SLACK) | ~self.reads_in_flight
+        cushioned = streaming | (cushion_beats >= job.beats) | ~self.reads_in_flight
+        record_next = Signal()          # a record goes before any data burst
         start_record = Signal()
         start_data = Signal()
         m.d.comb += [
-            start_record.eq(w_free & can_issue & record_q.r_rdy & record_head.record
-                            & retire_q.w_rdy),
-            start_data.eq(w_free & can_issue & ~start_record & self.job.valid & ~job.end
+            record_next.eq(record_q.r_rdy & record_head.record & retire_q.w_rdy),
+            start_record.eq(w_free & can_issue & record_next),
+            start_data.eq(w_free & can_issue & ~record_next & self.job.valid & ~job.end
                           & enough & cushioned & done_q.w_rdy),
         ]
-        m.d.sync += pending_beats.eq(pending_beats + self.arrived
-                                     - Mux(start_data, job.beats, 0))
+        # Both next counts are computed whether or not a burst starts, and start_data
+        # only chooses between them: the decision is not followed by an adder.
+        for count in (pending_beats, cushion_beats):
+            arrived = count + self.arrived
+            m.d.sync += count.eq(Mux(start_data, arrived - job.beats, arrived))
         with m.If(self.aw.valid & self.aw.ready):
             m.d.sync += self.aw.valid.eq(0)
         with m.If(ending):
@@ -150,28 +161,34 @@ class WritePort(wiring.Component):
                     set_channel_bit(m, "comb", self.stop, cur.ch, n)
         done_entry = Signal(burst_layout)
         m.d.comb += done_q.w_data.eq(done_entry)
-        with m.If(start_record):
-            m.d.comb += [record_q.r_en.eq(1), retire_q.w_en.eq(1),
-                         retire_q.w_data.eq(record_q.r_data)]
+        # The wide registers of the next write are loaded whether or not it starts,
+        # chosen by ``record_next`` alone: the start decision drives only the few
+        # below. The AW payload changes only while no AW waits; the record beat and
+        # the current job only while they are not being written.
+        with m.If(aw_free):
             m.d.sync += [
-                self.aw.valid.eq(1),
-                self.aw.payload.id.eq(1),
-                self.aw.payload.addr.eq(record_head.completion & ~(beat_bytes - 1)),
-                self.aw.payload.len.eq(0),
-                streaming.eq(1), is_record.eq(1), beats_left.eq(1),
+                self.aw.payload.id.eq(record_next),
+                self.aw.payload.addr.eq(Mux(record_next,
+                                            record_head.completion & ~(beat_bytes - 1),
+                                            job.addr)),
+                self.aw.payload.len.eq(Mux(record_next, 0, job.beats - 1)),
+            ]
+        with m.If(w_free | ~is_record):
+            m.d.sync += [
                 record_data.eq(record_word << (lane * 64)),
                 record_strb.eq(Const((1 << RECORD_BYTES) - 1, beat_bytes) << (lane * 8)),
             ]
+        with m.If(w_free):
+            m.d.sync += cur.eq(job)
+        with m.If(start_record):
+            m.d.comb += [record_q.r_en.eq(1), retire_q.w_en.eq(1),
+                         retire_q.w_data.eq(record_q.r_data)]
+            m.d.sync += [self.aw.valid.eq(1), streaming.eq(1), is_record.eq(1),
+                         beats_left.eq(1)]
         with m.Elif(start_data):
             m.d.comb += self.job.ready.eq(1)
-            m.d.sync += [
-                self.aw.valid.eq(1),
-                self.aw.payload.id.eq(0),
-                self.aw.payload.addr.eq(job.addr),
-                self.aw.payload.len.eq(job.beats - 1),
-                streaming.eq(1), is_record.eq(0), beats_left.eq(job.beats),
-                cur.eq(job), cur_code.eq(0),
-            ]
+            m.d.sync += [self.aw.valid.eq(1), streaming.eq(1), is_record.eq(0),
+                         beats_left.eq(job.beats), cur_code.eq(0)]
         # A descriptor end without data joins the B order when no burst is open.
         with m.Elif(~streaming & self.job.valid & job.end & done_q.w_rdy):
             m.d.comb += [
