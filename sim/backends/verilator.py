@@ -107,11 +107,12 @@ def require_verilator():
         raise VerilatorNotFoundError(str(error)) from None
 
 
-def _verilator_env(root):
+def verilator_env(root):
+    """The environment Verilator's tools run in (its root set)."""
     return {**os.environ, "VERILATOR_ROOT": str(root)}
 
 
-def _runtime_archive(root, compiler, compile_flags, trace):
+def runtime_archive(root, compiler, compile_flags, trace):
     """Verilator's runtime library, compiled once per Verilator, compiler and flags."""
     sources = [root / "include" / name for name in RUNTIME_SOURCES]
     if trace:
@@ -157,7 +158,7 @@ def build(dut, *, trace=False):
         *(path.read_bytes() for path in sources))
 
     includes = [f"-I{root / 'include'}", f"-I{root / 'include' / 'vltstd'}"]
-    runtime = _runtime_archive(root, compiler, [
+    runtime = runtime_archive(root, compiler, [
         *native_build.CXXFLAGS, *(f"-D{k}={v}" for k, v in runtime_defines.items()),
         *includes], trace)
     compile_flags = [*native_build.CXXFLAGS, *(f"-D{k}={v}" for k, v in defines.items()),
@@ -171,7 +172,7 @@ def build(dut, *, trace=False):
         shutil.rmtree(obj, ignore_errors=True)
         native_build.run_tool([root / "bin" / "verilator", *flags, "--top-module", TOPLEVEL,
                                "--Mdir", obj, directory / f"{TOPLEVEL}.v"], directory, log,
-                              env=_verilator_env(root))
+                              env=verilator_env(root))
         native_build.run_tool(
             [compiler, *compile_flags, f"-I{obj}", f"-I{native_build.NATIVE_DIR}",
              *sorted(obj.glob("Vtop*.cpp")), native_build.NATIVE_DIR / "harness.cpp",

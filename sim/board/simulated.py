@@ -21,7 +21,7 @@ from pathlib import Path
 
 from hw.board.top import BoardSoC, simulated_config
 from sim.backends.native import build as native_build
-from sim.backends.verilator import (VERILATOR_FLAGS, _runtime_archive, _verilator_env,
+from sim.backends.verilator import (VERILATOR_FLAGS, runtime_archive, verilator_env,
                                     require_verilator, verilator_root)
 
 HARNESS = Path(__file__).with_name("harness.cpp")
@@ -79,7 +79,7 @@ def build(config=None):
         native_build.tool_version([str(root / "bin" / "verilator")]))
     includes = [f"-I{root / 'include'}", f"-I{root / 'include' / 'vltstd'}"]
     defines = [f"-D{k}={v}" for k, v in runtime_defines.items()]
-    runtime = _runtime_archive(root, compiler, [*native_build.CXXFLAGS, *defines, *includes],
+    runtime = runtime_archive(root, compiler, [*native_build.CXXFLAGS, *defines, *includes],
                                False)
 
     def make(directory, output):
@@ -93,7 +93,7 @@ def build(config=None):
         shutil.rmtree(obj, ignore_errors=True)
         native_build.run_tool([root / "bin" / "verilator", *flags, "--top-module", TOPLEVEL,
                                "--Mdir", obj, source], directory, log,
-                              env=_verilator_env(root))
+                              env=verilator_env(root))
         # One translation unit: Verilator's headers are compiled once, not per file.
         unity = directory / "board_unity.cpp"
         unity.write_text("".join(f'#include "{path}"\n'
