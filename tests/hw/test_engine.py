@@ -132,6 +132,9 @@ def test_lengths(sim, pname, timing):
     sim.run(p, "checked_batch", cases.memory_for([jobs], timing), jobs=jobs)
 
 
+# 32k beats: on the compiled simulators only (Amaranth's simulator takes half a minute; it
+# runs the same scenario, smaller, in the tests above and below).
+@pytest.mark.parametrize("sim", ["icarus", "verilator"], indirect=True)
 def test_two_mebibytes(sim):
     p = PARAMS["w512"]
     size = 2 << 20
