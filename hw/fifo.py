@@ -45,9 +45,11 @@ class PrefetchFifo(wiring.Component):
         produce = Signal(range(depth))
         consume = Signal(range(depth))
         stored = Signal(range(depth + 1))       # entries in the memory, not yet read out
+        # ``w.ready`` is a register too: ``stored != depth``, computed a cycle ahead.
+        room = Signal(init=1)
         written = self.w.valid & self.w.ready
         m.d.comb += [
-            self.w.ready.eq(stored != depth),
+            self.w.ready.eq(room),
             w_port.addr.eq(produce),
             w_port.data.eq(self.w.payload),
             w_port.en.eq(written),
@@ -85,6 +87,7 @@ class PrefetchFifo(wiring.Component):
         m.d.sync += [
             arriving.eq(issue),
             stored.eq(Mux(issue, after_write - 1, after_write)),
+            room.eq(Mux(issue, after_write - 1 != depth, after_write != depth)),
             out_count.eq(Mux(popped, after_arrival - 1, after_arrival)),
             out_head.eq(out_head ^ popped),
         ]
