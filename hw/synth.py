@@ -226,8 +226,11 @@ def place_and_route(synth, device=None, target_mhz=DEFAULT_TARGET_MHZ):
                          f"log: {log}")
     (clock,) = fmax.values()
     utilization = {name: use for name, use in data["utilization"].items() if use["used"]}
+    # The clock reached to 0.1 MHz, as printed and as a model's --engine-mhz takes it:
+    # nextpnr's estimate means no more, and a clock of many digits makes the memory
+    # system's rates rationals too large for the native back-end.
     return PnrResult(device=device or fam.default_device, target_mhz=target_mhz,
-                     fmax_mhz=clock["achieved"], utilization=utilization,
+                     fmax_mhz=round(clock["achieved"], 1), utilization=utilization,
                      critical_path=_critical_path(data.get("critical_paths", []), fam.name),
                      log=log, seconds=time.monotonic() - started, family=fam.name,
                      part=placed.part, wrapped=not fam.out_of_context)

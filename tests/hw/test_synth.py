@@ -74,6 +74,7 @@ def test_place_and_route(small, small_pnr):
     assert pnr.utilization["TRELLIS_FF"]["used"] == small.cells["TRELLIS_FF"]
     assert all(0 < use["used"] <= use["available"] for use in pnr.utilization.values())
     assert 1 < pnr.fmax_mhz < 1000
+    assert pnr.fmax_mhz == round(pnr.fmax_mhz, 1)       # to 0.1 MHz, as --engine-mhz takes it
     path = pnr.critical_path
     assert path["from"] and path["to"] and path["logic_ns"] > 0
     assert "TRELLIS" not in path["from"] + path["to"]     # RTL names, not cells
