@@ -29,7 +29,10 @@ class BurstLegalizer(wiring.Component):
     (:data:`NO_RECORD`). ``faulted`` pulses the channel of such a descriptor.
     A descriptor of a stopped channel (``stop``) is dropped (``dropped``
     pulses) if none of it was issued, else closed with an ABORTED END. A FENCE
-    descriptor waits for ``backend_idle`` and its own job register to empty.
+    descriptor waits for ``backend_idle`` and its own job register to empty; the
+    idle it sees is a cycle old (a register, so that the back-end's state is not
+    at the start of the issue decision), which is safe: only this legalizer's job
+    register gives the back-end new work, and a job pushed since shows in it.
     """
 
     def __init__(self, params):
@@ -121,23 +124,39 @@ class BurstLegalizer(wiring.Component):
         boundary = AXI_BOUNDARY_BYTES
         offset_bits = boundary.bit_length() - 1
         src_offset, dst_offset = cur.src[:offset_bits], cur.dst[:offset_bits]
-        # The nearer boundary is the one of the larger offset (compared in parallel
-        # with the subtractions, not after them).
-        to_boundary = Signal(range(boundary + 1))
+        # The burst is the least of three limits: to the source's boundary, to the
+        # destination's, and the longest burst. Every comparison among them is made on
+        # the offsets in parallel with the subtractions, and "the rest fits" compares
+        # the remainder with each limit on its own, so only one carry chain (a
+        # subtraction, then a comparison) is in series before the choice.
+        to_src = Signal(range(boundary + 1))
+        to_dst = Signal(range(boundary + 1))
+        src_nearer = Signal()           # to_src <= to_dst
+        src_short = Signal()            # to_src < max_burst_bytes
+        dst_short = Signal()            # to_dst < max_burst_bytes
         limit = Signal(range(boundary + 1))
         fits = Signal()                 # the rest of the descriptor is one burst
         plan_bytes = Signal(range(boundary + 1))
         max_burst_bytes = p.burst_beats_max * beat_bytes
+        rest = remaining[:offset_bits + 1]
         m.d.comb += [
-            to_boundary.eq(Mux(src_offset > dst_offset,
-                               boundary - src_offset, boundary - dst_offset)),
-            limit.eq(Mux(to_boundary < max_burst_bytes, to_boundary, max_burst_bytes)),
-            fits.eq((remaining[offset_bits + 1:] == 0)
-                    & (remaining[:offset_bits + 1] <= limit)),
+            to_src.eq(boundary - src_offset),
+            to_dst.eq(boundary - dst_offset),
+            src_nearer.eq(src_offset >= dst_offset),
+            src_short.eq(src_offset > boundary - max_burst_bytes),
+            dst_short.eq(dst_offset > boundary - max_burst_bytes),
+            limit.eq(Mux(src_nearer,
+                         Mux(src_short, to_src, max_burst_bytes),
+                         Mux(dst_short, to_dst, max_burst_bytes))),
+            fits.eq((remaining[offset_bits + 1:] == 0) & (rest <= to_src)
+                    & (rest <= to_dst) & (rest <= max_burst_bytes)),
             plan_bytes.eq(Mux(fits, remaining, limit)),
         ]
+        # The back-end and the job register were both empty in the cycle before.
+        was_idle = Signal()
+        m.d.sync += was_idle.eq(self.backend_idle & ~self.job.valid)
         fenced = (((cur.flags & FLAG_FENCE) != 0) & ~issued_any
-                  & (~self.backend_idle | self.job.valid))
+                  & (~was_idle | self.job.valid))
 
         with m.If(active):
             with m.If(cur_stopped):

@@ -91,6 +91,7 @@ class WritePort(wiring.Component):
         streaming = Signal()
         is_record = Signal()
         beats_left = Signal(BURST_BEATS_BITS)
+        last_beat = Signal()            # beats_left == 1, kept as a register (WLAST)
         cur = Signal(write_job(n))
         cur_code = Signal(CODE_WIDTH)
         record_data = Signal(p.data_width)
@@ -102,7 +103,7 @@ class WritePort(wiring.Component):
         aw_free = ~self.aw.valid | self.aw.ready
         can_issue = aw_free & (writes_out < p.outstanding_writes)
         w_fire = self.w.valid & self.w.ready
-        ending = w_fire & (beats_left == 1)
+        ending = w_fire & last_beat
         w_free = ~streaming | ending
 
         # Beats in the buffer that belong to bursts not started yet (a burst starts
@@ -154,7 +155,7 @@ class WritePort(wiring.Component):
                         Status.READ_DECERR, Status.READ_SLVERR)
         code_now = Mux((cur_code == 0) & beat_error, read_code, cur_code)
         with m.If(w_fire):
-            m.d.sync += beats_left.eq(beats_left - 1)
+            m.d.sync += [beats_left.eq(beats_left - 1), last_beat.eq(beats_left == 2)]
             with m.If(~is_record):
                 m.d.sync += cur_code.eq(code_now)
                 with m.If(beat_error):
@@ -184,13 +185,16 @@ class WritePort(wiring.Component):
             m.d.comb += [record_q.r_en.eq(1), retire_q.w_en.eq(1),
                          retire_q.w_data.eq(record_q.r_data)]
             m.d.sync += [self.aw.valid.eq(1), streaming.eq(1), is_record.eq(1),
-                         beats_left.eq(1)]
+                         beats_left.eq(1), last_beat.eq(1)]
         with m.Elif(start_data):
             m.d.comb += self.job.ready.eq(1)
             m.d.sync += [self.aw.valid.eq(1), streaming.eq(1), is_record.eq(0),
-                         beats_left.eq(job.beats), cur_code.eq(0)]
-        # A descriptor end without data joins the B order when no burst is open.
-        with m.Elif(~streaming & self.job.valid & job.end & done_q.w_rdy):
+                         beats_left.eq(job.beats), last_beat.eq(job.beats == 1),
+                         cur_code.eq(0)]
+        # A descriptor end without data (a failed check or an abort) joins the B order
+        # when no burst is open, in the same cycle as a record that starts: the two
+        # share nothing, and its condition is then free of the record queue's head.
+        with m.If(~streaming & self.job.valid & job.end & done_q.w_rdy):
             m.d.comb += [
                 self.job.ready.eq(1),
                 done_q.w_en.eq(1),
@@ -206,7 +210,7 @@ class WritePort(wiring.Component):
             self.w.payload.data.eq(Mux(is_record, record_data, self.buf.payload.data)),
             self.w.payload.strb.eq(Mux(is_record, record_strb,
                                        Mux(beat_error, 0, all_strobes))),
-            self.w.payload.last.eq(beats_left == 1),
+            self.w.payload.last.eq(last_beat),
             self.buf.ready.eq(streaming & ~is_record & self.w.ready),
         ]
         with m.If(ending & ~is_record):
