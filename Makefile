@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test board board-sim bench bench-explore reproduce scaling scaling-v7 calibrate-ptdma calibrate-ptdma-v7 stress explore figures synth ip tools regs clean
+.PHONY: demo test formal board board-sim bench bench-explore reproduce scaling scaling-v7 calibrate-ptdma calibrate-ptdma-v7 stress explore figures synth ip tools regs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "foliodma needs Python 3.11 or newer, found " + sys.version.split()[0])'
@@ -108,6 +108,11 @@ board: $(STAMP)
 
 board-sim: $(STAMP)
 	$(BIN)/foliodma board run --simulated
+
+# Every formal property of the engine (hw/formal): k-induction, else a bounded check to
+# depth 30, and every cover; the README's property table (about half an hour).
+formal: $(STAMP)
+	$(BIN)/foliodma formal
 
 regs: $(STAMP)
 	$(BIN)/foliodma regs --out docs

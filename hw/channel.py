@@ -4,6 +4,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .descriptor import Status
+from .formal.properties import stating
 from .layouts import CODE_WIDTH, RECORD_FIELD_BITS, retirement
 from .regblock import register_write
 
@@ -119,4 +120,48 @@ class ChannelControl(wiring.Component):
                 m.d.sync += [resetting[c].eq(0), aborting[c].eq(0), stop.eq(0),
                              halted.eq(0), code.eq(0), head.eq(0), tail.eq(0)]
                 m.d.comb += self.cleared[c].eq(1)
+            props = stating(platform)
+            if props:
+                self._properties(m, props, c, inflight[c], aborting[c], resetting[c])
         return m
+
+    def _properties(self, m, props, c, inflight, aborting, resetting):
+        """Channel ``c``'s properties, and software's side of the ring assumed: TAIL
+        is written below RING_SIZE and never moved back over submitted work, and
+        RING_SIZE is not changed while the channel is busy."""
+        head, tail, entries = self.ring_head[c], self.ring_tail[c], self.entries[c]
+        written = self.tail_write[c]
+
+        def ahead(index):               # entries from HEAD up to ``index``, in ring order
+            return Mux(index >= head, index - head, index + entries - head)
+        props.assume(m, ~written.valid | ((written.payload < entries)
+                                          & (ahead(written.payload) >= ahead(tail))),
+                     "software writes TAIL inside the ring, never back over its work")
+        size_before = Signal.like(entries, name=f"entries{c}_before")
+        busy_before = Signal(name=f"busy{c}_before")
+        m.d.sync += [size_before.eq(entries), busy_before.eq(self.busy[c])]
+        props.assume(m, ~busy_before | (entries == size_before),
+                     "software does not resize a busy ring")
+
+        props.check(m, f"channel{c}.head_behind_tail", ~self.completed[c] | (head != tail),
+                    "HEAD advances only over submitted descriptors: it never passes TAIL")
+        props.check(m, f"channel{c}.halted_is_stopped", ~self.halted[c] | self.stopped[c],
+                    "a halted channel is stopped: nothing fetches or issues for it")
+        abort_done = Signal(name=f"abort{c}_done")
+        reset_done = Signal(name=f"reset{c}_done")
+        m.d.sync += [
+            abort_done.eq(aborting & (inflight == 0) & ~resetting & ~self.reset_write[c].valid),
+            reset_done.eq(self.cleared[c]),
+        ]
+        props.check(m, f"channel{c}.abort_ends_idle", ~abort_done | ~self.busy[c],
+                    "an abort completes with nothing in flight, and the channel idle")
+        props.check(m, f"channel{c}.reset_clears",
+                    ~reset_done | ((head == 0) & (tail == 0) & ~self.halted[c]
+                                   & (self.code[c] == 0) & ~self.stopped[c]),
+                    "a completed reset leaves HEAD, TAIL, the halt and its code zero")
+        props.cover(m, f"channel{c}.cover.abort_drains", aborting & (inflight == 0),
+                    "an abort drains and completes")
+        props.cover(m, f"channel{c}.cover.error_halts", self.failed[c],
+                    "a descriptor's error halts the channel")
+        props.cover(m, f"channel{c}.cover.reset_completes", self.cleared[c],
+                    "a reset completes")

@@ -1,5 +1,5 @@
 """The scatter-gather DMA copy engine: top level."""
-from amaranth import Cat, Module
+from amaranth import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -8,6 +8,7 @@ from .channel import ChannelControl
 from .counters import COUNTERS, PerfCounters
 from .fetcher import DescriptorFetcher
 from .fifo import PrefetchFifo
+from .formal.properties import stating
 from .interrupts import InterruptControl
 from .layouts import AXI_ID_WIDTH, write_job
 from .legalizer import BurstLegalizer
@@ -15,7 +16,7 @@ from .params import EngineParams
 from .reader import ReadPort
 from .regblock import RegisterBlock
 from .regmap import REG_ADDR_WIDTH, load_regmap
-from .writer import WritePort
+from .writer import RECORD_WRITE_ID, WritePort
 
 
 class DmaEngine(wiring.Component):
@@ -198,4 +199,28 @@ class DmaEngine(wiring.Component):
 
         # Idle: no channel has work, no coalescing timer runs, every count is added.
         m.d.comb += self.idle.eq(~(channels.busy | interrupts.timing | counters.counting).any())
+        props = stating(platform)
+        if props:
+            self._properties(m, props, fetcher, channels)
         return m
+
+    def _properties(self, m, props, fetcher, channels):
+        """Every descriptor fetched gets one completion record: never more records
+        than descriptors, and as many once the engine is idle, unless a channel
+        halted, aborted or was reset (a descriptor may then end without one)."""
+        axi = self.m_axi
+        fetched = Signal(8)
+        records = Signal(8)
+        troubled = Signal()             # a channel halted or was reset, at some time
+        m.d.sync += [
+            fetched.eq(fetched + (fetcher.issued != 0)),
+            records.eq(records + (axi.awvalid & axi.awready & (axi.awid == RECORD_WRITE_ID))),
+        ]
+        with m.If(channels.halted.any() | channels.cleared.any()):
+            m.d.sync += troubled.eq(1)
+        props.check(m, "engine.one_record_per_descriptor",
+                    (records <= fetched) & (~self.idle | troubled | (records == fetched)),
+                    "each descriptor fetched gets exactly one completion record (unless "
+                    "its channel halts or is reset)")
+        props.cover(m, "engine.cover.two_descriptors", self.idle & (records == 2) & ~troubled,
+                    "two descriptors complete, each with its record, and the engine is idle")

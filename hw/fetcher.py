@@ -4,6 +4,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .descriptor import DESC_BYTES, DESC_FIELDS, RECORD_BYTES, Status
+from .formal.properties import stating
 from .layouts import CODE_WIDTH, DESC_BITS, channel_bits, descriptor_entry, read_beat, read_request
 from .rr import round_robin
 
@@ -127,6 +128,10 @@ class DescriptorFetcher(wiring.Component):
             self.desc.payload.eq(queue.r_data),
             queue.r_en.eq(self.desc.ready),
         ]
+        props = stating(platform)
+        if props:
+            props.check(m, "fetcher.stopped_fetches_nothing", (self.issued & ~self.enable) == 0,
+                        "no descriptor is fetched for a stopped (or halted) channel")
         return m
 
 

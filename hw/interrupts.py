@@ -3,6 +3,7 @@ from amaranth import Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from .formal.properties import stating
 from .regblock import register_write
 
 #: Widths of IRQ_COAL.count and IRQ_COAL.timer.
@@ -76,4 +77,15 @@ class InterruptControl(wiring.Component):
                     m.d.sync += pending[c].eq(pending[c] + 1)
                     with m.If(pending[c] == 0):
                         m.d.sync += timer[c].eq(self.coal_timer)
+        props = stating(platform)
+        if props:
+            for c in range(n):
+                flushed = Signal(name=f"flushed{c}")
+                done_before = Signal(name=f"done{c}_before")
+                m.d.sync += [flushed.eq(self.flush[c]), done_before.eq(self.done[c])]
+                props.check(m, f"interrupts{c}.reset_leaves_nothing",
+                            ~flushed | ((pending[c] == 0) & (timer[c] == 0)
+                                        & ~(self.done[c] & ~done_before)),
+                            "after a channel reset no unsignalled count, no running timer, "
+                            "and no done interrupt raised by either")
         return m

@@ -4,6 +4,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .descriptor import FLAG_FENCE, FLAG_INTERRUPT, Status
+from .formal.properties import stating
 from .layouts import descriptor_entry, read_request, set_channel_bit, write_job
 from .params import AXI_BOUNDARY_BYTES
 
@@ -191,4 +192,9 @@ class BurstLegalizer(wiring.Component):
                     ]
                     with m.If(last):
                         m.d.sync += active.eq(0)
+        props = stating(platform)
+        if props:
+            props.check(m, "legalizer.stopped_issues_nothing",
+                        ~self.ar.valid | (active & ~cur_stopped),
+                        "no burst is issued for a stopped (or halted) channel")
         return m

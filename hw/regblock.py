@@ -6,6 +6,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In
 
 from .axi import AXI4LiteSignature, RESP_OKAY
+from .formal.properties import stating
 from .regmap import CONSTANT, EXTERNAL, REG_ADDR_WIDTH, REG_BYTES, STORAGE
 
 
@@ -134,7 +135,23 @@ class RegisterBlock(wiring.Component):
                         m.d.sync += bus.rdata.eq(self._read_word(reg))
                 with m.Default():
                     m.d.sync += bus.rdata.eq(0)
+        props = stating(platform)
+        if props:
+            self._properties(m, props, write)
         return m
+
+    def _properties(self, m, props, write):
+        """Only a write changes a storage field: a read changes no register."""
+        wrote = Signal()
+        m.d.sync += wrote.eq(write)
+        unchanged = []
+        for port in self._ports.values():
+            if port.kind == STORAGE:
+                before = Signal.like(port.value, name=f"{port.value.name}_before")
+                m.d.sync += before.eq(port.value)
+                unchanged.append(port.value == before)
+        props.check(m, "regs.read_writes_nothing", wrote | Cat(*unchanged).all(),
+                    "a register's stored value changes only on a write to it")
 
     def _write_storage(self, m, reg, wdata, wstrb):
         """Update the storage fields of ``reg`` from ``wdata``, byte lanes gated by ``wstrb``."""

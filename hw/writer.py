@@ -11,6 +11,9 @@ from .layouts import (BURST_BEATS_BITS, CODE_WIDTH, axi_address, axi_write_data,
 from .params import AXI_BOUNDARY_BYTES
 
 
+#: AXI IDs of the writes: data bursts and completion records.
+DATA_WRITE_ID, RECORD_WRITE_ID = 0, 1
+
 #: Extra beats buffered before a burst starts from an idle W channel.
 START_SLACK = 16
 
@@ -168,7 +171,7 @@ class WritePort(wiring.Component):
         # the current job only while they are not being written.
         with m.If(aw_free):
             m.d.sync += [
-                self.aw.payload.id.eq(record_next),
+                self.aw.payload.id.eq(Mux(record_next, RECORD_WRITE_ID, DATA_WRITE_ID)),
                 self.aw.payload.addr.eq(Mux(record_next,
                                             record_head.completion & ~(beat_bytes - 1),
                                             job.addr)),
@@ -241,7 +244,7 @@ class WritePort(wiring.Component):
                     final_code.eq(Mux(acc_code != 0, acc_code, head.code)),
                     final_bytes.eq(acc_bytes),
                 ]
-            with m.Elif(self.b.valid & (self.b.payload.id == 0)):
+            with m.Elif(self.b.valid & (self.b.payload.id == DATA_WRITE_ID)):
                 m.d.comb += [
                     self.b.ready.eq(1), done_q.r_en.eq(1),
                     closing.eq(head.last),
@@ -281,7 +284,7 @@ class WritePort(wiring.Component):
             with m.If(~retire_head.record):
                 m.d.comb += [retire_q.r_en.eq(1), self.retire.valid.eq(1),
                              self.retire.payload.eq(retire_head)]
-            with m.Elif(self.b.valid & (self.b.payload.id == 1)):
+            with m.Elif(self.b.valid & (self.b.payload.id == RECORD_WRITE_ID)):
                 m.d.comb += [
                     self.b.ready.eq(1), retire_q.r_en.eq(1), self.retire.valid.eq(1),
                     self.retire.payload.eq(retire_head),

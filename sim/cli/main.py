@@ -26,6 +26,7 @@ from sim.cli.explore import add_explore_command
 from sim.cli.scaling import add_scaling_command
 from sim.cli.stress import add_stress_command
 from sim.cli.board import add_board_command
+from sim.cli.formal import add_formal_command
 from sim.cli.reproduce import cmd_reproduce
 from sim.cli.sweep import cmd_sweep, SWEEP_MEASURES, sweepable_options
 from sim.experiments.plot import PlotError
@@ -210,6 +211,7 @@ def build_parser():
     add_stress_command(commands)
     add_explore_command(commands)
     add_board_command(commands)
+    add_formal_command(commands)
     for name in ("bench", "migrate", "sweep", "synth", "scaling", "explore"):
         commands.choices[name].add_argument(
             "--wide", action="store_true",
