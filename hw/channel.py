@@ -159,9 +159,12 @@ class ChannelControl(wiring.Component):
                     ~reset_done | ((head == 0) & (tail == 0) & ~self.halted[c]
                                    & (self.code[c] == 0) & ~self.stopped[c]),
                     "a completed reset leaves HEAD, TAIL, the halt and its code zero")
-        props.cover(m, f"channel{c}.cover.abort_drains", aborting & (inflight == 0),
-                    "an abort drains and completes")
+        with_work = Signal(name=f"abort{c}_with_work")   # written while work was in flight
+        with m.If(self.abort_write[c].valid & self.abort_write[c].payload & (inflight != 0)):
+            m.d.sync += with_work.eq(1)
+        props.cover(m, f"channel{c}.cover.abort_drains", aborting & (inflight == 0) & with_work,
+                    "an abort written while descriptors are in flight drains and completes")
         props.cover(m, f"channel{c}.cover.error_halts", self.failed[c],
                     "a descriptor's error halts the channel")
-        props.cover(m, f"channel{c}.cover.reset_completes", self.cleared[c],
-                    "a reset completes")
+        props.cover(m, f"channel{c}.cover.reset_completes", self.cleared[c] & self.halted[c],
+                    "a reset of a halted channel completes")

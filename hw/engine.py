@@ -222,5 +222,6 @@ class DmaEngine(wiring.Component):
                     (records <= fetched) & (~self.idle | troubled | (records == fetched)),
                     "each descriptor fetched gets exactly one completion record (unless "
                     "its channel halts or is reset)")
-        props.cover(m, "engine.cover.two_descriptors", self.idle & (records == 2) & ~troubled,
-                    "two descriptors complete, each with its record, and the engine is idle")
+        props.cover(m, "engine.cover.descriptor_completes",
+                    self.idle & (records == 1) & ~troubled,
+                    "a descriptor completes with its record, and the engine is idle")

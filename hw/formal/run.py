@@ -139,7 +139,8 @@ def _sby(work, rtlil_text, mode, depth, timeout):
     log = done.stdout
     (work / "sby.log").write_text(log + done.stderr)
     run = _Run("pass" if done.returncode == 0 else "fail", seconds=time.monotonic() - start)
-    for name, step in re.findall(r"reached cover statement \S*?\\(\S+) at .* step (\d+)", log):
+    # The engine's own lines: SymbiYosys' summary lists only the first few traces.
+    for step, name in re.findall(r"Reached cover statement in step (\d+) at \S+: (\S+)", log):
         run.reached[name] = int(step)
     for name, step in re.findall(r"failed assertion \S*?\\(\S+) at .* step (\d+)", log):
         run.failed[name] = int(step)
@@ -148,7 +149,8 @@ def _sby(work, rtlil_text, mode, depth, timeout):
     if mode == "prove" and done.returncode == 4:
         run.status = "unknown"          # the base case held, the induction step did not
         run.failed = {}
-    inconclusive = run.status == "fail" and not run.failed
+    # A cover run fails when a cover is not reached: a result, which the caller reads.
+    inconclusive = run.status == "fail" and not run.failed and mode != "cover"
     if done.returncode not in (0, 2, 4) or inconclusive:
         raise FormalError(f"SymbiYosys ended with status {done.returncode} without a "
                           f"result; see {work / 'sby.log'}")
