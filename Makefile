@@ -110,7 +110,7 @@ board-sim: $(STAMP)
 	$(BIN)/foliodma board run --simulated
 
 # Every formal property of the engine (hw/formal): k-induction, else a bounded check to
-# depth 30, and every cover; the README's property table (about half an hour).
+# depth 30, and every cover; the README's property table (about an hour beside other runs).
 formal: $(STAMP)
 	$(BIN)/foliodma formal
 
