@@ -1,10 +1,9 @@
 """Proves the engine's properties with SymbiYosys (YoWASP Yosys, Yices from PyPI).
 
-:func:`prove` elaborates :class:`hw.formal.engine.FormalEngine`, runs one bounded
-model check of every assertion together (re-run without each one that fails, so
-every failure is found and named), tries each survivor by k-induction, and
-checks that every cover is reached. Each run's files, log and trace (VCD) are
-kept in its own directory under ``out_dir``.
+:func:`prove` elaborates :class:`hw.formal.engine.FormalEngine` once, tries the
+assertions by k-induction (together, then each alone), checks each one induction
+cannot prove from reset to a bound, and checks that every cover is reached. Each
+run's files, log and trace (VCD) are kept in its own directory under ``out_dir``.
 """
 import os
 import re
@@ -22,9 +21,9 @@ from .engine import FORMAL_ENGINE, FormalEngine
 from .properties import Properties
 
 #: Default bound of the model checks: a whole descriptor (register writes, fetch,
-#: read, write, completion record and its B) takes 21 cycles from reset on
-#: FORMAL_ENGINE, the deepest cover; 30 leaves room for a second descriptor's
-#: bursts to overlap the first's record.
+#: read, write, completion record and its B, the engine idle) takes 26 cycles from
+#: reset on FORMAL_ENGINE (engine.cover.descriptor_completes, the deepest cover); 30
+#: also holds its error and abort paths.
 DEFAULT_DEPTH = 30
 #: Default induction length of the unbounded proofs.
 DEFAULT_INDUCTION = 12

@@ -31,7 +31,7 @@ def add_formal_command(commands):
                                          for name, params in FORMAL_CONFIGS.items()) + ")")
     formal.add_argument("--depth", type=positive_int, default=DEFAULT_DEPTH,
                         help="cycles from reset of the bounded checks and covers (default "
-                             "%(default)s: a whole descriptor takes 21)")
+                             "%(default)s: a whole descriptor takes 26)")
     formal.add_argument("--induction", type=positive_int, default=DEFAULT_INDUCTION,
                         help="length of the k-induction attempts (default %(default)s)")
     formal.add_argument("--induction-seconds", type=positive_int,
