@@ -15,6 +15,7 @@ import functools
 import importlib.util
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -94,6 +95,13 @@ def _compiled(module, code):
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
     _warm.add(module)
+
+
+def tool_path(tool):
+    """Where the command ``tool`` is: on PATH, else beside this Python (a venv's bin
+    directory, where pip puts the YoWASP tools' commands); None if neither."""
+    beside = Path(sys.executable).parent / tool
+    return shutil.which(tool) or (str(beside) if beside.exists() else None)
 
 
 def _tool_code(module, function):

