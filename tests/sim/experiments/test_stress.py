@@ -11,12 +11,16 @@ from sim.experiments.stress import (FAULT_KINDS, MUST_BE_ZERO, Case, _record_slo
                                     failed, offered_folios, run_case, shrink)
 
 BACKENDS = ("pysim", "icarus", "verilator")
-#: Six 64 KiB folios on one channel; dcbm v3 rings the doorbell at 44.7 us (after mapping
-#: its tables: 96 IO page-table entries each) and copies for about 12 us (fault times
-#: below fall in that window).
+#: Six 64 KiB folios on one channel, dcbm v3.
 BASE = Case(seed=7, backend="verilator", driver="v3", engines=1, channels=1,
             sizes=[65536] * 6, max_batch_pages=256, dcbm_timeout_ns=20_000,
             channel_timeout_ns=1_000_000)
+#: Three of them, for the runs on every back-end (the RTL simulators take about 3 s per
+#: folio). dcbm maps its tables (96 IO page-table entries a folio), rings the doorbell
+#: after 32 us and copies for about 6 us: scanned in 0.5 us steps, a CTRL.reset fails a
+#: descriptor from 32.5 to 38.5 us, a 5 us revocation from 28 to 34 us. The timed
+#: faults below fall in the middle of those windows.
+ON_EVERY_BACKEND = dataclasses.replace(BASE, sizes=[65536] * 3)
 CTRL = load_regmap().register("chan[0].ctrl")
 RECORD = _record_slots(1, 1)[0][0]
 FAULTS = {
@@ -28,12 +32,13 @@ FAULTS = {
     "record_error": {"record_errors": [[RECORD, RECORD + 8]]},
     "irq_lost": {"host_faults": [{"at_ns": 0, "kind": "irq_lost"}]},
     "irq_twice": {"host_faults": [{"at_ns": 0, "kind": "irq_twice"}]},
-    "abort": {"host_faults": [{"at_ns": 48_000, "kind": "mmio", "offset": CTRL.address,
+    "abort": {"host_faults": [{"at_ns": 35_000, "kind": "mmio", "offset": CTRL.address,
                                "value": CTRL.fields["abort"].insert(0, 1)}]},
-    "reset": {"host_faults": [{"at_ns": 48_000, "kind": "mmio", "offset": CTRL.address,
+    "reset": {"host_faults": [{"at_ns": 35_000, "kind": "mmio", "offset": CTRL.address,
                                "value": CTRL.fields["reset"].insert(0, 1)}]},
-    # The mapping of the second folio's source, while the engine reads it.
-    "revoke": {"host_faults": [{"at_ns": 48_000, "kind": "revoke", "pick": 0.643,
+    # A mapping of a folio, for 5 us from before the doorbell into the copy: the
+    # engine's reads of it fault.
+    "revoke": {"host_faults": [{"at_ns": 31_000, "kind": "revoke", "pick": 0.643,
                                 "duration_ns": 5_000}]},
     # The third folio's source is poisoned: the DMA fails, the CPU's copy machine-checks,
     # and the migration undoes the folio: it stays, intact, at its source.
@@ -67,11 +72,11 @@ def _evidence(kind, report, outcome):
 def test_each_fault_kind_is_handled_alike_on_every_backend(kind):
     outcomes = []
     for backend in BACKENDS:
-        case = dataclasses.replace(BASE, backend=backend, **FAULTS[kind])
+        case = dataclasses.replace(ON_EVERY_BACKEND, backend=backend, **FAULTS[kind])
         outcome = run_case(case)
         assert failed(outcome) is None, f"{backend}: {failed(outcome)}"
         assert _evidence(kind, outcome["report"], outcome), (backend, outcome["report"])
-        assert outcome["migrated"] + outcome["kept"] == 6 and outcome["bytes_lost"] == 0
+        assert outcome["migrated"] + outcome["kept"] == 3 and outcome["bytes_lost"] == 0
         assert outcome["kept"] == (kind == "poison")
         outcomes.append({key: value for key, value in outcome.items()
                          if key not in ("case", "wall_seconds")})
