@@ -20,7 +20,7 @@ extern "C" {
 #define FOLIODMA__VERSION__MINOR_bm 0xff
 #define FOLIODMA__VERSION__MINOR_bp 0
 #define FOLIODMA__VERSION__MINOR_bw 8
-#define FOLIODMA__VERSION__MINOR_reset 0x1
+#define FOLIODMA__VERSION__MINOR_reset 0x2
 #define FOLIODMA__VERSION__MAJOR_bm 0xff00
 #define FOLIODMA__VERSION__MAJOR_bp 8
 #define FOLIODMA__VERSION__MAJOR_bw 8
@@ -82,6 +82,16 @@ extern "C" {
 #define FOLIODMA__IRQ_COAL__TIMER_bp 8
 #define FOLIODMA__IRQ_COAL__TIMER_bw 24
 #define FOLIODMA__IRQ_COAL__TIMER_reset 0x0
+
+// reg - foliodma::bus_status
+#define FOLIODMA__BUS_STATUS__UNEXPECTED_R_bm 0x1
+#define FOLIODMA__BUS_STATUS__UNEXPECTED_R_bp 0
+#define FOLIODMA__BUS_STATUS__UNEXPECTED_R_bw 1
+#define FOLIODMA__BUS_STATUS__UNEXPECTED_R_reset 0x0
+#define FOLIODMA__BUS_STATUS__UNEXPECTED_B_bm 0x2
+#define FOLIODMA__BUS_STATUS__UNEXPECTED_B_bp 1
+#define FOLIODMA__BUS_STATUS__UNEXPECTED_B_bw 1
+#define FOLIODMA__BUS_STATUS__UNEXPECTED_B_reset 0x0
 
 // reg - foliodma::chan::ring_base_lo
 #define FOLIODMA__CHAN__RING_BASE_LO__ADDR_bm 0xffffffff
@@ -208,7 +218,8 @@ typedef struct __attribute__ ((__packed__)) {
     uint32_t int_status;
     uint32_t int_enable;
     uint32_t irq_coal;
-    uint8_t RESERVED_20_ff[0xe0];
+    uint32_t bus_status;
+    uint8_t RESERVED_24_ff[0xdc];
     foliodma__chan_t chan[16];
 } foliodma_t;
 

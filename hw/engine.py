@@ -16,6 +16,7 @@ from .params import EngineParams
 from .reader import ReadPort
 from .regblock import RegisterBlock
 from .regmap import REG_ADDR_WIDTH, load_regmap
+from .responses import ResponseFilter
 from .writer import RECORD_WRITE_ID, WritePort
 
 
@@ -36,7 +37,8 @@ class DmaEngine(wiring.Component):
     Both read through :class:`ReadPort`, which holds the read/write buffer.
     :class:`ChannelControl` keeps each ring's pointers and state,
     :class:`InterruptControl` INT_STATUS and the interrupt, and
-    :class:`PerfCounters` the counters; this module only wires them.
+    :class:`PerfCounters` the counters, and :class:`ResponseFilter` drops
+    responses the engine was not owed (BUS_STATUS); this module only wires them.
     On an error a channel halts at the failing descriptor (HEAD stays there)
     with the code in STATUS; later descriptors of the channel get no record
     (except after RECORD_WRITE_ERROR, found only when the record's write is
@@ -73,6 +75,7 @@ class DmaEngine(wiring.Component):
         channels = m.submodules.channels = ChannelControl(n)
         interrupts = m.submodules.interrupts = InterruptControl(n)
         counters = m.submodules.counters = PerfCounters(n)
+        responses = m.submodules.responses = ResponseFilter(p)
 
         def reg(path, name):
             return regs.field(path, name)
@@ -120,9 +123,10 @@ class DmaEngine(wiring.Component):
             axi.arid.eq(reads.axi_ar.payload.id), axi.araddr.eq(reads.axi_ar.payload.addr),
             axi.arlen.eq(reads.axi_ar.payload.len),
             axi.arsize.eq(p.beat_shift), axi.arburst.eq(BURST_INCR),
-            reads.axi_r.valid.eq(axi.rvalid), axi.rready.eq(reads.axi_r.ready),
-            reads.axi_r.payload.id.eq(axi.rid), reads.axi_r.payload.data.eq(axi.rdata),
-            reads.axi_r.payload.resp.eq(axi.rresp), reads.axi_r.payload.last.eq(axi.rlast),
+            responses.r_in.valid.eq(axi.rvalid), axi.rready.eq(responses.r_in.ready),
+            responses.r_in.payload.id.eq(axi.rid), responses.r_in.payload.data.eq(axi.rdata),
+            responses.r_in.payload.resp.eq(axi.rresp),
+            responses.r_in.payload.last.eq(axi.rlast),
             axi.awvalid.eq(writer.aw.valid), writer.aw.ready.eq(axi.awready),
             axi.awid.eq(writer.aw.payload.id), axi.awaddr.eq(writer.aw.payload.addr),
             axi.awlen.eq(writer.aw.payload.len),
@@ -130,8 +134,21 @@ class DmaEngine(wiring.Component):
             axi.wvalid.eq(writer.w.valid), writer.w.ready.eq(axi.wready),
             axi.wdata.eq(writer.w.payload.data), axi.wstrb.eq(writer.w.payload.strb),
             axi.wlast.eq(writer.w.payload.last),
-            writer.b.valid.eq(axi.bvalid), axi.bready.eq(writer.b.ready),
-            writer.b.payload.id.eq(axi.bid), writer.b.payload.resp.eq(axi.bresp),
+            responses.b_in.valid.eq(axi.bvalid), axi.bready.eq(responses.b_in.ready),
+            responses.b_in.payload.id.eq(axi.bid), responses.b_in.payload.resp.eq(axi.bresp),
+        ]
+        # --- Responses: those owed go on to the read and write ports, others are dropped ---
+        wiring.connect(m, responses.r_out, reads.axi_r)
+        wiring.connect(m, responses.b_out, writer.b)
+        software_write("bus_status", "unexpected_r", responses.clear_r)
+        software_write("bus_status", "unexpected_b", responses.clear_b)
+        m.d.comb += [
+            responses.ar_done.eq(axi.arvalid & axi.arready), responses.ar_id.eq(axi.arid),
+            responses.aw_done.eq(axi.awvalid & axi.awready), responses.aw_id.eq(axi.awid),
+            responses.w_last_done.eq(axi.wvalid & axi.wready & axi.wlast),
+            responses.w_id.eq(writer.w_id),
+            reg("bus_status", "unexpected_r").value.eq(responses.unexpected_r),
+            reg("bus_status", "unexpected_b").value.eq(responses.unexpected_b),
         ]
 
         # --- Channel control between the stages ---

@@ -5,9 +5,9 @@ from amaranth.lib.wiring import In, Out
 
 from .axi import RESP_DECERR, RESP_OKAY
 from .descriptor import RECORD_BYTES, RECORD_FIELDS, Status
-from .layouts import (BURST_BEATS_BITS, CODE_WIDTH, axi_address, axi_write_data,
-                      axi_write_response, buffered_beat, channel_bits, retirement,
-                      set_channel_bit, write_job)
+from .layouts import (AXI_ID_WIDTH, BURST_BEATS_BITS, CODE_WIDTH, axi_address,
+                      axi_write_data, axi_write_response, buffered_beat, channel_bits,
+                      retirement, set_channel_bit, write_job)
 from .params import AXI_BOUNDARY_BYTES
 
 
@@ -45,7 +45,8 @@ class WritePort(wiring.Component):
     error. After a channel's descriptor failed, its later descriptors are
     dropped without record (``dropped``) until ``clear``. ``stop`` pulses a
     channel on a data error, so no more of its bursts are issued. ``retire``
-    emits each finished descriptor once its record is acknowledged.
+    emits each finished descriptor once its record is acknowledged. ``w_id``
+    is the AXI ID of the write whose W beats are offered.
     """
 
     def __init__(self, params):
@@ -60,6 +61,7 @@ class WritePort(wiring.Component):
             "clear": In(n),
             "aw": Out(stream.Signature(axi_address())),
             "w": Out(stream.Signature(axi_write_data(dw))),
+            "w_id": Out(AXI_ID_WIDTH),
             "b": In(stream.Signature(axi_write_response())),
             "retire": Out(stream.Signature(retirement(n), always_ready=True)),
             "dropped": Out(n),
@@ -214,6 +216,7 @@ class WritePort(wiring.Component):
             self.w.payload.strb.eq(Mux(is_record, record_strb,
                                        Mux(beat_error, 0, all_strobes))),
             self.w.payload.last.eq(last_beat),
+            self.w_id.eq(Mux(is_record, RECORD_WRITE_ID, DATA_WRITE_ID)),
             self.buf.ready.eq(streaming & ~is_record & self.w.ready),
         ]
         with m.If(ending & ~is_record):

@@ -33,9 +33,12 @@ class AXI4MasterProperties(Elaboratable):
       descriptor fetches (ID 1) and ``outstanding_writes`` writes are in flight.
 
     The slave is free in everything its side of the protocol allows, which is
-    assumed: R and B are held until READY; an R beat answers an accepted read
-    of its ID, in order, RLAST on its last beat; a B answers the oldest write
-    of its ID whose AW and last W were both accepted.
+    assumed: R and B are held until READY; an R beat owed (of an ID with an
+    accepted read not yet ended) answers the oldest, RLAST on its last beat.
+    It may also break the protocol with responses nobody is owed, at any
+    time: R beats of an ID with no read open, a B of an ID with no write
+    whose AW and last W were both accepted (the engine drops them,
+    :class:`hw.responses.ResponseFilter`), and every property must still hold.
     """
 
     def __init__(self, bus, params):
@@ -84,21 +87,22 @@ class AXI4MasterProperties(Elaboratable):
         # --- Reads: answered in order per ID; counted in flight ---
         ar_done = bus.arvalid & bus.arready
         r_beat = bus.rvalid & bus.rready
+        r_owed = {}
         for rid, limit, label in ((DATA_ID, p.outstanding_reads, "data reads"),
                                   (FETCH_ID, p.prefetch_depth, "descriptor fetches")):
             reads = MonitorQueue(8, limit + 1)
             reads.build(m)
             beat = Signal(8, name=f"r{rid}_beat")
-            mine = r_beat & (bus.rid == rid)
+            owed = (bus.rid == rid) & (reads.count != 0)
+            mine = r_owed[rid] = r_beat & owed
             m.d.comb += [reads.push.eq(ar_done & (bus.arid == rid)), reads.data.eq(bus.arlen),
                          reads.pop.eq(mine & bus.rlast)]
             with m.If(mine):
                 m.d.sync += beat.eq(beat + 1)
                 with m.If(bus.rlast):
                     m.d.sync += beat.eq(0)
-            props.assume(m, ~(bus.rvalid & (bus.rid == rid))
-                         | ((reads.count != 0) & (bus.rlast == (beat == reads.head))),
-                         "a slave answers only reads it accepted, RLAST on the last beat")
+            props.assume(m, ~(bus.rvalid & owed) | (bus.rlast == (beat == reads.head)),
+                         "a slave's R beats of a read end with RLAST on its last beat")
             props.check(m, f"axi.r{rid}.in_flight", (reads.count <= limit) & ~reads.overflow,
                         f"at most {limit} {label} (ARID {rid}) in flight")
 
@@ -137,20 +141,21 @@ class AXI4MasterProperties(Elaboratable):
                     "each write has exactly AWLEN+1 W beats, WLAST on the last only")
 
         aw_done = bus.awvalid & bus.awready
-        b_done = bus.bvalid & bus.bready
+        b_owed = Signal()
+        b_done = bus.bvalid & bus.bready & b_owed
         in_flight = counter(m, COUNT_BITS, aw_done, b_done, "writes_in_flight")
         for bid in (0, 1):
             accepted = counter(m, COUNT_BITS, aw_done & (bus.awid == bid), b_done & (bus.bid == bid),
                                f"aw{bid}_unanswered")
             finished = counter(m, COUNT_BITS, w_beat & bus.wlast & (written == bid),
                                b_done & (bus.bid == bid), f"w{bid}_unanswered")
-            props.assume(m, ~(bus.bvalid & (bus.bid == bid)) | ((accepted != 0) & (finished != 0)),
-                         "a slave answers a write only once its AW and last W were accepted")
+            with m.If((bus.bid == bid) & (accepted != 0) & (finished != 0)):
+                m.d.comb += b_owed.eq(1)
         props.check(m, "axi.writes.in_flight", in_flight <= p.outstanding_writes,
                     f"at most {p.outstanding_writes} writes (data and records) in flight")
 
         # --- Reachability ---
-        props.cover(m, "axi.cover.data_read", r_beat & (bus.rid == DATA_ID) & bus.rlast,
+        props.cover(m, "axi.cover.data_read", r_owed[DATA_ID] & bus.rlast,
                     "a data read burst completes")
         props.cover(m, "axi.cover.data_write", b_done & (bus.bid == 0),
                     "a data write burst is acknowledged")

@@ -15,7 +15,7 @@ def test_capabilities_report_build_parameters(backend):
     result = run(DmaEngine(params), "sim.experiments.engine_scenarios:read_identity", {},
                  memory_config={"base": MEM_BASE, "size": 4096})
     assert result["id"] == 0x46444D41       # "FDMA"
-    assert result["version"] == 1
+    assert result["version"] == 0x0002      # 0.2: BUS_STATUS added to 0.1
     assert result == {
         "id": result["id"], "version": result["version"],
         "beat_bytes_log2": 4, "channels": 3, "max_burst": 32,

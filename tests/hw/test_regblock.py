@@ -223,7 +223,7 @@ def test_constants(regmap, dut):
         assert await axi.read(ctx, regmap.address("id")) == (0x46444D41, RESP_OKAY)
         assert await axi.write(ctx, regmap.address("id"), 0) == RESP_OKAY
         assert await axi.read(ctx, regmap.address("id")) == (0x46444D41, RESP_OKAY)
-        assert await axi.read(ctx, regmap.address("version")) == (0x00000001, RESP_OKAY)
+        assert await axi.read(ctx, regmap.address("version")) == (0x00000002, RESP_OKAY)
 
     simulate(dut, bench)
 

@@ -343,7 +343,7 @@ def test_probe_reads_caps_programs_rings_and_limits_channels(backend):
     assert result["beat_bytes"] == PARAMS.beat_bytes
     assert result["max_burst"] == PARAMS.max_burst
     assert result["prefetch_depth"] == PARAMS.prefetch_depth
-    assert result["version"] == [0, 1]
+    assert result["version"] == [0, 2]
     mask = (1 << PARAMS.channels) - 1
     assert result["int_enable"] == mask | mask << 16 and result["irq_coal"] == 1
     assert all(result["refused"])
