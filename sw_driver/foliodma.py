@@ -160,6 +160,9 @@ class FoliodmaDevice(DmaDevice):
         self._ctrl_reset = ctrl["reset"].insert(0, 1)
         self._ctrl_abort = ctrl["abort"].insert(0, 1)
         self._status_fields = regmap.register("chan[0].status").fields
+        bus_status = regmap.register("bus_status")
+        self._bus_status = mmio_base + bus_status.address
+        self._bus_status_fields = bus_status.fields
 
     def int_bits(self, chan):
         """chan's done and error bits, as laid out in INT_STATUS and INT_ENABLE."""
@@ -334,9 +337,18 @@ class FoliodmaDevice(DmaDevice):
         while not ready(status := await self._read_status(chan)):
             if self.port.now_ns >= deadline:
                 raise FoliodmaError(f"channel {chan.chan_id}: not {what} after "
-                                    f"{self.channel_timeout_ns} ns ({status})")
+                                    f"{self.channel_timeout_ns} ns ({status})"
+                                    f"{await self._bus_trouble()}")
             await self.port.cpu(Op.POLL_ITERATION)
         return status
+
+    async def _bus_trouble(self):
+        """What BUS_STATUS says of the bus, for an error message: "" when nothing."""
+        word = await self.port.mmio_read(self._bus_status)
+        dropped = [name for name, field in self._bus_status_fields.items()
+                   if field.extract(word)]
+        return f"; the engine dropped responses it was not owed ({', '.join(dropped)})" \
+            if dropped else ""
 
     async def _reset(self, chan):
         """CTRL.reset, then wait until the channel has drained and HEAD = TAIL = 0;

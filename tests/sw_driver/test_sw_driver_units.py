@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from hw.descriptor import Status
+from hw.regmap import load_regmap
 from sw_driver.dcbm import Dcbm, folios_completed, paired_segments, split_evenly
 from sw_driver.dma_mapping import (dma_map_sgtable, dma_unmap_sgtable, sg_alloc_table,
                                    sg_set_folio)
@@ -22,7 +23,8 @@ from sw_driver.dmaengine import (DMA_MIN_COOKIE, NOERROR, Completion, DmaAsyncTx
                                  dma_request_chan, dma_sync_wait, dmaengine_desc_callback_invoke,
                                  dmaengine_prep_dma_memcpy, dmaengine_submit, request_irq)
 from sw_driver.folio import PAGE_SIZE, Folio
-from sw_driver.foliodma import RESULT_OF_STATUS
+from sw_driver.foliodma import (RESULT_OF_STATUS, FoliodmaCaps, FoliodmaDevice,
+                                FoliodmaError)
 from sw_driver.migrate_offload import migrate_folios_content
 from sw_driver.port import Op, Port
 
@@ -343,3 +345,41 @@ def test_v3_pairs_differently_merged_tables_and_tracks_folios_per_descriptor():
     assert folios_completed([PAGE_SIZE, 2 * PAGE_SIZE, 2 * PAGE_SIZE], spans) == [True, True, False]
     spans = [(0, 2 * PAGE_SIZE, True), (2 * PAGE_SIZE, 5 * PAGE_SIZE, False)]
     assert folios_completed([PAGE_SIZE, 2 * PAGE_SIZE, 2 * PAGE_SIZE], spans) == [True, False, False]
+
+
+class RegisterPort(FakePort):
+    """A fake platform with registers: reads return ``registers`` (0 elsewhere)."""
+
+    def __init__(self, registers):
+        super().__init__()
+        self.registers = registers
+        self.next_free = 0
+
+    async def mmio_read(self, offset):
+        await self.cpu(Op.POLL_ITERATION)
+        return self.registers.get(offset, 0)
+
+    async def mmio_write(self, offset, value):
+        pass
+
+    def alloc_coherent(self, nbytes, align=64, direction="bidirectional"):
+        addr, self.next_free = self.next_free, self.next_free + nbytes
+        return addr
+
+
+@pytest.mark.parametrize("bus_status, said", [
+    (0, None), (0b01, "(unexpected_r)"), (0b11, "(unexpected_r, unexpected_b)")])
+def test_a_channel_timeout_says_what_bus_status_reports(bus_status, said):
+    regmap = load_regmap()
+    busy = regmap.register("chan[0].status").fields["busy"].insert(0, 1)
+    port = RegisterPort({regmap.address("chan[0].status"): busy,
+                         regmap.address("bus_status"): bus_status})
+    caps = FoliodmaCaps(version=(0, 2), beat_bytes=32, channels=1, max_burst=128,
+                        outstanding_reads=4, outstanding_writes=4, prefetch_depth=2,
+                        buffer_depth=512)
+    dev = FoliodmaDevice(port, regmap, caps, 16, channel_timeout_ns=100)
+    with pytest.raises(FoliodmaError, match="channel 0: not idle after abort") as error:
+        asyncio.run(dev.device_synchronize(dev.channels[0]))
+    message = str(error.value)
+    assert ("dropped responses it was not owed" in message) == (said is not None)
+    assert said is None or message.endswith(said)
