@@ -34,7 +34,8 @@ import math
 from dataclasses import dataclass, field
 
 from sim.host.seed_derived import (COLD_COPY_NS, COLD_ROUTINE_NS, COPY_1_0_CYCLES,
-                                   COPY_WRITEBACK_CYCLES, CORE_STEP_SCALE,
+                                   COPY_WRITEBACK_CYCLES, CORE_STEP_ESTIMATES_NS,
+                                   CORE_STEP_SCALE,
                                    JITTER_COLD, JITTER_COPY, JITTER_CORE, LLC_BYTES,
                                    LLC_COPY_CYCLES, READ_CXL_CYCLES, READ_LOCAL_CYCLES,
                                    READ_REMOTE_CYCLES, SEED_GHZ, WRITE_CXL_CYCLES,
@@ -49,6 +50,14 @@ class CostError(ValueError):
 def _cost(value, kind, source, unit="ns", per=None):
     return field(default=value, metadata={"unit": unit, "kind": kind, "source": source,
                                           "per": per})
+
+
+def _core_step(name, what, per):
+    """A migration-core step's cost: its estimate (seed_derived.CORE_STEP_ESTIMATES_NS)
+    times the one fitted scale, the source saying both and what the step does."""
+    return _cost(core_step_ns(name), SEED,
+                 f"Estimate {CORE_STEP_ESTIMATES_NS[name]:g} ns x fitted scale "
+                 f"{CORE_STEP_SCALE} (sim/experiments/calibrate.py): {what}", per=per)
 
 
 #: What a migration-core step is paid for (the ``per`` of its field): once per folio,
@@ -325,37 +334,32 @@ class CostTable:
         "write ~100 = ~500; the worker's own wake-up latency is wakeup_ns")
 
     # ---- Migration core: per folio, per mapping, per page-table entry ---------------
-    unmap_folio_ns: float = _cost(
-        core_step_ns("unmap_folio_ns"), SEED,
-        f"Estimate 400 ns x fitted scale {CORE_STEP_SCALE} (sim/experiments/calibrate.py): "
-        "migrate_folio_unmap(): allocate the destination folio on the target node (pcp list ~250 ns), trylock, "
-        "refcount and anon_vma get ~100, list moves ~50", per=PER_FOLIO)
-    unmap_mapping_ns: float = _cost(
-        core_step_ns("unmap_mapping_ns"), SEED,
-        f"Estimate 250 ns x {CORE_STEP_SCALE}: try_to_migrate(), per mapping (VMA): anon_vma "
-        "read lock, interval-tree lookup, page_vma_mapped_walk down to the PTE and its lock", per=PER_MAPPING)
-    unmap_pte_ns: float = _cost(
-        core_step_ns("unmap_pte_ns"), SEED,
-        f"Estimate 100 ns x {CORE_STEP_SCALE}: try_to_migrate_one(), per page-table entry (each "
-        "PTE of a PTE-mapped folio, the PMD of a THP): get-and-clear, dirty/young transfer, "
-        "install the migration entry, rmap and refcount drop, add to the TLB flush batch", per=PER_ENTRY)
-    move_folio_ns: float = _cost(
-        core_step_ns("move_folio_ns"), SEED,
-        f"Estimate 300 ns x {CORE_STEP_SCALE}: move_to_new_folio() without the copy: "
-        "refcount freeze, __folio_migrate_mapping, folio_migrate_flags (flags, memcg ~100, NUMA stats)", per=PER_FOLIO)
-    restore_mapping_ns: float = _cost(
-        core_step_ns("restore_mapping_ns"), SEED,
-        f"Estimate 250 ns x {CORE_STEP_SCALE}: remove_migration_ptes(), per mapping: rmap walk "
-        "again to the PTE and its lock, as unmap_mapping", per=PER_MAPPING)
-    restore_pte_ns: float = _cost(
-        core_step_ns("restore_pte_ns"), SEED,
-        f"Estimate 100 ns x {CORE_STEP_SCALE}: remove_migration_pte(), per entry (each PTE of "
-        "a PTE-mapped folio, the PMD of a THP): build the entry, set_pte_at, rmap add, "
-        "update_mmu_cache", per=PER_ENTRY)
-    putback_folio_ns: float = _cost(
-        core_step_ns("putback_folio_ns"), SEED,
-        f"Estimate 300 ns x {CORE_STEP_SCALE}: migrate_folio_done() and friends: unlock both, "
-        "LRU add of the destination (per-CPU batch), free the source (pcp ~100), counters, list moves", per=PER_FOLIO)
+    unmap_folio_ns: float = _core_step(
+        "unmap_folio_ns", "migrate_folio_unmap(): allocate the destination folio on the "
+        "target node (pcp list ~250 ns), trylock, refcount and anon_vma get ~100, list "
+        "moves ~50", PER_FOLIO)
+    unmap_mapping_ns: float = _core_step(
+        "unmap_mapping_ns", "try_to_migrate(), per mapping (VMA): anon_vma read lock, "
+        "interval-tree lookup, page_vma_mapped_walk down to the PTE and its lock", PER_MAPPING)
+    unmap_pte_ns: float = _core_step(
+        "unmap_pte_ns", "try_to_migrate_one(), per page-table entry (each PTE of a "
+        "PTE-mapped folio, the PMD of a THP): get-and-clear, dirty/young transfer, install "
+        "the migration entry, rmap and refcount drop, add to the TLB flush batch", PER_ENTRY)
+    move_folio_ns: float = _core_step(
+        "move_folio_ns", "move_to_new_folio() without the copy: refcount freeze, "
+        "__folio_migrate_mapping, folio_migrate_flags (flags, memcg ~100, NUMA stats)",
+        PER_FOLIO)
+    restore_mapping_ns: float = _core_step(
+        "restore_mapping_ns", "remove_migration_ptes(), per mapping: rmap walk again to the "
+        "PTE and its lock, as unmap_mapping", PER_MAPPING)
+    restore_pte_ns: float = _core_step(
+        "restore_pte_ns", "remove_migration_pte(), per entry (each PTE of a PTE-mapped "
+        "folio, the PMD of a THP): build the entry, set_pte_at, rmap add, update_mmu_cache",
+        PER_ENTRY)
+    putback_folio_ns: float = _core_step(
+        "putback_folio_ns", "migrate_folio_done() and friends: unlock both, LRU add of the "
+        "destination (per-CPU batch), free the source (pcp ~100), counters, list moves",
+        PER_FOLIO)
 
     # ---- Run-to-run variation (seeded noise; sim/kernel/measure.py applies it per run) -----
     jitter_core: float = _cost(

@@ -374,11 +374,6 @@ class MemorySystem:
             return node_index
         return len(self.nodes) + self._link_index[self.nodes[node_index].link]
 
-    @property
-    def resource_names(self):
-        """The resources' names, in :meth:`resource_index` order."""
-        return tuple(n.name for n in self.nodes) + tuple(link.name for link in self.links)
-
     # --- JSON-friendly form (memory_config["memory_system"]) ---
     def to_config(self):
         return {"nodes": [n.as_dict() for n in self.nodes],

@@ -180,6 +180,20 @@ def test_docs_list_every_field_with_its_value():
     assert set(rows) == set(CostTable.field_names()), "docs/costs.md lists a field the code lacks"
 
 
+def test_docs_quote_each_core_steps_estimate_and_the_fitted_scale():
+    """docs/costs.md writes "estimate E x S" for each migration-core step: E its
+    estimate (sim/host/seed_derived.py), S the one fitted scale."""
+    from sim.host.seed_derived import CORE_STEP_ESTIMATES_NS, CORE_STEP_SCALE
+    quoted = {}
+    for line in DOCS.read_text().splitlines():
+        m = re.match(r"^\|\s*`(\w+)`.*\| estimate ([0-9.]+) x (?:fitted scale )?([0-9.]+):",
+                     line)
+        if m:
+            quoted[m.group(1)] = (float(m.group(2)), float(m.group(3)))
+    assert quoted == {name: (estimate, CORE_STEP_SCALE)
+                      for name, estimate in CORE_STEP_ESTIMATES_NS.items()}
+
+
 def test_docs_v1_sum_matches_the_table():
     """The v1 per-page CPU-side sum quoted in docs/costs.md is what the table gives."""
     from sim.platform.iommu import FLUSH_QUEUE_ENTRIES
