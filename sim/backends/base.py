@@ -125,7 +125,7 @@ def build_memory(memory_config, *, data_width, id_width, engines=1):
     (per-node latency and bandwidth; then read_latency/write_latency must be
     left out); engine_ports: a :meth:`sim.platform.fabric.EnginePorts.to_config` dict
     (engines sharing I/O ports, with a memory_system); bus_faults: per engine, from
-    engine 0 on, a :meth:`sim.platform.faults.BusFaults.to_config` dict (the bursts it
+    engine 0 on, a :meth:`sim.platform.bus_faults.BusFaults.to_config` dict (the bursts it
     gets an error or a late response on); iommu: true, false or null (see :mod:`sim.platform.iommu`; null: off
     for the engine alone, on under a :class:`~sim.host.port.HostPort`); iommu_params: a
     :meth:`sim.platform.iommu.IommuParams.to_config` dict (invalidation mode, caches, page

@@ -14,7 +14,7 @@ from hw.regmap import load_regmap
 from sim.backends.base import ALL_IRQ_LINES, ENGINE_WINDOW_BYTES
 from sim.host.costs import CostTable
 from sim.host.cpu_copy import CpuCopy
-from sim.host.faults import HostFaults
+from sim.host.host_faults import HostFaults
 from sim.platform.iommu import PAGE_BYTES
 from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 from sw_driver.port import Op, Port
@@ -46,7 +46,7 @@ class HostPort(CpuCopy, Port):
     iommu       -- enforce the IOMMU (:mod:`sim.platform.iommu`): the engine reaches only
                    what iommu_map mapped and the coherent allocations. Default:
                    on, unless the memory_config says ``"iommu": false``.
-    faults      -- host faults to apply as time passes (:mod:`sim.host.faults`: a
+    faults      -- host faults to apply as time passes (:mod:`sim.host.host_faults`: a
                    HostFaults or a list of HostFault or their dicts).
 
     ``time_ns`` splits elapsed time into "cpu" (driver operations and MMIO),
@@ -183,7 +183,7 @@ class HostPort(CpuCopy, Port):
         ``spend(IRQ_CHECK_CYCLES cycles)``; the looks are planned ahead and the
         device runs them in one call (:meth:`sim.backends.base.Device.run_periods`),
         with the same outcome and the same arithmetic as one spend at a time. Host
-        faults (:mod:`sim.host.faults`) apply when they are due: a lost interrupt's
+        faults (:mod:`sim.host.host_faults`) apply when they are due: a lost interrupt's
         lines are not looked at while they stay high, a doubled one is delivered
         again at the next call."""
         if self._redeliver:

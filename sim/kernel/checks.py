@@ -1,7 +1,7 @@
 """A migration run under faults: the faults set up, and what must hold at its end.
 
 :class:`FaultedRun` arms a run (inside the scenario, on any back-end): the host
-faults on the port (:mod:`sim.host.faults`), the driver's timeouts, the memory's
+faults on the port (:mod:`sim.host.host_faults`), the driver's timeouts, the memory's
 shadow (:meth:`sim.platform.memory.Memory.track`) and a ledger of every descriptor
 the driver writes (:mod:`sim.platform.ledger`). :meth:`FaultedRun.report` then gives
 what happened (faults fired and injected, timeouts, channel resets) and what must
@@ -23,7 +23,7 @@ LISTED = 8
 class FaultedRun:
     """What a run under faults is armed with (all JSON-friendly).
 
-    host_faults        -- :class:`sim.host.faults.HostFault` dicts.
+    host_faults        -- :class:`sim.host.host_faults.HostFault` dicts.
     dcbm_timeout_ns    -- dcbm's wait for a channel's completions (None: its own).
     channel_timeout_ns -- the provider's wait for an aborted channel to drain.
     write_error_regions -- (start, end) ranges whose writes the memory fails (a

@@ -158,10 +158,10 @@ def run_dma(spec, machine=DEFAULT_MACHINE, *, backend="pysim", driver=DEFAULT_ST
             faulted=None, bus_faults=(), error_regions=()):
     """The dma mode on an RTL back-end, on ``machine``; the raw result. ``faulted``: a
     :class:`sim.kernel.checks.FaultedRun` (or its dict) to run under; ``bus_faults``:
-    per engine, its :class:`sim.platform.faults.BusFaults` (or their dicts);
+    per engine, its :class:`sim.platform.bus_faults.BusFaults` (or their dicts);
     ``error_regions``: more of them (:mod:`sim.platform.error_regions`)."""
     import dataclasses
-    from sim.platform.faults import BusFaults
+    from sim.platform.bus_faults import BusFaults
     from hw.engine import DmaEngine
     from sim.backends import get_runner
     params = machine.engine

@@ -44,7 +44,7 @@ from hw.params import AXI_BOUNDARY_BYTES, AXI_MAX_BURST_BEATS
 from sim.platform.burst_data import read_burst, write_burst
 from sim.platform.error_regions import parse_error_regions
 from sim.platform.fabric import Fabric
-from sim.platform.faults import ERROR, BusFaults
+from sim.platform.bus_faults import ERROR, BusFaults
 from sim.platform.iommu import Iommu
 from sim.platform.memory_system import MemorySystem, latency_cycles
 
@@ -91,7 +91,7 @@ class AxiSlaveModel:
                       :class:`~sim.platform.fabric.Fabric`, the memory system's
                       bandwidth as this port shares it with other ports (engines).
     port           -- which of the fabric's ports (engines) this one is.
-    faults         -- a :class:`~sim.platform.faults.BusFaults` (or its config dict): the
+    faults         -- a :class:`~sim.platform.bus_faults.BusFaults` (or its config dict): the
                       bursts of this port answered with an error or late; each one
                       injected is logged in ``injected`` as (cycle, "read" | "write",
                       burst index, "error" | "delay").

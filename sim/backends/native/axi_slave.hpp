@@ -232,7 +232,7 @@ struct LogEntry4 { int64_t cycle; int64_t id; uint64_t addr; int64_t len; };
 struct LogEntry2 { int64_t cycle; int64_t index; };
 // A bus fault injected: (cycle, 0 read / 1 write, burst index, 0 error / 1 delay).
 struct Injected { int64_t cycle; int64_t write; int64_t index; int64_t kind; };
-// sim.platform.faults.BusFaults: a burst's fault, 0 error (value: RESP) / 1 delay (cycles).
+// sim.platform.bus_faults.BusFaults: a burst's fault, 0 error (value: RESP) / 1 delay (cycles).
 struct BusFault { int kind; int64_t value; };
 
 // AxiSlaveModel: see sim/platform/axi_slave.py for the contract of step().

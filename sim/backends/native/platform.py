@@ -18,7 +18,7 @@ import ctypes
 import numpy as np
 
 from sim.platform.axi_slave import OUTPUTS, AxiProtocolError, AxiSlaveModel
-from sim.platform.faults import DELAY, ERROR
+from sim.platform.bus_faults import DELAY, ERROR
 from sim.platform.iommu import Iommu
 
 _I64 = ctypes.c_int64

@@ -18,7 +18,7 @@ from sim.platform.axi_slave import AxiProtocolError, AxiSlaveModel
 from sim.platform.iommu import Iommu, IommuParams
 from sim.platform.memory import Memory
 from sim.platform.fabric import EnginePorts, Fabric
-from sim.platform.faults import BusFaults
+from sim.platform.bus_faults import BusFaults
 from sim.platform.memory_system import (CXL_LINK, CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM,
                                         SOCKET_LINK, MemorySystem)
 from sim.backends.native.build import platform_library
