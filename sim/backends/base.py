@@ -24,8 +24,10 @@ after the next edge, RREADY/BREADY are high from edge 1 on, and the call
 returns at the edge of the R/B handshake.
 """
 import abc
+import dataclasses
 import importlib
 import inspect
+import json
 import weakref
 
 from hw.axi import RESP_OKAY
@@ -35,6 +37,7 @@ from sim.platform.iommu import Iommu, IommuParams
 from sim.platform.memory import Memory
 from sim.platform.fabric import EnginePorts, Fabric
 from sim.platform.memory_system import MemorySystem
+from sim.backends.waveform import waveform_format
 
 #: Bytes of MMIO address space per engine: its register window.
 ENGINE_WINDOW_BYTES = 1 << REG_ADDR_WIDTH
@@ -78,6 +81,42 @@ def load_scenario(name):
     if not inspect.iscoroutinefunction(function):
         raise TypeError(f"scenario {name!r} is not an async function")
     return function
+
+
+@dataclasses.dataclass
+class PreparedRun:
+    """What an in-process back-end starts a run from (:func:`prepare_run`)."""
+    function: object            # the scenario's async function
+    duts: list                  # the engines
+    memory: object              # the Memory every engine's slave port shares
+    slaves: list                # one AxiSlaveModel per engine
+    kwargs: dict                # the scenario's arguments, after a JSON round trip
+    params: dict                # dev.params, likewise
+
+
+def prepare_run(backend, dut, scenario, kwargs, params, memory_config, vcd):
+    """Check and build what a run of ``scenario`` on ``backend`` needs: the waveform
+    path's format, the scenario, the engines, the memory with a slave port per engine,
+    and the arguments after the JSON round trip a run in another process makes (so
+    every back-end sees equal inputs)."""
+    if vcd is not None:
+        waveform_format(backend, vcd)
+    function = load_scenario(scenario)
+    duts = engine_duts(dut)
+    data_width, id_width = dut_bus_widths(duts[0])
+    memory, slaves = build_memory(memory_config, data_width=data_width, id_width=id_width,
+                                  engines=len(duts))
+    kwargs, params = json.loads(json.dumps([kwargs, {} if params is None else params]))
+    return PreparedRun(function, duts, memory, slaves, kwargs, params)
+
+
+def run_result(backend, scenario, result):
+    """The scenario's result after a JSON round trip; ScenarioError if it has none."""
+    try:
+        return json.loads(json.dumps(result))
+    except TypeError as error:
+        raise ScenarioError(f"{backend}: scenario {scenario} failed: TypeError: "
+                            f"{error}") from error
 
 
 def dut_bus_widths(dut):

@@ -13,16 +13,15 @@ through skipped cycles; the run stops at the scenario's last cycle, so the
 waveform ends at ``dev.cycle`` periods. (Amaranth's clock cannot pause, and a
 Python clock process costs some speed, so runs without a waveform keep Amaranth's.)
 """
-import json
 
 from amaranth import C, Cat, ClockDomain, Elaboratable, Module, Mux
 from amaranth.sim import Simulator
 
 from sim.platform.axi_slave import OUTPUTS
 from sim.backends.base import (AXIL_PROT, MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
-                               ScenarioError, build_memory, check_mmio, check_response,
-                               dut_bus_widths, engine_duts, load_scenario)
-from sim.backends.waveform import period_fs, waveform_format
+                               ScenarioError, check_mmio, check_response, prepare_run,
+                               run_result)
+from sim.backends.waveform import period_fs
 from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 
 #: Clock period in seconds of a run without a waveform (only cycles matter there).
@@ -236,22 +235,15 @@ def run_pysim(dut, scenario, kwargs, *, memory_config, params=None, progress=Non
     so does the result. Raises ScenarioError carrying the exception of the
     scenario (or of the AXI model), or if the result is not JSON-serialisable.
     """
-    if vcd is not None:
-        waveform_format("pysim", vcd)
+    run = prepare_run("pysim", dut, scenario, kwargs, params, memory_config, vcd)
     period = period_fs(engine_mhz) * 1e-15
-    function = load_scenario(scenario)
-    duts = engine_duts(dut)
-    data_width, id_width = dut_bus_widths(duts[0])
-    memory, axis = build_memory(memory_config, data_width=data_width, id_width=id_width,
-                                engines=len(duts))
-    # The same JSON round trip as on the way to cocotb, so both backends see equal inputs.
-    kwargs, params = json.loads(json.dumps([kwargs, {} if params is None else params]))
-    device = _PysimDevice(duts, memory, axis, params)
+    duts, axis = run.duts, run.slaves
+    device = _PysimDevice(duts, run.memory, axis, run.params)
     outcome = {}
 
     async def run_scenario(ctx):
         device._ctx = ctx
-        outcome["result"] = await function(device, **kwargs)
+        outcome["result"] = await run.function(device, **run.kwargs)
         if vcd is not None:
             # Cycles skipped at the very end pass too; then stop right here.
             if device._unclocked:
@@ -279,7 +271,4 @@ def run_pysim(dut, scenario, kwargs, *, memory_config, params=None, progress=Non
     except Exception as error:
         raise ScenarioError(f"pysim: scenario {scenario} failed at cycle {device.cycle}: "
                             f"{type(error).__name__}: {error}") from error
-    try:
-        return json.loads(json.dumps(outcome["result"]))
-    except TypeError as error:
-        raise ScenarioError(f"pysim: scenario {scenario} failed: TypeError: {error}") from error
+    return run_result("pysim", scenario, outcome["result"])

@@ -26,17 +26,16 @@ import ctypes
 import dataclasses
 import gc
 import importlib.util
-import json
 import os
 import shutil
 from pathlib import Path
 
 from sim.backends.base import (ALL_IRQ_LINES, MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
-                               ScenarioError, build_memory, check_mmio, check_response,
-                               dut_bus_widths, dut_verilog, engine_duts, load_scenario)
+                               ScenarioError, check_mmio, check_response, dut_bus_widths,
+                               dut_verilog, prepare_run, run_result)
 from sim.backends.native import build as native_build
 from sim.backends.native.platform import NativeAxi, check, load_library
-from sim.backends.waveform import period_fs, waveform_format
+from sim.backends.waveform import period_fs
 from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 
 TOPLEVEL = "foliodma_dut"
@@ -306,18 +305,12 @@ def run_verilator(dut, scenario, kwargs, *, memory_config, params=None, progress
     the run failed.
     """
     require_verilator()
-    duts = engine_duts(dut)
-    if vcd is not None:
-        waveform_format("verilator", vcd)
-        if len(duts) > 1:
-            raise ValueError(f"verilator writes the waveform of one engine, not {len(duts)}: "
-                             f"use --backend pysim for a waveform of several engines")
+    run = prepare_run("verilator", dut, scenario, kwargs, params, memory_config, vcd)
+    duts, memory = run.duts, run.memory
+    if vcd is not None and len(duts) > 1:
+        raise ValueError(f"verilator writes the waveform of one engine, not {len(duts)}: "
+                         f"use --backend pysim for a waveform of several engines")
     period = period_fs(engine_mhz)
-    function = load_scenario(scenario)
-    data_width, id_width = dut_bus_widths(duts[0])
-    memory, models = build_memory(memory_config, data_width=data_width, id_width=id_width,
-                                  engines=len(duts))
-    kwargs, params = json.loads(json.dumps([kwargs, {} if params is None else params]))
     built = build(duts[0], trace=vcd is not None)
     for other in duts[1:]:      # one verilated model is instantiated for every engine
         other._MustUse__silence = True
@@ -326,18 +319,18 @@ def run_verilator(dut, scenario, kwargs, *, memory_config, params=None, progress
                          MMIO_TIMEOUT_CYCLES, len(duts))
     try:
         axis = []
-        for k, model in enumerate(models):
+        for k, model in enumerate(run.slaves):
             axis.append(NativeAxi(lib, model, handle=lib.fd_sim_axi(sim, k),
                                   **({"share_with": axis[0]} if axis else {})))
         if vcd is not None and lib.fd_sim_trace(sim, str(vcd).encode(), period):
             raise ScenarioError(f"verilator: {lib.fd_error().decode()}")
         lib.fd_sim_reset(sim)
-        device = _VerilatorDevice(lib, sim, memory, axis, params, progress)
+        device = _VerilatorDevice(lib, sim, memory, axis, run.params, progress)
         # The objects alive now (the elaborated design among them) outlive the run:
         # keep the garbage collector from walking them again and again during it.
         gc.freeze()
         try:
-            result = asyncio.run(function(device, **kwargs))
+            result = asyncio.run(run.function(device, **run.kwargs))
         except Exception as error:
             raise ScenarioError(f"verilator: scenario {scenario} failed at cycle "
                                 f"{device.cycle}: {type(error).__name__}: {error}") from error
@@ -345,8 +338,4 @@ def run_verilator(dut, scenario, kwargs, *, memory_config, params=None, progress
             gc.unfreeze()
     finally:
         lib.fd_sim_free(sim)
-    try:
-        return json.loads(json.dumps(result))
-    except TypeError as error:
-        raise ScenarioError(f"verilator: scenario {scenario} failed: TypeError: "
-                            f"{error}") from error
+    return run_result("verilator", scenario, result)
