@@ -2,9 +2,11 @@
 """
 
 from sim.backends import AUTO_BACKEND
-from sim.cli.common import (check_waveform, format_table, human_size, Progress, resolve_backend,
-                            UsageError, write_outputs)
-from sim.cli.machine_options import engine_params, machine_of
+from sim.cli.common import (add_output_options, backend_list, check_waveform, format_table,
+                            human_size, non_negative_int, parse_size, positive_int, probability,
+                            Progress, resolve_backend, UsageError, write_outputs)
+from sim.cli.machine_options import (add_engine_options, add_host_options, engine_params,
+                                     machine_of)
 from sw_driver.dcbm import STRATEGIES
 from sw_driver.folio import PAGE_SIZE
 
@@ -193,3 +195,56 @@ def cmd_driver_bench(args):
                        (("what", "what", "{}"), ("cycles/page", "cycles", "{:.0f}"),
                         ("share", "share", "{:.1%}"))))
     print_speed(rows)
+
+
+def add_bench_command(commands):
+    """The ``bench`` command's parser."""
+    bench = commands.add_parser(
+        "bench", help="copy one folio batch through the engine RTL and measure it",
+        description="Copies a batch of folios with the DMA engine RTL against a memory with "
+                    "pipelined latency, checks every byte, guard byte and completion record, "
+                    "and prints throughput: bytes per cycle over the sustained copy (first to "
+                    "last data write beat), efficiency against the bus peak (one full beat "
+                    "per cycle), cycles from the doorbell write to the first data read, and "
+                    "the largest idle gap on the write channel between two descriptors.")
+    bench.add_argument("--backend", type=backend_list, default=(AUTO_BACKEND,),
+                       metavar="NAME[,NAME...]",
+                       help="simulator(s): Amaranth's built-in (pysim), the exported "
+                            "Verilog on Icarus Verilog via cocotb (icarus), or compiled with "
+                            "Verilator, the memory side native (verilator, the fastest); "
+                            "several comma-separated, or all, run each and compare their "
+                            "simulation speed; or auto alone (the default: verilator if it "
+                            "builds here, else pysim, saying why)")
+    bench.add_argument("--folio-size", type=parse_size, default=4096,
+                       help="bytes per folio, e.g. 4K or 2M (default 4K)")
+    bench.add_argument("--folios", type=positive_int, default=512,
+                       help="folios in the batch (default %(default)s)")
+    bench.add_argument("--latency", type=positive_int, default=200, metavar="CYCLES",
+                       help="memory read and write latency in engine cycles, at least 1 "
+                            "(default %(default)s)")
+    bench.add_argument("--read-latency", type=positive_int, metavar="CYCLES",
+                       help="read latency, overriding --latency")
+    bench.add_argument("--write-latency", type=positive_int, metavar="CYCLES",
+                       help="write latency, overriding --latency")
+    bench.add_argument("--backpressure", type=probability, default=0.0,
+                       help="probability that the memory stalls each AXI channel in a cycle "
+                            "(default 0)")
+    bench.add_argument("--seed", type=non_negative_int, default=0,
+                       help="seed of the data and the backpressure (default 0)")
+    add_engine_options(bench)
+    host = bench.add_argument_group("driver and host (with --driver)")
+    host.add_argument("--driver", choices=DRIVERS,
+                      help="copy through the driver stack: dcbm strategy v1 (per page, "
+                           "polled), v2 (per folio, interrupt each), v3 (scatter-gather per "
+                           "channel), or none (the CPU copies); without it the engine is "
+                           "driven directly and measured alone")
+    add_host_options(host)
+    host.add_argument("--compare-idle-skip", action="store_true",
+                      help="run with and without idle skipping and show both")
+    host.add_argument("--numa", action="store_true",
+                      help="the engine sees the NUMA memory system of the seed's machine "
+                           "(sources on the remote node, the rest local; see "
+                           "sim/platform/memory_system.py) instead of --latency")
+    add_output_options(bench, json_help="print JSON instead of a table")
+    bench.set_defaults(func=cmd_bench,
+                       defaults={dest: bench.get_default(dest) for dest, _ in DRIVER_ONLY})

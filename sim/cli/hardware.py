@@ -5,8 +5,10 @@ import argparse
 import re
 from pathlib import Path
 
-from sim.cli.common import UsageError
-from sim.cli.machine_options import engine_params
+from hw.amba import MAX_ID_WIDTH
+from hw.layouts import AXI_ID_WIDTH
+from sim.cli.common import UsageError, positive_int
+from sim.cli.machine_options import add_engine_options, engine_params
 
 
 def cmd_regs(args):
@@ -83,3 +85,48 @@ def output_dir(text):
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a file, not a directory")
     return path
+
+
+def add_regs_command(commands):
+    """The ``regs`` command's parser."""
+    regs = commands.add_parser(
+        "regs", help="write the C header and Markdown register reference generated from "
+                     "hw/regs.rdl",
+        description="Compiles the register map (hw/regs.rdl, SystemRDL) and writes the "
+                    "driver's C header (foliodma_regs.h) and the Markdown register reference "
+                    "(registers.md) into a directory; docs/ holds the committed copies "
+                    "(make regs).")
+    regs.add_argument("--out", type=output_dir, default=Path("build/regs"),
+                      help="output directory (default %(default)s)")
+    regs.set_defaults(func=cmd_regs)
+
+
+def add_verilog_command(commands):
+    """The ``verilog`` command's parser."""
+    export = commands.add_parser(
+        "verilog", help="export the engine as Verilog, or as an IP package (FuseSoC core, "
+                        "IP-XACT component), for a given set of parameters",
+        description="Converts the engine RTL, built with the given parameters, to Verilog "
+                    "(through Yosys) with ports as AMBA names them, so that a vendor block "
+                    "design infers its interfaces: the AXI4 master m_axi_* (every AXI4 "
+                    "signal; AxCACHE, AxPROT, AxLOCK, AxQOS and AxREGION constant, see "
+                    "hw/amba.py), the AXI4-Lite slave s_axil_*, irq, idle, clock aclk and "
+                    "reset aresetn. --out FILE.v writes the Verilog alone; --out DIR writes "
+                    "the IP package: the Verilog, a FuseSoC core (foliodma_engine.core, "
+                    "targets default and lint), an IP-XACT component (foliodma_engine.xml: "
+                    "bus interfaces, ports, the register map through PeakRDL), the C header "
+                    "and the register reference.")
+    export.add_argument("--out", type=export_path, default=Path("foliodma_engine.v"),
+                        help="FILE.v: the Verilog alone; DIR: the IP package (default "
+                             "%(default)s)")
+    export.add_argument("--id-width", type=positive_int, default=AXI_ID_WIDTH,
+                        help=f"AXI ID width of the master port, {AXI_ID_WIDTH}..{MAX_ID_WIDTH} "
+                             f"(default %(default)s: the engine's own; wider IDs are "
+                             f"zero-extended)")
+    export.add_argument("--reset", choices=("aresetn", "areset"), default="aresetn",
+                        help="the reset port: aresetn, active low as AMBA has it, or areset, "
+                             "active high (default %(default)s)")
+    export.add_argument("--name", type=verilog_identifier, default="foliodma_engine",
+                        help="top module name, a Verilog identifier (default %(default)s)")
+    add_engine_options(export)
+    export.set_defaults(func=cmd_verilog)

@@ -4,9 +4,10 @@ import argparse
 import dataclasses
 import sys
 
-from sim.cli.common import (add_backend_option, check_waveform, format_table, human_size,
-                            non_negative_float, non_negative_int, parse_size, plural, positive_int,
-                            Progress, request_default, resolve_backend, UsageError, write_outputs)
+from sim.cli.common import (add_backend_option, add_output_options, check_waveform,
+                            figure_path, format_table, human_size, non_negative_float,
+                            non_negative_int, parse_size, plural, positive_int, Progress,
+                            request_default, resolve_backend, UsageError, write_outputs)
 from sim.cli.machine_options import add_engine_options, add_host_options, engine_params, machine_of
 from sim.host.cache import TOUCHERS
 from sim.kernel.folios import (COPY_MODES, DEFAULT_FLOW, ENGINE_MODES, FLOWS, MODES, NODES,
@@ -314,3 +315,33 @@ def add_migrate_options(parser):
     cache.add_argument("--llc-size", type=parse_size, metavar="BYTES",
                        help="LLC per CCX, e.g. 32M (default: the seed's Zen 3, 32M); also "
                             "decides which copy sources are still cached")
+
+
+def add_migrate_command(commands):
+    """The ``migrate`` command's parser."""
+    mig = commands.add_parser(
+        "migrate", help="migrate_pages() of a workload: CPU (upstream) vs CPU (batched) vs DMA",
+        description="Runs the migration core (unmap, batched TLB flush, move; per-folio CPU "
+                    "fallback and undo) over a folio list from one node to another, with the "
+                    "CPU copy of the upstream and batched flows and the DMA copy through the "
+                    "dcbm driver on the engine RTL, and prints the seed's measures: "
+                    "migrate_pages and folio_copy cycles per page, F, copy GB/s; and CPU "
+                    "s/GiB, the CPU-seconds the migration occupies per GiB moved: all the "
+                    "migrating CPU does (the core's work, the driver's operations and MMIO, "
+                    "CPU copies, busy-polling, interrupt delivery and handling) but not its "
+                    "sleep in wait_for_completion until the device's interrupt. Every run "
+                    "ends with an integrity check of every simulated folio.")
+    add_migrate_options(mig)
+    mig.add_argument("--plot", type=figure_path, metavar="FILE.svg|png",
+                     help="also draw where the time goes: migrate_pages and folio_copy "
+                          "cycles per page of each mode, stacked by category (SVG or PNG by the extension)")
+    mig.add_argument("--folio-latency", action="store_true",
+                     help="also print when the folios were usable again (their PTEs "
+                          "restored): the first, the median and the last folio, µs after "
+                          "migrate_pages() began (always in --json and --csv: first_folio_us, "
+                          "median_folio_us, last_folio_us)")
+    add_output_options(mig, json_help="print one JSON object with a 'rows' list",
+                       vcd_help="waveform of the dma run on model time: one cycle per "
+                                "period of --engine-mhz, idle spans included; the format by "
+                                "the extension: .vcd, or .fst on icarus")
+    mig.set_defaults(func=cmd_migrate)

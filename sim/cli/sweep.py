@@ -4,7 +4,9 @@ import argparse
 import dataclasses
 import sys
 
-from sim.cli.common import prepare_reporting, resolve_backend, RunCounter, UsageError, write_outputs
+from sim.cli.common import (add_csv_option, add_from_json_option, comma_list, figure_path,
+                            positive_int, prepare_reporting, resolve_backend, RunCounter,
+                            UsageError, write_outputs)
 from sim.cli.migrate import (report_integrity, add_migrate_options, latency_table,
                              migrate_requests, migrate_table, run_migrate_rows)
 
@@ -181,3 +183,36 @@ def _run_in_parallel(points, jobs, quiet):
         except (MigrateError, CostError) as error:
             raise UsageError(str(error)) from None
     return rows
+
+
+def add_sweep_command(commands):
+    """The ``sweep`` command's parser."""
+    sweep = commands.add_parser(
+        "sweep", help="migrate_pages() over the values of one option: which engine or "
+                      "driver makes offload win",
+        description="Runs `foliodma migrate` once per value of one of its options (engine "
+                    "parameters, driver, folio size, workload, nodes, ...) and prints the "
+                    "rows of every run in one table; --plot draws one measure against the "
+                    "option, a line per mode.")
+    sweep.add_argument("option", metavar="OPTION",
+                       help="a migrate option that takes a value, without its dashes: e.g. "
+                            "channels, data-width, engine-mhz, driver, folio-size, workload, "
+                            "max-batch-pages, remote-cpus, from-node, iommu-mode")
+    sweep.add_argument("values", type=comma_list, metavar="V1,V2,...",
+                       help="its values, comma-separated, as the option takes them")
+    add_migrate_options(sweep)
+    sweep.set_defaults(func=cmd_sweep, sweepable=sweepable_options())
+    sweep.add_argument("--jobs", type=positive_int, default=1,
+                       help="runs in parallel, each in its own process (default %(default)s; "
+                            "no progress within a run)")
+    sweep.add_argument("--measure", choices=SWEEP_MEASURES, default="migrate_pages",
+                       help="what --plot draws (default %(default)s)")
+    sweep.add_argument("--plot", type=figure_path, metavar="FILE.svg|png",
+                       help="also draw the measure against the option, a line per mode, the SD as error bars (SVG or PNG)")
+    sweep.add_argument("--json", action="store_true",
+                       help="print one JSON object: option, values (as typed), measure, rows "
+                            "(each with the value it ran with under 'swept', as the option "
+                            "parses it: 2M is 2097152)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_csv_option(sweep)
+    add_from_json_option(sweep)

@@ -7,7 +7,9 @@ import sys
 
 from hw.fpga import FAMILIES, family as family_named
 from hw.params import SMALL_ENGINE, EngineParams
-from sim.cli.common import UsageError, comma_list, format_table
+from hw.synth import DEFAULT_TARGET_MHZ
+from sim.cli.common import UsageError, comma_list, format_table, positive_float
+from sim.cli.hardware import output_dir
 from sim.cli.machine_options import add_engine_options, engine_params
 from sim.cli.sweep import sweep_values
 
@@ -263,7 +265,7 @@ def _families_table(args, say):
     return 0
 
 
-def add_synth_command(commands, output_dir, positive_float, default_target_mhz):
+def add_synth_command(commands):
     """The ``synth`` subcommand's parser."""
     synth = commands.add_parser(
         "synth", help="synthesize the engine for an FPGA family (ECP5, iCE40, Nexus, Gowin, "
@@ -293,7 +295,7 @@ def add_synth_command(commands, output_dir, positive_float, default_target_mhz):
                            f"{fam.name}: {', '.join(fam.devices)} (default "
                            f"{fam.default_device})" for fam in FAMILIES.values()
                            if fam.devices))
-    synth.add_argument("--target-mhz", type=positive_float, default=default_target_mhz,
+    synth.add_argument("--target-mhz", type=positive_float, default=DEFAULT_TARGET_MHZ,
                        help="clock the placer aims for; the clock reached is reported "
                             "either way (default %(default)g)")
     synth.add_argument("--sweep", nargs=2, metavar=("OPTION", "V1,V2,..."),

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli.main import main, parse_size
+from sim.cli.common import parse_size
+from sim.cli.main import main
 
 REQUIRED_KEYS = {"bytes", "cycles", "bytes_per_cycle", "peak_bytes_per_cycle", "efficiency",
                  "folios", "backend", "doorbell_to_first_ar_cycles",
