@@ -65,6 +65,34 @@ class AxiProtocolError(Exception):
     """The master broke an AXI4 rule (or used a feature the model does not support)."""
 
 
+def _checked_settings(data_width, id_width, read_latency, write_latency, backpressure,
+                      with_memory_system):
+    """Check a slave's bus widths, latencies and backpressure; the latencies to use
+    (1 cycle when not given). With a memory system its nodes give the latencies."""
+    if not (isinstance(data_width, int) and 8 <= data_width <= 1024
+            and data_width & (data_width - 1) == 0):
+        raise ValueError(f"data_width={data_width!r}: expected a power of two in 8..1024")
+    if not (isinstance(id_width, int) and 1 <= id_width <= 32):
+        raise ValueError(f"id_width={id_width!r}: expected 1..32")
+    if with_memory_system:
+        given = [name for name, value in (("read_latency", read_latency),
+                                          ("write_latency", write_latency))
+                 if value is not None]
+        if given:
+            raise ValueError(f"{' and '.join(given)} given with a memory_system: the "
+                             f"latencies are the memory system's nodes'")
+    read_latency = 1 if read_latency is None else read_latency
+    write_latency = 1 if write_latency is None else write_latency
+    for name, value in (("read_latency", read_latency), ("write_latency", write_latency)):
+        if not (isinstance(value, int) and value >= 1):
+            raise ValueError(f"{name}={value!r}: expected an int >= 1 (cycles; the "
+                             f"model's outputs are registered)")
+    if not (isinstance(backpressure, (int, float)) and 0 <= backpressure < 1):
+        raise ValueError(f"backpressure={backpressure!r}: expected a probability "
+                         f"0 <= p < 1")
+    return read_latency, write_latency
+
+
 class AxiSlaveModel:
     """AXI4 slave with pipelined latency, random backpressure and error regions.
 
@@ -102,29 +130,12 @@ class AxiSlaveModel:
     def __init__(self, memory, *, data_width, id_width=1, read_latency=None,
                  write_latency=None, backpressure=0.0, seed=0, error_regions=(), record=True,
                  memory_system=None, port=0, iommu=None, faults=None):
-        if not (isinstance(data_width, int) and 8 <= data_width <= 1024
-                and data_width & (data_width - 1) == 0):
-            raise ValueError(f"data_width={data_width!r}: expected a power of two in 8..1024")
-        if not (isinstance(id_width, int) and 1 <= id_width <= 32):
-            raise ValueError(f"id_width={id_width!r}: expected 1..32")
         fabric = memory_system if isinstance(memory_system, Fabric) else None
         if memory_system is not None:
             memory_system = fabric.system if fabric else MemorySystem.from_config(memory_system)
-            given = [name for name, value in (("read_latency", read_latency),
-                                              ("write_latency", write_latency))
-                     if value is not None]
-            if given:
-                raise ValueError(f"{' and '.join(given)} given with a memory_system: the "
-                                 f"latencies are the memory system's nodes'")
-        read_latency = 1 if read_latency is None else read_latency
-        write_latency = 1 if write_latency is None else write_latency
-        for name, value in (("read_latency", read_latency), ("write_latency", write_latency)):
-            if not (isinstance(value, int) and value >= 1):
-                raise ValueError(f"{name}={value!r}: expected an int >= 1 (cycles; the "
-                                 f"model's outputs are registered)")
-        if not (isinstance(backpressure, (int, float)) and 0 <= backpressure < 1):
-            raise ValueError(f"backpressure={backpressure!r}: expected a probability "
-                             f"0 <= p < 1")
+        read_latency, write_latency = _checked_settings(
+            data_width, id_width, read_latency, write_latency, backpressure,
+            memory_system is not None)
         self.memory = memory
         self.data_width = data_width
         self.id_width = id_width
@@ -155,31 +166,39 @@ class AxiSlaveModel:
         self._nodes = None
         self._w_paced = False
         if memory_system is not None:
-            if fabric is None:
-                fabric = Fabric(memory_system, self.beat_bytes)
-            elif fabric.beat_bytes != self.beat_bytes:
-                raise ValueError(f"a fabric of {fabric.beat_bytes}-byte beats serves no "
-                                 f"{data_width}-bit port")
-            if not (isinstance(port, int) and 0 <= port < fabric.ports):
-                raise ValueError(f"port={port!r}: the fabric has ports 0..{fabric.ports - 1}")
-            self.fabric = fabric
-            self._nodes = fabric.timings(port)
-            self._r_free, self._w_free = fabric.r_free, fabric.w_free   # shared by the ports
-            self._w_paced = any(write for *_, write in self._nodes)
-            self._node_index = memory_system.node_index
-            # IO page tables live on the default (local) node: a walk reads them there,
-            # unless the platform gives the walk's read time.
-            walk_ns = self.iommu.params.walk_read_ns
-            self.iommu.walk_read_cycles = fabric.nodes[
-                memory_system.node_index_of_id(memory_system.default_node)][0] \
-                if walk_ns is None else latency_cycles(walk_ns, memory_system.engine_mhz)
+            self._join_fabric(memory_system, fabric, port)
 
         if backpressure:
             rows = np.random.default_rng(seed).random((5, BACKPRESSURE_PERIOD)) < backpressure
             self._stall = [row.tolist() for row in rows]
         else:
             self._stall = None
+        self._reset_channels()
 
+    def _join_fabric(self, memory_system, fabric, port):
+        """Take port ``port`` of ``fabric`` (a new one of ``memory_system`` when None):
+        its nodes' timings, the shared R and W slots, and the IOMMU's walk time."""
+        if fabric is None:
+            fabric = Fabric(memory_system, self.beat_bytes)
+        elif fabric.beat_bytes != self.beat_bytes:
+            raise ValueError(f"a fabric of {fabric.beat_bytes}-byte beats serves no "
+                             f"{self.data_width}-bit port")
+        if not (isinstance(port, int) and 0 <= port < fabric.ports):
+            raise ValueError(f"port={port!r}: the fabric has ports 0..{fabric.ports - 1}")
+        self.fabric = fabric
+        self._nodes = fabric.timings(port)
+        self._r_free, self._w_free = fabric.r_free, fabric.w_free   # shared by the ports
+        self._w_paced = any(write for *_, write in self._nodes)
+        self._node_index = memory_system.node_index
+        # IO page tables live on the default (local) node: a walk reads them there,
+        # unless the platform gives the walk's read time.
+        walk_ns = self.iommu.params.walk_read_ns
+        self.iommu.walk_read_cycles = fabric.nodes[
+            memory_system.node_index_of_id(memory_system.default_node)][0] \
+            if walk_ns is None else latency_cycles(walk_ns, memory_system.engine_mhz)
+
+    def _reset_channels(self):
+        """The AXI channels' state at cycle 0: nothing accepted, nothing to answer."""
         self.cycle = 0
         # Master payloads offered while our READY was low: they must be held.
         self._ar_hold = self._aw_hold = self._w_hold = None
