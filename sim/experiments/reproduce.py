@@ -153,7 +153,8 @@ def _run_keep_raw(request):
     return run_request(request, keep_raw=True)
 
 
-def _report(rows, requests, wall, workloads=TABLE1_WORKLOADS, v1_double_copy=True):
+def _table1(rows, requests, workloads):
+    """Table 1's rows: per workload and mode, each column's model against the seed."""
     table1 = []
     for workload in workloads:
         for mode in MODES:
@@ -175,8 +176,12 @@ def _report(rows, requests, wall, workloads=TABLE1_WORKLOADS, v1_double_copy=Tru
                            "integrity_ok": row["integrity"]["ok"],
                            "reused_from": row.get("reused_from"),
                            "copy_gbps": row["copy_gbps"]})
+    return table1
+
+
+def _table2(cache, v1_double_copy):
+    """Table 2's post_move_access rows; for dma also the other reading of v1's copy."""
     table2 = []
-    cache = next(iter(requests.values())).machine.cache
     for workload in TABLE2_WORKLOADS:
         for mode in MODES:
             spec = _request(mode, WORKLOAD_BYTES[workload]).spec()
@@ -187,6 +192,11 @@ def _report(rows, requests, wall, workloads=TABLE1_WORKLOADS, v1_double_copy=Tru
             table2.append({"mode": mode, "workload": workload, "model": model, "seed": mean,
                            "seed_sd": sd, "error": _error(model, mean),
                            "other_reading": other, "other_error": _error(other, mean)})
+    return table2
+
+
+def _offload_penalty(table1, workloads):
+    """dma's migrate_pages less batch-cpu's, against both seed tables' difference."""
     penalty = []
     model_mp = {(r["mode"], r["workload"]): r["cells"]["migrate_pages"]["model"] for r in table1}
     for workload, workload2 in zip(workloads, TABLE2_WORKLOADS):
@@ -203,6 +213,11 @@ def _report(rows, requests, wall, workloads=TABLE1_WORKLOADS, v1_double_copy=Tru
                           f"error_{table}": _error(model, mean),
                           f"sds_{table}": (model - mean) / sd})
         penalty.append(entry)
+    return penalty
+
+
+def _later_posting(rows, requests):
+    """The later posting's points that were run: model GB/s against the posting's."""
     later = []
     for point in LATER_POSTING:
         key = ("later", point["copy"], point["folio_bytes"])
@@ -217,6 +232,12 @@ def _report(rows, requests, wall, workloads=TABLE1_WORKLOADS, v1_double_copy=Tru
                       "simulated_batches": row["simulated_batches"],
                       "extrapolated_batches": row["extrapolated_batches"],
                       "integrity_ok": row["integrity"]["ok"]})
+    return later
+
+
+def _summary_and_checks(table1, table2):
+    """The largest error per mode and column (and of post_move_access), and whether
+    each mode is within its limit."""
     summary = {}
     for mode in MODES:
         for column in ("migrate_pages", "folio_copy", "F"):
@@ -235,8 +256,18 @@ def _report(rows, requests, wall, workloads=TABLE1_WORKLOADS, v1_double_copy=Tru
         "limit": LIMITS["post_move_access"],
         "ok": None if summary["post_move_access"] is None
         else abs(summary["post_move_access"]) <= LIMITS["post_move_access"]}
+    return summary, checks
+
+
+def _report(rows, requests, wall, workloads=TABLE1_WORKLOADS, v1_double_copy=True):
+    """Everything ``reproduce`` reports, from the runs' rows."""
+    table1 = _table1(rows, requests, workloads)
+    table2 = _table2(next(iter(requests.values())).machine.cache, v1_double_copy)
+    later = _later_posting(rows, requests)
+    summary, checks = _summary_and_checks(table1, table2)
     integrity = all(r["integrity_ok"] for r in table1) and all(r["integrity_ok"] for r in later)
-    return {"table1": table1, "table2": table2, "offload_penalty": penalty,
+    return {"table1": table1, "table2": table2,
+            "offload_penalty": _offload_penalty(table1, workloads),
             "later_posting": later, "summary": summary,
             "checks": checks, "integrity_ok": integrity, "wall_seconds": wall,
             "v1_double_copy": v1_double_copy}
