@@ -10,8 +10,9 @@ from sim.cli.common import (add_backend_option, add_output_options, check_wavefo
                             request_default, resolve_backend, UsageError, write_outputs)
 from sim.cli.machine_options import add_engine_options, add_host_options, engine_params, machine_of
 from sim.host.cache import TOUCHERS
-from sim.kernel.folios import (COPY_MODES, DEFAULT_FLOW, ENGINE_MODES, FLOWS, MODES, NODES,
-                               THREAD_MODES, WORKLOADS)
+from sim.kernel.folios import WORKLOADS
+from sim.kernel.modes import (COPY_MODES, DEFAULT_FLOW, ENGINE_MODES, FLOWS, MODES, NODES,
+                              THREAD_MODES)
 from sim.kernel.request import MigrateRequest
 from sw_driver.dcbm import STRATEGIES
 from sw_driver.migrate_offload import MIGRATE_REASONS

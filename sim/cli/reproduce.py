@@ -7,7 +7,7 @@ from sim.cli.common import (add_backend_option, add_csv_option, figure_path, non
                             positive_int, request_default, resolve_backend, RunCounter, write_csv)
 from sim.cli.machine_options import (add_platform_options, add_platform_reading_options,
                                      machine_of)
-from sim.kernel.folios import MODES
+from sim.kernel.modes import MODES
 
 
 def cmd_reproduce(args):

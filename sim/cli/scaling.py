@@ -13,7 +13,7 @@ from sim.experiments.channel_scaling import (CHANNELS, DRIVERS, FOLIO_SIZES, MAX
                                              MEASURED_NOTES, WORKLOAD_BYTES, folio_size_figure,
                                              measured, platform_of, scaling_figure,
                                              scaling_points, scaling_request, scaling_table)
-from sim.kernel.folios import NODES
+from sim.kernel.modes import NODES
 from sim.kernel.request import MigrateRequest, prepare_request
 from sw_driver.dcbm import STRATEGIES
 

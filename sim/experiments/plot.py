@@ -189,7 +189,7 @@ def write_figure(path, figure):
 # The figures of the commands
 # --------------------------------------------------------------------------------------
 
-#: migrate's time categories (sim.kernel.folios.CATEGORIES), as the legend names them.
+#: migrate's time categories (sim.kernel.modes.CATEGORIES), as the legend names them.
 CATEGORY_NAMES = {"core": "migration core", "cold": "cold start", "copy": "CPU copy",
                   "driver": "driver and MMIO", "wait": "waiting on the device"}
 

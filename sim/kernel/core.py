@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.kernel.clock import add_times, time_delta, zero_times
-from sim.kernel.folios import (CATEGORIES, COPY_MODES, DEFAULT_FLOW, ENGINE_MODES, FLOWS,
-                               MAX_SIMULATED_PER_RUN, MigrateError, NODES, PAGE, PMD_BYTES,
-                               THREAD_MODES)
+from sim.kernel.folios import MAX_SIMULATED_PER_RUN, MigrateError, PAGE, PMD_BYTES
+from sim.kernel.modes import (CATEGORIES, COPY_MODES, DEFAULT_FLOW, ENGINE_MODES, FLOWS,
+                              NODES, THREAD_MODES)
 from sim.kernel.mtcopy import MAX_THREADS, MtCopy, hybrid_split
 from sim.kernel.frames import FolioState, NodeFrames
 from sw_driver.folio import Folio

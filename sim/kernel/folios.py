@@ -1,10 +1,10 @@
-"""The folio list of a migration and its batches (``NR_MAX_BATCHED_MIGRATION``), the
-modes, flows and time categories of the model.
+"""The folio list of a migration and its batches (``NR_MAX_BATCHED_MIGRATION``); the
+modes, flows and time categories a migration is described by are in
+:mod:`sim.kernel.modes`.
 """
 from dataclasses import dataclass
 
-from sim.platform.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM
-from sim.seed import MODES as SEED_MODES, PAGES as SEED_PAGES, TABLE1_WORKLOADS
+from sim.seed import PAGES as SEED_PAGES, TABLE1_WORKLOADS
 from sw_driver.folio import is_folio_size, PAGE_SIZE
 
 
@@ -21,46 +21,8 @@ PMD_BYTES = 2 << 20
 MAX_FOLIO_BYTES = PMD_BYTES
 
 
-#: The seed's workloads of table 1 (total bytes migrated) and its three modes.
+#: The seed's workloads of table 1 (total bytes migrated).
 WORKLOADS = {workload: SEED_PAGES[workload] * PAGE for workload in TABLE1_WORKLOADS}
-
-
-MODES = SEED_MODES
-
-
-#: Every copy mode: the seed's three (what migrate runs by default); mt-cpu, the
-#: batch copy on kernel worker threads (sim/kernel/mtcopy.py); and dma+mt-cpu, a batch
-#: split between the DMA channels and worker threads that copy at once, sharing the
-#: memory system.
-COPY_MODES = MODES + ("mt-cpu", "dma+mt-cpu")
-
-#: The modes that run the engines (on an RTL back-end), and those with worker threads.
-ENGINE_MODES = ("dma", "dma+mt-cpu")
-THREAD_MODES = ("mt-cpu", "dma+mt-cpu")
-
-
-FLOWS = ("upstream", "batched", "early-copy")
-
-
-DEFAULT_FLOW = {"cpu": "upstream", "batch-cpu": "batched", "dma": "batched",
-                "mt-cpu": "batched", "dma+mt-cpu": "batched"}
-
-
-#: Categories of simulated time (ns); the noise acts per category.
-CATEGORIES = ("core", "cold", "copy", "driver", "wait")
-
-
-#: What a port's time snapshot tallies: the categories; "sleep", the part of "wait"
-#: the migrating thread sleeps (in wait_for_completion, until the device's interrupt
-#: or its mt-cpu workers' wake-up), off the CPU; "copy_sleep", the part of "copy" it
-#: sleeps while mt-cpu workers copy; "helper_cpu", the CPU time those workers use on
-#: other CPUs (no elapsed time of the call). None is a category of its own: their noise
-#: is the wait's and the copy's.
-TALLIES = CATEGORIES + ("sleep", "copy_sleep", "helper_cpu")
-
-
-#: Nodes: 0 the migrating CPU's, 1 the other socket, 2 the CXL tier (sim.platform.memory_system).
-NODES = tuple(node.node_id for node in (LOCAL_DRAM, REMOTE_DRAM, CXL_MEMORY))
 
 
 #: Simulate at most this many batches of one run of equal batches before giving up

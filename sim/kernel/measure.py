@@ -8,7 +8,8 @@ import numpy as np
 
 from sim.host.cache import DEFAULT_TOUCHER
 from sim.kernel.clock import add_times, zero_times
-from sim.kernel.folios import CATEGORIES, PAGE
+from sim.kernel.folios import PAGE
+from sim.kernel.modes import CATEGORIES
 from sim.seed import CPU_GHZ
 
 
@@ -18,7 +19,7 @@ GIB = 1 << 30
 
 def totals(raw):
     """(migrate_pages ns by tally, copy ns by tally) of one call, noise-free (tallies:
-    :data:`sim.kernel.folios.TALLIES`)."""
+    :data:`sim.kernel.modes.TALLIES`)."""
     total, copy = dict(raw["call"]), zero_times()
     for group in raw["groups"]:
         add_times(total, group["total"], group["count"])

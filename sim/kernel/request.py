@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from sim.backends import AUTO_BACKEND, BACKEND_CHOICES, chosen_backend
 from sim.host.cache import DEFAULT_TOUCHER
-from sim.kernel.folios import (DEFAULT_FLOW, DEFAULT_REPEAT, ENGINE_MODES, MigrateError,
-                               NR_MAX_BATCHED_MIGRATION, PAGE, THREAD_MODES)
+from sim.kernel.folios import DEFAULT_REPEAT, MigrateError, NR_MAX_BATCHED_MIGRATION, PAGE
+from sim.kernel.modes import DEFAULT_FLOW, ENGINE_MODES, THREAD_MODES
 from sim.kernel.measure import measure, post_move_access, usable_after
 from sim.kernel.mtcopy import path_gbps
 from sim.kernel.scenario import core_config, plan_of, run_cpu, run_dma

@@ -6,10 +6,11 @@ import math
 import statistics
 
 from sim.host.costs import CostTable, DEFAULT_COSTS
-from sim.kernel.clock import host_port_class, SoftPort
+from sim.kernel.clock import SoftPort
 from sim.kernel.core import CoreConfig, MigrationCore
-from sim.kernel.folios import (ENGINE_MODES, folio_sizes, MigrateError, NR_MAX_BATCHED_MIGRATION,
-                               PAGE, Plan)
+from sim.kernel.folios import (folio_sizes, MigrateError, NR_MAX_BATCHED_MIGRATION, PAGE,
+                               Plan)
+from sim.kernel.modes import ENGINE_MODES
 from sim.kernel.frames import node_layout, NodeFrames
 from sim.machine import DEFAULT_MACHINE
 from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
@@ -120,9 +121,10 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY,
     numa = [(start, start + size, node) for node, (start, size) in layout.items()]
     faulted = None if faulted is None else FaultedRun(**faulted)
     probe_settings, dcbm_settings = faulted.driver_settings() if faulted else ({}, {})
-    port = host_port_class()(dev, costs=table, engine_mhz=engine_mhz, idle_skip=idle_skip,
-                              coherent=COHERENT, numa_nodes=numa,
-                              faults=faulted.host_faults if faulted else ())
+    from sim.kernel.host_port import MigrationHostPort
+    port = MigrationHostPort(dev, costs=table, engine_mhz=engine_mhz, idle_skip=idle_skip,
+                             coherent=COHERENT, numa_nodes=numa,
+                             faults=faulted.host_faults if faulted else ())
     devices = [await foliodma_probe(port, ring_entries=ring_entries,
                                     mmio_base=k * ENGINE_WINDOW_BYTES, irq=k,
                                     max_inflight=max_inflight, **probe_settings,

@@ -5,7 +5,7 @@ import pytest
 from sim.cli.main import main
 from sim.experiments.plot import (CATEGORY_NAMES, PlotError, grouped_bars, line_chart,
                                   migrate_figure, reproduce_figure, stacked_bars, write_figure)
-from sim.kernel.folios import CATEGORIES
+from sim.kernel.modes import CATEGORIES
 
 
 def _bars(figure):

@@ -6,8 +6,8 @@ import pytest
 from sim.backends import BACKENDS
 from sim.cli.main import main
 from sim.host.costs import DEFAULT_COSTS
-from sim.kernel.folios import (CATEGORIES, MigrateError, Plan, folio_sizes, llc_resident,
-                               plan_batches)
+from sim.kernel.folios import MigrateError, Plan, folio_sizes, llc_resident, plan_batches
+from sim.kernel.modes import CATEGORIES
 from sim.kernel.measure import measure, noise_factors, totals
 from sim.kernel.request import MigrateRequest, run_request
 from sim.kernel.scenario import run_cpu, run_dma
