@@ -49,6 +49,8 @@ ALL_IRQ_LINES = (1 << MAX_ENGINES) - 1
 MMIO_TIMEOUT_CYCLES = 10_000
 #: While waiting with idle skipping on, how often (in cycles) quiescence is checked.
 IDLE_CHECK_CYCLES = 8
+#: Rising edges with reset asserted before the scenario starts (cycle 0 after them).
+RESET_CYCLES = 5
 #: ``progress(cycle, ticked)`` is called about this often (in cycles): the cycle
 #: reached, and how many of the cycles so far were simulated (not skipped as idle).
 PROGRESS_INTERVAL = 10_000

@@ -28,7 +28,8 @@ from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 from sim.platform.axi_slave import OUTPUTS, AxiProtocolError
 from sim.backends.base import (MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
                                build_memory, check_mmio, check_response, load_scenario)
-from sim.backends.icarus import ENV_VAR, RESET_CYCLES, TOPLEVEL
+from sim.backends.base import RESET_CYCLES
+from sim.backends.icarus import ENV_VAR, TOPLEVEL
 
 # cocotbext-axi 0.1.28 still calls APIs that cocotb 2 deprecates: not ours to fix.
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"cocotbext\.axi\.")

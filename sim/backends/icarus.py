@@ -34,8 +34,6 @@ ENV_VAR = "FOLIODMA_COCOTB_RUN"
 TOPLEVEL = "foliodma_dut"
 #: The build's timescale: femtosecond steps, the unit of every waveform's time.
 TIMESCALE = ("1ns", "1fs")
-#: Rising edges with reset asserted before the scenario starts.
-RESET_CYCLES = 5
 _PROGRESS_POLL_SECONDS = 0.2
 
 # Extra toplevel that dumps the DUT when run with +waves=<file>. Verilog-2005:

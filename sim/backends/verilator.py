@@ -148,8 +148,8 @@ def build(dut, *, trace=False):
     flags = VERILATOR_FLAGS + (("--trace",) if trace else ())
     runtime_defines = {"VM_TRACE": int(trace), "VM_COVERAGE": 0, "VM_SC": 0, "VM_TIMING": 0,
                        "VL_TIME_CONTEXT": 1}
-    defines = {**runtime_defines, "BEAT_BYTES": beat, "STRB_BYTES": max(1, beat // 8),
-               "HAS_IDLE": int(has_idle)}
+    defines = {**runtime_defines, **native_build.model_defines(), "BEAT_BYTES": beat,
+               "STRB_BYTES": max(1, beat // 8), "HAS_IDLE": int(has_idle)}
     key = native_build.digest(
         text, flags, sorted(defines.items()), native_build.CXXFLAGS,
         native_build.tool_version([compiler]),
@@ -158,9 +158,9 @@ def build(dut, *, trace=False):
 
     includes = [f"-I{root / 'include'}", f"-I{root / 'include' / 'vltstd'}"]
     runtime = runtime_archive(root, compiler, [
-        *native_build.CXXFLAGS, *(f"-D{k}={v}" for k, v in runtime_defines.items()),
+        *native_build.CXXFLAGS, *native_build.define_flags(runtime_defines),
         *includes], trace)
-    compile_flags = [*native_build.CXXFLAGS, *(f"-D{k}={v}" for k, v in defines.items()),
+    compile_flags = [*native_build.CXXFLAGS, *native_build.define_flags(defines),
                      *includes]
 
     def make(directory, output):

@@ -5,7 +5,7 @@ engine's clock (``engine_mhz``): rising edge k, after which ``dev.cycle == k``, 
 at k periods, and the cycles a back-end skips as idle (see
 :meth:`sim.backends.base.Device.wait_cycles`) pass as time with the clock
 stopped high, since nothing changes in them. Icarus holds the engine in reset for
-:data:`sim.backends.icarus.RESET_CYCLES` cycles first, so its time axis starts
+:data:`sim.backends.base.RESET_CYCLES` cycles first, so its time axis starts
 that many periods earlier: there edge k is at ``RESET_CYCLES + k`` periods.
 
 Time is in femtoseconds in every waveform; the period is rounded to an even

@@ -29,12 +29,16 @@ typedef __int128 i128;
 
 enum { RESP_OKAY = 0, RESP_SLVERR = 2, RESP_DECERR = 3 };
 enum { BURST_INCR = 1 };
-static const int64_t BACKPRESSURE_PERIOD = 65521;
-static const uint64_t AXI_BOUNDARY_BYTES = 4096;
-static const size_t AXI_MAX_BURST_BEATS = 256;
-static const int PAGE_SHIFT = 12;
+// Defined in Python, passed by every build as -D (sim.backends.native.build.model_defines).
+#ifndef FD_BACKPRESSURE_PERIOD
+#error "build with the defines of sim.backends.native.build.model_defines()"
+#endif
+static const int64_t BACKPRESSURE_PERIOD = FD_BACKPRESSURE_PERIOD;
+static const uint64_t AXI_BOUNDARY_BYTES = FD_AXI_BOUNDARY_BYTES;
+static const size_t AXI_MAX_BURST_BEATS = FD_AXI_MAX_BURST_BEATS;
+static const int PAGE_SHIFT = FD_PAGE_SHIFT;
 // Directory levels 2 and 3 of the IO page table index the IOVA from these bits (iommu.py).
-static const int LEVEL2_SHIFT = 21, LEVEL3_SHIFT = 30;
+static const int LEVEL2_SHIFT = FD_LEVEL2_SHIFT, LEVEL3_SHIFT = FD_LEVEL3_SHIFT;
 enum { STALL_AR, STALL_AW, STALL_W, STALL_R, STALL_B };
 
 struct ProtocolError : std::runtime_error {

@@ -117,17 +117,39 @@ def cached_build(kind, key, library_name, build):
     return Build(library, False, time.perf_counter() - started)
 
 
+def model_defines():
+    """The constants the C++ model shares with the Python one, as -D defines of every
+    compile of ``axi_slave.hpp`` and ``harness.cpp``: defined once, in Python."""
+    from hw.params import AXI_BOUNDARY_BYTES, AXI_MAX_BURST_BEATS
+    from sim.backends.base import AXIL_PROT, IDLE_CHECK_CYCLES, RESET_CYCLES
+    from sim.platform.axi_slave import BACKPRESSURE_PERIOD
+    from sim.platform.iommu import LEVEL_SHIFTS, PAGE_SHIFT
+    return {"FD_BACKPRESSURE_PERIOD": BACKPRESSURE_PERIOD,
+            "FD_AXI_BOUNDARY_BYTES": AXI_BOUNDARY_BYTES,
+            "FD_AXI_MAX_BURST_BEATS": AXI_MAX_BURST_BEATS,
+            "FD_PAGE_SHIFT": PAGE_SHIFT,
+            "FD_LEVEL2_SHIFT": LEVEL_SHIFTS[2], "FD_LEVEL3_SHIFT": LEVEL_SHIFTS[3],
+            "FD_RESET_CYCLES": RESET_CYCLES, "FD_IDLE_CHECK_CYCLES": IDLE_CHECK_CYCLES,
+            "FD_AXIL_PROT": AXIL_PROT}
+
+
+def define_flags(defines):
+    """-D flags of a {name: value} dict."""
+    return [f"-D{name}={value}" for name, value in defines.items()]
+
+
 def platform_library():
     """The native AXI slave alone (axi_slave.hpp + platform_api.cpp), for the
     differential test against the Python model."""
     compiler = require_compiler()
     sources = [NATIVE_DIR / "platform_api.cpp"]
     headers = [NATIVE_DIR / "axi_slave.hpp"]
-    key = digest(tool_version([compiler]), CXXFLAGS,
+    defines = define_flags(model_defines())
+    key = digest(tool_version([compiler]), CXXFLAGS, defines,
                  *(path.read_bytes() for path in sources + headers))
 
     def build(directory, output):
-        run_tool([compiler, *CXXFLAGS, f"-I{NATIVE_DIR}", *sources, "-o", output],
+        run_tool([compiler, *CXXFLAGS, *defines, f"-I{NATIVE_DIR}", *sources, "-o", output],
                  directory, directory / "build.log")
 
     return cached_build("platform", key, "libfoliodma_platform.so", build)

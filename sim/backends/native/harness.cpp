@@ -32,9 +32,10 @@ using namespace foliodma;
 
 namespace {
 
-const int RESET_CYCLES = 5;
-const int64_t IDLE_CHECK_CYCLES = 8;   // sim.backends.base.IDLE_CHECK_CYCLES
-const uint32_t AXIL_PROT = 0b010;      // sim.backends.base.AXIL_PROT
+// sim.backends.base's, passed as -D (sim.backends.native.build.model_defines).
+const int RESET_CYCLES = FD_RESET_CYCLES;
+const int64_t IDLE_CHECK_CYCLES = FD_IDLE_CHECK_CYCLES;
+const uint32_t AXIL_PROT = FD_AXIL_PROT;
 
 // One engine: its Verilated model, the AXI slave port serving its m_axi, and the
 // values sampled from it before the latest edge it was evaluated at.

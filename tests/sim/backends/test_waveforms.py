@@ -17,7 +17,7 @@ from hw.engine import DmaEngine
 from hw.params import EngineParams
 from sim.backends import get_runner
 from sim.backends.base import ScenarioError
-from sim.backends.icarus import RESET_CYCLES
+from sim.backends.base import RESET_CYCLES
 from sim.backends.waveform import period_fs, waveform_format
 from sim.cli.main import main
 from sim.experiments.engine_scenarios import memory_config
