@@ -367,6 +367,16 @@ class FoliodmaDevice(DmaDevice):
         await self.port.mmio_write(self._int_status, self.int_bits(chan))
 
 
+async def program_ring(port, regmap, mmio_base, channel, ring, entries):
+    """Point ``channel`` of the engine at ``mmio_base`` at the ring of ``entries``
+    descriptors at bus address ``ring``: RING_BASE_LO, RING_BASE_HI, RING_SIZE.
+    ``port``: anything with ``async mmio_write(offset, value)``."""
+    for name, value in (("ring_base_lo", ring & 0xFFFF_FFFF), ("ring_base_hi", ring >> 32),
+                        ("ring_size", entries)):
+        register = regmap.register(f"chan[{channel}].{name}")
+        await port.mmio_write(mmio_base + register.address, value)
+
+
 async def foliodma_probe(port, ring_entries=DEFAULT_RING_ENTRIES, mmio_base=0, irq=0,
                          max_inflight=None, max_seg_size=DEFAULT_MAX_SEG_SIZE,
                          channel_timeout_ns=CHANNEL_TIMEOUT_NS):
@@ -418,9 +428,7 @@ async def foliodma_probe(port, ring_entries=DEFAULT_RING_ENTRIES, mmio_base=0, i
                          max_inflight=max_inflight, max_seg_size=max_seg_size,
                          channel_timeout_ns=channel_timeout_ns)
     for chan in dev.channels:
-        await port.mmio_write(chan.reg("ring_base_lo"), chan.ring & 0xFFFF_FFFF)
-        await port.mmio_write(chan.reg("ring_base_hi"), chan.ring >> 32)
-        await port.mmio_write(chan.reg("ring_size"), ring_entries)
+        await program_ring(port, regmap, mmio_base, chan.chan_id, chan.ring, ring_entries)
     irq_coal = regmap.register("irq_coal")
     await port.mmio_write(mmio_base + irq_coal.address, irq_coal.fields["count"].insert(0, 1))
     request_irq(port, dev.irq_handler, irq)

@@ -1,12 +1,14 @@
 """Programming the engine from a scenario: registers by name, rings in memory.
 
-A thin layer over :class:`sim.backends.base.Device` for tests and benchmarks; the
-full Linux-style driver lives in ``sw_driver``. Register addresses and fields
+A thin layer over :class:`sim.backends.base.Device` for tests and benchmarks, the
+engine's test bench: no host costs, times in cycles. The full Linux-style driver
+lives in ``sw_driver``; the two program a ring alike (``program_ring``). Register addresses and fields
 come from ``hw/regs.rdl`` (via :mod:`hw.regmap`), descriptors from
 :mod:`hw.descriptor`.
 """
 from hw.descriptor import DESC_BYTES, RECORD_BYTES, pack_descriptor, unpack_record
 from hw.regmap import load_regmap
+from sw_driver.foliodma import program_ring
 
 
 class EngineIO:
@@ -43,10 +45,9 @@ class EngineIO:
         return hi << 32 | lo
 
     async def setup_channel(self, channel, ring_base, ring_size):
-        """Point a channel at an empty ring of ring_size descriptors."""
-        await self.write(f"chan[{channel}].ring_base_lo", ring_base & 0xFFFF_FFFF)
-        await self.write(f"chan[{channel}].ring_base_hi", ring_base >> 32)
-        await self.write(f"chan[{channel}].ring_size", ring_size)
+        """Point a channel at an empty ring of ring_size descriptors (as the driver
+        does: :func:`sw_driver.foliodma.program_ring`)."""
+        await program_ring(self.dev, self.regmap, self.base, channel, ring_base, ring_size)
         self.rings[channel] = (ring_base, ring_size)
         self.tails[channel] = 0
 
@@ -87,7 +88,10 @@ class EngineIO:
         return status
 
     async def reset_channel(self, channel):
-        """Set CTRL.reset and wait until the channel is idle and clear again."""
+        """Set CTRL.reset and wait until the channel is idle and clear again. (The
+        driver's reset, ``FoliodmaDevice._reset``, is the driver's own: its timeout in
+        host time, a retry when another agent halts the channel again, its interrupt
+        bits cleared; this one is a test bench's, in cycles.)"""
         await self.write(f"chan[{channel}].ctrl", reset=1)
         status = await self.wait_idle(channel)
         if status["halted"]:
