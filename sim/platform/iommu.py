@@ -56,8 +56,11 @@ CPU must wait for (the platform charges them):
 from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass
 
-PAGE_SHIFT = 12
-PAGE_BYTES = 1 << PAGE_SHIFT
+from sw_driver.folio import PAGE_SIZE
+
+#: The IO page: the CPU's base page (one definition, the driver's PAGE_SIZE).
+PAGE_BYTES = PAGE_SIZE
+PAGE_SHIFT = PAGE_BYTES.bit_length() - 1
 #: Directory levels of the IO page table, by the IOVA bit their index starts at: a level 2
 #: entry covers 2 MiB, a level 3 entry 1 GiB (AMD-Vi's v1 table, 9 bits per level).
 LEVEL_SHIFTS = {2: 21, 3: 30}

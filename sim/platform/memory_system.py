@@ -63,9 +63,6 @@ from hw.params import AXI_BOUNDARY_BYTES
 
 #: The engine clock (MHz) when none is given: one cycle per ns.
 DEFAULT_ENGINE_MHZ = 1000.0
-#: Node ranges must be multiples of this, so that no AXI burst (which never
-#: crosses a 4 KiB boundary) spans two nodes.
-PAGE_BYTES = AXI_BOUNDARY_BYTES
 #: Default write buffering per node (bytes), an estimate; see WRITE_BUFFER_SOURCE.
 WRITE_BUFFER_BYTES = 16 * 1024
 WRITE_BUFFER_SOURCE = (
@@ -319,9 +316,9 @@ class MemorySystem:
             if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end):
                 raise ValueError(f"range {entry!r}: need integer 0 <= start < end "
                                  f"(end exclusive)")
-            if start % PAGE_BYTES or end % PAGE_BYTES:
+            if start % AXI_BOUNDARY_BYTES or end % AXI_BOUNDARY_BYTES:
                 raise ValueError(f"range {entry!r}: start and end must be multiples of "
-                                 f"{PAGE_BYTES} (an AXI burst must not span two nodes)")
+                                 f"{AXI_BOUNDARY_BYTES} (an AXI burst must not span two nodes)")
             if node_id not in by_id:
                 raise ValueError(f"range {entry!r}: node {node_id!r} is not one of {ids}")
             parsed.append((start, end, node_id))
