@@ -7,7 +7,7 @@ import pytest
 from sw_driver.folio import PAGE_SIZE
 from sw_driver.migrate_offload import (Migrator, migrate_folios_content, should_batch,
                                        start_offloading, stop_offloading)
-from tests.sw_driver.test_sw_driver_units import FakePort, _batch, _check
+from tests.sw_driver.fakes import FakePort, batch_of, check_copied
 
 
 class _HalfMigrator(Migrator):
@@ -41,7 +41,7 @@ class _PoisonedPort(FakePort):
 
 def test_the_cpu_copies_what_the_migrator_did_not():
     port = FakePort()
-    dst, src = _batch(port, [PAGE_SIZE] * 4)
+    dst, src = batch_of(port, [PAGE_SIZE] * 4)
     migrator = _HalfMigrator()
     start_offloading(migrator)
     try:
@@ -57,15 +57,15 @@ def test_the_cpu_copies_what_the_migrator_did_not():
 
 def test_a_machine_check_in_the_fallback_leaves_its_folio_not_copied():
     port = _PoisonedPort([PAGE_SIZE])              # the second folio's source
-    dst, src = _batch(port, [PAGE_SIZE] * 3)
+    dst, src = batch_of(port, [PAGE_SIZE] * 3)
     result = asyncio.run(migrate_folios_content(port, dst, src))      # none registered
     assert result.offloaded == [False] * 3 and result.copied == [True, False, True]
-    _check(port, [dst[0], dst[2]], [src[0], src[2]])
+    check_copied(port, [dst[0], dst[2]], [src[0], src[2]])
 
 
 def test_should_batch_offers_a_batch_only_for_the_migrators_reasons():
     port = FakePort()
-    dst, src = _batch(port, [PAGE_SIZE] * 2)
+    dst, src = batch_of(port, [PAGE_SIZE] * 2)
     migrator = _HalfMigrator()
     migrator.reasons = ("demotion", "numa_misplaced")
     assert not should_batch("demotion")                    # none registered
