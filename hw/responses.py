@@ -50,29 +50,34 @@ class ResponseFilter(wiring.Component):
         m = Module()
         p = self.params
         r, b = self.r_in, self.b_in
-        r_owed = Signal()
-        b_owed = Signal()
+        # Whether each ID is owed a response is a register beside its counts, so that
+        # passing a response on costs one LUT after the bus's inputs.
+        owed_r = {rid: Signal(name=f"reads{rid}_owed") for rid in (DATA_ID, FETCH_ID)}
+        owed_b = {bid: Signal(name=f"writes{bid}_owed")
+                  for bid in (DATA_WRITE_ID, RECORD_WRITE_ID)}
+        r_owed = Mux(r.payload.id == FETCH_ID, owed_r[FETCH_ID], owed_r[DATA_ID])
+        b_owed = Mux(b.payload.id == RECORD_WRITE_ID, owed_b[RECORD_WRITE_ID],
+                     owed_b[DATA_WRITE_ID])
         r_end = r.valid & r_owed & r.payload.last
         b_taken = b.valid & b_owed & self.b_out.ready
 
         for rid, limit in ((DATA_ID, p.outstanding_reads), (FETCH_ID, p.prefetch_depth)):
-            open_reads = Signal(range(limit + 1), name=f"reads{rid}_open")
-            mine = r.payload.id == rid
-            m.d.sync += open_reads.eq(open_reads + (self.ar_done & (self.ar_id == rid))
-                                      - (r_end & mine))
-            with m.If(mine & (open_reads != 0)):
-                m.d.comb += r_owed.eq(1)
+            opened = self.ar_done & (self.ar_id == rid)
+            ended = r_end & (r.payload.id == rid)
+            m.d.sync += owed_r[rid].eq(
+                _nonzero_next(m, f"reads{rid}_open", limit, opened, ended, owed_r[rid]))
         for bid in (DATA_WRITE_ID, RECORD_WRITE_ID):
-            limit = p.outstanding_writes
-            accepted = Signal(range(limit + 1), name=f"writes{bid}_accepted")
-            written = Signal(range(limit + 1), name=f"writes{bid}_written")
             answered = b_taken & (b.payload.id == bid)
-            m.d.sync += [
-                accepted.eq(accepted + (self.aw_done & (self.aw_id == bid)) - answered),
-                written.eq(written + (self.w_last_done & (self.w_id == bid)) - answered),
-            ]
-            with m.If((b.payload.id == bid) & (accepted != 0) & (written != 0)):
-                m.d.comb += b_owed.eq(1)
+            accepted, written = (Signal(name=f"writes{bid}_{what}_nonzero")
+                                 for what in ("accepted", "written"))
+            accepted_next = _nonzero_next(m, f"writes{bid}_accepted", p.outstanding_writes,
+                                          self.aw_done & (self.aw_id == bid), answered,
+                                          accepted)
+            written_next = _nonzero_next(m, f"writes{bid}_written", p.outstanding_writes,
+                                         self.w_last_done & (self.w_id == bid), answered,
+                                         written)
+            m.d.sync += [accepted.eq(accepted_next), written.eq(written_next),
+                         owed_b[bid].eq(accepted_next & written_next)]
 
         m.d.comb += [
             self.r_out.valid.eq(r.valid & r_owed),
@@ -93,3 +98,12 @@ class ResponseFilter(wiring.Component):
             props.cover(m, "responses.cover.unexpected_b", self.unexpected_b,
                         "a B nobody asked for is dropped and reported")
         return m
+
+
+def _nonzero_next(m, name, limit, up, down, nonzero):
+    """A count of at most ``limit`` that ``up`` raises and ``down`` lowers; returns
+    whether it is nonzero after this cycle, given ``nonzero``, the register of whether
+    it is now (one compare of the count, with 1, and no adder on the way)."""
+    count = Signal(range(limit + 1), name=name)
+    m.d.sync += count.eq(count + up - down)
+    return up | (nonzero & ~(down & (count == 1)))
