@@ -396,74 +396,85 @@ def _engine_doc():
     return doc
 
 
+#: Where the built-in value of ``section.key`` comes from, for the keys with a fixed
+#: text (:func:`source_of` derives the others).
+_SOURCES = {
+    "name": "What this platform stands for.",
+    "clocks.engine_mhz": (
+        "Model choice: one engine cycle per ns; an ASIC-class clock for the engine "
+        "(`foliodma synth` gives an FPGA's)."),
+    "dma.engines": (
+        "DMA engines on the platform, each a DmaEngine (one PCI device) with its own "
+        "registers, interrupt and AXI master on the one memory system; the driver "
+        "enumerates every ring of every engine as a channel, engine by engine."),
+    "dma.ring_entries": (
+        "Descriptors per channel ring, as the driver sets up each ring (a queue of "
+        "the hardware's depth); the built-in engine's rings are memory rings, given "
+        "1024 entries by the driver (a ring of 32 KiB)."),
+    "dma.max_inflight": (
+        f"Descriptors the provider driver keeps in a channel's ring at once; {ALL!r}: "
+        f"as many as fit (the foliodma driver); 1: one at a time, the next one "
+        f"posted from the completion interrupt of the one before (the Linux PTDMA "
+        f"driver: pt_issue_pending starts a descriptor only when none is active)."),
+    "dma.max_seg_size": (
+        "The longest DMA segment a scatter-gather mapping merges for the device "
+        "(dma_get_max_seg_size, bytes): the PCI core's default, 64 KiB "
+        "(pci_device_add), which neither the foliodma nor the PTDMA driver raises; "
+        "dcbm v3 prepares a descriptor per segment."),
+    "dma.engines_per_port": (
+        "Consecutive engines that share one I/O port into the memory fabric (an I/O "
+        "hub); 1: each engine its own (sim/platform/fabric.py)."),
+    "dma.port_read_gbps": (
+        f"Each I/O port's bandwidth towards the engines (their reads) and from them "
+        f"(their writes), shared by its engines; {UNLIMITED!r}: no limit. No public "
+        f"figure for a server's I/O hub: a what-if value."),
+    "dma.port_write_gbps": (
+        f"Each I/O port's bandwidth towards the engines (their reads) and from them "
+        f"(their writes), shared by its engines; {UNLIMITED!r}: no limit. No public "
+        f"figure for a server's I/O hub: a what-if value."),
+    "dma.reason_mask": (
+        f"dcbm's reason_mask module parameter (v6): the migration reasons (enum "
+        f"migrate_reason, lower case: {', '.join(MIGRATE_REASONS)}) whose batches it "
+        f"takes, the others copied by the CPU (should_batch); {ALL!r}: every reason, "
+        f"as v2 to v5 take them."),
+    "dma.nr_dma_chan": (
+        f"dcbm's nr_dma_chan module parameter: the channels v2 and v3 spread a batch "
+        f"over; {ALL!r}: every channel of the platform, at most {MAX_DMA_CHAN}."),
+    "iommu.mode": (
+        "x86 kernels build with IOMMU_DEFAULT_DMA_LAZY: unmaps queue in the flush "
+        "queue; 'strict' waits for an invalidation per unmap."),
+    "iommu.iotlb_entries": (
+        "Leaf translations the IOTLB caches. Estimate: IOMMUs do not publish it; 64 "
+        "is the size inferred for Intel's IOTLB from pcie-bench measurements "
+        "(Neugebauer et al., SIGCOMM 2018). Its reach is this times the IOMMU page "
+        "size a mapping uses."),
+    "iommu.pde_entries": (
+        "Directory entries the page-walk cache holds. Estimate: one per 2 MiB or "
+        "1 GiB region in use; a migration batch touches a few."),
+    "iommu.page_sizes_kib": (
+        "The IOMMU page sizes a mapping may use, KiB (the driver's page-size bitmap; "
+        "iommu_map lays a mapping out in the largest its alignment allows). Model "
+        "choice: 4 KiB and 2 MiB, the two leaf sizes of a three-level table; AMD-Vi's "
+        "v1 driver advertises every power of two (AMD_IOMMU_PGSIZES, larger sizes "
+        "as repeated PTEs), which an aligned mTHP folio would use: e.g. "
+        "[4, 16, 64, 256, 1024, 2048]."),
+    "iommu.walk_read_ns": (
+        f"One page-table read of a page walk, ns; {NODE_LATENCY!r}: the read latency "
+        f"of the node holding the IO page tables (node 0, where the kernel allocates "
+        f"them), as the IOMMU reads them from DRAM without a cache of its own beyond "
+        f"the IOTLB and the page-walk cache."),
+}
+
+
 def source_of(key):
     """Where the built-in value of ``section.key`` comes from, as one sentence or more."""
+    if key in _SOURCES:
+        return _SOURCES[key]
     section, _, rest = key.partition(".")
-    if key == "name":
-        return "What this platform stands for."
     if key == "clocks.cpu_ghz":
         return CACHE_CONSTANTS["CORE_GHZ"].source
-    if key == "clocks.engine_mhz":
-        return ("Model choice: one engine cycle per ns; an ASIC-class clock for the engine "
-                "(`foliodma synth` gives an FPGA's).")
-    if key == "dma.engines":
-        return ("DMA engines on the platform, each a DmaEngine (one PCI device) with its own "
-                "registers, interrupt and AXI master on the one memory system; the driver "
-                "enumerates every ring of every engine as a channel, engine by engine.")
-    if key == "dma.ring_entries":
-        return ("Descriptors per channel ring, as the driver sets up each ring (a queue of "
-                "the hardware's depth); the built-in engine's rings are memory rings, given "
-                "1024 entries by the driver (a ring of 32 KiB).")
-    if key == "dma.max_inflight":
-        return (f"Descriptors the provider driver keeps in a channel's ring at once; {ALL!r}: "
-                f"as many as fit (the foliodma driver); 1: one at a time, the next one "
-                f"posted from the completion interrupt of the one before (the Linux PTDMA "
-                f"driver: pt_issue_pending starts a descriptor only when none is active).")
-    if key == "dma.max_seg_size":
-        return ("The longest DMA segment a scatter-gather mapping merges for the device "
-                "(dma_get_max_seg_size, bytes): the PCI core's default, 64 KiB "
-                "(pci_device_add), which neither the foliodma nor the PTDMA driver raises; "
-                "dcbm v3 prepares a descriptor per segment.")
-    if key == "dma.engines_per_port":
-        return ("Consecutive engines that share one I/O port into the memory fabric (an I/O "
-                "hub); 1: each engine its own (sim/platform/fabric.py).")
-    if key in ("dma.port_read_gbps", "dma.port_write_gbps"):
-        return (f"Each I/O port's bandwidth towards the engines (their reads) and from them "
-                f"(their writes), shared by its engines; {UNLIMITED!r}: no limit. No public "
-                f"figure for a server's I/O hub: a what-if value.")
-    if key == "dma.reason_mask":
-        return (f"dcbm's reason_mask module parameter (v6): the migration reasons (enum "
-                f"migrate_reason, lower case: {', '.join(MIGRATE_REASONS)}) whose batches it "
-                f"takes, the others copied by the CPU (should_batch); {ALL!r}: every reason, "
-                f"as v2 to v5 take them.")
-    if key == "dma.nr_dma_chan":
-        return (f"dcbm's nr_dma_chan module parameter: the channels v2 and v3 spread a batch "
-                f"over; {ALL!r}: every channel of the platform, at most {MAX_DMA_CHAN}.")
     if section == "dma":
         return _engine_doc()[rest]
-    if key == "iommu.mode":
-        return ("x86 kernels build with IOMMU_DEFAULT_DMA_LAZY: unmaps queue in the flush "
-                "queue; 'strict' waits for an invalidation per unmap.")
-    if key == "iommu.iotlb_entries":
-        return ("Leaf translations the IOTLB caches. Estimate: IOMMUs do not publish it; 64 "
-                "is the size inferred for Intel's IOTLB from pcie-bench measurements "
-                "(Neugebauer et al., SIGCOMM 2018). Its reach is this times the IOMMU page "
-                "size a mapping uses.")
-    if key == "iommu.pde_entries":
-        return ("Directory entries the page-walk cache holds. Estimate: one per 2 MiB or "
-                "1 GiB region in use; a migration batch touches a few.")
-    if key == "iommu.page_sizes_kib":
-        return ("The IOMMU page sizes a mapping may use, KiB (the driver's page-size bitmap; "
-                "iommu_map lays a mapping out in the largest its alignment allows). Model "
-                "choice: 4 KiB and 2 MiB, the two leaf sizes of a three-level table; AMD-Vi's "
-                "v1 driver advertises every power of two (AMD_IOMMU_PGSIZES, larger sizes "
-                "as repeated PTEs), which an aligned mTHP folio would use: e.g. "
-                "[4, 16, 64, 256, 1024, 2048].")
-    if key == "iommu.walk_read_ns":
-        return (f"One page-table read of a page walk, ns; {NODE_LATENCY!r}: the read latency "
-                f"of the node holding the IO page tables (node 0, where the kernel allocates "
-                f"them), as the IOMMU reads them from DRAM without a cache of its own beyond "
-                f"the IOTLB and the page-walk cache.")
     if key == "memory.write_buffer_bytes":
         return memory_system.WRITE_BUFFER_SOURCE
     if section == "memory":
