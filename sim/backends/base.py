@@ -70,6 +70,18 @@ class MmioError(RuntimeError):
     """An AXI4-Lite access got a non-OKAY response."""
 
 
+def scenario_name(scenario):
+    """The "package.module:function" name of a scenario given as its async function
+    (defined at the top level of its module, so another process can import it) or
+    as that name already."""
+    if not callable(scenario):
+        return scenario
+    name = f"{scenario.__module__}:{scenario.__qualname__}"
+    if "<" in scenario.__qualname__ or "." in scenario.__qualname__:
+        raise ValueError(f"scenario {name!r} is not defined at the top level of its module")
+    return name
+
+
 def load_scenario(name):
     """The async function named "package.module:function"."""
     module_name, sep, function_name = name.partition(":")
@@ -97,7 +109,8 @@ class PreparedRun:
 
 
 def prepare_run(backend, dut, scenario, kwargs, params, memory_config, vcd):
-    """Check and build what a run of ``scenario`` on ``backend`` needs: the waveform
+    """Check and build what a run of ``scenario`` (a name, :func:`scenario_name`) on
+    ``backend`` needs: the waveform
     path's format, the scenario, the engines, the memory with a slave port per engine,
     and the arguments after the JSON round trip a run in another process makes (so
     every back-end sees equal inputs)."""

@@ -26,7 +26,7 @@ from cocotb_tools.runner import Icarus, get_results, get_runner
 
 from sim.backends.native.build import cache_root
 from sim.backends.base import (ScenarioError, build_memory, dut_bus_widths, dut_verilog,
-                               engine_duts, load_scenario)
+                               engine_duts, load_scenario, scenario_name)
 from sim.backends.waveform import period_fs, waveform_format
 from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 
@@ -162,7 +162,7 @@ def _run_cocotb(build_dir, run_dir, config, waves, dumper):
 
 def run_icarus(dut, scenario, kwargs, *, memory_config, params=None, progress=None, vcd=None,
                engine_mhz=DEFAULT_ENGINE_MHZ):
-    """Run scenario ("package.module:function") with kwargs against dut in Icarus.
+    """Run scenario (its async function, or "package.module:function") with kwargs against dut in Icarus.
 
     Same arguments and result as :func:`sim.backends.pysim.run_pysim`, except
     that it runs one engine (a list of DUTs is refused: the pysim and verilator
@@ -173,6 +173,7 @@ def run_icarus(dut, scenario, kwargs, *, memory_config, params=None, progress=No
     require_icarus()
     dumper = waveform_format("icarus", vcd) if vcd is not None else None
     period = period_fs(engine_mhz)
+    scenario = scenario_name(scenario)
     load_scenario(scenario)     # fail early, and import it to locate its root
     duts = engine_duts(dut)
     if len(duts) > 1:

@@ -20,7 +20,7 @@ from amaranth.sim import Simulator
 from sim.platform.axi_slave import OUTPUTS
 from sim.backends.base import (AXIL_PROT, MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
                                ScenarioError, check_mmio, check_response, prepare_run,
-                               run_result)
+                               run_result, scenario_name)
 from sim.backends.waveform import period_fs
 from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 
@@ -220,7 +220,7 @@ def _waveform_clock(clk, device, period):
 
 def run_pysim(dut, scenario, kwargs, *, memory_config, params=None, progress=None, vcd=None,
               engine_mhz=DEFAULT_ENGINE_MHZ):
-    """Run scenario ("package.module:function") with kwargs against dut in pysim.
+    """Run scenario (its async function, or "package.module:function") with kwargs against dut in pysim.
 
     dut           -- the DUT, or a list of DUTs of one configuration: the engines
                      (see :mod:`sim.backends.base`).
@@ -235,6 +235,7 @@ def run_pysim(dut, scenario, kwargs, *, memory_config, params=None, progress=Non
     so does the result. Raises ScenarioError carrying the exception of the
     scenario (or of the AXI model), or if the result is not JSON-serialisable.
     """
+    scenario = scenario_name(scenario)
     run = prepare_run("pysim", dut, scenario, kwargs, params, memory_config, vcd)
     period = period_fs(engine_mhz) * 1e-15
     duts, axis = run.duts, run.slaves

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from sim.backends.base import (ALL_IRQ_LINES, MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
                                ScenarioError, check_mmio, check_response, dut_bus_widths,
-                               dut_verilog, prepare_run, run_result)
+                               dut_verilog, prepare_run, run_result, scenario_name)
 from sim.backends.native import build as native_build
 from sim.backends.native.platform import NativeAxi, check, load_library
 from sim.backends.waveform import period_fs
@@ -296,7 +296,7 @@ class _VerilatorDevice(Device):
 
 def run_verilator(dut, scenario, kwargs, *, memory_config, params=None, progress=None, vcd=None,
                   engine_mhz=DEFAULT_ENGINE_MHZ):
-    """Run scenario ("package.module:function") with kwargs against dut, compiled.
+    """Run scenario (its async function, or "package.module:function") with kwargs against dut, compiled.
 
     Same arguments and result as :func:`sim.backends.pysim.run_pysim` (one model is
     built for every engine of a list of DUTs); ``vcd`` must end in ".vcd" (the
@@ -305,6 +305,7 @@ def run_verilator(dut, scenario, kwargs, *, memory_config, params=None, progress
     the run failed.
     """
     require_verilator()
+    scenario = scenario_name(scenario)
     run = prepare_run("verilator", dut, scenario, kwargs, params, memory_config, vcd)
     duts, memory = run.duts, run.memory
     if vcd is not None and len(duts) > 1:

@@ -3,7 +3,7 @@ import resource
 import time
 
 from sim.backends import get_runner, prepare
-from sim.experiments.engine_scenarios import folio_jobs, jobs_extent, memory_config
+from sim.experiments.engine_scenarios import bench_batch, folio_jobs, jobs_extent, memory_config
 from sim.machine import DEFAULT_MACHINE
 from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
 
@@ -50,7 +50,7 @@ def run_bench(params, *, backend, folios, folio_size, read_latency, write_latenc
     jobs = folio_jobs(folios, folio_size, params.channels)
     config = memory_config(jobs_extent(jobs), read_latency=read_latency,
                            write_latency=write_latency, backpressure=backpressure, seed=seed)
-    result, speed = timed_run(backend, params, "sim.experiments.engine_scenarios:bench_batch",
+    result, speed = timed_run(backend, params, bench_batch,
                               {"jobs": jobs, "seed": seed}, memory_config=config,
                               progress=progress, vcd=vcd)
     nbytes = folios * folio_size
@@ -100,7 +100,7 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
     on the remote node 1 behind the socket link, the rest local) instead of the read/write latencies.
     """
     engine_mhz, cpu_ghz, iommu_mode = machine.engine_mhz, machine.cpu_ghz, machine.iommu.mode
-    from sim.experiments.driver_bench import batch_layout
+    from sim.experiments.driver_bench import batch_layout, driver_batch
     srcs, _, extent = batch_layout(folios, folio_size)
     timing = {"read_latency": read_latency, "write_latency": write_latency}
     if numa:
@@ -112,7 +112,7 @@ def run_driver_bench(params, *, backend, driver, folios, folio_size, read_latenc
               "nr_dma_chan": params.channels, "engine_mhz": engine_mhz, "cpu_ghz": cpu_ghz,
               "idle_skip": idle_skip, "v1_double_copy": v1_double_copy, "seed": seed,
               "costs": machine.costs.as_dict()}
-    result, speed = timed_run(backend, params, "sim.experiments.driver_bench:driver_batch",
+    result, speed = timed_run(backend, params, driver_batch,
                               kwargs, memory_config=config, progress=progress, vcd=vcd,
                               engine_mhz=engine_mhz)
     nbytes = folios * folio_size

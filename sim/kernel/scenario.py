@@ -184,7 +184,7 @@ def run_dma(spec, machine=DEFAULT_MACHINE, *, backend="pysim", driver=DEFAULT_ST
     engines = [DmaEngine(params) for _ in range(machine.engines)]
     try:
         return get_runner(backend)(engines if len(engines) > 1 else engines[0],
-                                "sim.kernel.scenario:migrate_scenario", kwargs,
+                                migrate_scenario, kwargs,
                                 memory_config=memory, progress=progress, vcd=vcd,
                                 engine_mhz=machine.engine_mhz)
     except BaseException:

@@ -14,7 +14,6 @@ from sim.experiments.engine_io import EngineIO
 from sim.experiments.engine_scenarios import memory_config
 from sim.platform.address_map import DATA, MEM_BASE, RECORDS
 
-SCENARIOS = "tests.hw.test_register_fuzz"
 PARAMS = EngineParams(data_width=64, channels=2, max_burst=16, buffer_depth=64)
 
 
@@ -61,7 +60,7 @@ async def fuzz_then_copy(dev, *, seed, accesses):
 
 def test_random_register_accesses_never_hang_and_a_reset_brings_the_engine_back():
     config = memory_config(0x10000, read_latency=10, write_latency=10)
-    results = [get_runner(backend)(DmaEngine(PARAMS), f"{SCENARIOS}:fuzz_then_copy",
+    results = [get_runner(backend)(DmaEngine(PARAMS), fuzz_then_copy,
                                    {"seed": 5, "accesses": 300}, memory_config=config)
                for backend in BACKENDS]
     assert results[1:] == results[:1] * 2

@@ -7,7 +7,7 @@ import pytest
 
 from tests.sim.backends import stand_in_dut
 from hw.axi import RESP_SLVERR
-from sim.backends.base import ScenarioError, build_memory
+from sim.backends.base import ScenarioError, build_memory, scenario_name
 from sim.backends.icarus import IcarusNotFoundError, run_icarus
 from sim.backends.pysim import run_pysim
 from sim.backends.verilator import VerilatorNotFoundError, run_verilator
@@ -85,6 +85,16 @@ def test_missing_icarus_is_named(monkeypatch):
 def test_bad_scenario_name(scenario, error):
     with pytest.raises(error):
         run_pysim(None, scenario, {}, memory_config={"base": BASE, "size": 0x1000})
+
+
+def test_a_scenario_is_named_by_its_function_or_its_name():
+    assert scenario_name(stand_in_dut.repeat_copies) == f"{SCENARIOS}:repeat_copies"
+    assert scenario_name(f"{SCENARIOS}:repeat_copies") == f"{SCENARIOS}:repeat_copies"
+
+    async def nested(dev):
+        return None
+    with pytest.raises(ValueError, match="not defined at the top level of its module"):
+        run_pysim(None, nested, {}, memory_config={"base": BASE, "size": 0x1000})
 
 
 def test_bad_memory_config():

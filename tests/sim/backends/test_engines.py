@@ -137,18 +137,18 @@ def _refused(*params):
 def test_icarus_runs_one_engine():
     from sim.backends.icarus import run_icarus
     with pytest.raises(ValueError, match="icarus back-end runs one engine, not 2"):
-        run_icarus(_refused(PARAMS, PARAMS), f"{SCENARIOS}:register_windows", {},
+        run_icarus(_refused(PARAMS, PARAMS), register_windows, {},
                    memory_config={"base": BASE, "size": SIZE})
 
 
 def test_engines_of_one_run_share_one_configuration():
     run_pysim = get_runner("pysim")
     with pytest.raises(ValueError, match="share one configuration"):
-        run_pysim(_refused(PARAMS, EngineParams()), f"{SCENARIOS}:register_windows", {},
+        run_pysim(_refused(PARAMS, EngineParams()), register_windows, {},
                   memory_config={"base": BASE, "size": SIZE})
     with pytest.raises(ValueError, match="its own DUT object"):
         engine, = _refused(PARAMS)
-        run_pysim([engine, engine], f"{SCENARIOS}:register_windows", {},
+        run_pysim([engine, engine], register_windows, {},
                   memory_config={"base": BASE, "size": SIZE})
 
 
@@ -210,7 +210,7 @@ def _rates(*nodes, engine_ports=None):
     config = {"base": BASE, "size": SIZE, "memory_system": SHARED}
     if engine_ports:
         config["engine_ports"] = engine_ports
-    return get_runner("verilator")(duts, f"{SCENARIOS}:copies_on_nodes", {"nodes": list(nodes)},
+    return get_runner("verilator")(duts, copies_on_nodes, {"nodes": list(nodes)},
                                    memory_config=config)
 
 

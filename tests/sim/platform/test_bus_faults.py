@@ -13,7 +13,6 @@ from sim.experiments.engine_scenarios import memory_config
 from sim.platform.address_map import DATA, MEM_BASE, RECORDS
 from sim.platform.bus_faults import BusFaults
 
-SCENARIOS = "tests.sim.platform.test_bus_faults"
 PARAMS = EngineParams(data_width=64, max_burst=16, buffer_depth=64)
 JOBS = 3
 SIZE = 1024
@@ -50,7 +49,7 @@ def run(backend, faults=None):
     config = memory_config(0x20000, read_latency=20, write_latency=20)
     if faults:
         config["bus_faults"] = [faults.to_config()]
-    return get_runner(backend)(DmaEngine(PARAMS), f"{SCENARIOS}:copies", {},
+    return get_runner(backend)(DmaEngine(PARAMS), copies, {},
                                memory_config=config)
 
 

@@ -1,7 +1,7 @@
 """The IOMMU in front of the engine: only what the driver mapped is reachable.
 
 Unit tests drive the IOMMU and the AXI slave model directly; the scenario
-("tests.sim.platform.test_iommu:iommu_copies") runs the real engine behind a HostPort
+``iommu_copies`` runs the real engine behind a HostPort
 (which turns the IOMMU on) and checks the completion status of copies whose
 source or destination is not mapped, and that nothing outside the mapped
 pages changed.
@@ -23,7 +23,6 @@ from sim.platform.iommu import FLUSH_QUEUE_ENTRIES, PAGE_BYTES, Iommu, IommuErro
 from sim.platform.memory import Memory
 from tests.sim.platform.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
 
-SCENARIOS = "tests.sim.platform.test_iommu"
 PARAMS = EngineParams(channels=4)
 PAGE = PAGE_BYTES
 
@@ -334,7 +333,7 @@ def test_unmapped_source_or_destination_fails_through_the_engine_on_every_backen
     from sim.backends import BACKENDS, get_runner
     config = memory_config(1 << 20, read_latency=20, write_latency=20)
     pysim, icarus, verilator = (
-        get_runner(backend)(DmaEngine(PARAMS), f"{SCENARIOS}:iommu_copies", {},
+        get_runner(backend)(DmaEngine(PARAMS), iommu_copies, {},
                             memory_config=config, params=PARAMS.as_dict())
         for backend in BACKENDS)
     assert pysim == icarus == verilator
@@ -399,7 +398,7 @@ async def malicious_descriptors(dev):
 def test_a_malicious_descriptor_reaches_nothing_the_driver_did_not_map_for_it():
     from sim.backends import BACKENDS, get_runner
     config = memory_config(1 << 20, read_latency=20, write_latency=20)
-    results = [get_runner(backend)(DmaEngine(PARAMS), f"{SCENARIOS}:malicious_descriptors",
+    results = [get_runner(backend)(DmaEngine(PARAMS), malicious_descriptors,
                                    {}, memory_config=config, params=PARAMS.as_dict())
                for backend in BACKENDS]
     assert results[1:] == results[:1] * 2

@@ -11,7 +11,6 @@ from sim.platform.address_map import DATA, MEM_BASE, RECORDS
 from sim.platform.ledger import DescriptorLedger, stray_writes
 from sim.platform.memory import Memory
 
-SCENARIOS = "tests.sim.platform.test_ledger"
 PARAMS = EngineParams(data_width=64, max_burst=16, buffer_depth=64)
 SIZE = 0x800
 
@@ -39,7 +38,7 @@ async def one_copy_behind_the_ledger(dev):
 
 def test_a_copy_the_ledger_did_not_see_is_stray():
     config = memory_config(0x8000, read_latency=10, write_latency=10)
-    results = [get_runner(backend)(DmaEngine(PARAMS), f"{SCENARIOS}:one_copy_behind_the_ledger",
+    results = [get_runner(backend)(DmaEngine(PARAMS), one_copy_behind_the_ledger,
                                    {}, memory_config=config) for backend in ("pysim",
                                                                              "verilator")]
     assert results[0] == results[1]

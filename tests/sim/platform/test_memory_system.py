@@ -1,10 +1,9 @@
 """The NUMA memory system behind the engine: per-node latency and shared bandwidth.
 
-Unit tests drive the AXI slave model directly; the scenarios
-("tests.sim.platform.test_memory_system:name") run the real engine, copy batches
-whose sources or destinations lie on chosen nodes, check every byte
-(sim.experiments.engine_scenarios.copy_batch) and measure each node's latency and
-bandwidth from the AXI handshake logs.
+Unit tests drive the AXI slave model directly; the scenario ``node_phases`` runs the
+real engine, copies batches whose sources or destinations lie on chosen nodes, checks
+every byte (sim.experiments.engine_scenarios.copy_batch) and measures each node's
+latency and bandwidth from the AXI handshake logs.
 """
 import hashlib
 
@@ -25,7 +24,6 @@ from sim.platform.memory_system import (CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM, SOU
                                         Node, zen3_two_socket)
 from tests.sim.platform.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
 
-SCENARIOS = "tests.sim.platform.test_memory_system"
 KiB, MiB = 1 << 10, 1 << 20
 PARAMS = EngineParams(channels=4)           # 256-bit: 32-byte beats
 BEAT_BYTES = PARAMS.beat_bytes
@@ -258,7 +256,7 @@ def _jobs(channels, per_channel, size, src_at, dst_at):
 def _run(backend, phases, system, extent=4 * MiB):
     runner = get_runner(backend)
     config = memory_config(extent, memory_system=system.to_config())
-    return runner(DmaEngine(PARAMS), f"{SCENARIOS}:node_phases", {"phases": phases},
+    return runner(DmaEngine(PARAMS), node_phases, {"phases": phases},
                   memory_config=config, params=PARAMS.as_dict())
 
 
