@@ -7,7 +7,7 @@ remote DRAM and the CXL tier, of the socket link and the CXL link in front of
 the last two, and the fabric's write buffering), the cache
 hierarchy of the cost-to-userspace model and the host cost table. Each value
 keeps the one definition it has in its own module (:class:`hw.params.EngineParams`,
-:mod:`sim.platform.memory_system`, :mod:`sim.host.cache_params`,
+:mod:`sim.memsys.memory_system`, :mod:`sim.host.cache_params`,
 :mod:`sim.host.costs`), with its source; this module only puts them together.
 
 A platform file is TOML (read with :mod:`tomllib`) whose tables are the
@@ -30,14 +30,14 @@ from pathlib import Path
 
 from hw.params import EngineParams, ParameterError
 from sim.backends.base import MAX_ENGINES
-from sim.platform.address_map import DRIVER_RING_ENTRIES, MAX_RING_ENTRIES
+from sim.memsys.address_map import DRIVER_RING_ENTRIES, MAX_RING_ENTRIES
 from sim.host.cache_params import CONSTANTS as CACHE_CONSTANTS, DEFAULT_PLATFORM as DEFAULT_CACHE
 from sim.host.cache_params import CacheModelError, Platform as CachePlatform
 from sim.host.costs import DEFAULT_COSTS, CostError, CostTable
-from sim.platform import memory_system
-from sim.platform.fabric import EnginePorts
-from sim.platform.iommu import IommuParams
-from sim.platform.memory_system import (CXL_LINK, CXL_MEMORY, DEFAULT_ENGINE_MHZ, LOCAL_DRAM,
+from sim.memsys import memory_system
+from sim.memsys.fabric import EnginePorts
+from sim.memsys.iommu import IommuParams
+from sim.memsys.memory_system import (CXL_LINK, CXL_MEMORY, DEFAULT_ENGINE_MHZ, LOCAL_DRAM,
                                         REMOTE_DRAM, SOCKET_LINK, WRITE_BUFFER_BYTES, Link,
                                         Node, zen3_two_socket)
 from sim.seed import CPU_GHZ
@@ -155,9 +155,9 @@ class Machine:
         return {role: getattr(self, role) for role in NODE_ROLES + LINK_ROLES}
 
     def memory_system(self, *, remote=(), cxl=()):
-        """The :class:`~sim.platform.memory_system.MemorySystem` the engines see: local
+        """The :class:`~sim.memsys.memory_system.MemorySystem` the engines see: local
         DRAM, except the ``remote`` ranges (behind the socket link) and the ``cxl``
-        ranges (behind the CXL link); see :func:`~sim.platform.memory_system.zen3_two_socket`."""
+        ranges (behind the CXL link); see :func:`~sim.memsys.memory_system.zen3_two_socket`."""
         return zen3_two_socket(remote=remote, cxl=cxl, engine_mhz=self.engine_mhz,
                                local=self.local, remote_node=self.remote, cxl_node=self.cxl,
                                socket_link=self.socket_link, cxl_link=self.cxl_link,
@@ -358,9 +358,9 @@ SECTIONS = {
               "(turns engine cycles into ns).",
     "dma": "The DMA engine's build parameters (hw.params.EngineParams): design choices of "
            "the modelled engine, not measurements.",
-    "iommu": "The IOMMU in front of the engine (sim/platform/iommu.py).",
+    "iommu": "The IOMMU in front of the engine (sim/memsys/iommu.py).",
     "memory": "The memory system the engines see from socket 0's I/O die "
-              "(sim/platform/memory_system.py): each node's own latency and bandwidth; the "
+              "(sim/memsys/memory_system.py): each node's own latency and bandwidth; the "
               "remote node sits behind the socket link and the CXL node behind the CXL "
               "link, whose latency adds to the node's and whose bandwidth every access "
               "that crosses it shares.",
@@ -423,7 +423,7 @@ _SOURCES = {
         "dcbm v3 prepares a descriptor per segment."),
     "dma.engines_per_port": (
         "Consecutive engines that share one I/O port into the memory fabric (an I/O "
-        "hub); 1: each engine its own (sim/platform/fabric.py)."),
+        "hub); 1: each engine its own (sim/memsys/fabric.py)."),
     "dma.port_read_gbps": (
         f"Each I/O port's bandwidth towards the engines (their reads) and from them "
         f"(their writes), shared by its engines; {UNLIMITED!r}: no limit. No public "

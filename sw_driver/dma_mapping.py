@@ -10,7 +10,7 @@ Mapping a scatter-gather table also lays out its DMA segments, as dma-iommu's
 ``__finalise_sg`` does: entries that follow each other in bus address merge into
 one segment of at most the device's ``max_seg_size`` (``dma_get_max_seg_size``).
 dma-iommu allocates one IOVA range per table, so there every entry follows the one
-before; this model's IOVAs are the physical addresses (sim.platform.iommu), so
+before; this model's IOVAs are the physical addresses (sim.memsys.iommu), so
 entries merge where their frames are contiguous, as the folios of a batch
 allocated in one go are (sim.kernel.frames).
 """

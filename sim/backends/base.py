@@ -7,9 +7,9 @@ inside the simulation, raises on failure, and returns a summary.
 
 A device holds one or more engines (``dev.engines``), each a copy of the DUT with
 its own AXI4-Lite registers and its own AXI4 master, all on one memory system
-(one :class:`~sim.platform.axi_slave.AxiSlaveModel` port per engine, sharing the
+(one :class:`~sim.memsys.axi_slave.AxiSlaveModel` port per engine, sharing the
 memory, the IOMMU and the nodes' and links' bandwidth: one
-:class:`~sim.platform.memory_system.Fabric`). Engine k's
+:class:`~sim.memsys.memory_system.Fabric`). Engine k's
 registers are at MMIO addresses ``k * ENGINE_WINDOW_BYTES`` on; its interrupt is
 line k (bit k of ``dev.irq_lines``). Every engine is clocked on every cycle; a
 back-end may leave an engine that is idle, with nothing in flight and no
@@ -32,11 +32,11 @@ import weakref
 
 from hw.axi import RESP_OKAY
 from hw.regmap import REG_ADDR_WIDTH, REG_BYTES
-from sim.platform.axi_slave import AxiSlaveModel
-from sim.platform.iommu import Iommu, IommuParams
-from sim.platform.memory import Memory
-from sim.platform.fabric import EnginePorts, Fabric
-from sim.platform.memory_system import MemorySystem
+from sim.memsys.axi_slave import AxiSlaveModel
+from sim.memsys.iommu import Iommu, IommuParams
+from sim.memsys.memory import Memory
+from sim.memsys.fabric import EnginePorts, Fabric
+from sim.memsys.memory_system import MemorySystem
 from sim.backends.waveform import waveform_format
 
 #: Bytes of MMIO address space per engine: its register window.
@@ -174,15 +174,15 @@ def build_memory(memory_config, *, data_width, id_width, engines=1):
     slave port per engine, all on the one memory system (see the module docstring).
 
     Keys: base, size (required); read_latency, write_latency, backpressure,
-    seed, error_regions (see :class:`~sim.platform.axi_slave.AxiSlaveModel`);
-    memory_system: a :meth:`sim.platform.memory_system.MemorySystem.to_config` dict
+    seed, error_regions (see :class:`~sim.memsys.axi_slave.AxiSlaveModel`);
+    memory_system: a :meth:`sim.memsys.memory_system.MemorySystem.to_config` dict
     (per-node latency and bandwidth; then read_latency/write_latency must be
-    left out); engine_ports: a :meth:`sim.platform.fabric.EnginePorts.to_config` dict
+    left out); engine_ports: a :meth:`sim.memsys.fabric.EnginePorts.to_config` dict
     (engines sharing I/O ports, with a memory_system); bus_faults: per engine, from
-    engine 0 on, a :meth:`sim.platform.bus_faults.BusFaults.to_config` dict (the bursts it
-    gets an error or a late response on); iommu: true, false or null (see :mod:`sim.platform.iommu`; null: off
+    engine 0 on, a :meth:`sim.memsys.bus_faults.BusFaults.to_config` dict (the bursts it
+    gets an error or a late response on); iommu: true, false or null (see :mod:`sim.memsys.iommu`; null: off
     for the engine alone, on under a :class:`~sim.host.port.HostPort`); iommu_params: a
-    :meth:`sim.platform.iommu.IommuParams.to_config` dict (invalidation mode, caches, page
+    :meth:`sim.memsys.iommu.IommuParams.to_config` dict (invalidation mode, caches, page
     sizes, walk timing; default: IommuParams()).
     """
     unknown = set(memory_config) - {"base", "size", *_MEMORY_DEFAULTS}
@@ -269,8 +269,8 @@ def check_response(kind, addr, resp):
 class Device(abc.ABC):
     """The DUT as a scenario sees it (see the module docstring for timing).
 
-    memory -- the :class:`~sim.platform.memory.Memory` behind the engines' m_axi.
-    axis   -- per engine, the :class:`~sim.platform.axi_slave.AxiSlaveModel` port serving
+    memory -- the :class:`~sim.memsys.memory.Memory` behind the engines' m_axi.
+    axis   -- per engine, the :class:`~sim.memsys.axi_slave.AxiSlaveModel` port serving
               it (with its logs); ``axi`` is engine 0's.
     params -- the dict the caller passed to the backend.
     """

@@ -25,7 +25,7 @@ from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, Timer, wit
 from cocotb.utils import get_sim_steps
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
-from sim.platform.axi_slave import OUTPUTS, AxiProtocolError
+from sim.memsys.axi_slave import OUTPUTS, AxiProtocolError
 from sim.backends.base import (MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
                                build_memory, check_mmio, check_response, load_scenario)
 from sim.backends.base import RESET_CYCLES

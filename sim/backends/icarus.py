@@ -28,7 +28,7 @@ from sim.backends.native.build import cache_root
 from sim.backends.base import (ScenarioError, build_memory, dut_bus_widths, dut_verilog,
                                engine_duts, load_scenario, scenario_name)
 from sim.backends.waveform import period_fs, waveform_format
-from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
+from sim.memsys.memory_system import DEFAULT_ENGINE_MHZ
 
 ENV_VAR = "FOLIODMA_COCOTB_RUN"
 TOPLEVEL = "foliodma_dut"

@@ -17,12 +17,12 @@ Python clock process costs some speed, so runs without a waveform keep Amaranth'
 from amaranth import C, Cat, ClockDomain, Elaboratable, Module, Mux
 from amaranth.sim import Simulator
 
-from sim.platform.axi_slave import OUTPUTS
+from sim.memsys.axi_slave import OUTPUTS
 from sim.backends.base import (AXIL_PROT, MMIO_TIMEOUT_CYCLES, PROGRESS_INTERVAL, Device,
                                ScenarioError, check_mmio, check_response, prepare_run,
                                run_result, scenario_name)
 from sim.backends.waveform import period_fs
-from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
+from sim.memsys.memory_system import DEFAULT_ENGINE_MHZ
 
 #: Clock period in seconds of a run without a waveform (only cycles matter there).
 CLOCK_PERIOD = 1e-9

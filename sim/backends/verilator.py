@@ -1,7 +1,7 @@
 """Run a scenario against an Amaranth DUT compiled with Verilator, its memory side native.
 
 The DUT's Verilog (amaranth.back.verilog) is verilated and compiled with g++,
-together with the native AXI slave (:mod:`sim.backends.native.platform`) and the
+together with the native AXI slave (:mod:`sim.backends.native.axi_slave`) and the
 harness (``sim/backends/native/harness.cpp``), into one shared library per
 configuration. Python loads it with ctypes and talks to it at transaction level
 only: MMIO accesses, "wait n cycles", "wait for the interrupt", runs of check
@@ -18,7 +18,7 @@ sources are compiled directly.
 Why the Python AXI model stays the reference: it is the readable executable
 specification that pysim and Icarus run, and every memory-system test is
 written against it; the native port (``sim/backends/native/axi_slave.hpp``) is proven
-cycle-identical to it by tests/sim/backends/test_native_platform.py on randomized traffic,
+cycle-identical to it by tests/sim/backends/test_native_axi_slave.py on randomized traffic,
 and the whole back-end to Icarus by the engine, driver and migrate tests.
 """
 import asyncio
@@ -34,9 +34,9 @@ from sim.backends.base import (ALL_IRQ_LINES, MMIO_TIMEOUT_CYCLES, PROGRESS_INTE
                                ScenarioError, check_mmio, check_response, dut_bus_widths,
                                dut_verilog, prepare_run, run_result, scenario_name)
 from sim.backends.native import build as native_build
-from sim.backends.native.platform import NativeAxi, check, load_library
+from sim.backends.native.axi_slave import NativeAxi, check, load_library
 from sim.backends.waveform import period_fs
-from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
+from sim.memsys.memory_system import DEFAULT_ENGINE_MHZ
 
 TOPLEVEL = "foliodma_dut"
 #: Verilator flags: -O3 model optimisation, two-state (no X) with zeroed initial

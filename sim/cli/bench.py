@@ -244,7 +244,7 @@ def add_bench_command(commands):
     host.add_argument("--numa", action="store_true",
                       help="the engine sees the NUMA memory system of the seed's machine "
                            "(sources on the remote node, the rest local; see "
-                           "sim/platform/memory_system.py) instead of --latency")
+                           "sim/memsys/memory_system.py) instead of --latency")
     add_output_options(bench, json_help="print JSON instead of a table")
     bench.set_defaults(func=cmd_bench,
                        defaults={dest: bench.get_default(dest) for dest, _ in DRIVER_ONLY})

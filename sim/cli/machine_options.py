@@ -5,7 +5,7 @@ from pathlib import Path
 
 from hw.params import AXI_MAX_BURST_BEATS, MAX_CHANNELS
 from sim.cli.common import positive_float, positive_int, UsageError
-from sim.platform.iommu import FLUSH_QUEUE_ENTRIES, MODES as IOMMU_MODES
+from sim.memsys.iommu import FLUSH_QUEUE_ENTRIES, MODES as IOMMU_MODES
 
 
 def _builtin(key):

@@ -5,7 +5,7 @@ import time
 from sim.backends import get_runner, prepare
 from sim.experiments.engine_scenarios import bench_batch, folio_jobs, jobs_extent, memory_config
 from sim.machine import DEFAULT_MACHINE
-from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
+from sim.memsys.memory_system import DEFAULT_ENGINE_MHZ
 
 def cpu_seconds():
     """CPU time of this process and of its finished children (Icarus runs in one)."""

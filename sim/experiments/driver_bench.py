@@ -9,10 +9,10 @@ import numpy as np
 
 from sim.experiments.engine_io import EngineIO
 from sim.experiments.engine_scenarios import stream_metrics
-from sim.platform.address_map import COHERENT, DATA, DRIVER_RING_ENTRIES
+from sim.memsys.address_map import COHERENT, DATA, DRIVER_RING_ENTRIES
 from sim.host.costs import CostTable
 from sim.host.port import HostPort
-from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
+from sim.memsys.memory_system import DEFAULT_ENGINE_MHZ
 from sim.seed import CPU_GHZ
 from sw_driver.dcbm import Dcbm
 from sim.kernel.core import batched_mc_copy

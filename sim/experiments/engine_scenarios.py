@@ -9,7 +9,7 @@ import numpy as np
 
 from hw.descriptor import FLAG_INTERRUPT, RECORD_BYTES, Status
 from sim.experiments.engine_io import EngineIO
-from sim.platform.address_map import DATA, MEM_BASE, RECORDS, RING_BYTES
+from sim.memsys.address_map import DATA, MEM_BASE, RECORDS, RING_BYTES
 
 GUARD = 64                        # guard bytes before and after every destination
 GUARD_BYTE = 0xA5

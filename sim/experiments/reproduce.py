@@ -282,7 +282,7 @@ def print_report(report, out=None):
     w = out.write
     reading = "with" if report.get("v1_double_copy", True) else "without"
     w(f"Model: dma rows with dcbm v1 {reading} its extra CPU copy of every page; IOMMU "
-      f"{report.get('iommu_mode', 'lazy')} (sim/platform/iommu.py)\n\n")
+      f"{report.get('iommu_mode', 'lazy')} (sim/memsys/iommu.py)\n\n")
     w("Seed table 1: migrate_pages() of N pages, node 1 -> node 0, 4 KiB folios, cycles per "
       "page (model: expected value [mean ± SD of noisy runs]; seed: mean ± SD)\n")
     w("modes: " + ", ".join(f"{m} = {name}" for m, name in MODE_NAMES.items()) + "\n")

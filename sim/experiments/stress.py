@@ -2,7 +2,7 @@
 
 Each case is a small migration (random folio sizes, dcbm v1, v2 or v3, one or two
 engines of one or two rings, short rings) on the seed's machine with random faults
-of the chosen kinds (:data:`FAULT_KINDS`): bus faults (:mod:`sim.platform.bus_faults`:
+of the chosen kinds (:data:`FAULT_KINDS`): bus faults (:mod:`sim.memsys.bus_faults`:
 errors and late responses on random bursts), a failing completion record write (an
 error region over one record slot), and host faults (:mod:`sim.host.host_faults`: a lost or
 doubled interrupt, a rogue CTRL.abort or CTRL.reset of a channel, a DMA mapping
@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hw.descriptor import DESC_BYTES, RECORD_BYTES
-from sim.platform.address_map import COHERENT
-from sim.platform.iommu import PAGE_BYTES
-from sim.platform.bus_faults import BusFaults
+from sim.memsys.address_map import COHERENT
+from sim.memsys.iommu import PAGE_BYTES
+from sim.memsys.bus_faults import BusFaults
 
 FAULT_KINDS = ("bus_error", "bus_delay", "record_error", "irq_lost", "irq_twice", "abort",
                "reset", "revoke", "poison")

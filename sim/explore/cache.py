@@ -25,7 +25,7 @@ import sim
 #: The sources of the model's figures, relative to the repository root: the RTL, the
 #: driver, and the simulation below the experiments (platform, back-ends, host,
 #: kernel, machine and platform files, the seed's figures).
-MODEL_SOURCES = ("hw", "sw_driver", "sim/platform", "sim/backends", "sim/host", "sim/kernel",
+MODEL_SOURCES = ("hw", "sw_driver", "sim/memsys", "sim/backends", "sim/host", "sim/kernel",
                  "sim/machine.py", "sim/machines", "sim/seed.py")
 #: The sources of the area and clock figures: the RTL alone.
 RTL_SOURCES = ("hw",)

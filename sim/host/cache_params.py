@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sim import seed
 from sim.host.costs import ESTIMATE, MEASURED, SEED
 from sim.host.seed_derived import LLC_BYTES, SEED_GHZ
-from sim.platform.memory_system import LOCAL_DRAM, REMOTE_DRAM, SOCKET_LINK, read_latency_ns
+from sim.memsys.memory_system import LOCAL_DRAM, REMOTE_DRAM, SOCKET_LINK, read_latency_ns
 from sw_driver.folio import PAGE_SIZE
 
 # --------------------------------------------------------------------------------
@@ -46,7 +46,7 @@ L1_LATENCY_CYCLES = 4.0
 L2_LATENCY_CYCLES = 12.0
 LLC_LATENCY_CYCLES = 46.0
 # DRAM and cache-to-cache latencies from a core, ns. Local DRAM: as the memory
-# system (sim/platform/memory_system.py) sees it from the I/O die, plus the core's CCD-IOD
+# system (sim/memsys/memory_system.py) sees it from the I/O die, plus the core's CCD-IOD
 # hop. Remote DRAM: the memory system's figure (see CONSTANTS for why not + hop).
 CCD_IOD_HOP_NS = 15.0
 LOCAL_DRAM_NS = LOCAL_DRAM.read_latency_ns + CCD_IOD_HOP_NS
@@ -145,13 +145,13 @@ CONSTANTS = {
         "~46 cycles: Zen 2's L3 (~34-39) + the 7-8 cycles the unified 32 MiB CCX L3 added "
         "(Chips and Cheese, 'Deep Diving Zen 3 V-Cache')"),
     "LOCAL_DRAM_NS": Constant(LOCAL_DRAM_NS, "ns", ESTIMATE,
-        "sim/platform/memory_system.py's local DRAM latency (100 ns, seen from the I/O die) + "
+        "sim/memsys/memory_system.py's local DRAM latency (100 ns, seen from the I/O die) + "
         f"CCD_IOD_HOP_NS = {CCD_IOD_HOP_NS:g} ns, a core's request and data crossing "
         "between its CCD and the I/O die; public Zen 2/3 EPYC NPS1 load-to-use from a core "
         "is ~110-122 ns (AnandTech Rome review: 122 ns full random at 128 MB, TLB misses "
         "included)"),
     "REMOTE_DRAM_NS": Constant(REMOTE_DRAM_NS, "ns", ESTIMATE,
-        "sim/platform/memory_system.py's remote DRAM latency behind the socket link, taken as "
+        "sim/memsys/memory_system.py's remote DRAM latency behind the socket link, taken as "
         "is from a core: local from a "
         "core + the xGMI hop both ways (~85-110 ns) = 200-225 ns, whose low end the seed's "
         "1GB remote read stream (627.85 cycles/page against 384.24 local, 1.63x) supports"),

@@ -40,7 +40,7 @@ from sim.host.seed_derived import (COLD_COPY_NS, COLD_ROUTINE_NS, COPY_1_0_CYCLE
                                    LLC_COPY_CYCLES, READ_CXL_CYCLES, READ_LOCAL_CYCLES,
                                    READ_REMOTE_CYCLES, SEED_GHZ, WRITE_CXL_CYCLES,
                                    WRITE_LOCAL_CYCLES, WRITE_REMOTE_CYCLES, copy_bw, core_step_ns)
-from sim.platform.iommu import FLUSH_QUEUE_ENTRIES, PAGE_BYTES
+from sim.memsys.iommu import FLUSH_QUEUE_ENTRIES, PAGE_BYTES
 from sw_driver.port import Op
 
 class CostError(ValueError):

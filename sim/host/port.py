@@ -15,8 +15,8 @@ from sim.backends.base import ALL_IRQ_LINES, ENGINE_WINDOW_BYTES
 from sim.host.costs import CostTable
 from sim.host.cpu_copy import CpuCopy
 from sim.host.host_faults import HostFaults
-from sim.platform.iommu import PAGE_BYTES
-from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
+from sim.memsys.iommu import PAGE_BYTES
+from sim.memsys.memory_system import DEFAULT_ENGINE_MHZ
 from sw_driver.port import Op, Port
 
 #: While waiting for an interrupt, how often (in cycles) the line is looked at.
@@ -43,7 +43,7 @@ class HostPort(CpuCopy, Port):
     coherent    -- (base, size) of the memory the driver may allocate from.
     numa_nodes  -- (start, end, node) ranges for the CPU copy cost; other
                    addresses are node 0.
-    iommu       -- enforce the IOMMU (:mod:`sim.platform.iommu`): the engine reaches only
+    iommu       -- enforce the IOMMU (:mod:`sim.memsys.iommu`): the engine reaches only
                    what iommu_map mapped and the coherent allocations. Default:
                    on, unless the memory_config says ``"iommu": false``.
     faults      -- host faults to apply as time passes (:mod:`sim.host.host_faults`: a
@@ -330,7 +330,7 @@ class HostPort(CpuCopy, Port):
         return self.iommu.map(addr, nbytes, direction)
 
     async def iommu_map(self, ranges):
-        # Identity IOVA (sim.platform.iommu): the bus address is the address; what the IOMMU
+        # Identity IOVA (sim.memsys.iommu): the bus address is the address; what the IOMMU
         # adds is that only mapped pages are reachable, as the direction allows. The caller
         # charges the DMA API's software, the port the IO page-table entries written.
         entries = self.iommu.page_table_entries(ranges)

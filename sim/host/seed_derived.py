@@ -7,7 +7,7 @@ its residuals; a test keeps these values in step with it). Each value's
 derivation is written out beside it.
 """
 from sim import seed
-from sim.platform.memory_system import (CXL_LINK, CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM,
+from sim.memsys.memory_system import (CXL_LINK, CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM,
                                         SOCKET_LINK, read_latency_ns)
 from sw_driver.folio import PAGE_SIZE
 
@@ -31,7 +31,7 @@ READ_LOCAL_CYCLES = seed.table2("cpu", "1G", "post_move_access")[0]             
 # Copy = read stream + write stream (additive, calibrated exactly at 1 -> 0):
 WRITE_LOCAL_CYCLES = COPY_1_0_CYCLES - READ_REMOTE_CYCLES                 # 182.19
 WRITE_REMOTE_CYCLES = WRITE_LOCAL_CYCLES * READ_REMOTE_CYCLES / READ_LOCAL_CYCLES  # 297.70
-# Node 2, the optional CXL tier (sim/platform/memory_system.py: a memory expander at 300 ns
+# Node 2, the optional CXL tier (sim/memsys/memory_system.py: a memory expander at 300 ns
 # behind its link, against 100 local and 200 remote behind the socket link). One core's read stream is latency-bound (the
 # seed's remote stream costs 1.63x the local one for 2x the latency): the cost per
 # page is taken linear in the latency through the two measured points, and the

@@ -50,7 +50,7 @@ batch. ``full=True`` simulates every batch. One piece of platform state does
 not repeat with the batches: the IOMMU's lazy flush queue, which invalidates
 the IOTLB every 256 unmap calls. Batches are compared without their
 invalidation waits, allowing each invalidation a bounded IOTLB refill
-(``sim.platform.iommu.REFILL_READS_PER_INVALIDATION`` page-table reads); an
+(``sim.memsys.iommu.REFILL_READS_PER_INVALIDATION`` page-table reads); an
 extrapolated run gets the CPU wait of the invalidations its unmap calls
 cause instead of the template batch's, while the template's device time,
 with the refills after its own invalidations, is repeated as it was.

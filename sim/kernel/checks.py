@@ -2,18 +2,18 @@
 
 :class:`FaultedRun` arms a run (inside the scenario, on any back-end): the host
 faults on the port (:mod:`sim.host.host_faults`), the driver's timeouts, the memory's
-shadow (:meth:`sim.platform.memory.Memory.track`) and a ledger of every descriptor
-the driver writes (:mod:`sim.platform.ledger`). :meth:`FaultedRun.report` then gives
+shadow (:meth:`sim.memsys.memory.Memory.track`) and a ledger of every descriptor
+the driver writes (:mod:`sim.memsys.ledger`). :meth:`FaultedRun.report` then gives
 what happened (faults fired and injected, timeouts, channel resets) and what must
 be zero: bytes the engines wrote outside their descriptors' destinations and
 records (``stray_bytes``), and AXI protocol violations on every port
-(:mod:`sim.platform.axi_monitor`). The migration core's own check (every folio at its
+(:mod:`sim.memsys.axi_monitor`). The migration core's own check (every folio at its
 destination, intact, or intact at its source) says whether a byte was lost.
 """
 from dataclasses import dataclass, field
 
-from sim.platform.axi_monitor import check_port
-from sim.platform.ledger import DescriptorLedger, stray_writes
+from sim.memsys.axi_monitor import check_port
+from sim.memsys.ledger import DescriptorLedger, stray_writes
 
 #: Violations listed in a report, at most (all are counted).
 LISTED = 8

@@ -267,7 +267,7 @@ class MigrationCore:
         if iommu is not None and iommu.mode == "lazy":
             # Strict invalidations come with every unmap, the same in every batch:
             # nothing to take out.
-            from sim.platform.iommu import REFILL_READS_PER_INVALIDATION
+            from sim.memsys.iommu import REFILL_READS_PER_INVALIDATION
             inv_ns = self.costs.iotlb_invalidation_ns
             refill_ns = (REFILL_READS_PER_INVALIDATION * iommu.walk_read_cycles
                          * self.port.cycle_ns)

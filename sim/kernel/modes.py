@@ -1,7 +1,7 @@
 """What a migration is described by, besides its folios: the copy modes and the flows
 of the migration core, the nodes, and the categories of simulated time.
 """
-from sim.platform.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM
+from sim.memsys.memory_system import CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM
 from sim.seed import MODES as SEED_MODES
 
 #: The seed's three modes.
@@ -39,5 +39,5 @@ CATEGORIES = ("core", "cold", "copy", "driver", "wait")
 TALLIES = CATEGORIES + ("sleep", "copy_sleep", "helper_cpu")
 
 
-#: Nodes: 0 the migrating CPU's, 1 the other socket, 2 the CXL tier (sim.platform.memory_system).
+#: Nodes: 0 the migrating CPU's, 1 the other socket, 2 the CXL tier (sim.memsys.memory_system).
 NODES = tuple(node.node_id for node in (LOCAL_DRAM, REMOTE_DRAM, CXL_MEMORY))

@@ -8,7 +8,7 @@ page list split evenly, at the per-core rate of the CPU copy (the cost table's, 
 one thread copies: :meth:`sim.kernel.clock.CoreClock.copy_cost_ns`). Together they
 share the memory path: the source node's reads and the link in front of it, the
 destination node's writes and its link, at the bandwidths the fabric paces the
-engines with (:mod:`sim.platform.memory_system`, the platform's ``memory``). A
+engines with (:mod:`sim.memsys.memory_system`, the platform's ``memory``). A
 source still in the LLC is not read from its node. The copy phase takes the longer
 of the busiest worker and the path's time for the bytes.
 
@@ -19,7 +19,7 @@ wake-up costs the cost table's (``mt_queue_work_ns``, ``wakeup_ns``).
 Beside the engines (``dma+mt-cpu``: a batch split between the DMA channels and the
 workers, :func:`hybrid_split`), the workers are :class:`FabricWorkers`: they copy
 page by page on the engines' timeline and book each page's reads and writes on the
-memory fabric the engines book (:class:`sim.platform.fabric.Fabric`), so that
+memory fabric the engines book (:class:`sim.memsys.fabric.Fabric`), so that
 workers and engines queue behind each other on every node and link.
 """
 import math

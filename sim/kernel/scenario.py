@@ -13,7 +13,7 @@ from sim.kernel.folios import (folio_sizes, MigrateError, NR_MAX_BATCHED_MIGRATI
 from sim.kernel.modes import ENGINE_MODES
 from sim.kernel.frames import node_layout, NodeFrames
 from sim.machine import DEFAULT_MACHINE
-from sim.platform.memory_system import DEFAULT_ENGINE_MHZ
+from sim.memsys.memory_system import DEFAULT_ENGINE_MHZ
 from sw_driver.dcbm import DEFAULT_STRATEGY
 from sw_driver.migrate_offload import MR_SYSCALL
 
@@ -43,7 +43,7 @@ def core_config(spec, path_gbps=None, dma_channels=1):
 def run_cpu(spec, costs=DEFAULT_COSTS, path_gbps=None):
     """A CPU-copy mode (cpu, batch-cpu, mt-cpu) on the CPU alone; the raw result.
     ``path_gbps``: the memory path's bandwidth mt-cpu's workers share (None: none)."""
-    from sim.platform.memory import Memory
+    from sim.memsys.memory import Memory
     config = core_config(spec, path_gbps)
     if config.mode in ENGINE_MODES:
         raise MigrateError(f"run_cpu runs the CPU modes; {config.mode} runs on the RTL "
@@ -64,7 +64,7 @@ def dma_memory_config(spec, machine=DEFAULT_MACHINE, *, latency_ns=None):
     """(memory_config, layout) for the DMA scenario on ``machine``: node regions, the
     nodes' latency and bandwidth (or one flat ``latency_ns``), the IOMMU's
     invalidation mode."""
-    from sim.platform.address_map import DATA, MEM_BASE
+    from sim.memsys.address_map import DATA, MEM_BASE
     config = core_config(spec)
     plan = plan_of(spec, machine.costs)
     engine_mhz = machine.engine_mhz
@@ -110,7 +110,7 @@ async def migrate_scenario(dev, *, spec, costs, layout, driver=DEFAULT_STRATEGY,
     must be zero."""
     from sim.kernel.checks import FaultedRun
     from sim.backends.base import ENGINE_WINDOW_BYTES
-    from sim.platform.address_map import COHERENT, DRIVER_RING_ENTRIES
+    from sim.memsys.address_map import COHERENT, DRIVER_RING_ENTRIES
     ring_entries = ring_entries or DRIVER_RING_ENTRIES
     from sw_driver.dcbm import Dcbm
     from sw_driver.foliodma import foliodma_probe, foliodma_remove
@@ -160,10 +160,10 @@ def run_dma(spec, machine=DEFAULT_MACHINE, *, backend="pysim", driver=DEFAULT_ST
             faulted=None, bus_faults=(), error_regions=()):
     """The dma mode on an RTL back-end, on ``machine``; the raw result. ``faulted``: a
     :class:`sim.kernel.checks.FaultedRun` (or its dict) to run under; ``bus_faults``:
-    per engine, its :class:`sim.platform.bus_faults.BusFaults` (or their dicts);
-    ``error_regions``: more of them (:mod:`sim.platform.error_regions`)."""
+    per engine, its :class:`sim.memsys.bus_faults.BusFaults` (or their dicts);
+    ``error_regions``: more of them (:mod:`sim.memsys.error_regions`)."""
     import dataclasses
-    from sim.platform.bus_faults import BusFaults
+    from sim.memsys.bus_faults import BusFaults
     from hw.engine import DmaEngine
     from sim.backends import get_runner
     params = machine.engine

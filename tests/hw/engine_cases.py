@@ -28,7 +28,7 @@ from hw.descriptor import (DESC_BYTES, FLAG_FENCE, FLAG_INTERRUPT, RECORD_BYTES,
 from hw.params import AXI_BOUNDARY_BYTES, EngineParams
 from sim.experiments.engine_io import EngineIO
 from sim.experiments.engine_scenarios import GUARD, GUARD_BYTE, copy_batch, memory_config
-from sim.platform.address_map import DATA, MEM_BASE, RECORDS, RING_BYTES
+from sim.memsys.address_map import DATA, MEM_BASE, RECORDS, RING_BYTES
 from tests.hw.reference import ERRORS, channel_status, copy_outcome, legal_bursts, record_beat
 
 #: Completion records of these scenarios lie one 64-byte line apart, so a record

@@ -4,7 +4,7 @@ import pytest
 from hw.engine import DmaEngine
 from hw.params import EngineParams
 from sim.backends import BACKENDS, get_runner
-from sim.platform.address_map import MEM_BASE
+from sim.memsys.address_map import MEM_BASE
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

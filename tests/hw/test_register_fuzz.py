@@ -12,7 +12,7 @@ from sim.backends import BACKENDS, get_runner
 from sim.backends.base import MmioError
 from sim.experiments.engine_io import EngineIO
 from sim.experiments.engine_scenarios import memory_config
-from sim.platform.address_map import DATA, MEM_BASE, RECORDS
+from sim.memsys.address_map import DATA, MEM_BASE, RECORDS
 
 PARAMS = EngineParams(data_width=64, channels=2, max_burst=16, buffer_depth=64)
 

@@ -22,7 +22,7 @@ from hw.engine import DmaEngine
 from hw.params import EngineParams
 from sim.backends import BACKENDS, get_runner
 from sim.experiments.engine_scenarios import GUARD_BYTE, memory_config
-from sim.platform.address_map import COHERENT, DATA, MEM_BASE
+from sim.memsys.address_map import COHERENT, DATA, MEM_BASE
 from sim.host.costs import CostTable
 from sim.host.port import HostPort
 from sw_driver.dcbm import Dcbm

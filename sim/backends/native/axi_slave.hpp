@@ -1,5 +1,5 @@
-// The AXI4 slave, NUMA memory timing and IOMMU translation of sim/platform/axi_slave.py,
-// sim/platform/fabric.py (the bandwidth the engines' ports share) and sim/platform/iommu.py,
+// The AXI4 slave, NUMA memory timing and IOMMU translation of sim/memsys/axi_slave.py,
+// sim/memsys/fabric.py (the bandwidth the engines' ports share) and sim/memsys/iommu.py,
 // in C++ for the compiled back-end.
 //
 // The Python classes are the reference: this file is a line-by-line port of
@@ -112,7 +112,7 @@ class LruCycles {
 
 struct Fault { int64_t cycle; int64_t write; uint64_t addr; int64_t id; };
 
-// The device side of sim.platform.iommu.Iommu: which pages are reachable (mirrored from the
+// The device side of sim.memsys.iommu.Iommu: which pages are reachable (mirrored from the
 // Python page table by the back-end) and the translation caches with their timing.
 class IommuUnit {
   public:
@@ -236,10 +236,10 @@ struct LogEntry4 { int64_t cycle; int64_t id; uint64_t addr; int64_t len; };
 struct LogEntry2 { int64_t cycle; int64_t index; };
 // A bus fault injected: (cycle, 0 read / 1 write, burst index, 0 error / 1 delay).
 struct Injected { int64_t cycle; int64_t write; int64_t index; int64_t kind; };
-// sim.platform.bus_faults.BusFaults: a burst's fault, 0 error (value: RESP) / 1 delay (cycles).
+// sim.memsys.bus_faults.BusFaults: a burst's fault, 0 error (value: RESP) / 1 delay (cycles).
 struct BusFault { int kind; int64_t value; };
 
-// AxiSlaveModel: see sim/platform/axi_slave.py for the contract of step().
+// AxiSlaveModel: see sim/memsys/axi_slave.py for the contract of step().
 class AxiSlave {
   public:
     // Outputs for the cycle after the latest step (OUTPUTS order).

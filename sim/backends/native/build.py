@@ -122,8 +122,8 @@ def model_defines():
     compile of ``axi_slave.hpp`` and ``harness.cpp``: defined once, in Python."""
     from hw.params import AXI_BOUNDARY_BYTES, AXI_MAX_BURST_BEATS
     from sim.backends.base import AXIL_PROT, IDLE_CHECK_CYCLES, RESET_CYCLES
-    from sim.platform.axi_slave import BACKPRESSURE_PERIOD
-    from sim.platform.iommu import LEVEL_SHIFTS, PAGE_SHIFT
+    from sim.memsys.axi_slave import BACKPRESSURE_PERIOD
+    from sim.memsys.iommu import LEVEL_SHIFTS, PAGE_SHIFT
     return {"FD_BACKPRESSURE_PERIOD": BACKPRESSURE_PERIOD,
             "FD_AXI_BOUNDARY_BYTES": AXI_BOUNDARY_BYTES,
             "FD_AXI_MAX_BURST_BEATS": AXI_MAX_BURST_BEATS,

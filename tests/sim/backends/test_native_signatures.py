@@ -7,7 +7,7 @@ import re
 import pytest
 
 from sim.backends.native.build import NATIVE_DIR
-from sim.backends.native.platform import _SIGNATURES
+from sim.backends.native.axi_slave import _SIGNATURES
 from sim.backends.verilator import _SIM_SIGNATURES
 
 #: The C types of the API as ctypes declares them; any pointer but a string is

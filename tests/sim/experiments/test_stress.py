@@ -156,7 +156,7 @@ def test_a_case_leaves_no_memory_behind():
     # reference cycles around it) must be gone when the run returns.
     import gc
 
-    from sim.platform.memory import Memory
+    from sim.memsys.memory import Memory
 
     def alive():
         return sum(isinstance(o, Memory) for o in gc.get_objects())

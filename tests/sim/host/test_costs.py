@@ -196,7 +196,7 @@ def test_docs_quote_each_core_steps_estimate_and_the_fitted_scale():
 
 def test_docs_v1_sum_matches_the_table():
     """The v1 per-page CPU-side sum quoted in docs/costs.md is what the table gives."""
-    from sim.platform.iommu import FLUSH_QUEUE_ENTRIES
+    from sim.memsys.iommu import FLUSH_QUEUE_ENTRIES
     c = DEFAULT_COSTS
     poll_tail = c.op_ns(Op.TX_STATUS) + (c.op_ns(Op.TX_STATUS) + c.op_ns(Op.POLL_ITERATION)) / 2
     terminate_registers = 3 * c.mmio_write_ns + 2 * c.mmio_read_ns

@@ -7,7 +7,7 @@ from hw.params import EngineParams
 from sim.backends import BACKENDS, get_runner
 from sim.experiments.engine_io import EngineIO
 from sim.experiments.engine_scenarios import memory_config
-from sim.platform.address_map import DATA, MEM_BASE, RECORDS
+from sim.memsys.address_map import DATA, MEM_BASE, RECORDS
 from sim.host.port import HostPort
 from sw_driver.port import Op
 

@@ -101,7 +101,7 @@ def test_injected_failure_everywhere_keeps_everything_at_the_source():
 def test_integrity_check_catches_corruption_loss_and_duplicates():
     import asyncio
 
-    from sim.platform.memory import Memory
+    from sim.memsys.memory import Memory
     from sim.kernel.clock import SoftPort
     from sim.kernel.core import CoreConfig, MigrationCore
     from sim.kernel.frames import node_layout
@@ -233,8 +233,8 @@ def test_extrapolation_counts_the_flush_queue_invalidations(monkeypatch):
     period the batches do not share: extrapolated batches get the invalidations
     their unmap calls cause, not the template batch's. A queue of 8 (v3: 2 unmap
     calls per batch, a flush every 4 batches) makes it show in 12 batches."""
-    import sim.platform.iommu
-    monkeypatch.setattr(sim.platform.iommu, "FLUSH_QUEUE_ENTRIES", 8)
+    import sim.memsys.iommu
+    monkeypatch.setattr(sim.memsys.iommu, "FLUSH_QUEUE_ENTRIES", 8)
     short = run_dma(spec("dma", workload=192 * K, max_batch_pages=4), backend="pysim")
     full = run_dma(spec("dma", workload=192 * K, max_batch_pages=4, full=True),
                    backend="pysim")
@@ -245,8 +245,8 @@ def test_extrapolation_counts_the_flush_queue_invalidations(monkeypatch):
     assert added == 3                       # the template batch had none
     # Equal but for the IOTLB refills after the extrapolated invalidations, which the
     # extrapolation bounds and leaves out (page-table reads at local DRAM latency).
-    from sim.platform.iommu import REFILL_READS_PER_INVALIDATION
-    from sim.platform.memory_system import LOCAL_DRAM
+    from sim.memsys.iommu import REFILL_READS_PER_INVALIDATION
+    from sim.memsys.memory_system import LOCAL_DRAM
     refill_bound_ns = added * REFILL_READS_PER_INVALIDATION * LOCAL_DRAM.read_latency_ns
     for part in (0, 1):
         missing = sum(totals(full)[part][k] - totals(short)[part][k] for k in CATEGORIES)

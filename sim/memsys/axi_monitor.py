@@ -1,6 +1,6 @@
 """An AXI4 protocol monitor over a port's handshake logs, independent of the slave model.
 
-The slave (:class:`~sim.platform.axi_slave.AxiSlaveModel`, or the native one) refuses a
+The slave (:class:`~sim.memsys.axi_slave.AxiSlaveModel`, or the native one) refuses a
 master that changes a payload or drops VALID before READY, as it happens. This
 monitor checks, after a run and on every back-end alike, what the logs of one port
 show of both sides:

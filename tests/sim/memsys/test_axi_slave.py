@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from hw.axi import BURST_INCR, RESP_DECERR, RESP_OKAY, RESP_SLVERR
-from sim.platform.axi_slave import OUTPUTS, AxiProtocolError, AxiSlaveModel
-from sim.platform.memory import Memory, MemoryAccessError
+from sim.memsys.axi_slave import OUTPUTS, AxiProtocolError, AxiSlaveModel
+from sim.memsys.memory import Memory, MemoryAccessError
 
 BASE = 0x8000_0000
 SIZE = 0x10_0000

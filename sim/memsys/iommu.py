@@ -4,7 +4,7 @@ Page-granular (4 KiB) and identity-mapped: the bus address (IOVA) the driver
 gets from :meth:`Iommu.map` is the physical address, as with an IOVA allocator
 that hands out the physical address. The translation is the identity, but the
 enforcement is real: while :attr:`Iommu.enabled`, every engine burst whose page
-is not mapped is refused by the AXI slave model (:class:`sim.platform.axi_slave.AxiSlaveModel`)
+is not mapped is refused by the AXI slave model (:class:`sim.memsys.axi_slave.AxiSlaveModel`)
 with DECERR, as an IO page fault: a refused read returns zero data, a refused
 write changes nothing. Each refusal is logged in :attr:`Iommu.faults`.
 
@@ -23,7 +23,7 @@ without mapping them -- and on once a :class:`sim.host.port.HostPort`, i.e. a
 driver, takes the device; ``HostPort(iommu=...)`` overrides).
 
 Translation timing (while enabled, behind a memory system; see
-:class:`sim.platform.axi_slave.AxiSlaveModel`). The engine's first access to a page
+:class:`sim.memsys.axi_slave.AxiSlaveModel`). The engine's first access to a page
 whose translation is not cached waits for a page walk: one read of an entry
 per level not found in the caches, each a read of the page-table node (node 0,
 where the kernel allocates IO page tables) at that node's read latency. The

@@ -13,15 +13,15 @@ from hw.axi import RESP_DECERR, RESP_OKAY
 from hw.descriptor import DESC_BYTES, Status
 from hw.engine import DmaEngine
 from hw.params import EngineParams
-from sim.platform.axi_slave import AxiSlaveModel
+from sim.memsys.axi_slave import AxiSlaveModel
 from sim.backends.base import build_memory
 from sim.experiments.engine_io import EngineIO
 from sim.experiments.engine_scenarios import memory_config
-from sim.platform.address_map import COHERENT, DATA
+from sim.memsys.address_map import COHERENT, DATA
 from sim.host.port import HostPort
-from sim.platform.iommu import FLUSH_QUEUE_ENTRIES, PAGE_BYTES, Iommu, IommuError, IommuParams
-from sim.platform.memory import Memory
-from tests.sim.platform.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
+from sim.memsys.iommu import FLUSH_QUEUE_ENTRIES, PAGE_BYTES, Iommu, IommuError, IommuParams
+from sim.memsys.memory import Memory
+from tests.sim.memsys.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
 
 PARAMS = EngineParams(channels=4)
 PAGE = PAGE_BYTES
@@ -220,7 +220,7 @@ def test_translation_is_free_when_off_or_untimed():
 
 
 def test_the_model_waits_for_the_walk_behind_a_memory_system():
-    from sim.platform.memory_system import MemorySystem, Node
+    from sim.memsys.memory_system import MemorySystem, Node
     node = Node("dram", 0, read_latency_ns=7, write_latency_ns=6, read_gbps=None,
                 write_gbps=None)
 
@@ -360,7 +360,7 @@ async def malicious_descriptors(dev):
     writes, into one mapped only for its reads; then a legitimate copy. Returns each
     one's record status; checks that the engine wrote nothing but the legitimate
     destination and the records (the memory against its shadow)."""
-    from sim.platform.ledger import stray_writes
+    from sim.memsys.ledger import stray_writes
     port = HostPort(dev, coherent=COHERENT)
     io = EngineIO(dev)
     rng = np.random.default_rng(3)

@@ -1,4 +1,4 @@
-"""Bus faults (sim/platform/bus_faults.py) through the engine on every back-end: an error on a
+"""Bus faults (sim/memsys/bus_faults.py) through the engine on every back-end: an error on a
 chosen read or write burst (data, descriptor or completion record) ends that
 descriptor with its error code, a late response only delays the copy; every
 back-end injects the same faults at the same cycles."""
@@ -10,8 +10,8 @@ from hw.params import EngineParams
 from sim.backends import get_runner
 from sim.experiments.engine_io import EngineIO
 from sim.experiments.engine_scenarios import memory_config
-from sim.platform.address_map import DATA, MEM_BASE, RECORDS
-from sim.platform.bus_faults import BusFaults
+from sim.memsys.address_map import DATA, MEM_BASE, RECORDS
+from sim.memsys.bus_faults import BusFaults
 
 PARAMS = EngineParams(data_width=64, max_burst=16, buffer_depth=64)
 JOBS = 3

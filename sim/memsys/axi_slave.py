@@ -1,4 +1,4 @@
-"""Cycle-level AXI4 slave serving a :class:`sim.platform.memory.Memory`; pure Python.
+"""Cycle-level AXI4 slave serving a :class:`sim.memsys.memory.Memory`; pure Python.
 
 Both simulators drive this one model through thin adapters, so they see the
 same slave. Contract of :meth:`AxiSlaveModel.step`, called once per rising
@@ -23,16 +23,16 @@ later of its AW and its last W beat; B's come in order. R data is read from
 memory when the burst's first beat is presented; write data is applied when
 the burst is complete (last W beat and AW both accepted).
 
-With a :class:`~sim.platform.memory_system.MemorySystem`, the latencies are those of
+With a :class:`~sim.memsys.memory_system.MemorySystem`, the latencies are those of
 the node the burst's address falls in (and of the link in front of it), and
 the read and write bandwidth of that node, its link and the engine's I/O port,
-shared by all bursts of every port on the same :class:`~sim.platform.fabric.Fabric`,
-paces the R beats and WREADY; see :mod:`sim.platform.fabric`. With the
-:class:`~sim.platform.iommu.Iommu` enabled, a burst
+shared by all bursts of every port on the same :class:`~sim.memsys.fabric.Fabric`,
+paces the R beats and WREADY; see :mod:`sim.memsys.fabric`. With the
+:class:`~sim.memsys.iommu.Iommu` enabled, a burst
 to a page that is not mapped gets DECERR (zero read data; nothing written),
 decided when its AR or AW is accepted; behind a memory system, a mapped
 burst also waits for its address translation (IOTLB and page walks, see
-:mod:`sim.platform.iommu`): a read is sent to its node once translated, a write's B
+:mod:`sim.memsys.iommu`): a read is sent to its node once translated, a write's B
 waits for it.
 """
 from collections import deque
@@ -41,12 +41,12 @@ import numpy as np
 
 from hw.axi import BURST_INCR, RESP_DECERR, RESP_OKAY
 from hw.params import AXI_BOUNDARY_BYTES, AXI_MAX_BURST_BEATS
-from sim.platform.burst_data import read_burst, write_burst
-from sim.platform.error_regions import parse_error_regions
-from sim.platform.fabric import Fabric
-from sim.platform.bus_faults import ERROR, BusFaults
-from sim.platform.iommu import Iommu
-from sim.platform.memory_system import MemorySystem, latency_cycles
+from sim.memsys.burst_data import read_burst, write_burst
+from sim.memsys.error_regions import parse_error_regions
+from sim.memsys.fabric import Fabric
+from sim.memsys.bus_faults import ERROR, BusFaults
+from sim.memsys.iommu import Iommu
+from sim.memsys.memory_system import MemorySystem, latency_cycles
 
 #: Order of the values returned by :meth:`AxiSlaveModel.step` (AXI signal names).
 OUTPUTS = ("arready", "awready", "wready",
@@ -96,7 +96,7 @@ def _checked_settings(data_width, id_width, read_latency, write_latency, backpre
 class AxiSlaveModel:
     """AXI4 slave with pipelined latency, random backpressure and error regions.
 
-    memory         -- the :class:`~sim.platform.memory.Memory` served.
+    memory         -- the :class:`~sim.memsys.memory.Memory` served.
     data_width     -- data bus width in bits (power of two, 8..1024); only
                       full-width INCR bursts are accepted.
     id_width       -- AXI ID width in bits (1..32).
@@ -108,22 +108,22 @@ class AxiSlaveModel:
     seed           -- seed of the backpressure pattern.
     error_regions  -- (start, end, access, resp) with end exclusive, access
                       "read"/"write"/"rw", resp SLVERR/DECERR (int or name); see
-                      :mod:`sim.platform.error_regions`.
+                      :mod:`sim.memsys.error_regions`.
     record         -- keep the handshake logs (``ar_log``, ``aw_log``: (cycle,
                       id, addr, len); ``w_log``: (cycle, index of the AW);
                       ``r_log``: (cycle, index of the AR) per R beat; ``b_log``:
                       (cycle, index of the AW) per B). May be switched at any time.
-    memory_system  -- a :class:`~sim.platform.memory_system.MemorySystem` (or its config
+    memory_system  -- a :class:`~sim.memsys.memory_system.MemorySystem` (or its config
                       dict): per-node latency and bandwidth, instead of
                       read_latency/write_latency (give one or the other); or a
-                      :class:`~sim.platform.fabric.Fabric`, the memory system's
+                      :class:`~sim.memsys.fabric.Fabric`, the memory system's
                       bandwidth as this port shares it with other ports (engines).
     port           -- which of the fabric's ports (engines) this one is.
-    faults         -- a :class:`~sim.platform.bus_faults.BusFaults` (or its config dict): the
+    faults         -- a :class:`~sim.memsys.bus_faults.BusFaults` (or its config dict): the
                       bursts of this port answered with an error or late; each one
                       injected is logged in ``injected`` as (cycle, "read" | "write",
                       burst index, "error" | "delay").
-    iommu          -- the :class:`~sim.platform.iommu.Iommu` in front of the memory
+    iommu          -- the :class:`~sim.memsys.iommu.Iommu` in front of the memory
                       (default: a new one, disabled).
     """
 
@@ -245,13 +245,13 @@ class AxiSlaveModel:
     @property
     def node_timings(self):
         """Per memory-system node, what this port's accesses book: (read latency, read
-        hops, write latency, write hops) (see :class:`~sim.platform.fabric.Fabric`);
+        hops, write latency, write hops) (see :class:`~sim.memsys.fabric.Fabric`);
         None without a memory system."""
         return self._nodes
 
     def book(self, write, addr, nbytes):
         """Another agent's (the CPU's) nbytes of reads or writes at addr, booked now on
-        the memory system this port shares (:meth:`sim.platform.fabric.Fabric.book`);
+        the memory system this port shares (:meth:`sim.memsys.fabric.Fabric.book`);
         the cycle they are served by."""
         if self.fabric is None:
             raise ValueError("book: flat memory has no bandwidth to share")

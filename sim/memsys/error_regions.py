@@ -2,7 +2,7 @@
 
 A region is ``(start, end, access, resp)``: end exclusive, ``access`` one of
 "read", "write" or "rw", ``resp`` SLVERR or DECERR (the AXI code or its name).
-The AXI slave model (:class:`sim.platform.axi_slave.AxiSlaveModel`) answers
+The AXI slave model (:class:`sim.memsys.axi_slave.AxiSlaveModel`) answers
 every burst that touches a region with that response; this is how failing or
 poisoned memory is injected.
 """

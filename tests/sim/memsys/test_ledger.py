@@ -1,4 +1,4 @@
-"""The stray-write check (sim/platform/ledger.py): the engine's writes are allowed only in
+"""The stray-write check (sim/memsys/ledger.py): the engine's writes are allowed only in
 the destinations and records of the descriptors the ledger saw written, and a copy it
 did not see is caught, byte for byte, against the memory's shadow."""
 from hw.descriptor import DESC_BYTES, RECORD_BYTES, Status, pack_descriptor
@@ -7,9 +7,9 @@ from hw.params import EngineParams
 from sim.backends import get_runner
 from sim.experiments.engine_io import EngineIO
 from sim.experiments.engine_scenarios import memory_config
-from sim.platform.address_map import DATA, MEM_BASE, RECORDS
-from sim.platform.ledger import DescriptorLedger, stray_writes
-from sim.platform.memory import Memory
+from sim.memsys.address_map import DATA, MEM_BASE, RECORDS
+from sim.memsys.ledger import DescriptorLedger, stray_writes
+from sim.memsys.memory import Memory
 
 PARAMS = EngineParams(data_width=64, max_burst=16, buffer_depth=64)
 SIZE = 0x800

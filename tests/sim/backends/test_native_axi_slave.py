@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 
 from hw.axi import BURST_INCR
-from sim.platform.axi_slave import AxiProtocolError, AxiSlaveModel
-from sim.platform.iommu import Iommu, IommuParams
-from sim.platform.memory import Memory
-from sim.platform.fabric import EnginePorts, Fabric
-from sim.platform.bus_faults import BusFaults
-from sim.platform.memory_system import (CXL_LINK, CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM,
+from sim.memsys.axi_slave import AxiProtocolError, AxiSlaveModel
+from sim.memsys.iommu import Iommu, IommuParams
+from sim.memsys.memory import Memory
+from sim.memsys.fabric import EnginePorts, Fabric
+from sim.memsys.bus_faults import BusFaults
+from sim.memsys.memory_system import (CXL_LINK, CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM,
                                         SOCKET_LINK, MemorySystem)
 from sim.backends.native.build import platform_library
-from sim.backends.native.platform import NativeAxi, load_library
+from sim.backends.native.axi_slave import NativeAxi, load_library
 
 BASE = 0x4000_0000
 SIZE = 8 << 20

@@ -1,5 +1,5 @@
 """The data side of an AXI burst: what a read returns and what a write stores, with the
-memory's bounds and the error regions (:mod:`sim.platform.error_regions`) applied.
+memory's bounds and the error regions (:mod:`sim.memsys.error_regions`) applied.
 
 Regions here are ``(start, end, resp)`` triples of one direction; a beat outside the
 memory gets DECERR, a beat touching a region the region's response.

@@ -1,8 +1,8 @@
-"""The AXI protocol monitor (sim/platform/axi_monitor.py) over handshake logs: a kept
+"""The AXI protocol monitor (sim/memsys/axi_monitor.py) over handshake logs: a kept
 protocol passes, each kind of violation is named."""
 from types import SimpleNamespace
 
-from sim.platform.axi_monitor import check_port
+from sim.memsys.axi_monitor import check_port
 
 BEAT = 8
 

@@ -4,7 +4,7 @@ descriptor they were given, and the check that they wrote nowhere else.
 A :class:`DescriptorLedger` watches the host's writes into the descriptor rings
 (``observe``, as :class:`~sim.host.port.HostPort` reports them) and keeps what each
 descriptor allows the engine to write. :func:`stray_writes` compares that with
-what the bus wrote (:meth:`sim.platform.memory.Memory.written_by_bus`, the memory
+what the bus wrote (:meth:`sim.memsys.memory.Memory.written_by_bus`, the memory
 against its shadow of every CPU-side write): every byte a bus master changed must
 lie in some descriptor's destination or record.
 """

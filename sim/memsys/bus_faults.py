@@ -8,14 +8,14 @@ nothing written), whatever its address; a late burst's first R beat or its B com
 timeouts stands for a response that never comes: an AXI master cannot abandon a
 transaction, so the engine waits for it, and the driver must time out and recover.
 
-Address-based faults are the error regions (:mod:`sim.platform.error_regions`);
-the IOMMU's are unmapped pages (:mod:`sim.platform.iommu`).
+Address-based faults are the error regions (:mod:`sim.memsys.error_regions`);
+the IOMMU's are unmapped pages (:mod:`sim.memsys.iommu`).
 """
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.platform.error_regions import RESP_NAMES
+from sim.memsys.error_regions import RESP_NAMES
 
 #: Fault kinds on one burst.
 ERROR, DELAY = "error", "delay"

@@ -13,16 +13,16 @@ import pytest
 from hw.descriptor import RECORD_BYTES, Status
 from hw.engine import DmaEngine
 from hw.params import EngineParams
-from sim.platform.axi_slave import AxiSlaveModel
+from sim.memsys.axi_slave import AxiSlaveModel
 from sim.backends.base import build_memory
 from sim.backends import get_runner
 from sim.experiments.engine_io import EngineIO
 from sim.experiments.engine_scenarios import GUARD, GUARD_BYTE, memory_config
-from sim.platform.address_map import DATA, MEM_BASE, RECORDS, RING_BYTES
-from sim.platform.memory import Memory
-from sim.platform.memory_system import (CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM, SOURCES, MemorySystem,
+from sim.memsys.address_map import DATA, MEM_BASE, RECORDS, RING_BYTES
+from sim.memsys.memory import Memory
+from sim.memsys.memory_system import (CXL_MEMORY, LOCAL_DRAM, REMOTE_DRAM, SOURCES, MemorySystem,
                                         Node, zen3_two_socket)
-from tests.sim.platform.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
+from tests.sim.memsys.test_axi_slave import BASE, BEAT, ScriptedMaster, random_bytes
 
 KiB, MiB = 1 << 10, 1 << 20
 PARAMS = EngineParams(channels=4)           # 256-bit: 32-byte beats

@@ -1,14 +1,14 @@
 """The native AXI slave (``axi_slave.hpp``) seen from Python through ctypes.
 
 :class:`NativeAxi` takes its whole configuration from a Python
-:class:`~sim.platform.axi_slave.AxiSlaveModel` built from the same memory_config
+:class:`~sim.memsys.axi_slave.AxiSlaveModel` built from the same memory_config
 (node timings, backpressure table, error regions, IOMMU walk time), so the
 configuration is computed in one place; only the per-cycle behaviour is ported.
-It serves the same :class:`~sim.platform.memory.Memory` array in place (no copies), and
+It serves the same :class:`~sim.memsys.memory.Memory` array in place (no copies), and
 offers what scenarios and tests read of the Python model: the handshake logs,
 ``busy()``, ``advance()``, ``cycle``, ``iommu``, ``memory_system``.
 
-:class:`NativeIommu` is the :class:`~sim.platform.iommu.Iommu` (page table, unmap
+:class:`NativeIommu` is the :class:`~sim.memsys.iommu.Iommu` (page table, unmap
 policy, flush queue: the Python code) whose translation unit (IOTLB, page-walk
 cache, walk timing, faults) lives in the native model; page-table changes are
 mirrored to it as they happen.
@@ -17,9 +17,9 @@ import ctypes
 
 import numpy as np
 
-from sim.platform.axi_slave import OUTPUTS, AxiProtocolError, AxiSlaveModel
-from sim.platform.bus_faults import DELAY, ERROR
-from sim.platform.iommu import Iommu
+from sim.memsys.axi_slave import OUTPUTS, AxiProtocolError, AxiSlaveModel
+from sim.memsys.bus_faults import DELAY, ERROR
+from sim.memsys.iommu import Iommu
 
 _I64 = ctypes.c_int64
 _U64 = ctypes.c_uint64
@@ -112,7 +112,7 @@ class _Log:
 
 
 class NativeIommu(Iommu):
-    """An :class:`~sim.platform.iommu.Iommu` whose translation unit is the native model's."""
+    """An :class:`~sim.memsys.iommu.Iommu` whose translation unit is the native model's."""
 
     def __init__(self, lib, handle, python_iommu):
         self._native = None
@@ -272,7 +272,7 @@ class NativeAxi:
                 len(fabric.r_free)))
 
     def book(self, write, addr, nbytes):
-        """As :meth:`sim.platform.axi_slave.AxiSlaveModel.book`, on the native fabric."""
+        """As :meth:`sim.memsys.axi_slave.AxiSlaveModel.book`, on the native fabric."""
         if self.fabric is None:
             raise ValueError("book: flat memory has no bandwidth to share")
         hops = self.fabric.host_hops(self.memory_system.node_index(addr))[bool(write)]

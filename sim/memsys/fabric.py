@@ -1,9 +1,9 @@
 """The memory system as the engines' AXI ports share it: the bandwidth of every node and
-link (:mod:`sim.platform.memory_system`), and of the I/O ports the engines reach the
+link (:mod:`sim.memsys.memory_system`), and of the I/O ports the engines reach the
 fabric through.
 
 A :class:`Fabric` is made once per simulation and handed to every engine's
-:class:`~sim.platform.axi_slave.AxiSlaveModel` port; each port books it in the order
+:class:`~sim.memsys.axi_slave.AxiSlaveModel` port; each port books it in the order
 the back-end steps them (engine 0 first), so every back-end computes the same
 cycles. An access books the paced resources on its way, each serving it at its
 own rate from its own "next free time": the node, the link in front of it, and
@@ -18,7 +18,7 @@ default) an engine's port never limits it. A port adds no latency.
 import math
 from dataclasses import asdict, dataclass
 
-from sim.platform.memory_system import check_positive, rate_per_cycle
+from sim.memsys.memory_system import check_positive, rate_per_cycle
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class EnginePorts:
 class Fabric:
     """What the AXI slave ports on one memory system share, at one bus width.
 
-    system       -- the :class:`~sim.platform.memory_system.MemorySystem`.
+    system       -- the :class:`~sim.memsys.memory_system.MemorySystem`.
     beat_bytes   -- the ports' bus width in bytes.
     ports        -- how many ports (engines) move data on it.
     engine_ports -- an :class:`EnginePorts` (default: ports that never limit).

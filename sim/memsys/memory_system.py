@@ -4,7 +4,7 @@ each with its own latency and bandwidth.
 A :class:`MemorySystem` maps bus address ranges to :class:`Node` s; a node may sit
 behind a :class:`Link` (the socket-to-socket link in front of the other socket's
 DRAM, a CXL link in front of a memory expander), which every access to it
-crosses. The AXI slave model (:class:`sim.platform.axi_slave.AxiSlaveModel`)
+crosses. The AXI slave model (:class:`sim.memsys.axi_slave.AxiSlaveModel`)
 looks the node up once per burst, from the burst's address, and takes from it:
 
 * the latency: a read's first R beat comes ``read_latency`` after its AR, a
@@ -13,7 +13,7 @@ looks the node up once per burst, from the burst's address, and takes from it:
   ``engine_mhz``, rounded up, at least 1);
 * the bandwidth, in bytes per engine cycle, per node, per link and per
   direction, shared by every burst of every channel of every engine on the
-  memory system (a :class:`~sim.platform.fabric.Fabric` holds what they share). A burst books its node
+  memory system (a :class:`~sim.memsys.fabric.Fabric` holds what they share). A burst books its node
   and its link together and moves at the pace of the slower, so "remote DRAM"
   is limited by whichever of the DRAM and the link is slower, and two nodes
   behind one link share it. It is enforced on the data beats,
@@ -364,7 +364,7 @@ class MemorySystem:
         return self.nodes[self.node_index(addr)]
 
     def resource_index(self, node_index, hop):
-        """Index of a bandwidth resource of a :class:`~sim.platform.fabric.Fabric`: the
+        """Index of a bandwidth resource of a :class:`~sim.memsys.fabric.Fabric`: the
         nodes first, in order, then the links; ``hop`` 0 is the node itself, 1 the link
         in front of it."""
         if hop == 0:
