@@ -31,8 +31,8 @@ from pathlib import Path
 from hw.params import EngineParams, ParameterError
 from sim.backends.base import MAX_ENGINES
 from sim.memsys.address_map import DRIVER_RING_ENTRIES, MAX_RING_ENTRIES
-from sim.host.cache_params import CONSTANTS as CACHE_CONSTANTS, DEFAULT_PLATFORM as DEFAULT_CACHE
-from sim.host.cache_params import CacheModelError, Platform as CachePlatform
+from sim.host.cache_params import CONSTANTS as CACHE_CONSTANTS, DEFAULT_HIERARCHY as DEFAULT_CACHE
+from sim.host.cache_params import CacheModelError, CacheHierarchy
 from sim.host.costs import DEFAULT_COSTS, CostError, CostTable
 from sim.memsys import memory_system
 from sim.memsys.fabric import EnginePorts
@@ -94,7 +94,7 @@ class Machine:
     cxl: Node = CXL_MEMORY
     socket_link: Link = SOCKET_LINK
     cxl_link: Link = CXL_LINK
-    cache: CachePlatform = DEFAULT_CACHE
+    cache: CacheHierarchy = DEFAULT_CACHE
     costs: CostTable = DEFAULT_COSTS
 
     def __post_init__(self):
@@ -187,7 +187,7 @@ class Machine:
         out["memory.write_buffer_bytes"] = self.write_buffer_bytes
         for role, node in self.nodes.items():
             out.update({f"memory.{role}.{k}": getattr(node, k) for k in NODE_KEYS})
-        for f in dataclasses.fields(CachePlatform):
+        for f in dataclasses.fields(CacheHierarchy):
             if f.name != "core_ghz":
                 out[f"cache.{f.name}"] = getattr(self.cache, f.name)
         out.update({f"costs.{k}": v for k, v in self.costs.as_dict().items()

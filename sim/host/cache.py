@@ -59,8 +59,8 @@ cycles at 2 GHz, as in ``sim/host/costs.py``), ns for latencies, bytes for sizes
 """
 from dataclasses import dataclass
 
-from sim.host.cache_params import (COPIERS, DEFAULT_PLATFORM, DEFAULT_TOUCHER, NODES, PAGE_BYTES,
-                                   TOUCHERS, CacheModelError, Platform)
+from sim.host.cache_params import (COPIERS, DEFAULT_HIERARCHY, DEFAULT_TOUCHER, NODES, PAGE_BYTES,
+                                   TOUCHERS, CacheModelError, CacheHierarchy)
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def _resident_after_scan(n, c):
 
 
 class CacheModel:
-    """The seed's access loop on a :class:`Platform`.
+    """The seed's access loop on a :class:`CacheHierarchy`.
 
     ``copier``: ``"cpu"`` (folio_copy on the migrating CPU), ``"dma"`` (the engine
     writes the destination; lines land in the migrating CPU's CCX L3 only when DMA
@@ -110,14 +110,14 @@ class CacheModel:
     or ``random`` (a uniformly random core of the machine: the expectation).
     """
 
-    def __init__(self, platform=DEFAULT_PLATFORM):
-        if not isinstance(platform, Platform):
-            raise CacheModelError(f"platform must be a sim.host.cache.Platform, got {platform!r}")
-        self.platform = platform
+    def __init__(self, hierarchy=DEFAULT_HIERARCHY):
+        if not isinstance(hierarchy, CacheHierarchy):
+            raise CacheModelError(f"hierarchy must be a sim.host.cache.CacheHierarchy, got {hierarchy!r}")
+        self.hierarchy = hierarchy
 
     # ---- argument checks ----------------------------------------------------------
     def _check(self, pages, page_size):
-        p = self.platform
+        p = self.hierarchy
         if isinstance(pages, bool) or not isinstance(pages, int) or pages < 1:
             raise CacheModelError(f"pages={pages!r}: expected an int >= 1")
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < p.line_bytes \
@@ -132,7 +132,7 @@ class CacheModel:
 
     # ---- building blocks ---------------------------------------------------------------
     def _tlb_per_page(self, pages, flushed):
-        p = self.platform
+        p = self.hierarchy
         if flushed or pages > p.l2_dtlb_entries:
             return p.page_walk_cycles
         if pages > p.l1_dtlb_entries:
@@ -141,7 +141,7 @@ class CacheModel:
 
     def _source_costs(self, source):
         """(latency cycles, streaming cycles per line) of a source."""
-        p = self.platform
+        p = self.hierarchy
         if source == "l1":
             return p.l1_latency_cycles, p.l1_line_cycles
         if source == "l2":
@@ -156,7 +156,7 @@ class CacheModel:
         """Cost of one run; ``levels`` = [(source, capacity in lines)] nearest first,
         ``resident(n, c)`` = lines of n that hit a cache of c lines; lines resident
         in no level come from ``miss_source``."""
-        p = self.platform
+        p = self.hierarchy
         n = pages * page_size // p.line_bytes
         served, prev, first = {}, 0, None
         for source, cap in levels:
@@ -179,7 +179,7 @@ class CacheModel:
                           tlb_cycles=tlb, total_cycles=fixed + line_cycles + tlb)
 
     def _own_levels(self, llc_lines=None):
-        p = self.platform
+        p = self.hierarchy
         return [("l1", p.lines(p.l1_bytes)), ("l2", p.lines(p.l2_bytes)),
                 ("llc", p.lines(p.llc_bytes_per_ccx) if llc_lines is None else llc_lines)]
 
@@ -206,7 +206,7 @@ class CacheModel:
         self._choice("toucher", toucher, TOUCHERS)
         if toucher == "random":
             return self._random_toucher(pages, page_size, copier, dma_allocates_in_llc)
-        p = self.platform
+        p = self.hierarchy
         alloc = p.dma_allocates_in_llc if dma_allocates_in_llc is None else dma_allocates_in_llc
         if not isinstance(alloc, bool):
             raise CacheModelError(f"dma_allocates_in_llc={alloc!r}: expected True, False or None")
@@ -238,7 +238,7 @@ class CacheModel:
         return self._run(pages, page_size, levels, resident, miss, tlb)
 
     def _random_toucher(self, pages, page_size, copier, alloc):
-        p = self.platform
+        p = self.hierarchy
         cores = p.cores_per_ccx * p.ccx_per_socket * p.sockets
         weights = {
             "same_core": 1 / cores,
@@ -275,7 +275,7 @@ class CacheModel:
     def hot_limit_bytes(self, copier="cpu", dma_allocates_in_llc=None):
         """Largest workload whose destination is still entirely cache-resident for a
         toucher on the migrating CPU's CCX (0: never)."""
-        p = self.platform
+        p = self.hierarchy
         llc = p.lines(p.llc_bytes_per_ccx)
         if copier in ("cpu", "dma_then_cpu"):
             return (llc + 1) // 2 * p.line_bytes

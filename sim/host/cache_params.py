@@ -2,7 +2,7 @@
 
 Every constant below carries its unit, kind (the kinds of :mod:`sim.host.costs`:
 a public fact, derived from the seed's tables, or an estimate) and source in
-:data:`CONSTANTS`; :class:`Platform` gathers them as one immutable value whose
+:data:`CONSTANTS`; :class:`CacheHierarchy` gathers them as one immutable value whose
 fields a run may change. ``docs/cache.md`` repeats the table with the reasoning.
 Two constants are derived from the seed (one cell each); nothing is fitted per row.
 """
@@ -213,8 +213,9 @@ def _constant_field(name):
 
 
 @dataclass(frozen=True)
-class Platform:
-    """The machine, all defaults from the module constants (the seed's Zen 3 EPYC)."""
+class CacheHierarchy:
+    """The CPU's caches and memory as the cache model sees them, all defaults from the
+    module constants (the seed's Zen 3 EPYC)."""
 
     core_ghz: float = _constant_field("CORE_GHZ")
     line_bytes: int = _constant_field("LINE_BYTES")
@@ -271,7 +272,7 @@ class Platform:
         names = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(changes) - names)
         if unknown:
-            raise CacheModelError(f"unknown platform field(s): {', '.join(unknown)}")
+            raise CacheModelError(f"unknown cache field(s): {', '.join(unknown)}")
         return dataclasses.replace(self, **changes)
 
     # ---- derived quantities ---------------------------------------------------------
@@ -288,4 +289,4 @@ class Platform:
         return latency_ns * self.core_ghz / self.mlp
 
 
-DEFAULT_PLATFORM = Platform()
+DEFAULT_HIERARCHY = CacheHierarchy()

@@ -95,13 +95,13 @@ def post_move_access(spec, mode, v1_double_copy=False, *, toucher=DEFAULT_TOUCHE
     default the migrating one, ``toucher``: see sim.host.cache.TOUCHERS) reads the pages
     moved to the migrating CPU's node. The copier is the CPU (cpu, batch-cpu), the
     engine (dma), or the engine then the CPU (dma with dcbm v1's extra CPU copy).
-    ``cache`` is the cache hierarchy (a :class:`sim.host.cache_params.Platform`; None:
+    ``cache`` is the cache hierarchy (a :class:`sim.host.cache_params.CacheHierarchy`; None:
     the seed's). None when the pages did not move to node 0 (the migrating CPU's), and
     for dma+mt-cpu, whose two copiers the cache model does not mix."""
-    from sim.host.cache import DEFAULT_PLATFORM, CacheModel
+    from sim.host.cache import DEFAULT_HIERARCHY, CacheModel
     if spec.get("to_node", 0) != 0 or mode == "dma+mt-cpu":
         return None
     copier = "cpu" if mode != "dma" else ("dma_then_cpu" if v1_double_copy else "dma")
     pages = spec["workload_bytes"] // PAGE
-    return CacheModel(cache or DEFAULT_PLATFORM).post_move_access_cycles_per_page(
+    return CacheModel(cache or DEFAULT_HIERARCHY).post_move_access_cycles_per_page(
         pages, PAGE, copier=copier, toucher=toucher)

@@ -8,8 +8,8 @@ import pytest
 from sim import seed
 from sim.experiments.cache_check import cold_cache_sweep, format_seed_comparison, seed_comparison
 from sim.host.cache import CacheModel
-from sim.host.cache_params import (CONSTANTS, DEFAULT_PLATFORM, LLC_BYTES_PER_CCX, PAGE_BYTES,
-                                   SEED_COLUMNS, CacheModelError, Platform)
+from sim.host.cache_params import (CONSTANTS, DEFAULT_HIERARCHY, LLC_BYTES_PER_CCX, PAGE_BYTES,
+                                   SEED_COLUMNS, CacheModelError, CacheHierarchy)
 from sim.host.costs import KINDS
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "cache.md"
@@ -186,7 +186,7 @@ def test_cached_beats_uncached_and_cold_pages_cost_dram():
 
 
 def test_prefetchers_off_slow_dram_streams_only():
-    off = CacheModel(Platform(prefetch=False))
+    off = CacheModel(CacheHierarchy(prefetch=False))
     for pages in (512, 262144):
         assert off.uncached_access_cycles_per_page(pages) > \
             1.4 * MODEL.uncached_access_cycles_per_page(pages)
@@ -230,23 +230,23 @@ def test_bad_arguments_are_refused():
     with pytest.raises(CacheModelError, match="node"):
         MODEL.uncached_access(1, node="cxl")
     with pytest.raises(CacheModelError, match="dma_llc_fraction"):
-        Platform(dma_llc_fraction=1.5)
+        CacheHierarchy(dma_llc_fraction=1.5)
     with pytest.raises(CacheModelError, match="local_dram_ns"):
-        Platform(local_dram_ns=-1)
+        CacheHierarchy(local_dram_ns=-1)
     with pytest.raises(CacheModelError, match="unknown"):
-        DEFAULT_PLATFORM.replace(l4_bytes=1)
+        DEFAULT_HIERARCHY.replace(l4_bytes=1)
     with pytest.raises(CacheModelError, match="dma_reading"):
         seed_comparison(dma_reading="maybe")
 
 
 # ---- constants: one documented place ---------------------------------------------------
-def test_every_platform_field_is_a_documented_constant():
-    fields = {f.name: f for f in dataclasses.fields(Platform) if f.name != "prefetch"}
-    # PAGE_BYTES is the seed's page size (the default page_size argument), not a platform field.
+def test_every_hierarchy_field_is_a_documented_constant():
+    fields = {f.name: f for f in dataclasses.fields(CacheHierarchy) if f.name != "prefetch"}
+    # PAGE_BYTES is the seed's page size (the default page_size argument), not a hierarchy field.
     assert {f.metadata["constant"] for f in fields.values()} == set(CONSTANTS) - {"PAGE_BYTES"}
     for name, f in fields.items():
         assert name.upper() == f.metadata["constant"]
-        assert getattr(DEFAULT_PLATFORM, name) == CONSTANTS[name.upper()].value
+        assert getattr(DEFAULT_HIERARCHY, name) == CONSTANTS[name.upper()].value
 
 
 def test_every_constant_has_a_source_and_kind():

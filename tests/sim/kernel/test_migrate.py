@@ -11,7 +11,7 @@ from sim.kernel.modes import CATEGORIES
 from sim.kernel.measure import measure, noise_factors, totals
 from sim.kernel.request import MigrateRequest, run_request
 from sim.kernel.scenario import run_cpu, run_dma
-from sim.host.cache_params import DEFAULT_PLATFORM
+from sim.host.cache_params import DEFAULT_HIERARCHY
 from sim.machine import DEFAULT_MACHINE, MachineError
 
 K, M = 1 << 10, 1 << 20
@@ -361,11 +361,11 @@ def test_post_move_access_platform_and_toucher():
     two_mb = spec("cpu", workload=2 * M)
     dma, cpu = post_move_access(two_mb, "dma"), post_move_access(two_mb, "cpu")
     # DMA writes allocating in the LLC make 2 MiB as hot as the CPU copy (docs/cache.md).
-    allocating = DEFAULT_PLATFORM.replace(dma_allocates_in_llc=True)
+    allocating = DEFAULT_HIERARCHY.replace(dma_allocates_in_llc=True)
     assert post_move_access(two_mb, "dma", cache=allocating) == pytest.approx(cpu)
     assert post_move_access(two_mb, "cpu", toucher="other_ccx") > cpu
     # An LLC smaller than the workload: even the CPU-copied pages come from DRAM.
-    assert post_move_access(two_mb, "cpu", cache=DEFAULT_PLATFORM.replace(llc_bytes_per_ccx=1 * M)) > cpu
+    assert post_move_access(two_mb, "cpu", cache=DEFAULT_HIERARCHY.replace(llc_bytes_per_ccx=1 * M)) > cpu
     assert dma > cpu
 
 
