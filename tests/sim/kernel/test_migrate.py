@@ -1,4 +1,5 @@
-"""The migration core: batches, flows, failures and undo, integrity, extrapolation, CLI."""
+"""The migration core: flows, failures and undo, integrity, extrapolation, noise, DMA on
+the RTL, CPU time (the folio list: test_folios.py; the command: tests/sim/cli/test_migrate.py)."""
 import json
 
 import pytest
@@ -6,7 +7,7 @@ import pytest
 from sim.backends import BACKENDS
 from sim.cli.main import main
 from sim.host.costs import DEFAULT_COSTS
-from sim.kernel.folios import MigrateError, Plan, folio_sizes, llc_resident, plan_batches
+from sim.kernel.folios import MigrateError, Plan, plan_batches
 from sim.kernel.modes import CATEGORIES
 from sim.kernel.measure import measure, noise_factors, totals
 from sim.kernel.request import MigrateRequest, run_request
@@ -37,42 +38,6 @@ def assert_intact(raw, migrated=None, kept=0):
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     return request.param
-
-
-# --- the folio list and its batches -------------------------------------------------------
-
-def test_batches_hold_at_most_the_limit_and_big_folios_go_alone():
-    sizes = [4 * K] * 3 + [2 * M] + [16 * K, 64 * K, 4 * K]
-    batches = plan_batches(sizes, max_batch_pages=8)
-    assert batches == [(0, 3), (3, 4), (4, 5), (5, 6), (6, 7)]
-    for start, end in batches:
-        pages = sum(sizes[start:end]) // (4 * K)
-        assert pages <= 8 or end - start == 1
-    assert plan_batches([4 * K] * 1024) == [(0, 512), (512, 1024)]
-
-
-@pytest.mark.parametrize("size", [0, 3 * K, 12 * K, 4 * M, "4K"])
-def test_bad_folio_sizes_are_refused(size):
-    with pytest.raises(MigrateError, match="folio size"):
-        folio_sizes(sizes=[size])
-
-
-def test_workload_must_be_whole_folios():
-    with pytest.raises(MigrateError, match="multiple"):
-        folio_sizes(4 * K, 2 * M)
-
-
-def test_llc_residency_follows_lru_footprint():
-    assert all(llc_resident([4 * K] * 512, 32 * M))              # 2MB: source still cached
-    assert not any(llc_resident([4 * K] * 65536, 32 * M))        # 256MB: long evicted
-    partial = llc_resident([4 * K] * 6144, 32 * M)               # 24 MiB: the first 2049 pages
-    assert partial.index(False) == 8192 - 6144 + 1
-
-
-def test_runs_group_equal_batches():
-    plan = Plan.build([4 * K] * 40, max_batch_pages=8, llc_bytes=0, poison=[17])
-    runs = plan.runs()
-    assert [len(r) for r in runs] == [2, 1, 2]                   # batch 2 holds folio 17
 
 
 # --- CPU modes: flows, integrity, failures --------------------------------------------------
@@ -388,48 +353,6 @@ def test_migrate_cache_options(capsys):
 def test_dma_needs_a_batched_flow():
     with pytest.raises(MigrateError, match="upstream"):
         run_request(MigrateRequest(mode="dma", workload_bytes=4 * K, flow="upstream"))
-
-
-# --- the command --------------------------------------------------------------------------
-
-def test_migrate_json_rows(capsys):
-    assert main(["migrate", "--workload", "16K", "--max-batch-pages", "2", "--json",
-                 "--quiet", "--repeat", "3"]) == 0
-    rows = json.loads(capsys.readouterr().out)["rows"]
-    assert [r["mode"] for r in rows] == ["cpu", "batch-cpu", "dma"]
-    for row in rows:
-        assert REQUIRED_ROW_KEYS <= set(row)
-        assert row["workload_bytes"] == 16 * K and row["folio_bytes"] == 4 * K
-        assert row["simulated_batches"] + row["extrapolated_batches"] == 2
-        assert row["integrity"]["ok"] and row["integrity"]["migrated"] == 4
-        assert 0 < row["F"] < 1
-        assert row["post_move_access_cycles_per_page"] > 0
-    assert rows[2]["driver"] == "v3"
-
-
-def test_migrate_table_and_seed_workload_names(capsys):
-    assert main(["migrate", "--workload", "256M", "--copy", "cpu", "--copy", "batch-cpu",
-                 "--quiet", "--wide"]) == 0
-    out = capsys.readouterr().out
-    assert "256M = 65536 x 4K folios" in out and "128 batches" in out
-    assert "2 + 126" in out and "migrate_pages cycles/page" in out and "±" in out
-
-
-def test_migrate_injected_poison_on_the_command_line(capsys):
-    assert main(["migrate", "--workload", "32K", "--copy", "batch-cpu", "--inject-poison",
-                 "1,4", "--json"]) == 0
-    row = json.loads(capsys.readouterr().out)["rows"][0]
-    assert row["integrity"]["kept_at_source"] == 2 and row["integrity"]["migrated"] == 6
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["migrate", "--workload", "4K", "--folio-size", "2M"], "multiple"),
-    (["migrate", "--folio-size", "12K"], "folio size"),
-    (["migrate", "--copy", "cpu", "--inject-poison", "999", "--workload", "8K"], "index"),
-])
-def test_migrate_bad_requests(argv, message, capsys):
-    assert main(argv) == 2
-    assert message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("clock", [{"clocks.cpu_ghz": 0.0}, {"clocks.engine_mhz": -1.0}])
